@@ -1,0 +1,1 @@
+"""hashbank service: API, services, storage, index, dashboard and reporting page."""

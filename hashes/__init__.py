@@ -1,0 +1,36 @@
+"""hashes: image bytes in, perceptual and exact hashes out; exact radius search.
+
+Pure library: no web framework or database imports, so platforms can use it on
+their own side (hash locally, match the feed with :class:`HashIndex`).
+"""
+
+from hashes._errors import (
+    CorruptImage,
+    HashError,
+    ImageError,
+    ImageTooLarge,
+    InvalidHash,
+    UnsupportedImage,
+)
+from hashes._hashes import Hashes, hash_bytes, hash_file
+from hashes._index import HashIndex
+from hashes._signals import SignalType, bits_of, hamming, hex_to_bytes, is_perceptual, parse_hash
+
+__all__ = [
+    "CorruptImage",
+    "HashError",
+    "HashIndex",
+    "Hashes",
+    "ImageError",
+    "ImageTooLarge",
+    "InvalidHash",
+    "SignalType",
+    "UnsupportedImage",
+    "bits_of",
+    "hamming",
+    "hash_bytes",
+    "hash_file",
+    "hex_to_bytes",
+    "is_perceptual",
+    "parse_hash",
+]

@@ -1,0 +1,47 @@
+"""The exceptions of the hashes library.
+
+Every failure the library reports is one of these; foreign exceptions (Pillow,
+numpy, zlib, pillow-heif) are translated at the boundary with ``raise ... from``.
+
+    HashError
+    ├── InvalidHash          a hash string of the wrong length or not hex
+    └── ImageError           an image that cannot be hashed
+        ├── UnsupportedImage     not an allowed format, too small, extreme aspect ratio
+        ├── ImageTooLarge        over the byte or pixel limit (decompression bombs too)
+        └── CorruptImage         empty, truncated or undecodable data
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "CorruptImage",
+    "HashError",
+    "ImageError",
+    "ImageTooLarge",
+    "InvalidHash",
+    "UnsupportedImage",
+]
+
+
+class HashError(Exception):
+    """Base class of every error raised by :mod:`hashes`."""
+
+
+class InvalidHash(HashError, ValueError):
+    """A hash string is not valid for its signal type (wrong length, not hex)."""
+
+
+class ImageError(HashError):
+    """An image could not be hashed."""
+
+
+class UnsupportedImage(ImageError):
+    """The data is not an allowed image format, or its geometry is refused."""
+
+
+class ImageTooLarge(ImageError):
+    """The image exceeds the byte or pixel limit."""
+
+
+class CorruptImage(ImageError):
+    """The data is empty, truncated or otherwise undecodable."""
