@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import typer
 
+from app.cli import admin, data, serve
 from app.cli import hash as hash_cmd
 
 cli = typer.Typer(
@@ -13,7 +16,22 @@ cli = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+cli.command("serve")(serve.serve)
 cli.command("hash")(hash_cmd.hash_images)
+cli.command("import")(data.import_hashes)
+cli.command("export")(data.export_hashes)
+cli.add_typer(admin.db, name="db")
+cli.add_typer(admin.clients, name="clients")
+cli.add_typer(admin.users, name="users")
+
+with contextlib.suppress(ImportError):  # being built: registered when present
+    from app.cli import submit
+
+    cli.command("submit")(submit.submit)
+with contextlib.suppress(ImportError):
+    from app.cli.bench import bench
+
+    cli.add_typer(bench, name="bench")
 
 
 def main() -> None:

@@ -1,0 +1,117 @@
+"""Routes of reports: create a case, follow it, add hashes, withdraw it."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Request
+from fastapi.responses import JSONResponse
+
+from app.api.deps import ServicesDep, optional_client, run_sync
+from app.api.problems import json_body, problems
+from app.api.schemas import CaseOut, HashesIn, NewCaseOut
+from app.api.uploads import ImagePart, body_kind, read_images, read_model
+from app.errors import InvalidInput
+from app.services.clients import ClientView
+from app.services.container import Services
+from app.services.images import hash_image
+from app.services.inputs import HashInput, from_hashes, validate_hashes
+
+router = APIRouter(prefix="/v1/cases", tags=["cases"])
+
+PinHeader = Annotated[str, Header(alias="X-Case-Pin", description="The case's PIN.")]
+MAX_IMAGES_PER_REQUEST = 20
+
+
+async def _read_hashes(request: Request, services: Services, limit: int) -> list[HashInput]:
+    """Hashes from a JSON body, or from images (hashed in memory) in a multipart body."""
+    s = services.settings
+    if body_kind(request) == "multipart":
+        parts = await read_images(
+            request, max_files=MAX_IMAGES_PER_REQUEST, max_bytes=s.max_image_bytes
+        )
+        items = await run_sync(_hash_parts, parts, s.max_image_bytes, s.max_image_pixels)
+    else:
+        body = await read_model(request, HashesIn)
+        items = validate_hashes(HashInput(h.type, h.value, h.quality) for h in body.hashes)
+    if len(items) > limit:
+        raise InvalidInput(f"a case may hold at most {limit} hashes")
+    return items
+
+
+def _hash_parts(parts: list[ImagePart], max_bytes: int, max_pixels: int) -> list[HashInput]:
+    items: list[HashInput] = []
+    for part in parts:
+        h = hash_image(part.data, max_bytes=max_bytes, max_pixels=max_pixels, name=part.filename)
+        items += from_hashes(h, stored=True)
+        part.data = b""  # drop the bytes as soon as they are hashed
+    return items
+
+
+def _case_out(view: object) -> CaseOut:
+    return CaseOut.model_validate(view, from_attributes=True)
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=NewCaseOut,
+    summary="Report an image by its hashes (or by images hashed in memory)",
+    responses=problems(400, 401, 403, 413, 415, 422, 429),
+    openapi_extra=json_body(HashesIn, multipart=True),
+)
+async def create_case(
+    request: Request, services: ServicesDep, client: ClientView | None = optional_client("report")
+) -> JSONResponse:
+    s = services.settings
+    if client is None and s.anonymous_cases_per_hour > 0:
+        # Keyed on an HMAC of the address, in memory only: nothing is logged or stored.
+        address = request.client.host if request.client else "unknown"
+        services.limiter.hit(
+            "case:" + services.limiter.anonymize(address),
+            rate=s.anonymous_cases_per_hour / 3600,
+            burst=s.anonymous_cases_per_hour,
+        )
+    limit = s.max_hashes_per_case if client is not None else s.max_hashes_anonymous
+    items = await _read_hashes(request, services, limit)
+    actor = f"client:{client.name}" if client is not None else "reporter"
+    new = await run_sync(services.cases.report, items, actor=actor, client_id=client.id if client else None)
+    body = NewCaseOut(case_id=new.case_id, pin=new.pin, status=new.status)
+    return JSONResponse(body.model_dump(), status_code=201, headers={"Cache-Control": "no-store"})
+
+
+@router.get(
+    "/{case_id}",
+    response_model=CaseOut,
+    summary="Follow a case with its PIN",
+    responses=problems(401, 423),
+)
+async def get_case(case_id: str, pin: PinHeader, services: ServicesDep) -> CaseOut:
+    return _case_out(await run_sync(services.cases.status, case_id, pin))
+
+
+@router.post(
+    "/{case_id}/hashes",
+    response_model=CaseOut,
+    summary="Add hashes (or images) to a case with its PIN",
+    responses=problems(400, 401, 409, 413, 415, 422, 423),
+    openapi_extra=json_body(HashesIn, multipart=True),
+)
+async def add_hashes(case_id: str, pin: PinHeader, request: Request, services: ServicesDep) -> CaseOut:
+    await run_sync(services.cases.authenticate, case_id, pin)
+    items = await _read_hashes(request, services, services.settings.max_hashes_anonymous)
+    view = await run_sync(
+        services.cases.add_hashes, case_id, pin, items, limit=services.settings.max_hashes_anonymous
+    )
+    return _case_out(view)
+
+
+@router.delete(
+    "/{case_id}",
+    response_model=CaseOut,
+    summary="Withdraw a case with its PIN: its hashes stop matching at once",
+    responses=problems(401, 423),
+)
+async def withdraw_case(case_id: str, pin: PinHeader, services: ServicesDep) -> CaseOut:
+    return _case_out(await run_sync(services.cases.withdraw, case_id, pin))
+

@@ -1,0 +1,79 @@
+"""Routes of platform checks: one upload's hashes or image, or a batch of hashes."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+
+from app.api.deps import ServicesDep, require, run_sync
+from app.api.problems import json_body, problems
+from app.api.schemas import BatchIn, BatchOut, CheckOut, HashesIn, MatchOut
+from app.api.uploads import body_kind, read_images, read_model
+from app.errors import InvalidInput
+from app.services.checks import CheckResult
+from app.services.clients import ClientView
+from app.services.images import hash_image
+from app.services.inputs import HashInput, from_hashes, validate_hashes
+
+router = APIRouter(prefix="/v1/check", tags=["checks"])
+
+MAX_CHECK_HASHES = 64
+
+
+def _out(result: CheckResult) -> CheckOut:
+    return CheckOut(
+        match=result.match,
+        action=result.action,  # type: ignore[arg-type]
+        matches=[
+            MatchOut(signal_type=m.signal_type, distance=m.distance, bank=m.bank, match_id=m.match_id)
+            for m in result.matches
+        ],
+    )
+
+
+@router.post(
+    "",
+    response_model=CheckOut,
+    summary="Check one upload (its hashes, or the image hashed in memory) against the bank",
+    responses=problems(400, 401, 403, 413, 415, 422, 429),
+    openapi_extra=json_body(HashesIn, multipart=True),
+)
+async def check(request: Request, services: ServicesDep, client: ClientView = require("check")) -> CheckOut:
+    s = services.settings
+    if body_kind(request) == "multipart":
+        parts = await read_images(request, max_files=1, max_bytes=s.max_image_bytes)
+        h = await run_sync(
+            hash_image, parts[0].data, max_bytes=s.max_image_bytes, max_pixels=s.max_image_pixels
+        )
+        parts.clear()
+        items = from_hashes(h, stored=False)
+    else:
+        body = await read_model(request, HashesIn)
+        if len(body.hashes) > MAX_CHECK_HASHES:
+            raise InvalidInput(f"a check holds at most {MAX_CHECK_HASHES} hashes (one upload)")
+        items = validate_hashes(HashInput(x.type, x.value) for x in body.hashes)
+    found = services.checks.find(items)  # in memory, microseconds: no thread hop
+    if not found:
+        return CheckOut(match=False, action="none", matches=[])
+    result = await run_sync(services.checks.record, [found], client.id)
+    return _out(result[0])
+
+
+@router.post(
+    "/batch",
+    response_model=BatchOut,
+    summary="Check up to 1,000 uploads' hashes in one call; one result per item, in order",
+    responses=problems(400, 401, 403, 413, 415, 422, 429),
+    openapi_extra=json_body(BatchIn),
+)
+async def check_batch(request: Request, services: ServicesDep, client: ClientView = require("check")) -> BatchOut:
+    if body_kind(request) != "json":
+        raise InvalidInput("a batch is JSON: {\"items\": [{\"hashes\": [...]}, ...]}")
+    body = await read_model(request, BatchIn)
+    batch = [
+        validate_hashes(HashInput(x.type, x.value) for x in item.hashes) for item in body.items
+    ]
+    found = [services.checks.find(items) for items in batch]
+    if not any(found):
+        return BatchOut(results=[CheckOut(match=False, action="none", matches=[]) for _ in found])
+    results = await run_sync(services.checks.record, found, client.id)
+    return BatchOut(results=[_out(r) for r in results])

@@ -1,0 +1,75 @@
+"""FastAPI dependencies: the Services container and API-key authentication."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated, ParamSpec, TypeVar
+
+from fastapi import Depends, Request
+from starlette.concurrency import run_in_threadpool
+
+from app.errors import Unauthorized
+from app.services.clients import ClientView
+from app.services.container import Services
+
+__all__ = ["Caller", "ServicesDep", "bearer_key", "optional_client", "require", "run_sync"]
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+async def run_sync(fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+    """Run blocking work (database, argon2, image decoding) off the event loop."""
+    return await run_in_threadpool(fn, *args, **kwargs)
+
+
+def get_services(request: Request) -> Services:
+    services: Services = request.app.state.services
+    return services
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]
+
+
+def bearer_key(request: Request) -> str | None:
+    """The key of ``Authorization: Bearer <key>``, or None when there is no header."""
+    header = request.headers.get("authorization")
+    if header is None:
+        return None
+    scheme, _, key = header.partition(" ")
+    if scheme.lower() != "bearer" or not key.strip():
+        raise Unauthorized("use Authorization: Bearer <key>")
+    return key.strip()
+
+
+def _rate_limit(services: Services, client: ClientView) -> None:
+    if client.rate_limit:
+        services.limiter.hit(f"client:{client.id}", rate=client.rate_limit, burst=client.rate_limit * 2)
+
+
+def require(scope: str):  # type: ignore[no-untyped-def]
+    """A dependency that authenticates the caller's key for ``scope`` (before the body)."""
+
+    def dependency(request: Request, services: ServicesDep) -> ClientView:
+        client = services.clients.authenticate(bearer_key(request), scope)
+        _rate_limit(services, client)
+        return client
+
+    return Depends(dependency)
+
+
+def optional_client(scope: str):  # type: ignore[no-untyped-def]
+    """Like :func:`require`, but anonymous callers (no Authorization header) get None."""
+
+    def dependency(request: Request, services: ServicesDep) -> ClientView | None:
+        key = bearer_key(request)
+        if key is None:
+            return None
+        client = services.clients.authenticate(key, scope)
+        _rate_limit(services, client)
+        return client
+
+    return Depends(dependency)
+
+
+Caller = ClientView

@@ -1,0 +1,36 @@
+"""Liveness and readiness."""
+
+from __future__ import annotations
+
+import time
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+
+from app.api.deps import ServicesDep, run_sync
+from app.api.schemas import HealthOut
+
+router = APIRouter(tags=["operations"])
+
+
+@router.get("/healthz", response_model=HealthOut, summary="Alive")
+async def healthz() -> HealthOut:
+    return HealthOut(status="ok")
+
+
+@router.get("/readyz", summary="Ready: database reachable, index loaded and caught up")
+async def readyz(services: ServicesDep) -> JSONResponse:
+    replica = services.replica
+    checks: dict[str, object] = {"index_loaded": replica.loaded, "change_log_lag": replica.lag}
+    ok = replica.loaded
+    try:
+        await run_sync(services.db.ping)
+        checks["database"] = "ok"
+    except Exception as exc:
+        checks["database"] = f"unreachable: {type(exc).__name__}"
+        ok = False
+    stale = time.monotonic() - replica.last_sync_ok
+    checks["seconds_since_sync"] = round(stale, 3)
+    if stale > max(5.0, 10 * replica.sync_interval):
+        ok = False
+    return JSONResponse({"status": "ready" if ok else "not ready", **checks}, status_code=200 if ok else 503)

@@ -1,0 +1,123 @@
+"""Pydantic schemas of the HTTP API: ``*In`` for requests, ``*Out`` for responses."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+SignalTypeName = Literal["pdq", "phash", "md5", "sha256"]
+
+
+class HashIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    type: SignalTypeName = Field(description="Signal type.")
+    value: str = Field(max_length=128, description="The hash as hex (64 for pdq and sha256, 16 for phash, 32 for md5).")
+    quality: int | None = Field(None, ge=0, le=100, description="PDQ quality, 0-100.")
+
+
+class HashesIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    hashes: list[HashIn] = Field(min_length=1, max_length=10_000)
+
+
+class BatchItemIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    hashes: list[HashIn] = Field(min_length=1, max_length=64)
+
+
+class BatchIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    items: list[BatchItemIn] = Field(min_length=1, max_length=1000)
+
+
+class NewCaseOut(BaseModel):
+    case_id: str = Field(examples=["HB-7KQ2-9XMP-4RT6-A3QW"])
+    pin: str = Field(description="Shown once; it cannot be recovered.")
+    status: str
+
+
+class CaseOut(BaseModel):
+    case_id: str
+    status: str
+    hashes: int
+    reupload_attempts: int = Field(description="Re-uploads detected by platform checks.")
+    confirmed_blocked: int = Field(description="Re-uploads platforms confirmed they blocked.")
+    last_detected: datetime | None
+    created_at: datetime
+
+
+class MatchOut(BaseModel):
+    signal_type: str
+    distance: int
+    bank: str
+    match_id: int
+
+
+class CheckOut(BaseModel):
+    match: bool
+    action: Literal["none", "review", "block"]
+    matches: list[MatchOut]
+
+
+class BatchOut(BaseModel):
+    results: list[CheckOut]
+
+
+class FeedbackIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    feedback: Literal["blocked", "not_blocked", "false_positive"]
+
+
+class FeedbackOut(BaseModel):
+    match_id: int
+    feedback: str
+
+
+class FeedItemOut(BaseModel):
+    seq: int
+    op: Literal["add", "update", "remove"]
+    at: datetime
+    signal_id: int
+    group: int | None = Field(description="Hashes of one case share a group.")
+    type: str
+    value: str | None = Field(description="The hash; null on tombstones (op=remove).")
+    bank: str
+    status: str
+
+
+class FeedOut(BaseModel):
+    items: list[FeedItemOut]
+    next_after: int = Field(description="Pass as `after` to get the next page.")
+    has_more: bool
+
+
+class BankIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=64)
+    policy: Literal["block", "review", "allow"]
+    description: str = Field("", max_length=500)
+    pdq_threshold: int | None = Field(None, ge=0, le=48)
+    phash_threshold: int | None = Field(None, ge=0, le=12)
+
+
+class BankOut(BaseModel):
+    id: int
+    name: str
+    policy: str
+    description: str
+    pdq_threshold: int | None
+    phash_threshold: int | None
+    hashes: int
+
+
+class ProblemOut(BaseModel):
+    type: str
+    title: str
+    status: int
+    detail: str
+
+
+class HealthOut(BaseModel):
+    status: str

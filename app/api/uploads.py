@@ -1,0 +1,122 @@
+"""Request bodies read into memory: JSON models and multipart images, never spooled to disk.
+
+Starlette's ``request.form()`` spools file parts over 1 MB to a temporary file; image
+bytes must never touch the disk, so multipart bodies are parsed here with
+python-multipart's streaming parser into ``bytearray`` buffers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import orjson
+from fastapi import Request
+from pydantic import BaseModel, ValidationError
+from python_multipart.multipart import MultipartParser, parse_options_header
+
+from app.errors import BadRequest, InvalidInput, PayloadTooLarge, UnsupportedMedia
+
+__all__ = ["ImagePart", "body_kind", "read_images", "read_model"]
+
+M = TypeVar("M", bound=BaseModel)
+
+
+@dataclass
+class ImagePart:
+    filename: str
+    data: bytes
+
+
+def body_kind(request: Request) -> str:
+    """``json`` or ``multipart``, from Content-Type; anything else is 415."""
+    ctype, _ = parse_options_header(request.headers.get("content-type", ""))
+    kind = ctype.decode("latin-1").lower()
+    if kind in ("application/json", "") or kind.endswith("+json"):
+        return "json"
+    if kind == "multipart/form-data":
+        return "multipart"
+    raise UnsupportedMedia("send application/json (hashes) or multipart/form-data (images)")
+
+
+async def read_model(request: Request, model: type[M]) -> M:
+    """Parse the JSON body into ``model``; malformed JSON is 400, a wrong shape 422."""
+    body = await request.body()
+    try:
+        raw = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise BadRequest(f"the body is not valid JSON: {exc}") from None
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        errors = [
+            {"loc": [str(p) for p in e["loc"]], "msg": e["msg"], "type": e["type"]}
+            for e in exc.errors(include_url=False, include_input=False)
+        ]
+        raise InvalidInput("the body does not have the expected shape", errors=errors) from None
+
+
+async def read_images(
+    request: Request, *, field: str = "image", max_files: int, max_bytes: int
+) -> list[ImagePart]:
+    """Every file part named ``field`` of a multipart body, held in memory only."""
+    _, params = parse_options_header(request.headers.get("content-type", ""))
+    boundary = params.get(b"boundary")
+    if not boundary:
+        raise BadRequest("multipart body without a boundary")
+    parts: list[ImagePart] = []
+    state: dict[str, Any] = {"headers": {}, "name": None, "buf": None, "hname": b""}
+
+    def on_part_begin() -> None:
+        state["headers"] = {}
+        state["buf"] = bytearray()
+
+    def on_header_field(data: bytes, start: int, end: int) -> None:
+        state["hname"] += data[start:end]
+
+    def on_header_value(data: bytes, start: int, end: int) -> None:
+        key = state["hname"].decode("latin-1").lower()
+        state["headers"][key] = state["headers"].get(key, b"") + data[start:end]
+
+    def on_header_end() -> None:
+        state["hname"] = b""
+
+    def on_part_data(data: bytes, start: int, end: int) -> None:
+        buf: bytearray = state["buf"]
+        if len(buf) + (end - start) > max_bytes:
+            raise PayloadTooLarge(f"an image may be at most {max_bytes} bytes")
+        buf += data[start:end]
+
+    def on_part_end() -> None:
+        disposition = state["headers"].get("content-disposition", b"")
+        _, opts = parse_options_header(disposition)
+        name = opts.get(b"name", b"").decode("utf-8", "replace")
+        filename = opts.get(b"filename")
+        if name == field and filename is not None:
+            if len(parts) >= max_files:
+                raise InvalidInput(f"at most {max_files} images per request")
+            parts.append(ImagePart(filename.decode("utf-8", "replace")[:200], bytes(state["buf"])))
+        state["buf"] = bytearray()
+
+    parser = MultipartParser(
+        boundary,
+        {
+            "on_part_begin": on_part_begin,
+            "on_header_field": on_header_field,
+            "on_header_value": on_header_value,
+            "on_header_end": on_header_end,
+            "on_part_data": on_part_data,
+            "on_part_end": on_part_end,
+        },
+    )
+    try:
+        async for chunk in request.stream():
+            parser.write(chunk)
+        parser.finalize()
+    except (PayloadTooLarge, InvalidInput):
+        raise
+    except Exception as exc:  # python-multipart raises several error types
+        raise BadRequest(f"malformed multipart body: {exc}") from None
+    if not parts:
+        raise InvalidInput(f"no file in the multipart field {field!r}")
+    return parts

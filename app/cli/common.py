@@ -1,0 +1,30 @@
+"""Helpers shared by CLI commands: settings, services, output."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any, NoReturn
+
+import typer
+
+from app.config import Settings
+from app.errors import HashbankError
+from app.services.container import Services
+
+__all__ = ["emit", "fail", "services"]
+
+
+def services() -> Services:
+    """Services on HASHBANK_DATABASE_URL, with the schema brought up to date first."""
+    return Services.build(Settings())
+
+
+def emit(obj: dict[str, Any]) -> None:
+    """Print one JSON object on one line of stdout (the --json output)."""
+    sys.stdout.write(json.dumps(obj, default=str) + "\n")
+
+
+def fail(error: HashbankError | str, code: int = 1) -> NoReturn:
+    typer.echo(f"error: {error}", err=True)
+    raise typer.Exit(code)

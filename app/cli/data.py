@@ -1,0 +1,94 @@
+"""``hashbank import`` / ``hashbank export``: hash lists in and out (CSV or JSONL)."""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+from app.cli.common import fail, services
+from app.errors import HashbankError, InvalidInput
+from app.services.banks import BankImport
+from app.services.inputs import HashInput, validate_hashes
+
+BATCH = 5_000
+
+
+def _rows(path: Path, fmt: str) -> Iterator[tuple[int, dict[str, str]]]:
+    with path.open(encoding="utf-8", newline="") as fh:
+        if fmt == "jsonl":
+            for n, line in enumerate(fh, 1):
+                if line.strip():
+                    try:
+                        yield n, json.loads(line)
+                    except json.JSONDecodeError as exc:
+                        raise InvalidInput(f"line {n}: not JSON ({exc.msg})") from None
+        else:
+            for n, row in enumerate(csv.DictReader(fh), 2):
+                yield n, row
+
+
+def import_hashes(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="CSV (header: type,value[,quality]) or JSONL.")],
+    bank: Annotated[str, typer.Option("--bank", help="Bank to load into.")] = "reports",
+    fmt: Annotated[str | None, typer.Option("--format", help="csv or jsonl (default: from the file name).")] = None,
+) -> None:
+    """Bulk-load hashes from a CSV or JSONL file into a bank, with a progress bar."""
+    kind = fmt or ("jsonl" if file.suffix.lower() in (".jsonl", ".ndjson", ".json") else "csv")
+    svc = services()
+    loader = BankImport(svc.db)
+    total = file.stat().st_size
+    added = 0
+    batch: list[HashInput] = []
+    try:
+        with Progress(TextColumn("importing"), BarColumn(), TextColumn("{task.fields[n]} hashes"),
+                      TimeRemainingColumn(), transient=False, console=None) as bar:
+            task = bar.add_task("import", total=total, n=0)
+            with file.open("rb") as raw:
+                for n, row in _rows(file, kind):
+                    try:
+                        quality = row.get("quality")
+                        item = HashInput(str(row["type"]), str(row["value"]), int(quality) if quality not in (None, "") else None)
+                        batch.extend(validate_hashes([item]))
+                    except (KeyError, ValueError, InvalidInput) as exc:
+                        raise InvalidInput(f"line {n}: {exc}") from None
+                    if len(batch) >= BATCH:
+                        added += loader.add(bank, batch, actor="cli", note=f"import {file.name}")
+                        batch = []
+                        bar.update(task, completed=min(total, raw.tell() or total), n=added)
+                added += loader.add(bank, batch, actor="cli", note=f"import {file.name}")
+                bar.update(task, completed=total, n=added)
+    except HashbankError as exc:
+        fail(f"{exc} ({added} hashes were imported before it)")
+    finally:
+        svc.close()
+    typer.echo(f"imported {added} hashes into bank {bank!r}", err=True)
+
+
+def export_hashes(
+    bank: Annotated[str | None, typer.Option("--bank", help="Only this bank (default: all).")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="csv or jsonl.")] = "csv",
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="File to write (default: stdout).")] = None,
+) -> None:
+    """Export the matchable hashes (hash lists; see `hashbank backup` for whole state)."""
+    svc = services()
+    out = output.open("w", encoding="utf-8", newline="") if output else sys.stdout
+    try:
+        writer = csv.writer(out) if fmt == "csv" else None
+        if writer:
+            writer.writerow(["type", "value", "bank_id", "status"])
+        for sig in BankImport(svc.db).export(bank):
+            if writer:
+                writer.writerow([sig.type, sig.value, sig.bank_id, sig.status])
+            else:
+                out.write(json.dumps({"type": sig.type, "value": sig.value, "bank_id": sig.bank_id, "status": sig.status}) + "\n")
+    finally:
+        if output:
+            out.close()
+        svc.close()

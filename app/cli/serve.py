@@ -1,0 +1,54 @@
+"""``hashbank serve``: run the HTTP service (API, dashboard, reporting page)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+import uvicorn
+
+from app.config import Settings
+from app.logs import configure_logging
+from app.services.container import Services
+
+
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    workers: Annotated[int, typer.Option(help="Worker processes (each holds its own index).")] = 1,
+) -> None:
+    """Serve hashbank. The schema is brought up to date first."""
+    settings = Settings()
+    configure_logging(settings.log_level, settings.log_file)
+    svc = Services.build(settings)  # migrates, under a lock, before workers start
+    try:
+        first_run = svc.users.count() == 0 and not svc.clients.list()
+    finally:
+        svc.close()
+    typer.echo(f"hashbank on http://{host}:{port}  (database: {_safe_url(settings.database_url)})", err=True)
+    if first_run:
+        typer.echo(
+            "\nFirst run: nobody can sign in yet. In another terminal:\n"
+            "  .venv/bin/hashbank users create admin --role admin      # dashboard login (asks a password)\n"
+            "  .venv/bin/hashbank clients create my-platform --scopes check,report,feed   # API key\n"
+            f"Then open http://{host}:{port}/dashboard (moderators) or http://{host}:{port}/ (reporting page).\n",
+            err=True,
+        )
+    uvicorn.run(
+        "app.main:create_app_from_env",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        access_log=False,  # uvicorn's access log prints client addresses
+        log_config=None,
+        proxy_headers=False,
+        server_header=False,
+        timeout_graceful_shutdown=10,
+    )
+
+
+def _safe_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)

@@ -1,0 +1,76 @@
+"""Settings: every knob of the service, read from ``HASHBANK_*`` environment variables."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["Settings"]
+
+MiB = 1024 * 1024
+
+
+class Settings(BaseSettings):
+    """Configuration of one hashbank process.
+
+    Every field is documented in the README's settings table (a test keeps the two in
+    sync). ``create_app(settings)`` receives an instance; tests build their own.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="HASHBANK_", extra="ignore")
+
+    database_url: str = Field(
+        "sqlite:///./hashbank.db",
+        description="SQLAlchemy URL of the database (SQLite file or postgresql+psycopg://).",
+    )
+    pdq_threshold: int = Field(
+        31, ge=0, le=48, description="Default PDQ match distance (a bank may override it)."
+    )
+    phash_threshold: int = Field(
+        8, ge=0, le=12, description="Default pHash match distance (a bank may override it)."
+    )
+    max_body_bytes: int = Field(
+        32 * MiB, ge=1024, description="Largest request body accepted, in bytes (else 413)."
+    )
+    max_image_bytes: int = Field(
+        32 * MiB, ge=1024, description="Largest single image accepted, in bytes."
+    )
+    max_image_pixels: int = Field(
+        100_000_000, ge=1024, description="Largest decoded image accepted, in pixels."
+    )
+    max_hashes_anonymous: int = Field(
+        200, ge=1, description="Most hashes in one case reported without an API key."
+    )
+    max_hashes_per_case: int = Field(
+        10_000, ge=1, description="Most hashes in one case reported with a `report` key."
+    )
+    anonymous_cases_per_hour: int = Field(
+        20,
+        ge=0,
+        description="Cases one address may create per hour without a key (in memory, per "
+        "process; 0 disables the limit).",
+    )
+    pin_attempts: int = Field(
+        10, ge=1, description="Wrong PINs after which a case is locked."
+    )
+    pin_lock_seconds: int = Field(
+        900, ge=1, description="How long a case stays locked after too many wrong PINs."
+    )
+    sync_interval: float = Field(
+        0.5,
+        gt=0,
+        description="Seconds between change-log polls that keep the in-memory index current.",
+    )
+    key_cache_seconds: float = Field(
+        2.0,
+        ge=0,
+        description="How long a process trusts a cached API key before reading it again "
+        "(bounds how long a revoked key keeps working on other processes).",
+    )
+    log_level: str = Field("INFO", description="Log level of the JSON logs on stderr.")
+    log_file: str | None = Field(
+        None, description="Also write the JSON logs to this file (must end in .log)."
+    )
+    secure_cookies: bool = Field(
+        False, description="Mark dashboard cookies Secure (set true behind HTTPS)."
+    )

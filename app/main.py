@@ -1,0 +1,142 @@
+"""create_app(settings): wires services, routers, middleware and error handling."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+import hashes
+from app.api import banks, cases, checks, feed, health, matches
+from app.config import Settings
+from app.errors import HashbankError, InvalidInput, PayloadTooLarge
+from app.middleware import AccessLog, BodyLimit, SecurityHeaders
+from app.portal.routes import router as portal_router
+from app.services.container import Services
+
+__all__ = ["create_app", "create_app_from_env"]
+
+log = logging.getLogger(__name__)
+PROBLEM = "application/problem+json"
+
+
+def problem(error: HashbankError) -> JSONResponse:
+    headers = {}
+    retry = getattr(error, "retry_after", None)
+    if retry is not None:
+        headers["Retry-After"] = str(retry)
+    return JSONResponse(error.problem(), status_code=error.status, media_type=PROBLEM, headers=headers)
+
+
+def create_app(settings: Settings | None = None, *, services: Services | None = None) -> FastAPI:
+    """Build the ASGI app. The index loads and starts following the change log at startup."""
+    settings = settings or Settings()
+    services = services or Services.build(settings)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await asyncio.to_thread(services.replica.load)
+        services.replica.start()
+        flusher = asyncio.create_task(_flush_last_used(services))
+        try:
+            yield
+        finally:
+            flusher.cancel()
+            await asyncio.to_thread(services.close)
+
+    app = FastAPI(
+        title="hashbank",
+        version="0.1.0",
+        summary="Hash bank that stops intimate images shared without consent from coming back.",
+        docs_url="/docs",
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.services = services
+    app.state.settings = settings
+
+    @app.exception_handler(HashbankError)
+    async def _hashbank_error(request: Request, exc: HashbankError) -> Response:
+        return problem(exc)
+
+    @app.exception_handler(hashes.HashError)
+    async def _hash_error(request: Request, exc: hashes.HashError) -> Response:
+        if isinstance(exc, hashes.ImageTooLarge):
+            return problem(PayloadTooLarge(str(exc)))
+        return problem(InvalidInput(str(exc)))
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> Response:
+        errors = [
+            {"loc": [str(p) for p in e.get("loc", ())], "msg": e.get("msg", ""), "type": e.get("type", "")}
+            for e in exc.errors()
+        ]
+        return problem(InvalidInput("the request is not valid", errors=errors))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        error = HashbankError(str(exc.detail))
+        body = {
+            "type": f"https://hashbank.dev/problems/http-{exc.status_code}",
+            "title": str(exc.detail),
+            "status": exc.status_code,
+            "detail": str(exc.detail),
+        }
+        del error
+        return JSONResponse(body, status_code=exc.status_code, media_type=PROBLEM, headers=exc.headers)
+
+    for router in (cases.router, checks.router, feed.router, matches.router, banks.router, health.router):
+        app.include_router(router)
+    app.include_router(portal_router)
+    with contextlib.suppress(ImportError):
+        from app.dashboard.routes import router as dashboard_router
+
+        app.include_router(dashboard_router)
+
+    app.add_middleware(SecurityHeaders)
+    app.add_middleware(AccessLog)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    return app
+
+
+async def _flush_last_used(services: Services) -> None:
+    while True:
+        await asyncio.sleep(30)
+        try:
+            await asyncio.to_thread(services.clients.flush_last_used)
+        except Exception:
+            log.warning("could not write last-used times", exc_info=True)
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    """FastAPI's schema, plus the models of bodies that handlers read after auth."""
+    if app.openapi_schema:
+        return app.openapi_schema
+    schema = get_openapi(title=app.title, version=app.version, summary=app.summary, routes=app.routes)
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    for path in schema.get("paths", {}).values():
+        for operation in path.values():
+            defs = operation.pop("__defs__", None)
+            operation.pop("x-hashbank-defs", None)
+            if defs:
+                components.update(defs)
+    app.openapi_schema = schema
+    return schema
+
+
+def create_app_from_env() -> FastAPI:
+    """Factory for ``uvicorn --factory`` (one per worker process), reading HASHBANK_*."""
+    from app.logs import configure_logging
+
+    settings = Settings()
+    configure_logging(settings.log_level, settings.log_file)
+    return create_app(settings)

@@ -1,0 +1,34 @@
+"""Audit trail: who did what to which object, when."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from app.storage.models import AuditEvent, utcnow
+from app.storage.repositories import AuditRepository
+
+__all__ = ["record"]
+
+
+def record(
+    session: Session,
+    actor: str,
+    action: str,
+    object_type: str,
+    object_id: str | int,
+    **detail: Any,
+) -> None:
+    """Add an audit event to the session's transaction (committed with the action)."""
+    AuditRepository(session).add(
+        AuditEvent(
+            at=utcnow(),
+            actor=actor,
+            action=action,
+            object_type=object_type,
+            object_id=str(object_id),
+            detail=json.dumps(detail, sort_keys=True, default=str) if detail else "",
+        )
+    )

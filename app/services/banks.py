@@ -1,0 +1,156 @@
+"""Banks: named hash sets with a policy and optional per-bank thresholds."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from app.errors import InvalidInput, NotFound
+from app.index.replica import IndexReplica
+from app.services import audit
+from app.services.inputs import HashInput
+from app.storage.db import Database
+from app.storage.models import Bank, BankPolicy, Change, ChangeOp, utcnow
+from app.storage.repositories import (
+    BankRepository,
+    ChangeRepository,
+    IndexedSignal,
+    SignalRepository,
+)
+
+__all__ = ["BankImport", "BankService", "BankView"]
+
+_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
+MAX_RADIUS = {"pdq": 48, "phash": 12}
+
+
+@dataclass(frozen=True)
+class BankView:
+    id: int
+    name: str
+    policy: str
+    description: str
+    pdq_threshold: int | None
+    phash_threshold: int | None
+    hashes: int
+
+
+def _check_threshold(kind: str, value: int | None) -> None:
+    if value is not None and not 0 <= value <= MAX_RADIUS[kind]:
+        raise InvalidInput(f"{kind} threshold must be between 0 and {MAX_RADIUS[kind]}")
+
+
+class BankService:
+    def __init__(self, db: Database, replica: IndexReplica) -> None:
+        self.db = db
+        self.replica = replica
+
+    def list(self) -> list[BankView]:
+        with self.db.read() as session:
+            repo = BankRepository(session)
+            counts = repo.hash_counts()
+            return [
+                BankView(b.id, b.name, str(b.policy), b.description, b.pdq_threshold, b.phash_threshold, counts.get(b.id, 0))
+                for b in repo.list()
+            ]
+
+    def create(
+        self,
+        name: str,
+        policy: str,
+        *,
+        actor: str,
+        description: str = "",
+        pdq_threshold: int | None = None,
+        phash_threshold: int | None = None,
+    ) -> BankView:
+        if not _NAME.fullmatch(name):
+            raise InvalidInput("a bank name is 1-64 lowercase letters, digits, '-' or '_'")
+        try:
+            policy_value = BankPolicy(policy)
+        except ValueError:
+            raise InvalidInput("policy must be block, review or allow") from None
+        _check_threshold("pdq", pdq_threshold)
+        _check_threshold("phash", phash_threshold)
+        with self.db.write() as session:
+            bank = BankRepository(session).add(
+                Bank(
+                    name=name,
+                    policy=policy_value,
+                    description=description[:500],
+                    pdq_threshold=pdq_threshold,
+                    phash_threshold=phash_threshold,
+                    created_at=utcnow(),
+                )
+            )
+            ChangeRepository(session).append([Change(at=utcnow(), op=ChangeOp.BANK, bank_id=bank.id)])
+            audit.record(session, actor, "bank.created", "bank", name, policy=str(policy_value))
+            view = BankView(bank.id, bank.name, str(bank.policy), bank.description, pdq_threshold, phash_threshold, 0)
+        self.replica.sync()
+        return view
+
+    def set_thresholds(
+        self, name: str, *, actor: str, pdq_threshold: int | None, phash_threshold: int | None
+    ) -> BankView:
+        """Set (or clear, with None) a bank's thresholds; every process follows."""
+        _check_threshold("pdq", pdq_threshold)
+        _check_threshold("phash", phash_threshold)
+        with self.db.write() as session:
+            repo = BankRepository(session)
+            bank = repo.by_name(name)
+            if bank is None:
+                raise NotFound(f"no bank {name!r}")
+            bank.pdq_threshold = pdq_threshold
+            bank.phash_threshold = phash_threshold
+            ChangeRepository(session).append([Change(at=utcnow(), op=ChangeOp.BANK, bank_id=bank.id)])
+            audit.record(
+                session, actor, "bank.thresholds", "bank", name, pdq=pdq_threshold, phash=phash_threshold
+            )
+            view = BankView(
+                bank.id, bank.name, str(bank.policy), bank.description, pdq_threshold, phash_threshold,
+                repo.hash_counts().get(bank.id, 0),
+            )
+        self.replica.sync()
+        return view
+
+
+class BankImport:
+    """Bulk-load hashes straight into a bank (no case), in batches, with the change log."""
+
+    def __init__(self, db: Database, replica: IndexReplica | None = None) -> None:
+        self.db = db
+        self.replica = replica
+
+    def add(self, bank_name: str, items: list[HashInput], *, actor: str, note: str | None = None) -> int:
+        """Add validated hashes to ``bank_name``; return how many were added."""
+        from app.storage.models import Signal
+
+        if not items:
+            return 0
+        now = utcnow()
+        with self.db.write() as session:
+            bank = BankRepository(session).by_name(bank_name)
+            if bank is None:
+                raise NotFound(f"no bank {bank_name!r}")
+            signals = [
+                Signal(case_id=None, bank_id=bank.id, type=i.type, value=i.value, quality=i.quality,
+                       created_at=now, note=note)
+                for i in items
+            ]
+            SignalRepository(session).add_many(signals)
+            changes = ChangeRepository(session)
+            changes.append(changes.for_signals(ChangeOp.ADD, signals, "bank", now))
+            audit.record(session, actor, "bank.imported", "bank", bank_name, hashes=len(signals))
+        if self.replica is not None:
+            self.replica.sync()
+        return len(items)
+
+    def export(self, bank_name: str | None) -> Iterator[IndexedSignal]:
+        """Every matchable signal (of one bank, or all), in id order."""
+        with self.db.read() as session:
+            banks = {b.id: b.name for b in BankRepository(session).list()}
+            for batch in SignalRepository(session).iter_matchable(batch=20_000):
+                for sig in batch:
+                    if bank_name is None or banks.get(sig.bank_id) == bank_name:
+                        yield sig

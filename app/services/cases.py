@@ -1,0 +1,284 @@
+"""Use cases of a report: create, add hashes, follow, withdraw, review."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from app.errors import CaseLocked, Conflict, InvalidInput, NotFound, Unauthorized
+from app.index.replica import IndexReplica
+from app.services import audit
+from app.services.inputs import HashInput
+from app.services.secrets import hash_pin, new_case_id, new_pin, normalize_case_id, verify_pin
+from app.storage.db import Database
+from app.storage.models import Case, CaseStatus, ChangeOp, Signal, utcnow
+from app.storage.repositories import (
+    BankRepository,
+    CaseRepository,
+    ChangeRepository,
+    SignalRepository,
+)
+
+__all__ = ["CaseService", "CaseView", "NewCase"]
+
+REPORTS_BANK = "reports"
+
+
+@dataclass(frozen=True)
+class NewCase:
+    case_id: str
+    pin: str
+    status: str
+    hashes: int
+
+
+@dataclass(frozen=True)
+class CaseView:
+    """What a reporter may see of their own case."""
+
+    case_id: str
+    status: str
+    hashes: int
+    reupload_attempts: int
+    confirmed_blocked: int
+    last_detected: datetime | None
+    created_at: datetime
+
+
+def _view(case: Case) -> CaseView:
+    return CaseView(
+        case_id=case.public_id,
+        status=str(case.status),
+        hashes=case.signal_count,
+        reupload_attempts=case.match_count,
+        confirmed_blocked=case.blocked_count,
+        last_detected=case.last_match_at,
+        created_at=case.created_at,
+    )
+
+
+def _dedupe(items: Sequence[HashInput]) -> list[HashInput]:
+    seen: dict[tuple[str, str], HashInput] = {}
+    for item in items:
+        seen.setdefault((item.type, item.value), item)
+    return list(seen.values())
+
+
+class CaseService:
+    """Reports, follow-ups and reviews of cases; owns their transactions."""
+
+    def __init__(
+        self,
+        db: Database,
+        replica: IndexReplica,
+        *,
+        pin_attempts: int = 10,
+        pin_lock_seconds: int = 900,
+    ) -> None:
+        self.db = db
+        self.replica = replica
+        self.pin_attempts = pin_attempts
+        self.pin_lock = timedelta(seconds=pin_lock_seconds)
+
+    # -- reporting -----------------------------------------------------------------------
+    def report(
+        self, items: Sequence[HashInput], *, actor: str, client_id: int | None = None
+    ) -> NewCase:
+        """Create a pending case holding ``items``; the PIN is returned only here."""
+        items = _dedupe(items)
+        if not items:
+            raise InvalidInput("a case needs at least one hash")
+        pin = new_pin()
+        pin_hash = hash_pin(pin)  # argon2 outside the write transaction
+        now = utcnow()
+        with self.db.write() as session:
+            bank = BankRepository(session).by_name(REPORTS_BANK)
+            if bank is None:
+                raise NotFound(f"bank {REPORTS_BANK!r} is missing")
+            cases = CaseRepository(session)
+            for _attempt in range(5):  # 80 random bits: a collision is astronomically rare
+                public_id = new_case_id()
+                if cases.by_public_id(public_id) is None:
+                    break
+            case = cases.add(
+                Case(
+                    public_id=public_id,
+                    pin_hash=pin_hash,
+                    status=CaseStatus.PENDING,
+                    client_id=client_id,
+                    created_at=now,
+                    updated_at=now,
+                    signal_count=len(items),
+                )
+            )
+            signals = [
+                Signal(
+                    case_id=case.id,
+                    bank_id=bank.id,
+                    type=i.type,
+                    value=i.value,
+                    quality=i.quality,
+                    created_at=now,
+                )
+                for i in items
+            ]
+            SignalRepository(session).add_many(signals)
+            changes = ChangeRepository(session)
+            changes.append(changes.for_signals(ChangeOp.ADD, signals, CaseStatus.PENDING, now))
+            audit.record(session, actor, "case.reported", "case", public_id, hashes=len(items))
+        self.replica.sync()
+        return NewCase(public_id, pin, str(CaseStatus.PENDING), len(items))
+
+    def add_hashes(self, case_id: str, pin: str, items: Sequence[HashInput], *, limit: int) -> CaseView:
+        """Add hashes to a reporter's own (pending or active) case."""
+        items = _dedupe(items)
+        if not items:
+            raise InvalidInput("no hashes to add")
+        self.authenticate(case_id, pin)
+        now = utcnow()
+        with self.db.write() as session:
+            case = CaseRepository(session).by_public_id(normalize_case_id(case_id), for_update=True)
+            if case is None:
+                raise Unauthorized("unknown case or wrong PIN")
+            if case.status not in (CaseStatus.PENDING, CaseStatus.ACTIVE):
+                raise Conflict(f"a {case.status} case cannot take more hashes")
+            signals_repo = SignalRepository(session)
+            have = {(s.type, s.value) for s in signals_repo.for_case(case.id)}
+            new = [i for i in items if (i.type, i.value) not in have]
+            if case.signal_count + len(new) > limit:
+                raise InvalidInput(f"a case may hold at most {limit} hashes")
+            bank = BankRepository(session).by_name(REPORTS_BANK)
+            assert bank is not None
+            signals = [
+                Signal(
+                    case_id=case.id,
+                    bank_id=bank.id,
+                    type=i.type,
+                    value=i.value,
+                    quality=i.quality,
+                    created_at=now,
+                )
+                for i in new
+            ]
+            signals_repo.add_many(signals)
+            case.signal_count += len(signals)
+            case.updated_at = now
+            changes = ChangeRepository(session)
+            changes.append(changes.for_signals(ChangeOp.ADD, signals, str(case.status), now))
+            audit.record(session, "reporter", "case.hashes_added", "case", case.public_id, hashes=len(signals))
+            view = _view(case)
+        self.replica.sync()
+        return view
+
+    # -- the reporter's PIN ----------------------------------------------------------------
+    def authenticate(self, case_id: str, pin: str) -> CaseView:
+        """Check a case id + PIN; 10 wrong PINs lock the case (423) for 15 minutes.
+
+        An unknown id and a wrong PIN get the same answer (and the same argon2 cost),
+        so ids cannot be enumerated.
+        """
+        public_id = normalize_case_id(case_id)
+        with self.db.read() as session:
+            case = CaseRepository(session).by_public_id(public_id)
+            pin_hash = case.pin_hash if case is not None else None
+            locked_until = case.locked_until if case is not None else None
+        now = utcnow()
+        if locked_until is not None and locked_until > now:
+            raise CaseLocked(
+                "too many wrong PINs: this case is locked for a while",
+                retry_after=max(1, int((locked_until - now).total_seconds())),
+            )
+        ok = verify_pin(pin_hash, pin)
+        with self.db.write() as session:
+            case = CaseRepository(session).by_public_id(public_id, for_update=True)
+            if case is None:
+                raise Unauthorized("unknown case or wrong PIN")
+            if case.locked_until is not None and case.locked_until > now:
+                raise CaseLocked(
+                    "too many wrong PINs: this case is locked for a while",
+                    retry_after=max(1, int((case.locked_until - now).total_seconds())),
+                )
+            if not ok:
+                case.failed_pins += 1
+                if case.failed_pins >= self.pin_attempts:
+                    case.failed_pins = 0
+                    case.locked_until = now + self.pin_lock
+                    audit.record(session, "system", "case.locked", "case", public_id)
+                failed = True
+            else:
+                failed = False
+                if case.failed_pins:
+                    case.failed_pins = 0
+            view = _view(case)
+        if failed:
+            raise Unauthorized("unknown case or wrong PIN")
+        return view
+
+    def status(self, case_id: str, pin: str) -> CaseView:
+        return self.authenticate(case_id, pin)
+
+    def withdraw(self, case_id: str, pin: str) -> CaseView:
+        """The reporter withdraws: the case's hashes stop matching at once."""
+        self.authenticate(case_id, pin)
+        view = self._set_status(
+            normalize_case_id(case_id),
+            CaseStatus.WITHDRAWN,
+            actor="reporter",
+            allowed_from=(CaseStatus.PENDING, CaseStatus.ACTIVE, CaseStatus.REJECTED),
+        )
+        return view
+
+    # -- moderation --------------------------------------------------------------------
+    def review(self, case_id: str, *, confirm: bool, actor: str, reason: str | None = None) -> CaseView:
+        """A moderator confirms (→ active) or rejects (→ rejected) a pending case."""
+        if not confirm and not (reason and reason.strip()):
+            raise InvalidInput("a rejection needs a reason")
+        return self._set_status(
+            normalize_case_id(case_id),
+            CaseStatus.ACTIVE if confirm else CaseStatus.REJECTED,
+            actor=actor,
+            allowed_from=(CaseStatus.PENDING,),
+            reason=reason,
+        )
+
+    def _set_status(
+        self,
+        public_id: str,
+        status: CaseStatus,
+        *,
+        actor: str,
+        allowed_from: tuple[CaseStatus, ...],
+        reason: str | None = None,
+    ) -> CaseView:
+        now = utcnow()
+        with self.db.write() as session:
+            case = CaseRepository(session).by_public_id(public_id, for_update=True)
+            if case is None:
+                raise NotFound(f"no case {public_id}")
+            if case.status == status:
+                return _view(case)
+            if case.status not in allowed_from:
+                raise Conflict(f"a {case.status} case cannot become {status}")
+            was_matchable = case.status in (CaseStatus.PENDING, CaseStatus.ACTIVE)
+            case.status = status
+            case.updated_at = now
+            if status == CaseStatus.WITHDRAWN:
+                case.withdrawn_at = now
+            else:
+                case.reviewed_at = now
+                case.reviewed_by = actor
+                case.review_reason = reason
+            signals = [s for s in SignalRepository(session).for_case(case.id) if s.deleted_at is None]
+            changes = ChangeRepository(session)
+            if status in (CaseStatus.PENDING, CaseStatus.ACTIVE):
+                op = ChangeOp.UPDATE if was_matchable else ChangeOp.ADD
+            else:
+                op = ChangeOp.REMOVE
+            changes.append(changes.for_signals(op, signals, str(status), now))
+            audit.record(
+                session, actor, f"case.{status}", "case", public_id, **({"reason": reason} if reason else {})
+            )
+            view = _view(case)
+        self.replica.sync()
+        return view

@@ -1,0 +1,169 @@
+"""Platform checks: hashes (or an image) in, action and matches out; matches logged."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from app.index.replica import BankInfo, Hit, IndexReplica
+from app.services.inputs import HashInput
+from app.storage.db import Database
+from app.storage.models import BankPolicy, CaseStatus, Match, utcnow
+from app.storage.repositories import CaseRepository, MatchRepository
+
+__all__ = ["CheckResult", "CheckService", "Thresholds", "MatchOut"]
+
+ACTION_RANK = {"none": 0, "review": 1, "block": 2}
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Default match distances per perceptual signal type (a bank may override)."""
+
+    pdq: int = 31
+    phash: int = 8
+
+    def for_bank(self, signal_type: str, bank: BankInfo) -> int:
+        if signal_type == "pdq":
+            return bank.pdq_threshold if bank.pdq_threshold is not None else self.pdq
+        if signal_type == "phash":
+            return bank.phash_threshold if bank.phash_threshold is not None else self.phash
+        return 0
+
+
+@dataclass(frozen=True)
+class MatchOut:
+    signal_type: str
+    distance: int
+    bank: str
+    match_id: int
+    action: str
+
+
+@dataclass
+class CheckResult:
+    match: bool = False
+    action: str = "none"
+    matches: list[MatchOut] = field(default_factory=list)
+
+
+@dataclass
+class _Candidate:
+    signal_id: int
+    signal_type: str
+    distance: int
+    query_value: str
+    bank: BankInfo
+    case_id: int | None
+    action: str
+
+
+class CheckService:
+    """Answers checks from the in-memory index; writes only when something matched."""
+
+    def __init__(self, db: Database, replica: IndexReplica, thresholds: Thresholds) -> None:
+        self.db = db
+        self.replica = replica
+        self.thresholds = thresholds
+
+    def _radius(self, signal_type: str) -> int:
+        """The widest distance any bank accepts for this type (search once, filter per bank)."""
+        radius = getattr(self.thresholds, signal_type, 0)
+        for bank in list(self.replica.banks.values()):
+            radius = max(radius, self.thresholds.for_bank(signal_type, bank))
+        return int(radius)
+
+    def find(self, items: Sequence[HashInput]) -> list[_Candidate]:
+        """Matches for one item (one uploaded image's hashes); no database access.
+
+        Allow-list hits cancel every match of the item. One candidate per case (or
+        per bank entry) and signal type: the closest.
+        """
+        by_type: dict[str, list[str]] = {}
+        for item in items:
+            by_type.setdefault(item.type, []).append(item.value)
+        best: dict[tuple[int | None, int, str], _Candidate] = {}
+        allowed = False
+        for signal_type, values in by_type.items():
+            hits: list[Hit] = self.replica.search(signal_type, values, self._radius(signal_type))
+            for hit in hits:
+                info = self.replica.info(hit.signal_id)
+                if info is None:
+                    continue
+                bank = self.replica.bank(info.bank_id)
+                if bank is None or hit.distance > self.thresholds.for_bank(signal_type, bank):
+                    continue
+                if bank.policy == BankPolicy.ALLOW:
+                    allowed = True
+                    continue
+                action = _action(bank.policy, info.status)
+                if action == "none":
+                    continue
+                key = (info.case_id, info.bank_id if info.case_id is None else 0, signal_type)
+                if key not in best or hit.distance < best[key].distance:
+                    best[key] = _Candidate(
+                        hit.signal_id,
+                        signal_type,
+                        hit.distance,
+                        values[hit.query],
+                        bank,
+                        info.case_id,
+                        action,
+                    )
+        if allowed:
+            return []
+        return sorted(best.values(), key=lambda c: (c.distance, c.signal_id))
+
+    def record(
+        self, found: Sequence[Sequence[_Candidate]], client_id: int | None
+    ) -> list[CheckResult]:
+        """Log the matches of several items in one transaction; build their results."""
+        results = [CheckResult() for _ in found]
+        flat = [(i, c) for i, cands in enumerate(found) for c in cands]
+        if not flat:
+            return results
+        now = utcnow()
+        with self.db.write() as session:
+            rows = [
+                Match(
+                    created_at=now,
+                    client_id=client_id,
+                    signal_id=c.signal_id,
+                    case_id=c.case_id,
+                    bank_id=c.bank.id,
+                    signal_type=c.signal_type,
+                    distance=c.distance,
+                    query_value=c.query_value,
+                    action=c.action,
+                )
+                for _, c in flat
+            ]
+            MatchRepository(session).add_many(rows)
+            per_case: dict[int, int] = {}
+            for _, c in flat:
+                if c.case_id is not None:
+                    per_case[c.case_id] = per_case.get(c.case_id, 0) + 1
+            cases = CaseRepository(session)
+            for case_id, n in sorted(per_case.items()):
+                cases.bump_matches(case_id, n, now)
+            for (i, c), row in zip(flat, rows, strict=True):
+                res = results[i]
+                res.match = True
+                if ACTION_RANK[c.action] > ACTION_RANK[res.action]:
+                    res.action = c.action
+                res.matches.append(MatchOut(c.signal_type, c.distance, c.bank.name, row.id, c.action))
+        return results
+
+    def check(self, items: Sequence[HashInput], client_id: int | None) -> CheckResult:
+        return self.record([self.find(items)], client_id)[0]
+
+    def check_batch(self, batch: Sequence[Sequence[HashInput]], client_id: int | None) -> list[CheckResult]:
+        return self.record([self.find(items) for items in batch], client_id)
+
+
+def _action(policy: BankPolicy, status: str) -> str:
+    if status == CaseStatus.PENDING:
+        return "review"
+    if status in (CaseStatus.ACTIVE, "bank"):
+        return {BankPolicy.BLOCK: "block", BankPolicy.REVIEW: "review"}.get(policy, "none")
+    return "none"

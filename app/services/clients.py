@@ -1,0 +1,157 @@
+"""Platform clients: API keys (shown once, stored as SHA-256), scopes, revocation."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime
+
+from app.errors import Forbidden, InvalidInput, NotFound, Unauthorized
+from app.services import audit
+from app.services.secrets import hash_key, new_api_key
+from app.storage.db import Database
+from app.storage.models import Client, utcnow
+from app.storage.repositories import ClientRepository
+
+__all__ = ["SCOPES", "ClientService", "ClientView", "NewClient", "parse_scopes"]
+
+SCOPES = ("check", "report", "feed", "admin")
+
+
+def parse_scopes(text: str | list[str]) -> list[str]:
+    """Parse ``check,feed`` into a sorted scope list; unknown scopes are InvalidInput."""
+    items = text.split(",") if isinstance(text, str) else text
+    scopes = sorted({s.strip() for s in items if s.strip()})
+    unknown = [s for s in scopes if s not in SCOPES]
+    if unknown or not scopes:
+        raise InvalidInput(f"scopes must be a non-empty subset of {', '.join(SCOPES)}")
+    return scopes
+
+
+@dataclass(frozen=True)
+class ClientView:
+    id: int
+    name: str
+    scopes: frozenset[str]
+    rate_limit: int | None
+    key_prefix: str
+    created_at: datetime
+    revoked_at: datetime | None
+    last_used_at: datetime | None
+
+    @property
+    def active(self) -> bool:
+        return self.revoked_at is None
+
+
+@dataclass(frozen=True)
+class NewClient:
+    client: ClientView
+    key: str
+
+
+def _view(c: Client) -> ClientView:
+    return ClientView(
+        c.id, c.name, c.scope_set, c.rate_limit, c.key_prefix, c.created_at, c.revoked_at, c.last_used_at
+    )
+
+
+class ClientService:
+    """Create, list, revoke and authenticate API clients.
+
+    Authentication is on the hot path of every check: keys are cached in memory for
+    ``cache_seconds`` (a revocation made here takes effect at once in this process,
+    and within ``cache_seconds`` in others), and "last used" is written in batches.
+    """
+
+    def __init__(self, db: Database, *, cache_seconds: float = 2.0) -> None:
+        self.db = db
+        self.cache_seconds = cache_seconds
+        self._cache: dict[str, tuple[float, ClientView | None]] = {}
+        self._last_used: dict[int, datetime] = {}
+        self._lock = threading.Lock()
+
+    def create(
+        self, name: str, scopes: list[str], *, actor: str, rate_limit: int | None = None
+    ) -> NewClient:
+        name = name.strip()
+        if not name or len(name) > 100:
+            raise InvalidInput("a client name has 1 to 100 characters")
+        if rate_limit is not None and rate_limit < 1:
+            raise InvalidInput("a rate limit is a positive number of requests per second")
+        key = new_api_key()
+        with self.db.write() as session:
+            client = ClientRepository(session).add(
+                Client(
+                    name=name,
+                    key_hash=hash_key(key),
+                    key_prefix=key[:10],
+                    scopes=",".join(parse_scopes(scopes)),
+                    rate_limit=rate_limit,
+                    created_at=utcnow(),
+                )
+            )
+            audit.record(session, actor, "client.created", "client", client.name, scopes=client.scopes)
+            view = _view(client)
+        return NewClient(view, key)
+
+    def list(self) -> list[ClientView]:
+        with self.db.read() as session:
+            return [_view(c) for c in ClientRepository(session).list()]
+
+    def revoke(self, name_or_id: str | int, *, actor: str) -> ClientView:
+        with self.db.write() as session:
+            repo = ClientRepository(session)
+            client = (
+                repo.get(name_or_id)
+                if isinstance(name_or_id, int)
+                else repo.by_name(name_or_id)
+            )
+            if client is None:
+                raise NotFound(f"no client {name_or_id!r}")
+            if client.revoked_at is None:
+                client.revoked_at = utcnow()
+                audit.record(session, actor, "client.revoked", "client", client.name)
+            view = _view(client)
+            key_hash = client.key_hash
+        with self._lock:
+            self._cache.pop(key_hash, None)
+        return view
+
+    def authenticate(self, key: str | None, scope: str) -> ClientView:
+        """The client owning ``key`` if it is valid and has ``scope``.
+
+        Raises:
+            Unauthorized: no key, an unknown key or a revoked key.
+            Forbidden: a valid key without the scope.
+        """
+        if not key:
+            raise Unauthorized("an API key is required (Authorization: Bearer <key>)")
+        digest = hash_key(key)
+        now = time.monotonic()
+        cached = self._cache.get(digest)
+        if cached is not None and now - cached[0] < self.cache_seconds:
+            client = cached[1]
+        else:
+            with self.db.read() as session:
+                row = ClientRepository(session).by_key_hash(digest)
+                client = _view(row) if row is not None else None
+            with self._lock:
+                if len(self._cache) > 10_000:
+                    self._cache.clear()
+                self._cache[digest] = (now, client)
+        if client is None or client.revoked_at is not None:
+            raise Unauthorized("unknown or revoked API key")
+        if scope not in client.scopes:
+            raise Forbidden(f"this key lacks the {scope!r} scope")
+        self._last_used[client.id] = utcnow()
+        return client
+
+    def flush_last_used(self) -> None:
+        """Write the batched "last used" times (called periodically and at shutdown)."""
+        with self._lock:
+            pending, self._last_used = self._last_used, {}
+        if pending:
+            with self.db.write() as session:
+                ClientRepository(session).touch(pending)

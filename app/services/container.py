@@ -1,0 +1,67 @@
+"""Services: every use-case object of one process, built from Settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from app.config import Settings
+from app.index.replica import IndexReplica
+from app.services.banks import BankService
+from app.services.cases import CaseService
+from app.services.checks import CheckService, Thresholds
+from app.services.clients import ClientService
+from app.services.feed import FeedService
+from app.services.matches import MatchService
+from app.services.ratelimit import RateLimiter
+from app.services.users import UserService
+from app.storage.db import Database
+
+__all__ = ["Services"]
+
+
+@dataclass
+class Services:
+    settings: Settings
+    db: Database
+    replica: IndexReplica
+    cases: CaseService
+    checks: CheckService
+    clients: ClientService
+    users: UserService
+    banks: BankService
+    feed: FeedService
+    matches: MatchService
+    limiter: RateLimiter
+
+    @classmethod
+    def build(cls, settings: Settings, *, migrate: bool = True) -> Services:
+        db = Database(settings.database_url)
+        if migrate:
+            db.upgrade()
+        replica = IndexReplica(db, sync_interval=settings.sync_interval)
+        thresholds = Thresholds(pdq=settings.pdq_threshold, phash=settings.phash_threshold)
+        return cls(
+            settings=settings,
+            db=db,
+            replica=replica,
+            cases=CaseService(
+                db,
+                replica,
+                pin_attempts=settings.pin_attempts,
+                pin_lock_seconds=settings.pin_lock_seconds,
+            ),
+            checks=CheckService(db, replica, thresholds),
+            clients=ClientService(db, cache_seconds=settings.key_cache_seconds),
+            users=UserService(db),
+            banks=BankService(db, replica),
+            feed=FeedService(db),
+            matches=MatchService(db, replica),
+            limiter=RateLimiter(),
+        )
+
+    def close(self) -> None:
+        self.replica.stop()
+        try:
+            self.clients.flush_last_used()
+        finally:
+            self.db.dispose()

@@ -1,0 +1,97 @@
+"""Match follow-up: platform feedback, moderator review, false positives to the allow-list."""
+
+from __future__ import annotations
+
+from app.errors import Conflict, InvalidInput, NotFound
+from app.index.replica import IndexReplica
+from app.services import audit
+from app.storage.db import Database
+from app.storage.models import ChangeOp, Feedback, MatchReview, Signal, utcnow
+from app.storage.repositories import (
+    BankRepository,
+    CaseRepository,
+    ChangeRepository,
+    MatchRepository,
+    SignalRepository,
+)
+
+__all__ = ["ALLOWLIST_BANK", "MatchService"]
+
+ALLOWLIST_BANK = "allowlist"
+
+
+class MatchService:
+    def __init__(self, db: Database, replica: IndexReplica) -> None:
+        self.db = db
+        self.replica = replica
+
+    def feedback(self, match_id: int, value: str, *, client_id: int, client_name: str) -> str:
+        """A platform reports what it did with a match (only the client that checked)."""
+        try:
+            feedback = Feedback(value)
+        except ValueError:
+            raise InvalidInput("feedback must be blocked, not_blocked or false_positive") from None
+        with self.db.write() as session:
+            match = MatchRepository(session).get(match_id, for_update=True)
+            if match is None or match.client_id != client_id:
+                raise NotFound(f"no match {match_id} for this client")
+            if match.feedback == feedback:
+                return str(feedback)
+            if match.feedback is not None:
+                raise Conflict("feedback was already given for this match")
+            match.feedback = feedback
+            match.feedback_at = utcnow()
+            if feedback == Feedback.BLOCKED and match.case_id is not None:
+                CaseRepository(session).bump_blocked(match.case_id)
+            if feedback == Feedback.FALSE_POSITIVE:
+                match.review = MatchReview.PENDING
+            audit.record(session, f"client:{client_name}", f"match.{feedback}", "match", match_id)
+        return str(feedback)
+
+    def mark_false_positive(self, match_id: int, *, actor: str) -> int:
+        """Put the match's *query* hash on the allow-list; the victim's hash stays.
+
+        Returns the id of the allow-list signal.
+        """
+        with self.db.write() as session:
+            match = MatchRepository(session).get(match_id, for_update=True)
+            if match is None:
+                raise NotFound(f"no match {match_id}")
+            bank = BankRepository(session).by_name(ALLOWLIST_BANK)
+            if bank is None:
+                raise NotFound("the allowlist bank is missing")
+            existing = [
+                s
+                for s in SignalRepository(session).find_value(match.signal_type, match.query_value)
+                if s.bank_id == bank.id and s.deleted_at is None
+            ]
+            if existing:
+                signal = existing[0]
+            else:
+                signal = Signal(
+                    case_id=None,
+                    bank_id=bank.id,
+                    type=match.signal_type,
+                    value=match.query_value,
+                    created_at=utcnow(),
+                    note=f"false positive of match {match_id}",
+                )
+                SignalRepository(session).add_many([signal])
+                changes = ChangeRepository(session)
+                changes.append(changes.for_signals(ChangeOp.ADD, [signal], "bank"))
+            match.review = MatchReview.FALSE_POSITIVE
+            match.reviewed_by = actor
+            audit.record(session, actor, "match.false_positive", "match", match_id, allowlist_signal=signal.id)
+            signal_id = signal.id
+        self.replica.sync()
+        return signal_id
+
+    def confirm(self, match_id: int, *, actor: str) -> None:
+        """A moderator confirms a match under review as a true re-upload."""
+        with self.db.write() as session:
+            match = MatchRepository(session).get(match_id, for_update=True)
+            if match is None:
+                raise NotFound(f"no match {match_id}")
+            match.review = MatchReview.CONFIRMED
+            match.reviewed_by = actor
+            audit.record(session, actor, "match.confirmed", "match", match_id)

@@ -1,0 +1,257 @@
+"""SQLAlchemy 2 ORM models: banks, cases, signals, matches, clients, users, audit, change log.
+
+No model has a field for personal data about a reporter: a case is known only by
+its public id and the argon2 hash of its PIN. No model ever holds image bytes.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    BigInteger,
+    DateTime,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+__all__ = [
+    "AuditEvent",
+    "Bank",
+    "BankPolicy",
+    "Base",
+    "Case",
+    "CaseStatus",
+    "Change",
+    "ChangeOp",
+    "Client",
+    "Feedback",
+    "Match",
+    "MatchReview",
+    "Role",
+    "Signal",
+    "User",
+    "utcnow",
+]
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware UTC."""
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timestamp stored as UTC and always read back timezone-aware (SQLite drops tz)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _enum(cls: type[enum.Enum], name: str) -> Enum:
+    return Enum(
+        cls,
+        name=name,
+        native_enum=False,
+        length=16,
+        values_callable=lambda e: [m.value for m in e],
+        validate_strings=True,
+    )
+
+
+class Base(DeclarativeBase):
+    """Base class of every model."""
+
+
+class BankPolicy(enum.StrEnum):
+    BLOCK = "block"
+    REVIEW = "review"
+    ALLOW = "allow"
+
+
+class CaseStatus(enum.StrEnum):
+    PENDING = "pending"
+    ACTIVE = "active"
+    REJECTED = "rejected"
+    WITHDRAWN = "withdrawn"
+
+
+class Feedback(enum.StrEnum):
+    BLOCKED = "blocked"
+    NOT_BLOCKED = "not_blocked"
+    FALSE_POSITIVE = "false_positive"
+
+
+class MatchReview(enum.StrEnum):
+    PENDING = "pending"
+    CONFIRMED = "confirmed"
+    FALSE_POSITIVE = "false_positive"
+
+
+class Role(enum.StrEnum):
+    MODERATOR = "moderator"
+    ADMIN = "admin"
+
+
+class ChangeOp(enum.StrEnum):
+    ADD = "add"  # a signal starts to match (or is re-stated with its full data)
+    UPDATE = "update"  # a signal's case status changed
+    REMOVE = "remove"  # a signal stops matching (tombstone)
+    BANK = "bank"  # a bank's policy or thresholds changed
+
+
+class Bank(Base):
+    __tablename__ = "bank"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    policy: Mapped[BankPolicy] = mapped_column(_enum(BankPolicy, "bank_policy"))
+    description: Mapped[str] = mapped_column(String(500), default="")
+    pdq_threshold: Mapped[int | None] = mapped_column(Integer)
+    phash_threshold: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Client(Base):
+    __tablename__ = "client"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    key_prefix: Mapped[str] = mapped_column(String(16))
+    scopes: Mapped[str] = mapped_column(String(100))
+    rate_limit: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    @property
+    def scope_set(self) -> frozenset[str]:
+        return frozenset(s for s in self.scopes.split(",") if s)
+
+
+class User(Base):
+    __tablename__ = "app_user"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(200))
+    role: Mapped[Role] = mapped_column(_enum(Role, "user_role"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    disabled: Mapped[bool] = mapped_column(default=False)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Case(Base):
+    __tablename__ = "case_report"
+    __table_args__ = (Index("ix_case_status_created", "status", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(24), unique=True)
+    pin_hash: Mapped[str] = mapped_column(String(200))
+    status: Mapped[CaseStatus] = mapped_column(_enum(CaseStatus, "case_status"))
+    client_id: Mapped[int | None] = mapped_column(ForeignKey("client.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    reviewed_by: Mapped[str | None] = mapped_column(String(64))
+    review_reason: Mapped[str | None] = mapped_column(String(500))
+    withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    failed_pins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    signal_count: Mapped[int] = mapped_column(Integer, default=0)
+    match_count: Mapped[int] = mapped_column(Integer, default=0)
+    blocked_count: Mapped[int] = mapped_column(Integer, default=0)
+    last_match_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Signal(Base):
+    __tablename__ = "signal"
+    __table_args__ = (Index("ix_signal_type_value", "type", "value"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("case_report.id"), index=True)
+    bank_id: Mapped[int] = mapped_column(ForeignKey("bank.id"), index=True)
+    type: Mapped[str] = mapped_column(String(8))
+    value: Mapped[str] = mapped_column(String(64))
+    quality: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    note: Mapped[str | None] = mapped_column(String(500))
+
+
+class Match(Base):
+    __tablename__ = "match"
+    __table_args__ = (
+        Index("ix_match_created", "created_at"),
+        Index("ix_match_case_created", "case_id", "created_at"),
+        Index("ix_match_review", "review"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    client_id: Mapped[int | None] = mapped_column(ForeignKey("client.id"), index=True)
+    signal_id: Mapped[int] = mapped_column(ForeignKey("signal.id"), index=True)
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("case_report.id"))
+    bank_id: Mapped[int] = mapped_column(ForeignKey("bank.id"))
+    signal_type: Mapped[str] = mapped_column(String(8))
+    distance: Mapped[int] = mapped_column(Integer)
+    query_value: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(8))
+    feedback: Mapped[Feedback | None] = mapped_column(_enum(Feedback, "match_feedback"))
+    feedback_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    review: Mapped[MatchReview | None] = mapped_column(_enum(MatchReview, "match_review"))
+    reviewed_by: Mapped[str | None] = mapped_column(String(64))
+
+
+class AuditEvent(Base):
+    __tablename__ = "audit_event"
+    __table_args__ = (Index("ix_audit_at", "at"), Index("ix_audit_actor", "actor"))
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    actor: Mapped[str] = mapped_column(String(100))
+    action: Mapped[str] = mapped_column(String(64), index=True)
+    object_type: Mapped[str] = mapped_column(String(32))
+    object_id: Mapped[str] = mapped_column(String(64))
+    detail: Mapped[str] = mapped_column(Text, default="")
+
+
+class Change(Base):
+    """The change log: a monotonic sequence feeds and index replicas follow."""
+
+    __tablename__ = "change_log"
+    __table_args__ = {"sqlite_autoincrement": True}  # never reuse a sequence number
+
+    seq: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    op: Mapped[ChangeOp] = mapped_column(_enum(ChangeOp, "change_op"))
+    signal_id: Mapped[int | None] = mapped_column(BigInteger)
+    case_id: Mapped[int | None] = mapped_column(Integer)
+    bank_id: Mapped[int | None] = mapped_column(Integer)
+    signal_type: Mapped[str | None] = mapped_column(String(8))
+    value: Mapped[str | None] = mapped_column(String(64))
+    status: Mapped[str | None] = mapped_column(String(16))

@@ -1,0 +1,395 @@
+"""Repositories: the only code that writes SQL. Each wraps one session.
+
+``IntegrityError`` becomes :class:`app.errors.Conflict` here, so services never see
+driver exceptions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Select, func, select, text, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from app.errors import Conflict
+from app.storage.models import (
+    AuditEvent,
+    Bank,
+    Case,
+    CaseStatus,
+    Change,
+    ChangeOp,
+    Client,
+    Match,
+    Signal,
+    User,
+    utcnow,
+)
+
+__all__ = [
+    "AuditRepository",
+    "BankRepository",
+    "CaseRepository",
+    "ChangeRepository",
+    "ClientRepository",
+    "IndexedSignal",
+    "MatchRepository",
+    "SignalRepository",
+    "UserRepository",
+    "flush_or_conflict",
+]
+
+MATCHABLE = (CaseStatus.PENDING, CaseStatus.ACTIVE)
+
+
+def flush_or_conflict(session: Session, what: str) -> None:
+    """Flush pending writes; a uniqueness violation becomes :class:`Conflict`."""
+    try:
+        session.flush()
+    except IntegrityError as exc:
+        raise Conflict(f"{what} already exists") from exc
+
+
+class BankRepository:
+    def __init__(self, session: Session) -> None:
+        self.s = session
+
+    def list(self) -> Sequence[Bank]:
+        return self.s.scalars(select(Bank).order_by(Bank.id)).all()
+
+    def get(self, bank_id: int) -> Bank | None:
+        return self.s.get(Bank, bank_id)
+
+    def by_name(self, name: str) -> Bank | None:
+        return self.s.scalars(select(Bank).where(Bank.name == name)).first()
+
+    def add(self, bank: Bank) -> Bank:
+        self.s.add(bank)
+        flush_or_conflict(self.s, f"bank {bank.name!r}")
+        return bank
+
+    def hash_counts(self) -> dict[int, int]:
+        rows = self.s.execute(
+            select(Signal.bank_id, func.count())
+            .where(Signal.deleted_at.is_(None))
+            .group_by(Signal.bank_id)
+        ).all()
+        return {bank_id: count for bank_id, count in rows}
+
+
+class CaseRepository:
+    def __init__(self, session: Session) -> None:
+        self.s = session
+
+    def add(self, case: Case) -> Case:
+        self.s.add(case)
+        flush_or_conflict(self.s, "case")
+        return case
+
+    def by_public_id(self, public_id: str, *, for_update: bool = False) -> Case | None:
+        stmt = select(Case).where(Case.public_id == public_id)
+        if for_update:
+            stmt = stmt.with_for_update()
+        return self.s.scalars(stmt).first()
+
+    def get(self, case_id: int) -> Case | None:
+        return self.s.get(Case, case_id)
+
+    def count_by_status(self) -> dict[str, int]:
+        rows = self.s.execute(select(Case.status, func.count()).group_by(Case.status)).all()
+        return {str(status): n for status, n in rows}
+
+    def page(
+        self,
+        *,
+        status: CaseStatus | None = None,
+        order: str = "created_at",
+        descending: bool = False,
+        offset: int = 0,
+        limit: int = 50,
+        search: str | None = None,
+    ) -> tuple[Sequence[Case], int]:
+        stmt: Select[tuple[Case]] = select(Case)
+        if status is not None:
+            stmt = stmt.where(Case.status == status)
+        if search:
+            stmt = stmt.where(Case.public_id.contains(search.upper()))
+        total = self.s.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+        column = {
+            "created_at": Case.created_at,
+            "updated_at": Case.updated_at,
+            "matches": Case.match_count,
+            "hashes": Case.signal_count,
+            "status": Case.status,
+        }.get(order, Case.created_at)
+        stmt = stmt.order_by(column.desc() if descending else column.asc(), Case.id)
+        return self.s.scalars(stmt.offset(offset).limit(limit)).all(), total
+
+    def top_by_matches(self, limit: int = 10) -> Sequence[Case]:
+        stmt = (
+            select(Case)
+            .where(Case.match_count > 0)
+            .order_by(Case.match_count.desc(), Case.id)
+            .limit(limit)
+        )
+        return self.s.scalars(stmt).all()
+
+    def bump_matches(self, case_id: int, n: int, at: datetime) -> None:
+        self.s.execute(
+            update(Case)
+            .where(Case.id == case_id)
+            .values(match_count=Case.match_count + n, last_match_at=at)
+        )
+
+    def bump_blocked(self, case_id: int) -> None:
+        self.s.execute(
+            update(Case).where(Case.id == case_id).values(blocked_count=Case.blocked_count + 1)
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class IndexedSignal:
+    """What an index replica needs of a matchable signal."""
+
+    id: int
+    type: str
+    value: str
+    bank_id: int
+    case_id: int | None
+    status: str
+
+
+class SignalRepository:
+    def __init__(self, session: Session) -> None:
+        self.s = session
+
+    def add_many(self, signals: Sequence[Signal]) -> None:
+        self.s.add_all(signals)
+        self.s.flush()
+
+    def for_case(self, case_id: int) -> Sequence[Signal]:
+        stmt = select(Signal).where(Signal.case_id == case_id).order_by(Signal.id)
+        return self.s.scalars(stmt).all()
+
+    def get(self, signal_id: int) -> Signal | None:
+        return self.s.get(Signal, signal_id)
+
+    def find_value(self, signal_type: str, value: str) -> Sequence[Signal]:
+        stmt = select(Signal).where(Signal.type == signal_type, Signal.value == value)
+        return self.s.scalars(stmt.order_by(Signal.id).limit(1000)).all()
+
+    def by_ids(self, ids: Iterable[int]) -> Sequence[Signal]:
+        return self.s.scalars(select(Signal).where(Signal.id.in_(list(ids)))).all()
+
+    def count_matchable(self) -> int:
+        stmt = (
+            select(func.count())
+            .select_from(Signal)
+            .outerjoin(Case, Case.id == Signal.case_id)
+            .where(Signal.deleted_at.is_(None))
+            .where((Signal.case_id.is_(None)) | (Case.status.in_(MATCHABLE)))
+        )
+        return self.s.scalar(stmt) or 0
+
+    def iter_matchable(self, batch: int = 100_000) -> Iterator[list[IndexedSignal]]:
+        """Every signal that can match, in id order, in batches (for index loading)."""
+        last = 0
+        while True:
+            stmt = (
+                select(
+                    Signal.id,
+                    Signal.type,
+                    Signal.value,
+                    Signal.bank_id,
+                    Signal.case_id,
+                    Case.status,
+                )
+                .outerjoin(Case, Case.id == Signal.case_id)
+                .where(Signal.id > last, Signal.deleted_at.is_(None))
+                .where((Signal.case_id.is_(None)) | (Case.status.in_(MATCHABLE)))
+                .order_by(Signal.id)
+                .limit(batch)
+            )
+            rows = self.s.execute(stmt).all()
+            if not rows:
+                return
+            yield [
+                IndexedSignal(r[0], r[1], r[2], r[3], r[4], str(r[5] or "bank")) for r in rows
+            ]
+            last = rows[-1][0]
+
+
+class MatchRepository:
+    def __init__(self, session: Session) -> None:
+        self.s = session
+
+    def add_many(self, matches: Sequence[Match]) -> None:
+        self.s.add_all(matches)
+        self.s.flush()
+
+    def get(self, match_id: int, *, for_update: bool = False) -> Match | None:
+        stmt = select(Match).where(Match.id == match_id)
+        if for_update:
+            stmt = stmt.with_for_update()
+        return self.s.scalars(stmt).first()
+
+    def for_case(self, case_id: int, limit: int = 500) -> Sequence[Match]:
+        stmt = (
+            select(Match)
+            .where(Match.case_id == case_id)
+            .order_by(Match.created_at.desc(), Match.id.desc())
+            .limit(limit)
+        )
+        return self.s.scalars(stmt).all()
+
+    def count_since(self, since: datetime) -> int:
+        stmt = select(func.count()).select_from(Match).where(Match.created_at >= since)
+        return self.s.scalar(stmt) or 0
+
+    def per_day(self, since: datetime) -> list[tuple[str, int]]:
+        day = func.date(Match.created_at)
+        rows = self.s.execute(
+            select(day, func.count()).where(Match.created_at >= since).group_by(day).order_by(day)
+        ).all()
+        return [(str(d), int(n)) for d, n in rows]
+
+
+class ClientRepository:
+    def __init__(self, session: Session) -> None:
+        self.s = session
+
+    def add(self, client: Client) -> Client:
+        self.s.add(client)
+        flush_or_conflict(self.s, f"client {client.name!r}")
+        return client
+
+    def by_key_hash(self, key_hash: str) -> Client | None:
+        return self.s.scalars(select(Client).where(Client.key_hash == key_hash)).first()
+
+    def by_name(self, name: str) -> Client | None:
+        return self.s.scalars(select(Client).where(Client.name == name)).first()
+
+    def get(self, client_id: int) -> Client | None:
+        return self.s.get(Client, client_id)
+
+    def list(self) -> Sequence[Client]:
+        return self.s.scalars(select(Client).order_by(Client.id)).all()
+
+    def touch(self, last_used: dict[int, datetime]) -> None:
+        for client_id, at in last_used.items():
+            self.s.execute(update(Client).where(Client.id == client_id).values(last_used_at=at))
+
+
+class UserRepository:
+    def __init__(self, session: Session) -> None:
+        self.s = session
+
+    def add(self, user: User) -> User:
+        self.s.add(user)
+        flush_or_conflict(self.s, f"user {user.username!r}")
+        return user
+
+    def by_username(self, username: str) -> User | None:
+        return self.s.scalars(select(User).where(User.username == username)).first()
+
+    def get(self, user_id: int) -> User | None:
+        return self.s.get(User, user_id)
+
+    def list(self) -> Sequence[User]:
+        return self.s.scalars(select(User).order_by(User.id)).all()
+
+    def count(self) -> int:
+        return self.s.scalar(select(func.count()).select_from(User)) or 0
+
+
+class AuditRepository:
+    def __init__(self, session: Session) -> None:
+        self.s = session
+
+    def add(self, event: AuditEvent) -> None:
+        self.s.add(event)
+
+    def page(
+        self,
+        *,
+        actor: str | None = None,
+        action: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        offset: int = 0,
+        limit: int = 50,
+    ) -> tuple[Sequence[AuditEvent], int]:
+        stmt = select(AuditEvent)
+        if actor:
+            stmt = stmt.where(AuditEvent.actor.contains(actor))
+        if action:
+            stmt = stmt.where(AuditEvent.action == action)
+        if since:
+            stmt = stmt.where(AuditEvent.at >= since)
+        if until:
+            stmt = stmt.where(AuditEvent.at < until)
+        total = self.s.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+        stmt = stmt.order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
+        return self.s.scalars(stmt.offset(offset).limit(limit)).all(), total
+
+    def for_object(self, object_type: str, object_id: str) -> Sequence[AuditEvent]:
+        stmt = (
+            select(AuditEvent)
+            .where(AuditEvent.object_type == object_type, AuditEvent.object_id == object_id)
+            .order_by(AuditEvent.at, AuditEvent.id)
+        )
+        return self.s.scalars(stmt).all()
+
+
+class ChangeRepository:
+    """The change log. Appends are serialized so sequence numbers commit in order."""
+
+    def __init__(self, session: Session) -> None:
+        self.s = session
+
+    def _serialize(self) -> None:
+        # On PostgreSQL, concurrent transactions could commit sequence numbers out of
+        # order, and a follower that already read seq 7 would never see seq 6. An
+        # exclusive lock on the table until commit makes commit order = seq order.
+        # SQLite serializes writers anyway (BEGIN IMMEDIATE).
+        if self.s.get_bind().dialect.name == "postgresql":
+            self.s.execute(text("LOCK TABLE change_log IN EXCLUSIVE MODE"))
+
+    def append(self, changes: Sequence[Change]) -> None:
+        if not changes:
+            return
+        self._serialize()
+        self.s.add_all(changes)
+        self.s.flush()
+        if self.s.get_bind().dialect.name == "postgresql":
+            self.s.execute(text("NOTIFY hashbank_changes"))
+
+    def for_signals(
+        self, op: ChangeOp, signals: Iterable[Signal], status: str, at: datetime | None = None
+    ) -> list[Change]:
+        when = at or utcnow()
+        return [
+            Change(
+                at=when,
+                op=op,
+                signal_id=sig.id,
+                case_id=sig.case_id,
+                bank_id=sig.bank_id,
+                signal_type=sig.type,
+                value=sig.value,
+                status=status,
+            )
+            for sig in signals
+        ]
+
+    def head(self) -> int:
+        return self.s.scalar(select(func.max(Change.seq))) or 0
+
+    def after(self, seq: int, limit: int, *, feed_only: bool = False) -> Sequence[Change]:
+        stmt = select(Change).where(Change.seq > seq)
+        if feed_only:
+            stmt = stmt.where(Change.op != ChangeOp.BANK)
+        return self.s.scalars(stmt.order_by(Change.seq).limit(limit)).all()
