@@ -50,9 +50,7 @@ class Settings(BaseSettings):
         description="Cases one address may create per hour without a key (in memory, per "
         "process; 0 disables the limit).",
     )
-    pin_attempts: int = Field(
-        10, ge=1, description="Wrong PINs after which a case is locked."
-    )
+    pin_attempts: int = Field(10, ge=1, description="Wrong PINs after which a case is locked.")
     pin_lock_seconds: int = Field(
         900, ge=1, description="How long a case stays locked after too many wrong PINs."
     )

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
+import importlib.util
 import logging
 from collections.abc import AsyncIterator
 from typing import Any
@@ -33,7 +35,9 @@ def problem(error: HashbankError) -> JSONResponse:
     retry = getattr(error, "retry_after", None)
     if retry is not None:
         headers["Retry-After"] = str(retry)
-    return JSONResponse(error.problem(), status_code=error.status, media_type=PROBLEM, headers=headers)
+    return JSONResponse(
+        error.problem(), status_code=error.status, media_type=PROBLEM, headers=headers
+    )
 
 
 def create_app(settings: Settings | None = None, *, services: Services | None = None) -> FastAPI:
@@ -76,7 +80,11 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> Response:
         errors = [
-            {"loc": [str(p) for p in e.get("loc", ())], "msg": e.get("msg", ""), "type": e.get("type", "")}
+            {
+                "loc": [str(p) for p in e.get("loc", ())],
+                "msg": e.get("msg", ""),
+                "type": e.get("type", ""),
+            }
             for e in exc.errors()
         ]
         return problem(InvalidInput("the request is not valid", errors=errors))
@@ -91,15 +99,22 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
             "detail": str(exc.detail),
         }
         del error
-        return JSONResponse(body, status_code=exc.status_code, media_type=PROBLEM, headers=exc.headers)
+        return JSONResponse(
+            body, status_code=exc.status_code, media_type=PROBLEM, headers=exc.headers
+        )
 
-    for router in (cases.router, checks.router, feed.router, matches.router, banks.router, health.router):
+    for router in (
+        cases.router,
+        checks.router,
+        feed.router,
+        matches.router,
+        banks.router,
+        health.router,
+    ):
         app.include_router(router)
     app.include_router(portal_router)
-    with contextlib.suppress(ImportError):
-        from app.dashboard.routes import router as dashboard_router
-
-        app.include_router(dashboard_router)
+    if importlib.util.find_spec("app.dashboard.routes") is not None:  # being built
+        app.include_router(importlib.import_module("app.dashboard.routes").router)
 
     app.add_middleware(SecurityHeaders)
     app.add_middleware(AccessLog)
@@ -121,7 +136,9 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
     """FastAPI's schema, plus the models of bodies that handlers read after auth."""
     if app.openapi_schema:
         return app.openapi_schema
-    schema = get_openapi(title=app.title, version=app.version, summary=app.summary, routes=app.routes)
+    schema = get_openapi(
+        title=app.title, version=app.version, summary=app.summary, routes=app.routes
+    )
     components = schema.setdefault("components", {}).setdefault("schemas", {})
     for path in schema.get("paths", {}).values():
         for operation in path.values():

@@ -16,7 +16,9 @@ __all__ = ["AccessLog", "BodyLimit", "SecurityHeaders", "problem_response"]
 log = logging.getLogger("hashbank.access")
 
 
-async def problem_response(send: Send, status: int, body: dict[str, Any], headers: list[tuple[bytes, bytes]] | None = None) -> None:
+async def problem_response(
+    send: Send, status: int, body: dict[str, Any], headers: list[tuple[bytes, bytes]] | None = None
+) -> None:
     import orjson
 
     payload = orjson.dumps(body)
@@ -112,7 +114,9 @@ class AccessLog:
         except Exception as exc:
             # The one place an unexpected error ends: logged with its request id, and
             # answered as a problem (500) so the connection and the server keep going.
-            log.exception("unhandled error", extra={"request_id": request_id, "error": type(exc).__name__})
+            log.exception(
+                "unhandled error", extra={"request_id": request_id, "error": type(exc).__name__}
+            )
             if not response_started:
                 body = HashbankError("an unexpected error occurred; it has been logged").problem()
                 body["request_id"] = request_id

@@ -12,12 +12,13 @@ from hashes._errors import (
     InvalidHash,
     UnsupportedImage,
 )
-from hashes._hashes import Hashes, hash_bytes, hash_file
+from hashes._hashes import DecodeLimits, Hashes, hash_bytes, hash_file
 from hashes._index import HashIndex
 from hashes._signals import SignalType, bits_of, hamming, hex_to_bytes, is_perceptual, parse_hash
 
 __all__ = [
     "CorruptImage",
+    "DecodeLimits",
     "HashError",
     "HashIndex",
     "Hashes",

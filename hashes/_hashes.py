@@ -10,6 +10,7 @@ import functools
 import hashlib
 import io
 import os
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -18,9 +19,19 @@ import numpy as np
 import pdqhash
 from PIL import Image, ImageOps
 
-from hashes._errors import CorruptImage
+from hashes._errors import CorruptImage, ImageTooLarge, UnsupportedImage
 
-__all__ = ["Hashes", "hash_bytes", "hash_file"]
+__all__ = ["DecodeLimits", "Hashes", "hash_bytes", "hash_file"]
+
+_FORMATS = {"JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF", "MPO"}
+
+
+@dataclass(frozen=True)
+class DecodeLimits:
+    """Limits checked before decoding: bytes of the file, pixels of the image."""
+
+    max_bytes: int = 32 * 1024 * 1024
+    max_pixels: int = 100_000_000
 
 
 @dataclass(frozen=True)
@@ -41,9 +52,7 @@ class Hashes:
     width: int
     height: int
     format: str
-    _stored: Callable[[], tuple[str, ...]] | None = field(
-        default=None, repr=False, compare=False
-    )
+    _stored: Callable[[], tuple[str, ...]] | None = field(default=None, repr=False, compare=False)
 
     @functools.cached_property
     def pdq_stored(self) -> tuple[str, ...]:
@@ -57,18 +66,37 @@ def _bits_to_hex(bits: np.ndarray) -> str:
     return np.packbits(bits.astype(np.uint8)).tobytes().hex()
 
 
-def hash_bytes(data: bytes) -> Hashes:
+def hash_bytes(data: bytes, *, limits: DecodeLimits | None = None) -> Hashes:
     """Hash an image given as bytes.
 
     Raises:
         ImageError: one of its subclasses when the image cannot be hashed.
     """
+    limits = limits or DecodeLimits()
+    if not data:
+        raise CorruptImage("empty file")
+    if len(data) > limits.max_bytes:
+        raise ImageTooLarge(f"the file has {len(data)} bytes, the limit is {limits.max_bytes}")
     try:
-        with Image.open(io.BytesIO(data)) as img:
-            fmt = img.format or "?"
-            rgb = ImageOps.exif_transpose(img).convert("RGB")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with Image.open(io.BytesIO(data)) as img:
+                fmt = img.format or "?"
+                if fmt not in _FORMATS:
+                    raise UnsupportedImage(f"{fmt} images are not supported")
+                if img.width * img.height > limits.max_pixels:
+                    raise ImageTooLarge(
+                        f"the image has {img.width}x{img.height} pixels, over the limit"
+                    )
+                if min(img.size) < 16:
+                    raise UnsupportedImage("the image is smaller than 16 pixels on a side")
+                rgb = ImageOps.exif_transpose(img).convert("RGB")
+    except (UnsupportedImage, ImageTooLarge):
+        raise
+    except Image.DecompressionBombError as exc:
+        raise ImageTooLarge(str(exc)) from exc
     except Exception as exc:  # placeholder: replaced by the safe decoder
-        raise CorruptImage(f"cannot decode image: {exc}") from exc
+        raise CorruptImage(f"cannot decode image: {type(exc).__name__}") from exc
     pixels = np.asarray(rgb)
     bits, quality = pdqhash.compute(pixels)
     pdq = _bits_to_hex(bits)
@@ -87,7 +115,7 @@ def hash_bytes(data: bytes) -> Hashes:
     )
 
 
-def hash_file(path: str | os.PathLike[str]) -> Hashes:
+def hash_file(path: str | os.PathLike[str], *, limits: DecodeLimits | None = None) -> Hashes:
     """Read a file into memory and hash it (see :func:`hash_bytes`)."""
     with open(path, "rb") as fh:
-        return hash_bytes(fh.read())
+        return hash_bytes(fh.read(), limits=limits)

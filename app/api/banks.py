@@ -28,7 +28,9 @@ async def list_banks(services: ServicesDep, client: ClientView = require("admin"
     responses=problems(400, 401, 403, 409, 422),
     openapi_extra=json_body(BankIn),
 )
-async def create_bank(request: Request, services: ServicesDep, client: ClientView = require("admin")) -> JSONResponse:
+async def create_bank(
+    request: Request, services: ServicesDep, client: ClientView = require("admin")
+) -> JSONResponse:
     body = await read_model(request, BankIn)
     bank = await run_sync(
         services.banks.create,
@@ -39,4 +41,6 @@ async def create_bank(request: Request, services: ServicesDep, client: ClientVie
         pdq_threshold=body.pdq_threshold,
         phash_threshold=body.phash_threshold,
     )
-    return JSONResponse(BankOut.model_validate(bank, from_attributes=True).model_dump(), status_code=201)
+    return JSONResponse(
+        BankOut.model_validate(bank, from_attributes=True).model_dump(), status_code=201
+    )

@@ -75,7 +75,9 @@ async def create_case(
     limit = s.max_hashes_per_case if client is not None else s.max_hashes_anonymous
     items = await _read_hashes(request, services, limit)
     actor = f"client:{client.name}" if client is not None else "reporter"
-    new = await run_sync(services.cases.report, items, actor=actor, client_id=client.id if client else None)
+    new = await run_sync(
+        services.cases.report, items, actor=actor, client_id=client.id if client else None
+    )
     body = NewCaseOut(case_id=new.case_id, pin=new.pin, status=new.status)
     return JSONResponse(body.model_dump(), status_code=201, headers={"Cache-Control": "no-store"})
 
@@ -97,7 +99,9 @@ async def get_case(case_id: str, pin: PinHeader, services: ServicesDep) -> CaseO
     responses=problems(400, 401, 409, 413, 415, 422, 423),
     openapi_extra=json_body(HashesIn, multipart=True),
 )
-async def add_hashes(case_id: str, pin: PinHeader, request: Request, services: ServicesDep) -> CaseOut:
+async def add_hashes(
+    case_id: str, pin: PinHeader, request: Request, services: ServicesDep
+) -> CaseOut:
     await run_sync(services.cases.authenticate, case_id, pin)
     items = await _read_hashes(request, services, services.settings.max_hashes_anonymous)
     view = await run_sync(
@@ -114,4 +118,3 @@ async def add_hashes(case_id: str, pin: PinHeader, request: Request, services: S
 )
 async def withdraw_case(case_id: str, pin: PinHeader, services: ServicesDep) -> CaseOut:
     return _case_out(await run_sync(services.cases.withdraw, case_id, pin))
-

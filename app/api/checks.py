@@ -22,9 +22,11 @@ MAX_CHECK_HASHES = 64
 def _out(result: CheckResult) -> CheckOut:
     return CheckOut(
         match=result.match,
-        action=result.action,  # type: ignore[arg-type]
+        action=result.action,
         matches=[
-            MatchOut(signal_type=m.signal_type, distance=m.distance, bank=m.bank, match_id=m.match_id)
+            MatchOut(
+                signal_type=m.signal_type, distance=m.distance, bank=m.bank, match_id=m.match_id
+            )
             for m in result.matches
         ],
     )
@@ -37,7 +39,9 @@ def _out(result: CheckResult) -> CheckOut:
     responses=problems(400, 401, 403, 413, 415, 422, 429),
     openapi_extra=json_body(HashesIn, multipart=True),
 )
-async def check(request: Request, services: ServicesDep, client: ClientView = require("check")) -> CheckOut:
+async def check(
+    request: Request, services: ServicesDep, client: ClientView = require("check")
+) -> CheckOut:
     s = services.settings
     if body_kind(request) == "multipart":
         parts = await read_images(request, max_files=1, max_bytes=s.max_image_bytes)
@@ -65,9 +69,11 @@ async def check(request: Request, services: ServicesDep, client: ClientView = re
     responses=problems(400, 401, 403, 413, 415, 422, 429),
     openapi_extra=json_body(BatchIn),
 )
-async def check_batch(request: Request, services: ServicesDep, client: ClientView = require("check")) -> BatchOut:
+async def check_batch(
+    request: Request, services: ServicesDep, client: ClientView = require("check")
+) -> BatchOut:
     if body_kind(request) != "json":
-        raise InvalidInput("a batch is JSON: {\"items\": [{\"hashes\": [...]}, ...]}")
+        raise InvalidInput('a batch is JSON: {"items": [{"hashes": [...]}, ...]}')
     body = await read_model(request, BatchIn)
     batch = [
         validate_hashes(HashInput(x.type, x.value) for x in item.hashes) for item in body.items

@@ -44,7 +44,9 @@ def bearer_key(request: Request) -> str | None:
 
 def _rate_limit(services: Services, client: ClientView) -> None:
     if client.rate_limit:
-        services.limiter.hit(f"client:{client.id}", rate=client.rate_limit, burst=client.rate_limit * 2)
+        services.limiter.hit(
+            f"client:{client.id}", rate=client.rate_limit, burst=client.rate_limit * 2
+        )
 
 
 def require(scope: str):  # type: ignore[no-untyped-def]

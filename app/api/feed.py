@@ -23,7 +23,9 @@ router = APIRouter(prefix="/v1/feed", tags=["feed"])
 async def feed(
     services: ServicesDep,
     client: ClientView = require("feed"),
-    after: Annotated[int, Query(ge=0, description="Return changes after this sequence number.")] = 0,
+    after: Annotated[
+        int, Query(ge=0, description="Return changes after this sequence number.")
+    ] = 0,
     limit: Annotated[int, Query(ge=1, le=10_000, description="Page size.")] = 1000,
 ) -> FeedOut:
     page = await run_sync(services.feed.page, after, limit)

@@ -33,4 +33,6 @@ async def readyz(services: ServicesDep) -> JSONResponse:
     checks["seconds_since_sync"] = round(stale, 3)
     if stale > max(5.0, 10 * replica.sync_interval):
         ok = False
-    return JSONResponse({"status": "ready" if ok else "not ready", **checks}, status_code=200 if ok else 503)
+    return JSONResponse(
+        {"status": "ready" if ok else "not ready", **checks}, status_code=200 if ok else 503
+    )

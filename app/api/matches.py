@@ -25,6 +25,10 @@ async def feedback(
 ) -> FeedbackOut:
     body = await read_model(request, FeedbackIn)
     value = await run_sync(
-        services.matches.feedback, match_id, body.feedback, client_id=client.id, client_name=client.name
+        services.matches.feedback,
+        match_id,
+        body.feedback,
+        client_id=client.id,
+        client_name=client.name,
     )
     return FeedbackOut(match_id=match_id, feedback=value)

@@ -13,7 +13,10 @@ SignalTypeName = Literal["pdq", "phash", "md5", "sha256"]
 class HashIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     type: SignalTypeName = Field(description="Signal type.")
-    value: str = Field(max_length=128, description="The hash as hex (64 for pdq and sha256, 16 for phash, 32 for md5).")
+    value: str = Field(
+        max_length=128,
+        description="The hash as hex (64 for pdq and sha256, 16 for phash, 32 for md5).",
+    )
     quality: int | None = Field(None, ge=0, le=100, description="PDQ quality, 0-100.")
 
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import contextlib
+import importlib
+import importlib.util
 
 import typer
 
@@ -24,14 +25,11 @@ cli.add_typer(admin.db, name="db")
 cli.add_typer(admin.clients, name="clients")
 cli.add_typer(admin.users, name="users")
 
-with contextlib.suppress(ImportError):  # being built: registered when present
-    from app.cli import submit
-
-    cli.command("submit")(submit.submit)
-with contextlib.suppress(ImportError):
-    from app.cli.bench import bench
-
-    cli.add_typer(bench, name="bench")
+# Commands whose modules are still being built register themselves when present.
+if importlib.util.find_spec("app.cli.submit") is not None:
+    cli.command("submit")(importlib.import_module("app.cli.submit").submit)
+if importlib.util.find_spec("app.cli.bench") is not None:
+    cli.add_typer(importlib.import_module("app.cli.bench").bench, name="bench")
 
 
 def main() -> None:

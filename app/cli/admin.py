@@ -30,11 +30,16 @@ def db_upgrade() -> None:
 @clients.command("create")
 def clients_create(
     name: Annotated[str, typer.Argument(help="A name for the platform, e.g. 'example-social'.")],
-    scopes: Annotated[str, typer.Option("--scopes", help=f"Comma-separated, from: {', '.join(SCOPES)}.")] = "check",
+    scopes: Annotated[
+        str, typer.Option("--scopes", help=f"Comma-separated, from: {', '.join(SCOPES)}.")
+    ] = "check",
     rate_limit: Annotated[
-        int | None, typer.Option("--rate-limit", help="Requests per second for this key (default: none).")
+        int | None,
+        typer.Option("--rate-limit", help="Requests per second for this key (default: none)."),
     ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object for scripts.")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print one JSON object for scripts.")
+    ] = False,
 ) -> None:
     """Create an API client and print its key (shown once, stored only as a SHA-256)."""
     svc = services()
@@ -47,7 +52,9 @@ def clients_create(
     if as_json:
         emit({"name": new.client.name, "key": new.key, "scopes": sorted(new.client.scopes)})
         return
-    typer.echo(f"client {new.client.name!r} created with scopes {','.join(sorted(new.client.scopes))}")
+    typer.echo(
+        f"client {new.client.name!r} created with scopes {','.join(sorted(new.client.scopes))}"
+    )
     typer.echo(f"API key (shown once, store it now): {new.key}")
 
 
@@ -61,14 +68,27 @@ def clients_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> No
         svc.close()
     if as_json:
         for c in rows:
-            emit({"name": c.name, "scopes": sorted(c.scopes), "key_prefix": c.key_prefix,
-                  "rate_limit": c.rate_limit, "revoked": c.revoked_at is not None,
-                  "last_used_at": c.last_used_at})
+            emit(
+                {
+                    "name": c.name,
+                    "scopes": sorted(c.scopes),
+                    "key_prefix": c.key_prefix,
+                    "rate_limit": c.rate_limit,
+                    "revoked": c.revoked_at is not None,
+                    "last_used_at": c.last_used_at,
+                }
+            )
         return
     table = Table("name", "scopes", "key prefix", "rate limit", "state", "last used")
     for c in rows:
-        table.add_row(c.name, ",".join(sorted(c.scopes)), c.key_prefix + "…", str(c.rate_limit or "-"),
-                      "revoked" if c.revoked_at else "active", str(c.last_used_at or "never"))
+        table.add_row(
+            c.name,
+            ",".join(sorted(c.scopes)),
+            c.key_prefix + "…",
+            str(c.rate_limit or "-"),
+            "revoked" if c.revoked_at else "active",
+            str(c.last_used_at or "never"),
+        )
     Console().print(table)
 
 
@@ -90,7 +110,8 @@ def users_create(
     username: Annotated[str, typer.Argument(help="Login name.")],
     role: Annotated[str, typer.Option("--role", help="admin or moderator.")] = "moderator",
     password_stdin: Annotated[
-        bool, typer.Option("--password-stdin", help="Read the password from the first line of stdin.")
+        bool,
+        typer.Option("--password-stdin", help="Read the password from the first line of stdin."),
     ] = False,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
@@ -122,5 +143,10 @@ def users_list() -> None:
         svc.close()
     table = Table("username", "role", "state", "last login")
     for u in rows:
-        table.add_row(u.username, u.role, "disabled" if u.disabled else "active", str(u.last_login_at or "never"))
+        table.add_row(
+            u.username,
+            u.role,
+            "disabled" if u.disabled else "active",
+            str(u.last_login_at or "never"),
+        )
     Console().print(table)

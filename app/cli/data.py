@@ -35,9 +35,16 @@ def _rows(path: Path, fmt: str) -> Iterator[tuple[int, dict[str, str]]]:
 
 
 def import_hashes(
-    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="CSV (header: type,value[,quality]) or JSONL.")],
+    file: Annotated[
+        Path,
+        typer.Argument(
+            exists=True, dir_okay=False, help="CSV (header: type,value[,quality]) or JSONL."
+        ),
+    ],
     bank: Annotated[str, typer.Option("--bank", help="Bank to load into.")] = "reports",
-    fmt: Annotated[str | None, typer.Option("--format", help="csv or jsonl (default: from the file name).")] = None,
+    fmt: Annotated[
+        str | None, typer.Option("--format", help="csv or jsonl (default: from the file name).")
+    ] = None,
 ) -> None:
     """Bulk-load hashes from a CSV or JSONL file into a bank, with a progress bar."""
     kind = fmt or ("jsonl" if file.suffix.lower() in (".jsonl", ".ndjson", ".json") else "csv")
@@ -47,14 +54,24 @@ def import_hashes(
     added = 0
     batch: list[HashInput] = []
     try:
-        with Progress(TextColumn("importing"), BarColumn(), TextColumn("{task.fields[n]} hashes"),
-                      TimeRemainingColumn(), transient=False, console=None) as bar:
+        with Progress(
+            TextColumn("importing"),
+            BarColumn(),
+            TextColumn("{task.fields[n]} hashes"),
+            TimeRemainingColumn(),
+            transient=False,
+            console=None,
+        ) as bar:
             task = bar.add_task("import", total=total, n=0)
             with file.open("rb") as raw:
                 for n, row in _rows(file, kind):
                     try:
                         quality = row.get("quality")
-                        item = HashInput(str(row["type"]), str(row["value"]), int(quality) if quality not in (None, "") else None)
+                        item = HashInput(
+                            str(row["type"]),
+                            str(row["value"]),
+                            int(quality) if quality not in (None, "") else None,
+                        )
                         batch.extend(validate_hashes([item]))
                     except (KeyError, ValueError, InvalidInput) as exc:
                         raise InvalidInput(f"line {n}: {exc}") from None
@@ -72,9 +89,13 @@ def import_hashes(
 
 
 def export_hashes(
-    bank: Annotated[str | None, typer.Option("--bank", help="Only this bank (default: all).")] = None,
+    bank: Annotated[
+        str | None, typer.Option("--bank", help="Only this bank (default: all).")
+    ] = None,
     fmt: Annotated[str, typer.Option("--format", help="csv or jsonl.")] = "csv",
-    output: Annotated[Path | None, typer.Option("--output", "-o", help="File to write (default: stdout).")] = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="File to write (default: stdout).")
+    ] = None,
 ) -> None:
     """Export the matchable hashes (hash lists; see `hashbank backup` for whole state)."""
     svc = services()
@@ -87,7 +108,17 @@ def export_hashes(
             if writer:
                 writer.writerow([sig.type, sig.value, sig.bank_id, sig.status])
             else:
-                out.write(json.dumps({"type": sig.type, "value": sig.value, "bank_id": sig.bank_id, "status": sig.status}) + "\n")
+                out.write(
+                    json.dumps(
+                        {
+                            "type": sig.type,
+                            "value": sig.value,
+                            "bank_id": sig.bank_id,
+                            "status": sig.status,
+                        }
+                    )
+                    + "\n"
+                )
     finally:
         if output:
             out.close()

@@ -25,13 +25,19 @@ def serve(
         first_run = svc.users.count() == 0 and not svc.clients.list()
     finally:
         svc.close()
-    typer.echo(f"hashbank on http://{host}:{port}  (database: {_safe_url(settings.database_url)})", err=True)
+    typer.echo(
+        f"hashbank on http://{host}:{port}  (database: {_safe_url(settings.database_url)})",
+        err=True,
+    )
     if first_run:
         typer.echo(
             "\nFirst run: nobody can sign in yet. In another terminal:\n"
-            "  .venv/bin/hashbank users create admin --role admin      # dashboard login (asks a password)\n"
-            "  .venv/bin/hashbank clients create my-platform --scopes check,report,feed   # API key\n"
-            f"Then open http://{host}:{port}/dashboard (moderators) or http://{host}:{port}/ (reporting page).\n",
+            "  # a dashboard login (asks for a password):\n"
+            "  .venv/bin/hashbank users create admin --role admin\n"
+            "  # an API key for a platform (shown once):\n"
+            "  .venv/bin/hashbank clients create my-platform --scopes check,report,feed\n"
+            f"Then open http://{host}:{port}/dashboard (moderators)"
+            f" or http://{host}:{port}/ (reporting page).\n",
             err=True,
         )
     uvicorn.run(

@@ -22,7 +22,12 @@ import numpy.typing as npt
 import hashes
 from app.storage.db import Database
 from app.storage.models import BankPolicy, ChangeOp
-from app.storage.repositories import BankRepository, ChangeRepository, IndexedSignal, SignalRepository
+from app.storage.repositories import (
+    BankRepository,
+    ChangeRepository,
+    IndexedSignal,
+    SignalRepository,
+)
 
 __all__ = ["BankInfo", "Hit", "IndexReplica", "SignalInfo"]
 

@@ -51,7 +51,15 @@ class BankService:
             repo = BankRepository(session)
             counts = repo.hash_counts()
             return [
-                BankView(b.id, b.name, str(b.policy), b.description, b.pdq_threshold, b.phash_threshold, counts.get(b.id, 0))
+                BankView(
+                    b.id,
+                    b.name,
+                    str(b.policy),
+                    b.description,
+                    b.pdq_threshold,
+                    b.phash_threshold,
+                    counts.get(b.id, 0),
+                )
                 for b in repo.list()
             ]
 
@@ -84,9 +92,19 @@ class BankService:
                     created_at=utcnow(),
                 )
             )
-            ChangeRepository(session).append([Change(at=utcnow(), op=ChangeOp.BANK, bank_id=bank.id)])
+            ChangeRepository(session).append(
+                [Change(at=utcnow(), op=ChangeOp.BANK, bank_id=bank.id)]
+            )
             audit.record(session, actor, "bank.created", "bank", name, policy=str(policy_value))
-            view = BankView(bank.id, bank.name, str(bank.policy), bank.description, pdq_threshold, phash_threshold, 0)
+            view = BankView(
+                bank.id,
+                bank.name,
+                str(bank.policy),
+                bank.description,
+                pdq_threshold,
+                phash_threshold,
+                0,
+            )
         self.replica.sync()
         return view
 
@@ -103,12 +121,25 @@ class BankService:
                 raise NotFound(f"no bank {name!r}")
             bank.pdq_threshold = pdq_threshold
             bank.phash_threshold = phash_threshold
-            ChangeRepository(session).append([Change(at=utcnow(), op=ChangeOp.BANK, bank_id=bank.id)])
+            ChangeRepository(session).append(
+                [Change(at=utcnow(), op=ChangeOp.BANK, bank_id=bank.id)]
+            )
             audit.record(
-                session, actor, "bank.thresholds", "bank", name, pdq=pdq_threshold, phash=phash_threshold
+                session,
+                actor,
+                "bank.thresholds",
+                "bank",
+                name,
+                pdq=pdq_threshold,
+                phash=phash_threshold,
             )
             view = BankView(
-                bank.id, bank.name, str(bank.policy), bank.description, pdq_threshold, phash_threshold,
+                bank.id,
+                bank.name,
+                str(bank.policy),
+                bank.description,
+                pdq_threshold,
+                phash_threshold,
                 repo.hash_counts().get(bank.id, 0),
             )
         self.replica.sync()
@@ -122,7 +153,9 @@ class BankImport:
         self.db = db
         self.replica = replica
 
-    def add(self, bank_name: str, items: list[HashInput], *, actor: str, note: str | None = None) -> int:
+    def add(
+        self, bank_name: str, items: list[HashInput], *, actor: str, note: str | None = None
+    ) -> int:
         """Add validated hashes to ``bank_name``; return how many were added."""
         from app.storage.models import Signal
 
@@ -134,8 +167,15 @@ class BankImport:
             if bank is None:
                 raise NotFound(f"no bank {bank_name!r}")
             signals = [
-                Signal(case_id=None, bank_id=bank.id, type=i.type, value=i.value, quality=i.quality,
-                       created_at=now, note=note)
+                Signal(
+                    case_id=None,
+                    bank_id=bank.id,
+                    type=i.type,
+                    value=i.value,
+                    quality=i.quality,
+                    created_at=now,
+                    note=note,
+                )
                 for i in items
             ]
             SignalRepository(session).add_many(signals)

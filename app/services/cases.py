@@ -130,7 +130,9 @@ class CaseService:
         self.replica.sync()
         return NewCase(public_id, pin, str(CaseStatus.PENDING), len(items))
 
-    def add_hashes(self, case_id: str, pin: str, items: Sequence[HashInput], *, limit: int) -> CaseView:
+    def add_hashes(
+        self, case_id: str, pin: str, items: Sequence[HashInput], *, limit: int
+    ) -> CaseView:
         """Add hashes to a reporter's own (pending or active) case."""
         items = _dedupe(items)
         if not items:
@@ -166,7 +168,14 @@ class CaseService:
             case.updated_at = now
             changes = ChangeRepository(session)
             changes.append(changes.for_signals(ChangeOp.ADD, signals, str(case.status), now))
-            audit.record(session, "reporter", "case.hashes_added", "case", case.public_id, hashes=len(signals))
+            audit.record(
+                session,
+                "reporter",
+                "case.hashes_added",
+                "case",
+                case.public_id,
+                hashes=len(signals),
+            )
             view = _view(case)
         self.replica.sync()
         return view
@@ -230,7 +239,9 @@ class CaseService:
         return view
 
     # -- moderation --------------------------------------------------------------------
-    def review(self, case_id: str, *, confirm: bool, actor: str, reason: str | None = None) -> CaseView:
+    def review(
+        self, case_id: str, *, confirm: bool, actor: str, reason: str | None = None
+    ) -> CaseView:
         """A moderator confirms (→ active) or rejects (→ rejected) a pending case."""
         if not confirm and not (reason and reason.strip()):
             raise InvalidInput("a rejection needs a reason")
@@ -269,7 +280,9 @@ class CaseService:
                 case.reviewed_at = now
                 case.reviewed_by = actor
                 case.review_reason = reason
-            signals = [s for s in SignalRepository(session).for_case(case.id) if s.deleted_at is None]
+            signals = [
+                s for s in SignalRepository(session).for_case(case.id) if s.deleted_at is None
+            ]
             changes = ChangeRepository(session)
             if status in (CaseStatus.PENDING, CaseStatus.ACTIVE):
                 op = ChangeOp.UPDATE if was_matchable else ChangeOp.ADD
@@ -277,7 +290,12 @@ class CaseService:
                 op = ChangeOp.REMOVE
             changes.append(changes.for_signals(op, signals, str(status), now))
             audit.record(
-                session, actor, f"case.{status}", "case", public_id, **({"reason": reason} if reason else {})
+                session,
+                actor,
+                f"case.{status}",
+                "case",
+                public_id,
+                **({"reason": reason} if reason else {}),
             )
             view = _view(case)
         self.replica.sync()

@@ -11,7 +11,7 @@ from app.storage.db import Database
 from app.storage.models import BankPolicy, CaseStatus, Match, utcnow
 from app.storage.repositories import CaseRepository, MatchRepository
 
-__all__ = ["CheckResult", "CheckService", "Thresholds", "MatchOut"]
+__all__ = ["CheckResult", "CheckService", "MatchOut", "Thresholds"]
 
 ACTION_RANK = {"none": 0, "review": 1, "block": 2}
 
@@ -76,14 +76,17 @@ class CheckService:
     def find(self, items: Sequence[HashInput]) -> list[_Candidate]:
         """Matches for one item (one uploaded image's hashes); no database access.
 
-        Allow-list hits cancel every match of the item. One candidate per case (or
-        per bank entry) and signal type: the closest.
+        An allow-list hit cancels the matches of its signal type that are farther
+        from the query than the allow-list entry: the image a moderator marked as a
+        false positive stops matching, while the victim's own image (closer to the
+        victim's hash than to the allow-listed look-alike) keeps matching. One
+        candidate per case (or per bank entry) and signal type: the closest.
         """
         by_type: dict[str, list[str]] = {}
         for item in items:
             by_type.setdefault(item.type, []).append(item.value)
         best: dict[tuple[int | None, int, str], _Candidate] = {}
-        allowed = False
+        allowed: dict[str, int] = {}  # signal type -> closest allow-list distance
         for signal_type, values in by_type.items():
             hits: list[Hit] = self.replica.search(signal_type, values, self._radius(signal_type))
             for hit in hits:
@@ -94,7 +97,7 @@ class CheckService:
                 if bank is None or hit.distance > self.thresholds.for_bank(signal_type, bank):
                     continue
                 if bank.policy == BankPolicy.ALLOW:
-                    allowed = True
+                    allowed[signal_type] = min(hit.distance, allowed.get(signal_type, hit.distance))
                     continue
                 action = _action(bank.policy, info.status)
                 if action == "none":
@@ -110,9 +113,8 @@ class CheckService:
                         info.case_id,
                         action,
                     )
-        if allowed:
-            return []
-        return sorted(best.values(), key=lambda c: (c.distance, c.signal_id))
+        kept = [c for c in best.values() if c.distance <= allowed.get(c.signal_type, c.distance)]
+        return sorted(kept, key=lambda c: (c.distance, c.signal_id))
 
     def record(
         self, found: Sequence[Sequence[_Candidate]], client_id: int | None
@@ -151,13 +153,17 @@ class CheckService:
                 res.match = True
                 if ACTION_RANK[c.action] > ACTION_RANK[res.action]:
                     res.action = c.action
-                res.matches.append(MatchOut(c.signal_type, c.distance, c.bank.name, row.id, c.action))
+                res.matches.append(
+                    MatchOut(c.signal_type, c.distance, c.bank.name, row.id, c.action)
+                )
         return results
 
     def check(self, items: Sequence[HashInput], client_id: int | None) -> CheckResult:
         return self.record([self.find(items)], client_id)[0]
 
-    def check_batch(self, batch: Sequence[Sequence[HashInput]], client_id: int | None) -> list[CheckResult]:
+    def check_batch(
+        self, batch: Sequence[Sequence[HashInput]], client_id: int | None
+    ) -> list[CheckResult]:
         return self.record([self.find(items) for items in batch], client_id)
 
 

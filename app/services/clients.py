@@ -53,7 +53,14 @@ class NewClient:
 
 def _view(c: Client) -> ClientView:
     return ClientView(
-        c.id, c.name, c.scope_set, c.rate_limit, c.key_prefix, c.created_at, c.revoked_at, c.last_used_at
+        c.id,
+        c.name,
+        c.scope_set,
+        c.rate_limit,
+        c.key_prefix,
+        c.created_at,
+        c.revoked_at,
+        c.last_used_at,
     )
 
 
@@ -92,7 +99,9 @@ class ClientService:
                     created_at=utcnow(),
                 )
             )
-            audit.record(session, actor, "client.created", "client", client.name, scopes=client.scopes)
+            audit.record(
+                session, actor, "client.created", "client", client.name, scopes=client.scopes
+            )
             view = _view(client)
         return NewClient(view, key)
 
@@ -104,9 +113,7 @@ class ClientService:
         with self.db.write() as session:
             repo = ClientRepository(session)
             client = (
-                repo.get(name_or_id)
-                if isinstance(name_or_id, int)
-                else repo.by_name(name_or_id)
+                repo.get(name_or_id) if isinstance(name_or_id, int) else repo.by_name(name_or_id)
             )
             if client is None:
                 raise NotFound(f"no client {name_or_id!r}")

@@ -8,7 +8,9 @@ from app.errors import InvalidInput, PayloadTooLarge
 __all__ = ["hash_image"]
 
 
-def hash_image(data: bytes, *, max_bytes: int, max_pixels: int, name: str = "image") -> hashes.Hashes:
+def hash_image(
+    data: bytes, *, max_bytes: int, max_pixels: int, name: str = "image"
+) -> hashes.Hashes:
     """Hash one uploaded image held in memory.
 
     Raises:

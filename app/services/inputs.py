@@ -35,7 +35,10 @@ def validate_hashes(items: Iterable[HashInput]) -> list[HashInput]:
 
 
 def from_hashes(h: hashes.Hashes, *, stored: bool) -> list[HashInput]:
-    """The signals of one hashed image: ``pdq_stored`` for a report, ``pdq_variants`` for a check."""
+    """The signals of one hashed image.
+
+    ``pdq_stored`` for a report (``stored=True``), ``pdq_variants`` for a check.
+    """
     pdqs: Sequence[str] = h.pdq_stored if stored else h.pdq_variants
     items = [HashInput("pdq", v, h.pdq_quality) for v in pdqs]
     items += [HashInput("phash", h.phash), HashInput("md5", h.md5), HashInput("sha256", h.sha256)]

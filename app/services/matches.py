@@ -81,7 +81,14 @@ class MatchService:
                 changes.append(changes.for_signals(ChangeOp.ADD, [signal], "bank"))
             match.review = MatchReview.FALSE_POSITIVE
             match.reviewed_by = actor
-            audit.record(session, actor, "match.false_positive", "match", match_id, allowlist_signal=signal.id)
+            audit.record(
+                session,
+                actor,
+                "match.false_positive",
+                "match",
+                match_id,
+                allowlist_signal=signal.id,
+            )
             signal_id = signal.id
         self.replica.sync()
         return signal_id

@@ -45,6 +45,4 @@ class RateLimiter:
                 )
             self._buckets[key] = (tokens - cost, now)
             if len(self._buckets) > 100_000:  # bound memory: forget full buckets
-                self._buckets = {
-                    k: v for k, v in self._buckets.items() if now - v[1] < 3600
-                }
+                self._buckets = {k: v for k, v in self._buckets.items() if now - v[1] < 3600}

@@ -38,7 +38,11 @@ class UserService:
 
     def create(self, username: str, password: str, role: str, *, actor: str) -> UserView:
         username = username.strip()
-        if not username or len(username) > 64 or not username.replace("_", "").replace(".", "").replace("-", "").isalnum():
+        if (
+            not username
+            or len(username) > 64
+            or not username.replace("_", "").replace(".", "").replace("-", "").isalnum()
+        ):
             raise InvalidInput("a username has 1 to 64 letters, digits, '.', '-' or '_'")
         if len(password) < 10:
             raise InvalidInput("a password has at least 10 characters")
@@ -73,7 +77,9 @@ class UserService:
             if user is None:
                 raise InvalidInput(f"no user {username!r}")
             user.disabled = disabled
-            audit.record(session, actor, "user.disabled" if disabled else "user.enabled", "user", username)
+            audit.record(
+                session, actor, "user.disabled" if disabled else "user.enabled", "user", username
+            )
             return _view(user)
 
     def login(self, username: str, password: str) -> UserView:

@@ -102,16 +102,17 @@ class Database:
                 with self.engine.connect() as conn:
                     yield conn
                 return
-            # flock on the database file itself: no extra file, and it does not
-            # interfere with SQLite's own (POSIX fcntl) locks on Linux.
-            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+            # flock on the database file itself: no extra file, and flock does not
+            # interfere with SQLite's own (POSIX fcntl) locks on Linux. The descriptor
+            # is never closed: closing any descriptor of the file would drop every
+            # POSIX lock SQLite holds on it in this process.
+            fd = _lock_fd(path)
+            fcntl.flock(fd, fcntl.LOCK_EX)
             try:
-                fcntl.flock(fd, fcntl.LOCK_EX)
                 with self.engine.connect() as conn:
                     yield conn
             finally:
                 fcntl.flock(fd, fcntl.LOCK_UN)
-                os.close(fd)
         else:
             with self.engine.connect() as conn:
                 conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": _ADVISORY_LOCK})
@@ -125,6 +126,16 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+_LOCK_FDS: dict[Path, int] = {}
+
+
+def _lock_fd(path: Path) -> int:
+    key = path.resolve()
+    if key not in _LOCK_FDS:
+        _LOCK_FDS[key] = os.open(key, os.O_RDWR | os.O_CREAT, 0o600)
+    return _LOCK_FDS[key]
 
 
 def _configure_sqlite(engine: Engine) -> None:

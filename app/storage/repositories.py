@@ -10,7 +10,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Select, func, select, text, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -112,7 +112,7 @@ class CaseRepository:
         limit: int = 50,
         search: str | None = None,
     ) -> tuple[Sequence[Case], int]:
-        stmt: Select[tuple[Case]] = select(Case)
+        stmt = select(Case)
         if status is not None:
             stmt = stmt.where(Case.status == status)
         if search:
@@ -216,9 +216,7 @@ class SignalRepository:
             rows = self.s.execute(stmt).all()
             if not rows:
                 return
-            yield [
-                IndexedSignal(r[0], r[1], r[2], r[3], r[4], str(r[5] or "bank")) for r in rows
-            ]
+            yield [IndexedSignal(r[0], r[1], r[2], r[3], r[4], str(r[5] or "bank")) for r in rows]
             last = rows[-1][0]
 
 

@@ -1,0 +1,44 @@
+"""Shared fixtures: real server processes on real databases (see tests/servers.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.servers import Server, fresh_database_url
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """One server for the whole session (tests must not assume an empty bank)."""
+    workdir = tmp_path_factory.mktemp("live")
+    server = Server(workdir, fresh_database_url(workdir)).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def server_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., Server]]:
+    """Start servers of a test's own; ``database_url`` shares a database between them."""
+    started: list[Server] = []
+
+    def make(database_url: str | None = None, start: bool = True, **kwargs: object) -> Server:
+        workdir = tmp_path_factory.mktemp("srv")
+        server = Server(workdir, database_url or fresh_database_url(workdir), **kwargs)  # type: ignore[arg-type]
+        started.append(server)
+        return server.start() if start else server
+
+    yield make
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def api_key(live_server: Server) -> str:
+    """A key with every scope on the session server."""
+    return live_server.create_client("all-scopes", "check,report,feed,admin")

@@ -1,0 +1,59 @@
+"""Imports flow one way: api/dashboard/portal -> services -> storage/index -> hashes."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _imports(folder: Path) -> dict[Path, set[str]]:
+    out = {}
+    for path in folder.rglob("*.py"):
+        names: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                names |= {a.name for a in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                names.add(node.module)
+        out[path] = names
+    return out
+
+
+def _violations(folder: str, forbidden: tuple[str, ...]) -> list[str]:
+    return [
+        f"{path.relative_to(REPO)} imports {name}"
+        for path, names in _imports(REPO / folder).items()
+        for name in names
+        if any(name == f or name.startswith(f + ".") for f in forbidden)
+    ]
+
+
+def test_hashes_is_pure():
+    assert (
+        _violations(
+            "hashes",
+            ("app", "fastapi", "starlette", "sqlalchemy", "alembic", "httpx", "psycopg", "uvicorn"),
+        )
+        == []
+    )
+
+
+def test_services_do_not_know_the_web():
+    assert (
+        _violations(
+            "app/services", ("fastapi", "starlette", "app.api", "app.dashboard", "app.portal")
+        )
+        == []
+    )
+
+
+def test_storage_and_index_do_not_call_services():
+    assert _violations("app/storage", ("app.services", "app.api", "fastapi")) == []
+    assert _violations("app/index", ("app.services", "app.api", "fastapi")) == []
+
+
+def test_only_storage_writes_sql():
+    bad = _violations("app/services", ("sqlalchemy.sql",)) + _violations("app/api", ("sqlalchemy",))
+    assert bad == []
