@@ -20,6 +20,7 @@ import numpy as np
 import numpy.typing as npt
 
 import hashes
+from app.index.notify import ChangeListener
 from app.storage.db import Database
 from app.storage.models import BankPolicy, ChangeOp
 from app.storage.repositories import (
@@ -90,6 +91,7 @@ class IndexReplica:
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
+        self._listener: ChangeListener | None = None
 
     # -- loading and following -------------------------------------------------------
     def load(self) -> None:
@@ -168,14 +170,23 @@ class IndexReplica:
             adds.clear()
 
     def start(self) -> None:
-        """Follow the change log in a daemon thread until :meth:`stop`."""
+        """Follow the change log in a daemon thread until :meth:`stop`.
+
+        On PostgreSQL a LISTEN connection wakes the follower as soon as a change
+        commits; polling every ``sync_interval`` remains the fallback.
+        """
         if self._thread is None:
             self._thread = threading.Thread(target=self._run, name="index-sync", daemon=True)
             self._thread.start()
+            if not self.db.sqlite:
+                self._listener = ChangeListener(self.db.url, self.wake)
+                self._listener.start()
 
     def stop(self) -> None:
         self._stop.set()
         self._wake.set()
+        if self._listener is not None:
+            self._listener.stop()
         if self._thread is not None:
             self._thread.join(timeout=5)
 
