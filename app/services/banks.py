@@ -36,6 +36,18 @@ class BankView:
     hashes: int
 
 
+def _view(bank: Bank, hashes: int) -> BankView:
+    return BankView(
+        bank.id,
+        bank.name,
+        str(bank.policy),
+        bank.description,
+        bank.pdq_threshold,
+        bank.phash_threshold,
+        hashes,
+    )
+
+
 def _check_threshold(kind: str, value: int | None) -> None:
     if value is not None and not 0 <= value <= MAX_RADIUS[kind]:
         raise InvalidInput(f"{kind} threshold must be between 0 and {MAX_RADIUS[kind]}")
@@ -50,18 +62,7 @@ class BankService:
         with self.db.read() as session:
             repo = BankRepository(session)
             counts = repo.hash_counts()
-            return [
-                BankView(
-                    b.id,
-                    b.name,
-                    str(b.policy),
-                    b.description,
-                    b.pdq_threshold,
-                    b.phash_threshold,
-                    counts.get(b.id, 0),
-                )
-                for b in repo.list()
-            ]
+            return [_view(b, counts.get(b.id, 0)) for b in repo.list()]
 
     def create(
         self,
@@ -96,15 +97,7 @@ class BankService:
                 [Change(at=utcnow(), op=ChangeOp.BANK, bank_id=bank.id)]
             )
             audit.record(session, actor, "bank.created", "bank", name, policy=str(policy_value))
-            view = BankView(
-                bank.id,
-                bank.name,
-                str(bank.policy),
-                bank.description,
-                pdq_threshold,
-                phash_threshold,
-                0,
-            )
+            view = _view(bank, 0)
         self.replica.sync()
         return view
 
@@ -133,15 +126,7 @@ class BankService:
                 pdq=pdq_threshold,
                 phash=phash_threshold,
             )
-            view = BankView(
-                bank.id,
-                bank.name,
-                str(bank.policy),
-                bank.description,
-                pdq_threshold,
-                phash_threshold,
-                repo.hash_counts().get(bank.id, 0),
-            )
+            view = _view(bank, repo.hash_counts().get(bank.id, 0))
         self.replica.sync()
         return view
 

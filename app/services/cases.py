@@ -65,6 +65,29 @@ def _dedupe(items: Sequence[HashInput]) -> list[HashInput]:
     return list(seen.values())
 
 
+def _signals(case_id: int, bank_id: int, items: Sequence[HashInput], now: datetime) -> list[Signal]:
+    return [
+        Signal(
+            case_id=case_id,
+            bank_id=bank_id,
+            type=i.type,
+            value=i.value,
+            quality=i.quality,
+            created_at=now,
+        )
+        for i in items
+    ]
+
+
+def _locked(locked_until: datetime | None, now: datetime) -> None:
+    """Raise CaseLocked while a lockout lasts."""
+    if locked_until is not None and locked_until > now:
+        raise CaseLocked(
+            "too many wrong PINs: this case is locked for a while",
+            retry_after=max(1, int((locked_until - now).total_seconds())),
+        )
+
+
 class CaseService:
     """Reports, follow-ups and reviews of cases; owns their transactions."""
 
@@ -112,17 +135,7 @@ class CaseService:
                     signal_count=len(items),
                 )
             )
-            signals = [
-                Signal(
-                    case_id=case.id,
-                    bank_id=bank.id,
-                    type=i.type,
-                    value=i.value,
-                    quality=i.quality,
-                    created_at=now,
-                )
-                for i in items
-            ]
+            signals = _signals(case.id, bank.id, items, now)
             SignalRepository(session).add_many(signals)
             changes = ChangeRepository(session)
             changes.append(changes.for_signals(ChangeOp.ADD, signals, CaseStatus.PENDING, now))
@@ -152,17 +165,7 @@ class CaseService:
                 raise InvalidInput(f"a case may hold at most {limit} hashes")
             bank = BankRepository(session).by_name(REPORTS_BANK)
             assert bank is not None
-            signals = [
-                Signal(
-                    case_id=case.id,
-                    bank_id=bank.id,
-                    type=i.type,
-                    value=i.value,
-                    quality=i.quality,
-                    created_at=now,
-                )
-                for i in new
-            ]
+            signals = _signals(case.id, bank.id, new, now)
             signals_repo.add_many(signals)
             case.signal_count += len(signals)
             case.updated_at = now
@@ -193,21 +196,13 @@ class CaseService:
             pin_hash = case.pin_hash if case is not None else None
             locked_until = case.locked_until if case is not None else None
         now = utcnow()
-        if locked_until is not None and locked_until > now:
-            raise CaseLocked(
-                "too many wrong PINs: this case is locked for a while",
-                retry_after=max(1, int((locked_until - now).total_seconds())),
-            )
+        _locked(locked_until, now)
         ok = verify_pin(pin_hash, pin)
         with self.db.write() as session:
             case = CaseRepository(session).by_public_id(public_id, for_update=True)
             if case is None:
                 raise Unauthorized("unknown case or wrong PIN")
-            if case.locked_until is not None and case.locked_until > now:
-                raise CaseLocked(
-                    "too many wrong PINs: this case is locked for a while",
-                    retry_after=max(1, int((case.locked_until - now).total_seconds())),
-                )
+            _locked(case.locked_until, now)  # locked by a concurrent attempt meanwhile?
             if not ok:
                 case.failed_pins += 1
                 if case.failed_pins >= self.pin_attempts:
