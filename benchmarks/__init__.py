@@ -1,0 +1,1 @@
+"""Benchmarks: scripts run by hand, each writing its section of docs/benchmarks.md."""

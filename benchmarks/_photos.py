@@ -1,0 +1,88 @@
+"""Real photographs for the benchmarks, read from installed packages and shared/ only.
+
+* scikit-image ships a few photos inside its wheel (``skimage/data/*.png|jpg``); we read
+  those files directly, never ``skimage.data.<name>()``, some of which download.
+* ``../shared/pdq-reference/images`` (beside the repository) holds Meta's PDQ reference
+  photos; one of them is a real 12-megapixel phone photo.
+
+Synthetic pictures (colour wheel, logo, chessboard, phantom, horse silhouette), the
+right half of the motorcycle stereo pair (a near-duplicate of the left) and reference
+images that are edits of the bridge photo are left out: an impostor must be a
+different photo.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from pathlib import Path
+
+from PIL import Image, ImageOps
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+PDQ_REFERENCE = SHARED / "pdq-reference" / "images"
+
+SKIMAGE_PHOTOS = (
+    "astronaut.png",
+    "camera.png",
+    "chelsea.png",
+    "coffee.png",
+    "rocket.jpg",
+    "motorcycle_left.png",
+    "hubble_deep_field.jpg",
+    "retina.jpg",
+    "moon.png",
+    "coins.png",
+    "ihc.png",
+    "clock_motion.png",
+    "brick.png",
+    "grass.png",
+    "gravel.png",
+    "page.png",
+    "text.png",
+    "cell.png",
+    "microaneurysms.png",
+)
+REFERENCE_PHOTOS = (
+    "bridge-mods/aaa-orig.jpg",
+    "reg-test-input/exif-rotn/exif-rotn-1.jpg",
+    "reg-test-input/labelme-subset/q0122.jpg",
+    "reg-test-input/labelme-subset/q0291.jpg",
+    "reg-test-input/labelme-subset/q0746.jpg",
+    "reg-test-input/labelme-subset/q1050.jpg",
+    "reg-test-input/labelme-subset/q2821.jpg",
+    "misc-images/c.png",
+)
+
+
+@dataclass(frozen=True)
+class Photo:
+    """One photograph: its file bytes as shipped, and its decoded oriented RGB image."""
+
+    name: str
+    data: bytes
+    image: Image.Image
+
+
+def _skimage_dir() -> Path:
+    import skimage.data
+
+    return Path(skimage.data.__file__).parent
+
+
+def _load(name: str, path: Path) -> Photo:
+    data = path.read_bytes()
+    with Image.open(io.BytesIO(data)) as img:
+        rgb = ImageOps.exif_transpose(img).convert("RGB")
+    return Photo(name=name, data=data, image=rgb)
+
+
+def photos(limit: int | None = None) -> list[Photo]:
+    """The benchmark photos, scikit-image's first, then the PDQ reference ones if present."""
+    out = [_load(n.rsplit(".", 1)[0], _skimage_dir() / n) for n in SKIMAGE_PHOTOS]
+    for rel in REFERENCE_PHOTOS:
+        path = PDQ_REFERENCE / rel
+        if path.exists():
+            out.append(_load(path.stem, path))
+    return out[:limit] if limit else out

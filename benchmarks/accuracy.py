@@ -1,0 +1,393 @@
+"""Recall of edited copies vs false matches between different photos, side by side.
+
+Usage: .venv/bin/python benchmarks/accuracy.py [--quick] [--density NAME] [--write]
+
+Each real photo (see ``_photos.py``) is edited the way re-uploaders do; every copy is
+encoded to bytes and hashed from those bytes, as the service would. Compared methods:
+
+* ``pdqhash``: Pillow full decode + ``pdqhash.compute``, one hash per image;
+* ``pHash``: imagehash's 64-bit pHash on the same decode;
+* ``dct-dihedral``: plain PDQ plus ``pdqhash.compute_dihedral`` of the copy (DCT-domain
+  flips/rotations, not hashes of flipped pixels), for comparison;
+* ``hashbank``: min distance between ``pdq_stored`` of the original and
+  ``pdq_variants`` of the copy (what a report then a check does in the service).
+
+Impostor pairs are every original against every copy of every *other* photo. Recall
+is given at PDQ distance <= 31 (the service's default; pHash: <= 8, the same share of
+its 64 bits) and at the largest distance where no impostor pair matches yet.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import imagehash
+import numpy as np
+import pdqhash
+from PIL import Image, ImageDraw, ImageEnhance, ImageFilter, ImageFont, ImageOps
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import hashes
+from benchmarks._photos import Photo, photos
+from benchmarks._report import write_section
+
+PDQ_THRESHOLD = 31
+PHASH_THRESHOLD = 8
+
+Edit = Callable[[Image.Image, np.random.Generator], bytes]
+
+
+def _jpeg(img: Image.Image, quality: int = 90) -> bytes:
+    buf = io.BytesIO()
+    img.convert("RGB").save(buf, "JPEG", quality=quality)
+    return buf.getvalue()
+
+
+def _png(img: Image.Image) -> bytes:
+    buf = io.BytesIO()
+    img.save(buf, "PNG")
+    return buf.getvalue()
+
+
+def _resize(img: Image.Image, f: float) -> Image.Image:
+    return img.resize(
+        (max(16, round(img.width * f)), max(16, round(img.height * f))), Image.Resampling.LANCZOS
+    )
+
+
+def _crop(img: Image.Image, cut: float, rng: np.random.Generator) -> Image.Image:
+    """Cut ``cut`` of the width and of the height, split at random between the sides."""
+    dw, dh = img.width * cut, img.height * cut
+    fx, fy = rng.uniform(0, 1, 2)
+    left, top = round(dw * fx), round(dh * fy)
+    return img.crop((left, top, left + round(img.width - dw), top + round(img.height - dh)))
+
+
+def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+    return ImageFont.load_default(size=max(8, size))
+
+
+def _colour(rng: np.random.Generator) -> tuple[int, int, int]:
+    r, g, b = (int(v) for v in rng.integers(0, 256, 3))
+    return r, g, b
+
+
+def _border(img: Image.Image, rng: np.random.Generator) -> bytes:
+    pad = round(0.08 * max(img.size))
+    return _jpeg(ImageOps.expand(img, border=pad, fill=_colour(rng)))
+
+
+def _letterbox(img: Image.Image, rng: np.random.Generator) -> bytes:
+    w, h = img.size
+    size = (w, round(w * 16 / 9)) if w >= h else (round(h * 16 / 9), h)
+    canvas = Image.new("RGB", size, (0, 0, 0))
+    canvas.paste(img, ((size[0] - w) // 2, (size[1] - h) // 2))
+    return _jpeg(canvas)
+
+
+def _screenshot(img: Image.Image, rng: np.random.Generator) -> bytes:
+    """A phone screenshot of a post: status bar, user line, photo, caption, buttons."""
+    w, h = img.size
+    cw, ch = round(w * 1.1), round(h * 1.7)
+    canvas = Image.new("RGB", (cw, ch), (250, 250, 250))
+    draw = ImageDraw.Draw(canvas)
+    bar = round(0.05 * ch)
+    draw.rectangle((0, 0, cw, bar), fill=(20, 20, 20))
+    draw.text((10, bar // 5), "12:41      4G  87%", fill=(255, 255, 255), font=_font(bar // 2))
+    draw.ellipse((10, bar + 10, 10 + bar, 2 * bar + 10), fill=(120, 160, 220))
+    draw.text((bar + 20, bar + 15), "some_account · 2h", fill=(30, 30, 30), font=_font(bar // 2))
+    top = 2 * bar + 30
+    canvas.paste(img, ((cw - w) // 2, top))
+    y = top + h + 15
+    for line in ("♥ 1,024 likes", "look who i found lol #nsfw", "View all 87 comments"):
+        draw.text((10, y), line, fill=(40, 40, 40), font=_font(bar // 2))
+        y += round(bar * 0.8)
+    return _jpeg(canvas, 85)
+
+
+def _caption(img: Image.Image, rng: np.random.Generator) -> bytes:
+    w, h = img.size
+    band = round(0.18 * h)
+    canvas = Image.new("RGB", (w, h + band), (255, 255, 255))
+    canvas.paste(img, (0, band))
+    draw = ImageDraw.Draw(canvas)
+    draw.text((w // 20, band // 4), "when she sends the pic", fill=(0, 0, 0), font=_font(band // 3))
+    return _jpeg(canvas)
+
+
+def _watermark(img: Image.Image, rng: np.random.Generator) -> bytes:
+    layer = Image.new("RGBA", img.size, (0, 0, 0, 0))
+    draw = ImageDraw.Draw(layer)
+    size = max(10, img.height // 12)
+    draw.text(
+        (img.width // 3, img.height * 3 // 4),
+        "@leaks_daily",
+        fill=(255, 255, 255, 150),
+        font=_font(size),
+    )
+    return _jpeg(Image.alpha_composite(img.convert("RGBA"), layer))
+
+
+def _noise(img: Image.Image, rng: np.random.Generator) -> bytes:
+    arr = np.asarray(img).astype(np.float32) + rng.normal(0, 10, (img.height, img.width, 3))
+    return _jpeg(Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8)))
+
+
+def _rotate(deg: float) -> Edit:
+    return lambda img, rng: _jpeg(img.rotate(deg, resample=Image.Resampling.BICUBIC, expand=False))
+
+
+def _webp(img: Image.Image, rng: np.random.Generator) -> bytes:
+    buf = io.BytesIO()
+    img.save(buf, "WEBP", quality=75)
+    return buf.getvalue()
+
+
+def _stretch(img: Image.Image, rng: np.random.Generator) -> bytes:
+    return _jpeg(img.resize((round(img.width * 1.3), img.height), Image.Resampling.LANCZOS))
+
+
+def _centre_crop(img: Image.Image, rng: np.random.Generator) -> bytes:
+    """The centred square crop apps make (4:5 portrait when the photo is square already)."""
+    w, h = img.size
+    if abs(w - h) <= 0.05 * max(w, h):
+        cw = round(h * 0.8)
+        return _jpeg(img.crop(((w - cw) // 2, 0, (w - cw) // 2 + cw, h)))
+    s = min(w, h)
+    return _jpeg(img.crop(((w - s) // 2, (h - s) // 2, (w - s) // 2 + s, (h - s) // 2 + s)))
+
+
+def _combo(img: Image.Image, rng: np.random.Generator) -> bytes:
+    return _jpeg(_crop(_resize(img, 0.6), 0.03, rng), 75)
+
+
+@dataclass(frozen=True)
+class Transform:
+    name: str
+    group: str  # "mild", "hard" or "extra" (the held-out set's other edits, not in the goal)
+    edit: Edit
+
+
+TRANSFORMS = [
+    Transform("resize 50%", "mild", lambda i, r: _jpeg(_resize(i, 0.5))),
+    Transform("resize 25%", "mild", lambda i, r: _jpeg(_resize(i, 0.25))),
+    Transform("JPEG q70", "mild", lambda i, r: _jpeg(i, 70)),
+    Transform("JPEG q30", "mild", lambda i, r: _jpeg(i, 30)),
+    Transform("WebP q75", "mild", _webp),
+    Transform("grayscale", "mild", lambda i, r: _jpeg(ImageOps.grayscale(i))),
+    Transform(
+        "brightness +20%", "mild", lambda i, r: _jpeg(ImageEnhance.Brightness(i).enhance(1.2))
+    ),
+    Transform(
+        "brightness -20%", "mild", lambda i, r: _jpeg(ImageEnhance.Brightness(i).enhance(0.8))
+    ),
+    Transform(
+        "blur",
+        "mild",
+        lambda i, r: _jpeg(i.filter(ImageFilter.GaussianBlur(max(1.0, min(i.size) / 250)))),
+    ),
+    Transform("noise sigma 10", "mild", _noise),
+    Transform("crop 5%", "mild", lambda i, r: _jpeg(_crop(i, 0.05, r))),
+    Transform("border 8%", "mild", _border),
+    Transform("letterbox 16:9", "mild", _letterbox),
+    Transform("flip", "mild", lambda i, r: _jpeg(ImageOps.mirror(i))),
+    Transform("rotate 90", "mild", lambda i, r: _jpeg(i.transpose(Image.Transpose.ROTATE_90))),
+    Transform("rotate 180", "mild", lambda i, r: _jpeg(i.transpose(Image.Transpose.ROTATE_180))),
+    Transform("rotate 270", "mild", lambda i, r: _jpeg(i.transpose(Image.Transpose.ROTATE_270))),
+    Transform("crop 20%", "hard", lambda i, r: _jpeg(_crop(i, 0.20, r))),
+    Transform("centre crop 1:1 or 4:5", "hard", _centre_crop),
+    Transform("rotate 5", "hard", _rotate(5)),
+    Transform("rotate 15", "hard", _rotate(15)),
+    Transform("caption band", "hard", _caption),
+    Transform("screenshot", "hard", _screenshot),
+    Transform("stretch 130%", "hard", _stretch),
+    Transform("contrast +30%", "extra", lambda i, r: _jpeg(ImageEnhance.Contrast(i).enhance(1.3))),
+    Transform("contrast -30%", "extra", lambda i, r: _jpeg(ImageEnhance.Contrast(i).enhance(0.7))),
+    Transform("watermark", "extra", _watermark),
+    Transform("resize+JPEG+crop 3%", "extra", _combo),
+]
+QUICK = {
+    *("resize 50%", "JPEG q30", "crop 5%", "letterbox 16:9", "flip", "rotate 90", "crop 20%"),
+    *("centre crop 1:1 or 4:5", "rotate 5", "screenshot", "caption band", "watermark"),
+}
+
+
+def _bits(hexes: list[str]) -> np.ndarray:
+    return np.unpackbits(np.frombuffer(bytes.fromhex("".join(hexes)), np.uint8)).reshape(
+        len(hexes), -1
+    )
+
+
+def _min_distance(a: list[str], b: list[str]) -> int:
+    """Min Hamming distance between any hash of ``a`` and any of ``b``."""
+    x, y = _bits(a), _bits(b)
+    return int((x[:, None, :] != y[None, :, :]).sum(axis=2).min())
+
+
+def _plain_decode(data: bytes) -> Image.Image:
+    with Image.open(io.BytesIO(data)) as img:
+        return ImageOps.exif_transpose(img).convert("RGB")
+
+
+def _hex(bits: np.ndarray) -> str:
+    return np.packbits(np.asarray(bits, np.uint8)).tobytes().hex()
+
+
+@dataclass
+class Signals:
+    """Everything each method keeps of one image (original or copy)."""
+
+    plain: list[str]
+    dct_dihedral: list[str]
+    phash: list[str]
+    stored: list[str]
+    variants: list[str]
+
+
+def signals(data: bytes, density: str) -> Signals:
+    img = _plain_decode(data)
+    px = np.asarray(img)
+    dih, _ = pdqhash.compute_dihedral(px)
+    h = hashes.hash_bytes(data, density=density)
+    return Signals(
+        plain=[_hex(pdqhash.compute(px)[0])],
+        dct_dihedral=[_hex(b) for b in dih],
+        phash=[str(imagehash.phash(img))],
+        stored=list(h.pdq_stored),
+        variants=list(h.pdq_variants),
+    )
+
+
+METHODS: dict[str, tuple[Callable[[Signals], list[str]], Callable[[Signals], list[str]], int]] = {
+    # name: (original's hashes, copy's hashes, threshold)
+    "pdqhash": (lambda s: s.plain, lambda s: s.plain, PDQ_THRESHOLD),
+    "pHash": (lambda s: s.phash, lambda s: s.phash, PHASH_THRESHOLD),
+    "dct-dihedral": (lambda s: s.plain, lambda s: s.dct_dihedral, PDQ_THRESHOLD),
+    "hashbank check only": (lambda s: s.stored[:1], lambda s: s.variants, PDQ_THRESHOLD),
+    "hashbank": (lambda s: s.stored, lambda s: s.variants, PDQ_THRESHOLD),
+}
+
+
+@dataclass(frozen=True)
+class MethodResult:
+    genuine: np.ndarray  # (photos, transforms) min distance original -> copy
+    impostor_min: int  # min distance between an original and any copy of another photo
+    threshold: int
+
+
+def run(ps: list[Photo], transforms: list[Transform], density: str) -> dict[str, MethodResult]:
+    rng = np.random.default_rng(20240601)
+    originals = [signals(p.data, density) for p in ps]
+    copies = [[signals(t.edit(p.image, rng), density) for t in transforms] for p in ps]
+    result: dict[str, MethodResult] = {}
+    for name, (orig_of, copy_of, threshold) in METHODS.items():
+        genuine = np.array(
+            [
+                [
+                    _min_distance(orig_of(originals[i]), copy_of(copies[i][k]))
+                    for k in range(len(transforms))
+                ]
+                for i in range(len(ps))
+            ]
+        )
+        impostor = min(
+            min(
+                _min_distance(orig_of(originals[i]), copy_of(originals[j])),
+                *(_min_distance(orig_of(originals[i]), copy_of(c)) for c in copies[j]),
+            )
+            for i in range(len(ps))
+            for j in range(len(ps))
+            if i != j
+        )
+        result[name] = MethodResult(genuine, impostor, threshold)
+    return result
+
+
+def _recall(d: np.ndarray, threshold: int) -> float:
+    return float((d <= threshold).mean()) if d.size else float("nan")
+
+
+def report(
+    result: dict[str, MethodResult],
+    transforms: list[Transform],
+    n_photos: int,
+    density: str,
+    seconds: float,
+) -> str:
+    names = list(METHODS)
+    lines = [
+        "## Accuracy",
+        "",
+        f"`benchmarks/accuracy.py` (density `{density}`): {n_photos} real photos "
+        f"(scikit-image's bundled photos and Meta's PDQ reference photos), "
+        f"{len(transforms)} edits each, every copy encoded and hashed from its bytes; "
+        f"{n_photos * (n_photos - 1) * (len(transforms) + 1)} impostor pairs "
+        "(each original against every copy of every other photo). "
+        f"Recall at PDQ <= {PDQ_THRESHOLD} (pHash <= {PHASH_THRESHOLD}); run took {seconds:.0f} s.",
+        "",
+        "| edit | group | " + " | ".join(names) + " |",
+        "|---|---|" + "---:|" * len(names),
+    ]
+    for k, t in enumerate(transforms):
+        cells = []
+        for n in names:
+            r = result[n]
+            cells.append(f"{_recall(r.genuine[:, k], r.threshold):.2f}")
+        lines.append(f"| {t.name} | {t.group} | " + " | ".join(cells) + " |")
+    for group in ("mild", "hard", "extra"):
+        cols = [k for k, t in enumerate(transforms) if t.group == group]
+        if not cols:
+            continue
+        cells = []
+        for n in names:
+            r = result[n]
+            cells.append(f"**{_recall(r.genuine[:, cols], r.threshold):.3f}**")
+        lines.append(f"| **all {group}** | | " + " | ".join(cells) + " |")
+    lines += [
+        "",
+        "| method | threshold | impostor matches | first impostor match at "
+        "| recall mild / hard / extra just below it |",
+        "|---|---:|---:|---:|---|",
+    ]
+    for n in names:
+        r = result[n]
+        imp, thr, g = r.impostor_min, r.threshold, r.genuine
+        below = imp - 1
+        parts = []
+        for group in ("mild", "hard", "extra"):
+            cols = [k for k, t in enumerate(transforms) if t.group == group]
+            if cols:
+                parts.append(f"{_recall(g[:, cols], below):.3f}")
+        lines.append(
+            f"| {n} | <= {thr} | {'none' if imp > thr else 'YES'} | {imp} | "
+            + " / ".join(parts)
+            + f" (at <= {below}) |"
+        )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="10 photos, 11 edits")
+    parser.add_argument("--density", default="default", help="variant plan (hashes._variants)")
+    parser.add_argument("--write", action="store_true", help="write docs/benchmarks.md")
+    args = parser.parse_args()
+    ps = photos(10 if args.quick else None)
+    transforms = [t for t in TRANSFORMS if not args.quick or t.name in QUICK]
+    start = time.perf_counter()
+    result = run(ps, transforms, args.density)
+    text = report(result, transforms, len(ps), args.density, time.perf_counter() - start)
+    print(text)
+    if args.write:
+        write_section("accuracy", text)
+
+
+if __name__ == "__main__":
+    main()
