@@ -27,7 +27,8 @@ def _flat_lines(
     grey: np.ndarray, tolerance: float = _TOLERANCE, share: float = _FLAT_SHARE
 ) -> np.ndarray:
     """One bool per row of ``grey``: is the row (nearly) one flat colour."""
-    median = np.median(grey, axis=1, keepdims=True)
+    # The median of every 4th pixel is as good a reference and 4 times cheaper.
+    median = np.median(grey[:, ::4], axis=1, keepdims=True)
     close = np.abs(grey - median) <= tolerance
     return np.asarray(close.mean(axis=1) >= share)
 

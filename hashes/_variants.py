@@ -19,6 +19,7 @@ the pixels box-reduced to at most :data:`WORK_MAX_SIDE` px, which PDQ (itself a
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -37,6 +38,7 @@ __all__ = [
     "Crop",
     "Reduce",
     "VariantPlan",
+    "Work",
     "check_variants",
     "stored_variants",
     "work_pixels",
@@ -151,7 +153,6 @@ _DEFAULT_CROPS: tuple[Region, ...] = (
     AspectCrop(1.0),
     AspectCrop(0.8),
     AspectCrop(1.25),
-    Reduce(2),
     *(Crop(0.96, a) for a in _ANCHORS),
 )
 
@@ -171,29 +172,37 @@ DENSITIES: dict[str, VariantPlan] = {
 """Named plans, from no variants at all to many (more recall, more false matches)."""
 
 
-def work_pixels(image: Image.Image) -> np.ndarray:
+class Work:
+    """The working pixels variants are hashed from, and their trimmed photo (found once)."""
+
+    def __init__(self, pixels: np.ndarray) -> None:
+        self.pixels = pixels
+
+    @functools.cached_property
+    def trimmed(self) -> np.ndarray | None:
+        """The photo inside uniform surroundings, or None when there is nothing to trim."""
+        box = content_box(self.pixels)
+        if box is None:
+            return None
+        top, bottom, left, right = box
+        return self.pixels[top:bottom, left:right]
+
+
+def work_pixels(image: Image.Image) -> Work:
     """Box-reduce ``image`` by an integer factor to at most :data:`WORK_MAX_SIDE` px.
 
     Returns:
-        ``(h, w, 3)`` uint8 pixels (the image's own pixels when small enough).
+        The working pixels, ``(h, w, 3)`` uint8 (the image's own when small enough).
     """
     k = math.ceil(max(image.size) / WORK_MAX_SIDE)
-    return np.asarray(image.reduce(k) if k > 1 else image)
+    return Work(np.asarray(image.reduce(k) if k > 1 else image))
 
 
 def _unique(hashes: Iterable[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(hashes))
 
 
-def _trimmed(work: np.ndarray) -> np.ndarray | None:
-    box = content_box(work)
-    if box is None:
-        return None
-    top, bottom, left, right = box
-    return work[top:bottom, left:right]
-
-
-def check_variants(pdq: str, work: np.ndarray, plan: VariantPlan) -> tuple[str, ...]:
+def check_variants(pdq: str, work: Work, plan: VariantPlan) -> tuple[str, ...]:
     """The PDQ hashes a check compares with the bank, ``pdq`` first, without repeats.
 
     Args:
@@ -203,22 +212,22 @@ def check_variants(pdq: str, work: np.ndarray, plan: VariantPlan) -> tuple[str, 
     """
     out = [pdq]
     if plan.dihedral:
-        out += [pdq_hex(t(work)) for name, t in DIHEDRAL.items() if name != "identity"]
-    if plan.trim and (inner := _trimmed(work)) is not None:
+        out += [pdq_hex(t(work.pixels)) for name, t in DIHEDRAL.items() if name != "identity"]
+    if plan.trim and (inner := work.trimmed) is not None:
         transforms = DIHEDRAL.values() if plan.trim_dihedral else [DIHEDRAL["identity"]]
         out += [pdq_hex(t(inner)) for t in transforms]
     return _unique(out)
 
 
-def stored_variants(pdq: str, work: np.ndarray, plan: VariantPlan) -> tuple[str, ...]:
+def stored_variants(pdq: str, work: Work, plan: VariantPlan) -> tuple[str, ...]:
     """The PDQ hashes a report puts in the bank, ``pdq`` first, without repeats.
 
     Crops are taken from the trimmed photo when the image has uniform surroundings
     (cropping a border away changes nothing), else from the image itself.
     """
     out = [pdq]
-    base = work
-    if plan.trim and (inner := _trimmed(work)) is not None:
+    base = work.pixels
+    if plan.trim and (inner := work.trimmed) is not None:
         out.append(pdq_hex(inner))
         base = inner
     for crop in plan.stored_crops:
