@@ -29,9 +29,9 @@ from PIL import Image, ImageOps
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import hashes  # noqa: E402
-from benchmarks._photos import PDQ_REFERENCE, photos  # noqa: E402
-from benchmarks._report import write_section  # noqa: E402
+import hashes
+from benchmarks._photos import PDQ_REFERENCE, photos
+from benchmarks._report import write_section
 
 TWELVE_MP = (4000, 3000)
 ONE_MP = (1155, 866)
