@@ -3,7 +3,9 @@
 It loads the matchable signals from the database once, then follows the change log
 (polling every ``sync_interval`` seconds, woken early by PostgreSQL NOTIFY when
 available) so that every process and replica converges within about a second.
-Perceptual signals live in a :class:`hashes.HashIndex` per type; exact ones in a dict.
+Perceptual signals live in a :class:`hashes.HashIndex` per type, exact ones in a dict,
+and what a check needs of each signal (type, bank, case, status) in a columnar
+:class:`~app.index.signals.SignalTable`.
 Every change is idempotent (add = upsert, remove of an unknown id is a no-op), so
 replaying a change the initial load already saw is harmless.
 """
@@ -21,6 +23,7 @@ import numpy.typing as npt
 
 import hashes
 from app.index.notify import ChangeListener
+from app.index.signals import SignalInfo, SignalTable
 from app.storage.db import Database
 from app.storage.models import BankPolicy, ChangeOp
 from app.storage.repositories import (
@@ -36,6 +39,9 @@ log = logging.getLogger(__name__)
 
 PERCEPTUAL_MAX_RADIUS = {"pdq": 48, "phash": 12}
 
+# index rows read during the initial load, added in one go: type -> (ids, rows) chunks
+_Staged = dict[str, tuple[list[npt.NDArray[np.int64]], list[npt.NDArray[np.uint8]]]]
+
 
 @dataclass(frozen=True, slots=True)
 class BankInfo:
@@ -44,14 +50,6 @@ class BankInfo:
     policy: BankPolicy
     pdq_threshold: int | None
     phash_threshold: int | None
-
-
-@dataclass(frozen=True, slots=True)
-class SignalInfo:
-    type: str
-    bank_id: int
-    case_id: int | None
-    status: str  # case status, or "bank" for a signal entered straight into a bank
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +77,7 @@ class IndexReplica:
             "phash": hashes.HashIndex(bits=64),
         }
         self.exact: dict[tuple[str, str], set[int]] = {}
-        self.signals: dict[int, SignalInfo] = {}
+        self.signals = SignalTable()
         self.banks: dict[int, BankInfo] = {}
         self.seq = 0
         self.head_seen = 0
@@ -97,13 +95,17 @@ class IndexReplica:
     def load(self) -> None:
         """Read every matchable signal (batched) and the banks; remember the log head."""
         started = time.perf_counter()
+        staged: _Staged = {}
         with self.db.read() as session:
             head = ChangeRepository(session).head()
             self._load_banks(BankRepository(session).list())
             for batch in SignalRepository(session).iter_matchable():
                 with self._lock:
-                    self._upsert(batch)
+                    self._upsert(batch, staged)
         with self._lock:
+            # one add per index: a single O(n) build instead of one merge per batch
+            for kind, (ids, rows) in staged.items():
+                self.perceptual[kind].add(np.concatenate(ids), np.concatenate(rows))
             self.seq = max(self.seq, head)
             self.head_seen = head
             self.loaded = True
@@ -111,7 +113,10 @@ class IndexReplica:
         self.sync()
         log.info(
             "index loaded",
-            extra={"signals": len(self.signals), "seconds": time.perf_counter() - started},
+            extra={
+                "signals": len(self.signals),
+                "seconds": round(time.perf_counter() - started, 3),
+            },
         )
 
     def sync(self, limit: int = 20_000) -> int:
@@ -132,17 +137,18 @@ class IndexReplica:
                 if banks is not None:
                     self._load_banks(banks)
                 adds: list[IndexedSignal] = []
+                removes: list[int] = []
                 for change in changes:
                     if change.op == ChangeOp.BANK or change.signal_id is None:
                         continue
                     if change.op == ChangeOp.REMOVE:
                         self._flush_adds(adds)
-                        self._remove([change.signal_id])
-                    elif change.op == ChangeOp.UPDATE and change.signal_id in self.signals:
-                        old = self.signals[change.signal_id]
-                        self.signals[change.signal_id] = SignalInfo(
-                            old.type, old.bank_id, old.case_id, change.status or old.status
-                        )
+                        removes.append(change.signal_id)
+                        continue
+                    self._flush_removes(removes)
+                    if change.op == ChangeOp.UPDATE and self.signals.get(change.signal_id):
+                        if change.status:
+                            self.signals.set_status(change.signal_id, change.status)
                     else:  # ADD, or UPDATE of a signal this replica does not hold yet
                         adds.append(
                             IndexedSignal(
@@ -155,6 +161,7 @@ class IndexReplica:
                             )
                         )
                 self._flush_adds(adds)
+                self._flush_removes(removes)
                 if changes:
                     self.seq = changes[-1].seq
                 self.head_seen = max(self.head_seen, head, self.seq)
@@ -168,6 +175,11 @@ class IndexReplica:
         if adds:
             self._upsert(adds)
             adds.clear()
+
+    def _flush_removes(self, removes: list[int]) -> None:
+        if removes:
+            self._remove(removes)
+            removes.clear()
 
     def start(self) -> None:
         """Follow the change log in a daemon thread until :meth:`stop`.
@@ -213,35 +225,47 @@ class IndexReplica:
             for b in banks
         }
 
-    def _upsert(self, batch: Sequence[IndexedSignal]) -> None:
-        existing = [s.id for s in batch if s.id in self.signals]
-        if existing:
-            self._remove(existing)
+    def _upsert(self, batch: Sequence[IndexedSignal], staged: _Staged | None = None) -> None:
+        """Insert or replace signals; with ``staged``, collect index rows for one bulk add."""
+        latest = list({sig.id: sig for sig in batch}.values())  # last write wins
+        ids = np.fromiter((s.id for s in latest), dtype=np.int64, count=len(latest))
+        held = self.signals.held(ids)
+        if held.any():
+            self._remove(ids[held].tolist())
+        # the table first: a search that finds an id in an index can always look it up
+        self.signals.put(
+            ids,
+            [s.type for s in latest],
+            [s.bank_id for s in latest],
+            [s.case_id for s in latest],
+            [s.status for s in latest],
+        )
         by_type: dict[str, list[IndexedSignal]] = {}
-        for sig in batch:
-            self.signals[sig.id] = SignalInfo(sig.type, sig.bank_id, sig.case_id, sig.status)
+        for sig in latest:
             by_type.setdefault(sig.type, []).append(sig)
         for kind, sigs in by_type.items():
             index = self.perceptual.get(kind)
             if index is not None:
-                ids = np.fromiter((s.id for s in sigs), dtype=np.int64, count=len(sigs))
-                index.add(ids, _rows([s.value for s in sigs], index.bits // 8))
+                sids = np.fromiter((s.id for s in sigs), dtype=np.int64, count=len(sigs))
+                rows = _rows([s.value for s in sigs], index.bits // 8)
+                if staged is None:
+                    index.add(sids, rows)
+                else:
+                    staged.setdefault(kind, ([], []))
+                    staged[kind][0].append(sids)
+                    staged[kind][1].append(rows)
             else:
                 for s in sigs:
                     self.exact.setdefault((kind, s.value), set()).add(s.id)
 
     def _remove(self, ids: Sequence[int]) -> None:
-        by_type: dict[str, list[int]] = {}
-        for signal_id in ids:
-            info = self.signals.pop(signal_id, None)
-            if info is not None:
-                by_type.setdefault(info.type, []).append(signal_id)
+        by_type = self.signals.remove(np.asarray(ids, dtype=np.int64))
         for kind, sids in by_type.items():
             index = self.perceptual.get(kind)
             if index is not None:
                 index.remove(np.asarray(sids, dtype=np.int64))
-        if "md5" in by_type or "sha256" in by_type:
-            gone = set(ids)
+        gone = set(by_type.get("md5", [])) | set(by_type.get("sha256", []))
+        if gone:
             for key in [k for k, v in self.exact.items() if v & gone]:
                 self.exact[key] -= gone
                 if not self.exact[key]:
@@ -280,7 +304,4 @@ class IndexReplica:
     def size(self) -> dict[str, int]:
         """Signals held per signal type."""
         with self._lock:
-            sizes = dict.fromkeys(("pdq", "phash", "md5", "sha256"), 0)
-            for info in self.signals.values():
-                sizes[info.type] = sizes.get(info.type, 0) + 1
-            return sizes
+            return self.signals.counts()

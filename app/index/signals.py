@@ -1,0 +1,129 @@
+"""SignalTable: what the replica knows of each indexed signal, in flat arrays.
+
+A check needs, for each hit, the signal's type, bank, case and case status. Holding that
+as a Python object per signal costs ~200 bytes each (2 GB at 10 million hashes); here it
+is four numpy columns indexed by signal id (14 bytes per id), grown by doubling.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+__all__ = ["SignalInfo", "SignalTable"]
+
+TYPES = ("", "pdq", "phash", "md5", "sha256")
+_TYPE_CODE = {name: code for code, name in enumerate(TYPES)}
+
+
+@dataclass(frozen=True, slots=True)
+class SignalInfo:
+    type: str
+    bank_id: int
+    case_id: int | None
+    status: str  # case status, or "bank" for a signal entered straight into a bank
+
+
+class SignalTable:
+    """Signal id -> (type, bank, case, status); type code 0 means "not held"."""
+
+    def __init__(self, capacity: int = 1024) -> None:
+        self._type = np.zeros(capacity, dtype=np.uint8)
+        self._status = np.zeros(capacity, dtype=np.uint8)
+        self._bank = np.zeros(capacity, dtype=np.int32)
+        self._case = np.full(capacity, -1, dtype=np.int64)
+        self._statuses: list[str] = [""]
+        self._status_code: dict[str, int] = {"": 0}
+        self._counts = np.zeros(len(TYPES), dtype=np.int64)
+
+    def _code(self, status: str) -> int:
+        code = self._status_code.get(status)
+        if code is None:
+            code = len(self._statuses)
+            if code > 255:
+                raise ValueError("too many distinct statuses")
+            self._statuses.append(status)
+            self._status_code[status] = code
+        return code
+
+    def _reserve(self, max_id: int) -> None:
+        cap = self._type.shape[0]
+        if max_id < cap:
+            return
+        new_cap = max(max_id + 1, 2 * cap)
+        for name in ("_type", "_status", "_bank", "_case"):
+            old = getattr(self, name)
+            grown = np.full(new_cap, -1 if name == "_case" else 0, dtype=old.dtype)
+            grown[:cap] = old
+            setattr(self, name, grown)
+
+    def held(self, ids: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
+        """Which of ``ids`` the table holds."""
+        inside = ids < self._type.shape[0]
+        out = np.zeros(ids.shape[0], dtype=bool)
+        out[inside] = self._type[ids[inside]] != 0
+        return out
+
+    def put(
+        self,
+        ids: npt.NDArray[np.int64],
+        types: Sequence[str],
+        banks: Sequence[int],
+        cases: Sequence[int | None],
+        statuses: Sequence[str],
+    ) -> None:
+        """Insert or overwrite rows (the caller removed old ones from the indexes)."""
+        if not ids.shape[0]:
+            return
+        self._reserve(int(ids.max()))
+        self.remove(ids)
+        codes = np.fromiter((_TYPE_CODE[t] for t in types), dtype=np.uint8, count=len(types))
+        self._type[ids] = codes
+        self._bank[ids] = np.asarray(banks, dtype=np.int32)
+        self._case[ids] = np.fromiter(
+            (-1 if c is None else c for c in cases), dtype=np.int64, count=len(cases)
+        )
+        self._status[ids] = np.fromiter(
+            (self._code(s) for s in statuses), dtype=np.uint8, count=len(statuses)
+        )
+        np.add.at(self._counts, codes, 1)
+
+    def set_status(self, signal_id: int, status: str) -> None:
+        if self.get(signal_id) is not None:
+            self._status[signal_id] = self._code(status)
+
+    def remove(self, ids: npt.NDArray[np.int64]) -> dict[str, list[int]]:
+        """Forget ``ids``; return the held ones grouped by type."""
+        ids = ids[ids < self._type.shape[0]]
+        codes = self._type[ids]
+        held = codes != 0
+        ids, codes = ids[held], codes[held]
+        self._type[ids] = 0
+        np.subtract.at(self._counts, codes, 1)
+        return {TYPES[c]: ids[codes == c].tolist() for c in np.unique(codes).tolist()}
+
+    def get(self, signal_id: int) -> SignalInfo | None:
+        if not 0 <= signal_id < self._type.shape[0]:
+            return None
+        code = int(self._type[signal_id])
+        if not code:
+            return None
+        case = int(self._case[signal_id])
+        return SignalInfo(
+            TYPES[code],
+            int(self._bank[signal_id]),
+            None if case < 0 else case,
+            self._statuses[int(self._status[signal_id])],
+        )
+
+    def __len__(self) -> int:
+        return int(self._counts.sum())
+
+    def counts(self) -> dict[str, int]:
+        return {name: int(self._counts[code]) for code, name in enumerate(TYPES) if code}
+
+    def memory_bytes(self) -> int:
+        return int(sum(a.nbytes for a in (self._type, self._status, self._bank, self._case)))

@@ -1,0 +1,203 @@
+"""HashIndex is exact: property tests against brute force (numpy popcount).
+
+Every stored hash within the radius must come back, with its distance, and nothing else:
+hashes at exactly the radius and one past it, duplicates, clusters of near-identical
+hashes, removals, merges of the delta into the main segment, both search strategies.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import numpy.typing as npt
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from hashes import HashIndex
+
+
+def brute(
+    data: npt.NDArray[np.uint8], ids: npt.NDArray[np.int64], query: npt.NDArray[np.uint8], r: int
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    if not data.shape[0]:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    dist = np.bitwise_count(data ^ query).sum(axis=1, dtype=np.int64)
+    hit = dist <= r
+    order = np.lexsort((ids[hit], dist[hit]))
+    return ids[hit][order], dist[hit][order]
+
+
+def flip(row: npt.NDArray[np.uint8], positions: npt.NDArray[np.int64]) -> npt.NDArray[np.uint8]:
+    bits = np.unpackbits(row)
+    bits[positions] ^= 1
+    return np.packbits(bits)
+
+
+def assert_exact(
+    index: HashIndex,
+    data: npt.NDArray[np.uint8],
+    ids: npt.NDArray[np.int64],
+    queries: npt.NDArray[np.uint8],
+    radius: int,
+) -> None:
+    results = index.search(queries, radius)
+    assert len(results) == queries.shape[0]
+    for query, (got_ids, got_d) in zip(queries, results, strict=True):
+        want_ids, want_d = brute(data, ids, query, radius)
+        assert got_ids.tolist() == want_ids.tolist()
+        assert got_d.tolist() == want_d.tolist()
+
+
+@st.composite
+def banks(draw: st.DrawFn) -> tuple[int, npt.NDArray[np.uint8], npt.NDArray[np.uint8], int]:
+    """Stored hashes (random + clusters + duplicates) and queries at chosen distances."""
+    bits = draw(st.sampled_from([64, 256, 128, 72]))
+    nbytes = bits // 8
+    seed = draw(st.integers(0, 2**32 - 1))
+    rng = np.random.default_rng(seed)
+    radius = draw(st.integers(0, min(bits, 48)))
+    n_random = draw(st.integers(0, 300))
+    data = [rng.integers(0, 256, (n_random, nbytes), dtype=np.uint8)]
+    for _ in range(draw(st.integers(0, 4))):  # clusters of near-identical hashes
+        center = rng.integers(0, 256, nbytes, dtype=np.uint8)
+        size = int(rng.integers(1, 40))
+        members = [flip(center, rng.choice(bits, int(rng.integers(0, 6)), replace=False))
+                   for _ in range(size)]  # fmt: skip
+        data.append(np.stack(members))
+    stored = np.concatenate(data)
+    if stored.shape[0] and draw(st.booleans()):  # exact duplicates
+        stored = np.concatenate([stored, stored[: int(rng.integers(1, stored.shape[0] + 1))]])
+    queries = [rng.integers(0, 256, (5, nbytes), dtype=np.uint8)]
+    for _ in range(draw(st.integers(0, 12)) if stored.shape[0] else 0):
+        src = stored[int(rng.integers(stored.shape[0]))]
+        # exactly at the radius, one past it, or anywhere around it
+        k = draw(st.sampled_from([radius, radius + 1, max(radius - 1, 0), 0]))
+        k = min(k, bits)
+        queries.append(flip(src, rng.choice(bits, k, replace=False))[None])
+    return radius, stored, np.concatenate(queries), bits
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(case=banks(), strategy=st.sampled_from(["mih", "scan", "auto"]))
+def test_search_equals_brute_force(
+    case: tuple[int, npt.NDArray[np.uint8], npt.NDArray[np.uint8], int], strategy: str
+) -> None:
+    radius, stored, queries, bits = case
+    ids = np.arange(stored.shape[0], dtype=np.int64) * 7 + 3
+    index = HashIndex(bits, strategy=strategy, delta_limit=64)  # type: ignore[arg-type]
+    # in pieces, so rows sit in the main segment and in the delta
+    for part in np.array_split(np.arange(stored.shape[0]), 3):
+        index.add(ids[part], stored[part])
+    assert len(index) == stored.shape[0]
+    assert_exact(index, stored, ids, queries, radius)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(case=banks(), data=st.data())
+def test_removals_and_readds(
+    case: tuple[int, npt.NDArray[np.uint8], npt.NDArray[np.uint8], int], data: st.DataObject
+) -> None:
+    radius, stored, queries, bits = case
+    ids = np.arange(stored.shape[0], dtype=np.int64)
+    index = HashIndex(bits, strategy="mih", delta_limit=32)
+    index.add(ids, stored)
+    if stored.shape[0]:
+        gone = np.array(
+            data.draw(
+                st.lists(st.integers(0, stored.shape[0] - 1), max_size=stored.shape[0], unique=True)
+            ),
+            dtype=np.int64,
+        )
+        index.remove(np.concatenate([gone, [10**12]]))  # unknown ids are ignored
+        keep = ~np.isin(ids, gone)
+        assert len(index) == int(keep.sum())
+        assert_exact(index, stored[keep], ids[keep], queries, radius)
+        # update = remove + add: re-adding the removed rows brings them back
+        index.add(gone[:5], stored[gone[:5]])
+        back = keep | np.isin(ids, gone[:5])
+        assert_exact(index, stored[back], ids[back], queries, radius)
+
+
+def test_large_bank_with_planted_near_duplicates() -> None:
+    """200k random PDQ-sized hashes with planted copies at distances 0..48, every radius."""
+    rng = np.random.default_rng(7)
+    n = 200_000
+    stored = rng.integers(0, 256, (n, 32), dtype=np.uint8)
+    ids = rng.permutation(n).astype(np.int64) * 11
+    index = HashIndex(256, strategy="mih")
+    index.add(ids, stored)
+    picks = rng.integers(0, n, 60)
+    queries = np.stack(
+        [flip(stored[p], rng.choice(256, int(d), replace=False)) for p, d in
+         zip(picks, np.arange(60) % 49, strict=True)]
+    )  # fmt: skip
+    for radius in (0, 8, 31, 32, 48):
+        assert_exact(index, stored, ids, queries, radius)
+    auto = HashIndex(256)
+    auto.add(ids, stored)
+    assert_exact(auto, stored, ids, queries, 31)
+
+
+def test_variants_answered_in_one_call_in_order() -> None:
+    rng = np.random.default_rng(3)
+    stored = rng.integers(0, 256, (5000, 32), dtype=np.uint8)
+    index = HashIndex(256, strategy="mih")
+    index.add(np.arange(5000), stored)
+    queries = stored[[10, 20, 30]]
+    results = index.search(queries, 0)
+    assert [r[0].tolist() for r in results] == [[10], [20], [30]]
+
+
+def test_bad_arguments() -> None:
+    index = HashIndex(256)
+    with pytest.raises(ValueError, match="shape"):
+        index.add([1], np.zeros((1, 16), np.uint8))
+    with pytest.raises(ValueError, match="length"):
+        index.add([1, 2], np.zeros((1, 32), np.uint8))
+    with pytest.raises(ValueError, match="multiple of 8"):
+        HashIndex(100)
+    assert index.search(np.zeros((2, 32), np.uint8), -1)[0][0].size == 0
+
+
+def test_index_does_not_alias_caller_memory() -> None:
+    data = np.zeros((3, 32), np.uint8)
+    index = HashIndex(256)
+    index.add([1, 2, 3], data)
+    data[:] = 255
+    assert index.search(np.zeros((1, 32), np.uint8), 0)[0][0].tolist() == [1, 2, 3]
+
+
+def test_concurrent_search_while_adding_and_removing() -> None:
+    """Searches in other threads always see the stable rows exactly while others churn."""
+    rng = np.random.default_rng(5)
+    stable = rng.integers(0, 256, (20_000, 32), dtype=np.uint8)
+    index = HashIndex(256, delta_limit=512, strategy="mih")
+    index.add(np.arange(20_000), stable)
+    queries = np.stack([flip(stable[i], rng.choice(256, 20, replace=False)) for i in range(20)])
+    expected = [brute(stable, np.arange(20_000), q, 31) for q in queries]
+    stop = threading.Event()
+    failures: list[str] = []
+
+    def reader() -> None:
+        while not stop.is_set():
+            for (got, _), (want, _) in zip(index.search(queries, 31), expected, strict=True):
+                # churn rows are random: far from the queries, so the answer never changes
+                if got.tolist() != want.tolist():
+                    failures.append(f"{got} != {want}")
+
+    threads = [threading.Thread(target=reader) for _ in range(2)]
+    for t in threads:
+        t.start()
+    next_id = 10**6
+    for _ in range(40):
+        batch = rng.integers(0, 256, (300, 32), dtype=np.uint8)
+        index.add(np.arange(next_id, next_id + 300), batch)
+        index.remove(np.arange(next_id, next_id + 150))
+        next_id += 300
+    stop.set()
+    for t in threads:
+        t.join()
+    assert not failures
+    assert len(index) == 20_000 + 40 * 150
