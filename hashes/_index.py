@@ -124,6 +124,19 @@ class HashIndex:
             self._build(self._empty_words(0), np.zeros(0, np.int64)), self._empty_delta(), 0
         )
 
+    @staticmethod
+    def compile() -> None:
+        """Compile (or load from numba's cache) every kernel now.
+
+        The first use otherwise pays for it (~3 s without a cache): a service calls this
+        before it reports ready.
+        """
+        for strategy in ("mih", "scan"):
+            index = HashIndex(64, strategy=strategy)
+            index.add(np.arange(4), np.zeros((4, 8), np.uint8))
+            index.search(np.zeros((1, 8), np.uint8), 3)
+            index.remove([1])
+
     # -- sizes ---------------------------------------------------------------------------
     def __len__(self) -> int:
         return self._snap.size

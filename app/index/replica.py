@@ -30,6 +30,7 @@ from app.storage.repositories import (
     BankRepository,
     ChangeRepository,
     IndexedSignal,
+    MatchableColumns,
     SignalRepository,
 )
 
@@ -95,13 +96,14 @@ class IndexReplica:
     def load(self) -> None:
         """Read every matchable signal (batched) and the banks; remember the log head."""
         started = time.perf_counter()
+        hashes.HashIndex.compile()  # before ready: no check pays for the compilation
         staged: _Staged = {}
         with self.db.read() as session:
             head = ChangeRepository(session).head()
             self._load_banks(BankRepository(session).list())
-            for batch in SignalRepository(session).iter_matchable():
+            for columns in SignalRepository(session).iter_matchable_columns():
                 with self._lock:
-                    self._upsert(batch, staged)
+                    self._load_columns(columns, staged)
         with self._lock:
             # one add per index: a single O(n) build instead of one merge per batch
             for kind, (ids, rows) in staged.items():
@@ -224,6 +226,24 @@ class IndexReplica:
             b.id: BankInfo(b.id, b.name, BankPolicy(b.policy), b.pdq_threshold, b.phash_threshold)  # type: ignore[attr-defined]
             for b in banks
         }
+
+    def _load_columns(self, cols: MatchableColumns, staged: _Staged) -> None:
+        """Initial load of one batch (ids unique and new): table rows now, index rows staged
+        for one bulk add per index."""
+        ids = np.asarray(cols.ids, dtype=np.int64)
+        self.signals.put(ids, cols.types, cols.banks, cols.cases, cols.statuses)
+        types = np.asarray(cols.types, dtype=object)
+        for kind in set(cols.types):
+            picked = np.flatnonzero(types == kind)
+            index = self.perceptual.get(kind)
+            if index is not None:
+                values = [cols.values[i] for i in picked.tolist()]
+                staged.setdefault(kind, ([], []))
+                staged[kind][0].append(ids[picked])
+                staged[kind][1].append(_rows(values, index.bits // 8))
+            else:
+                for i in picked.tolist():
+                    self.exact.setdefault((kind, cols.values[i]), set()).add(int(ids[i]))
 
     def _upsert(self, batch: Sequence[IndexedSignal], staged: _Staged | None = None) -> None:
         """Insert or replace signals; with ``staged``, collect index rows for one bulk add."""

@@ -7,7 +7,7 @@ is four numpy columns indexed by signal id (14 bytes per id), grown by doubling.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -75,21 +75,26 @@ class SignalTable:
         cases: Sequence[int | None],
         statuses: Sequence[str],
     ) -> None:
-        """Insert or overwrite rows (the caller removed old ones from the indexes)."""
+        """Insert or overwrite rows (``ids`` unique; the caller updates the indexes).
+
+        ``cases`` holds None or -1 for a signal with no case."""
         if not ids.shape[0]:
             return
         self._reserve(int(ids.max()))
         self.remove(ids)
-        codes = np.fromiter((_TYPE_CODE[t] for t in types), dtype=np.uint8, count=len(types))
+        codes = self._codes(types, _TYPE_CODE.__getitem__)
         self._type[ids] = codes
         self._bank[ids] = np.asarray(banks, dtype=np.int32)
-        self._case[ids] = np.fromiter(
-            (-1 if c is None else c for c in cases), dtype=np.int64, count=len(cases)
-        )
-        self._status[ids] = np.fromiter(
-            (self._code(s) for s in statuses), dtype=np.uint8, count=len(statuses)
-        )
-        np.add.at(self._counts, codes, 1)
+        case_list = cases if None not in cases else [-1 if c is None else c for c in cases]
+        self._case[ids] = np.asarray(case_list, dtype=np.int64)
+        self._status[ids] = self._codes(statuses, self._code)
+        self._counts += np.bincount(codes, minlength=len(TYPES))
+
+    @staticmethod
+    def _codes(names: Sequence[str], code_of: Callable[[str], int]) -> npt.NDArray[np.uint8]:
+        """Small-integer codes of a column of names (a handful of distinct names)."""
+        known = {name: code_of(name) for name in set(names)}
+        return np.fromiter(map(known.__getitem__, names), dtype=np.uint8, count=len(names))
 
     def set_status(self, signal_id: int, status: str) -> None:
         if self.get(signal_id) is not None:
@@ -102,7 +107,7 @@ class SignalTable:
         held = codes != 0
         ids, codes = ids[held], codes[held]
         self._type[ids] = 0
-        np.subtract.at(self._counts, codes, 1)
+        self._counts -= np.bincount(codes, minlength=len(TYPES))
         return {TYPES[c]: ids[codes == c].tolist() for c in np.unique(codes).tolist()}
 
     def get(self, signal_id: int) -> SignalInfo | None:

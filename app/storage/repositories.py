@@ -151,6 +151,18 @@ class CaseRepository:
 
 
 @dataclass(frozen=True, slots=True)
+class MatchableColumns:
+    """A batch of matchable signals as columns (case -1 = none, status "bank" = no case)."""
+
+    ids: Sequence[int]
+    types: Sequence[str]
+    values: Sequence[str]
+    banks: Sequence[int]
+    cases: Sequence[int]
+    statuses: Sequence[str]
+
+
+@dataclass(frozen=True, slots=True)
 class IndexedSignal:
     """What an index replica needs of a matchable signal."""
 
@@ -218,6 +230,33 @@ class SignalRepository:
                 return
             yield [IndexedSignal(r[0], r[1], r[2], r[3], r[4], str(r[5] or "bank")) for r in rows]
             last = rows[-1][0]
+
+    def iter_matchable_columns(self, batch: int = 200_000) -> Iterator[MatchableColumns]:
+        """Like :meth:`iter_matchable`, as columns of plain values: the fast path for
+        loading millions of signals (no ORM rows, no object per signal)."""
+        last = 0
+        matchable = ", ".join(f"'{status.value}'" for status in MATCHABLE)
+        # the DB-API cursor directly: SQLAlchemy Row objects cost more than the query here
+        cursor = self.s.connection().connection.cursor()
+        try:
+            while True:
+                # only integers and our own enum values are formatted into the SQL
+                cursor.execute(
+                    "SELECT s.id, s.type, s.value, s.bank_id, COALESCE(s.case_id, -1), "  # noqa: S608
+                    "COALESCE(c.status, 'bank') FROM signal s "
+                    "LEFT OUTER JOIN case_report c ON c.id = s.case_id "
+                    f"WHERE s.id > {int(last)} AND s.deleted_at IS NULL "
+                    f"AND (s.case_id IS NULL OR c.status IN ({matchable})) "
+                    f"ORDER BY s.id LIMIT {int(batch)}"
+                )
+                rows = cursor.fetchall()
+                if not rows:
+                    return
+                ids, types, values, banks, cases, statuses = zip(*rows, strict=True)
+                yield MatchableColumns(ids, types, values, banks, cases, statuses)
+                last = rows[-1][0]
+        finally:
+            cursor.close()
 
 
 class MatchRepository:
