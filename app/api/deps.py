@@ -23,7 +23,7 @@ async def run_sync(fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
     return await run_in_threadpool(fn, *args, **kwargs)
 
 
-def get_services(request: Request) -> Services:
+async def get_services(request: Request) -> Services:
     services: Services = request.app.state.services
     return services
 
@@ -49,13 +49,20 @@ def _rate_limit(services: Services, client: ClientView) -> None:
         )
 
 
+async def _authenticate(services: Services, key: str | None, scope: str) -> ClientView:
+    # the hot path: a cached key is checked on the event loop, no thread hop
+    client = services.clients.authenticate_cached(key, scope)
+    if client is None:
+        client = await run_sync(services.clients.authenticate, key, scope)
+    _rate_limit(services, client)
+    return client
+
+
 def require(scope: str):  # type: ignore[no-untyped-def]
     """A dependency that authenticates the caller's key for ``scope`` (before the body)."""
 
-    def dependency(request: Request, services: ServicesDep) -> ClientView:
-        client = services.clients.authenticate(bearer_key(request), scope)
-        _rate_limit(services, client)
-        return client
+    async def dependency(request: Request, services: ServicesDep) -> ClientView:
+        return await _authenticate(services, bearer_key(request), scope)
 
     return Depends(dependency)
 
@@ -63,13 +70,11 @@ def require(scope: str):  # type: ignore[no-untyped-def]
 def optional_client(scope: str):  # type: ignore[no-untyped-def]
     """Like :func:`require`, but anonymous callers (no Authorization header) get None."""
 
-    def dependency(request: Request, services: ServicesDep) -> ClientView | None:
+    async def dependency(request: Request, services: ServicesDep) -> ClientView | None:
         key = bearer_key(request)
         if key is None:
             return None
-        client = services.clients.authenticate(key, scope)
-        _rate_limit(services, client)
-        return client
+        return await _authenticate(services, key, scope)
 
     return Depends(dependency)
 

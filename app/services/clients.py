@@ -148,6 +148,19 @@ class ClientService:
                 if len(self._cache) > 10_000:
                     self._cache.clear()
                 self._cache[digest] = (now, client)
+        return self._admit(client, scope)
+
+    def authenticate_cached(self, key: str | None, scope: str) -> ClientView | None:
+        """Like :meth:`authenticate` from the in-memory cache only (no I/O, so it can run
+        on the event loop); None when the key is not cached or its entry is stale."""
+        if not key:
+            raise Unauthorized("an API key is required (Authorization: Bearer <key>)")
+        cached = self._cache.get(hash_key(key))
+        if cached is None or time.monotonic() - cached[0] >= self.cache_seconds:
+            return None
+        return self._admit(cached[1], scope)
+
+    def _admit(self, client: ClientView | None, scope: str) -> ClientView:
         if client is None or client.revoked_at is not None:
             raise Unauthorized("unknown or revoked API key")
         if scope not in client.scopes:
