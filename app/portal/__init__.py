@@ -1,1 +1,1 @@
-"""hashbank portal."""
+"""The victims' reporting page: report by hashes computed in the browser, follow, withdraw."""

@@ -1,7 +1,64 @@
-"""The victims' reporting page (placeholder router; the page is being built)."""
+"""Routes of the reporting page: the report and follow pages, and their static files.
+
+The pages only render text; the work happens in the browser, which hashes images
+locally and talks to the ``/v1/cases`` API with hashes only. Nothing here reads an
+address, sets a cookie or stores anything.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi.responses import HTMLResponse, Response
+
+from app.config import Settings
+from app.portal.assets import asset
+from app.portal.i18n import negotiate
+from app.portal.pages import PAGE_HEADERS, STATIC_HEADERS, render
 
 router = APIRouter(include_in_schema=False)
+
+LangQuery = Annotated[str | None, Query(max_length=8, description="en, fr or nl")]
+
+
+def _settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def _page(request: Request, name: str, lang: str | None) -> HTMLResponse:
+    chosen = negotiate(lang, request.headers.get("accept-language"))
+    html = render(name, chosen, _settings(request), path=request.url.path)
+    headers = {**PAGE_HEADERS, "Content-Language": chosen}
+    return HTMLResponse(html, headers=headers)
+
+
+@router.get("/")
+async def home(request: Request, lang: LangQuery = None) -> HTMLResponse:
+    """The reporting page."""
+    return _page(request, "report", lang)
+
+
+@router.get("/report")
+async def report(request: Request, lang: LangQuery = None) -> HTMLResponse:
+    """The reporting page (same as ``/``)."""
+    return _page(request, "report", lang)
+
+
+@router.get("/follow")
+async def follow(request: Request, lang: LangQuery = None) -> HTMLResponse:
+    """Follow, add images to or withdraw a case with its number and PIN."""
+    return _page(request, "follow", lang)
+
+
+@router.get("/portal/static/{name}")
+async def static(name: str, request: Request) -> Response:
+    """The pages' own scripts, styles and icon (revalidated with ETags)."""
+    item = asset(name)
+    if item is None:
+        raise HTTPException(404, "Not Found")
+    headers = {**STATIC_HEADERS, "ETag": item.etag}
+    if request.headers.get("if-none-match") == item.etag:
+        return Response(status_code=304, headers=headers)
+    return Response(item.body, media_type=item.media_type, headers=headers)

@@ -1,0 +1,95 @@
+"""Rendering the portal's pages: templates, the data handed to scripts, response headers."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from markupsafe import Markup
+
+from app.config import Settings
+from app.portal.assets import version
+from app.portal.content import contacts
+from app.portal.i18n import LANGUAGES, NAMES, texts
+
+__all__ = ["CSP", "PAGE_HEADERS", "STATIC_HEADERS", "render"]
+
+# Everything comes from hashbank itself; no inline script or style is allowed, workers
+# and fetches stay on this origin, and the page cannot be framed.
+CSP = "; ".join(
+    [
+        "default-src 'none'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self'",
+        "connect-src 'self'",
+        "worker-src 'self'",
+        "form-action 'self'",
+        "base-uri 'none'",
+        "frame-ancestors 'none'",
+    ]
+)
+PAGE_HEADERS = {
+    "Content-Security-Policy": CSP,
+    # no-store: nothing of a visit is kept, and "back" after a quick exit reloads a
+    # blank form instead of restoring a case number and PIN from the page cache
+    "Cache-Control": "no-store",
+    "Vary": "Accept-Language",
+    "Permissions-Policy": "camera=(), microphone=(), geolocation=(), payment=(), usb=()",
+    "Cross-Origin-Opener-Policy": "same-origin",
+}
+STATIC_HEADERS = {
+    "Content-Security-Policy": CSP,
+    "Cache-Control": "no-cache",
+    "Cross-Origin-Resource-Policy": "same-origin",
+}
+
+_env = Environment(
+    loader=PackageLoader("app.portal", "templates"),
+    autoescape=select_autoescape(["html"]),
+    undefined=StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+
+def _script_json(data: dict[str, Any]) -> Markup:
+    """JSON safe inside <script type="application/json"> (no "</script>" can appear)."""
+    text = json.dumps(data, ensure_ascii=False)
+    text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    return Markup(text)  # noqa: S704 - escaped above for a JSON data block
+
+
+def _page_config(lang: str, settings: Settings) -> dict[str, Any]:
+    """What the page's scripts need: limits the server enforces, texts, the exit site."""
+    return {
+        "lang": lang,
+        "exitUrl": contacts(lang).exit_url,
+        "limits": {
+            "maxBytes": settings.max_image_bytes,
+            "maxPixels": settings.max_image_pixels,
+            "maxHashes": settings.max_hashes_anonymous,
+            "pinAttempts": settings.pin_attempts,
+        },
+        "texts": texts(lang).for_scripts(),
+    }
+
+
+def render(page: str, lang: str, settings: Settings, *, path: str) -> str:
+    """The HTML of ``page`` (``report`` or ``follow``) in ``lang``."""
+    t = texts(lang)
+    switch = [
+        {"code": code, "name": NAMES[code], "url": f"{path}?lang={code}", "current": code == lang}
+        for code in LANGUAGES
+    ]
+    return _env.get_template(f"{page}.html").render(
+        t=t,
+        lang=lang,
+        page=page,
+        languages=switch,
+        help=contacts(lang),
+        config=_script_json(_page_config(lang, settings)),
+        max_mb=settings.max_image_bytes // (1024 * 1024),
+        v=version(),
+    )
