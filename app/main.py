@@ -17,6 +17,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 import hashes
+from app import metrics
 from app.api import banks, cases, checks, feed, health, matches
 from app.config import Settings
 from app.errors import HashbankError, InvalidInput, PayloadTooLarge
@@ -50,10 +51,12 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         await asyncio.to_thread(services.replica.load)
         services.replica.start()
         flusher = asyncio.create_task(_flush_last_used(services))
+        observer = asyncio.create_task(_observe_replica(services))
         try:
             yield
         finally:
             flusher.cancel()
+            observer.cancel()
             await asyncio.to_thread(services.close)
 
     app = FastAPI(
@@ -121,6 +124,13 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
+
+
+async def _observe_replica(services: Services) -> None:
+    """Keep this process's index gauges fresh (workers scraped via another worker)."""
+    while True:
+        metrics.observe_replica(services.replica)
+        await asyncio.sleep(1)
 
 
 async def _flush_last_used(services: Services) -> None:

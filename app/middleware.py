@@ -9,6 +9,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app import metrics
 from app.errors import HashbankError, PayloadTooLarge
 
 __all__ = ["AccessLog", "BodyLimit", "SecurityHeaders", "problem_response"]
@@ -122,7 +123,9 @@ class AccessLog:
                 body["request_id"] = request_id
                 await problem_response(send, 500, body, [(b"x-request-id", request_id.encode())])
         finally:
-            path = scope.get("route_path") or scope["path"]
+            elapsed = time.perf_counter() - started
+            metrics.observe_request(scope, status, elapsed)
+            path = scope["path"]
             log.info(
                 "request",
                 extra={
@@ -130,7 +133,7 @@ class AccessLog:
                     "method": scope["method"],
                     "path": _redact(path),
                     "status": status,
-                    "ms": round((time.perf_counter() - started) * 1000, 2),
+                    "ms": round(elapsed * 1000, 2),
                 },
             )
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
+from app import metrics
 from app.api.deps import ServicesDep, require, run_sync
 from app.api.problems import json_body, problems
 from app.api.schemas import BatchIn, BatchOut, CheckOut, HashesIn, MatchOut
@@ -57,8 +58,10 @@ async def check(
         items = validate_hashes(HashInput(x.type, x.value) for x in body.hashes)
     found = services.checks.find(items)  # in memory, microseconds: no thread hop
     if not found:
+        metrics.CHECKS.labels("none").inc()
         return CheckOut(match=False, action="none", matches=[])
     result = await run_sync(services.checks.record, [found], client.id)
+    _count(result)
     return _out(result[0])
 
 
@@ -80,6 +83,16 @@ async def check_batch(
     ]
     found = [services.checks.find(items) for items in batch]
     if not any(found):
+        metrics.CHECKS.labels("none").inc(len(found))
         return BatchOut(results=[CheckOut(match=False, action="none", matches=[]) for _ in found])
     results = await run_sync(services.checks.record, found, client.id)
+    _count(results)
     return BatchOut(results=[_out(r) for r in results])
+
+
+def _count(results: list[CheckResult]) -> None:
+    matched = [r for r in results if r.match]
+    metrics.CHECKS.labels("none").inc(len(results) - len(matched))
+    metrics.CHECKS.labels("match").inc(len(matched))
+    for r in matched:
+        metrics.MATCHES.labels(r.action).inc()

@@ -1,12 +1,13 @@
-"""Liveness and readiness."""
+"""Liveness, readiness and metrics."""
 
 from __future__ import annotations
 
 import time
 
 from fastapi import APIRouter
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
+from app import metrics
 from app.api.deps import ServicesDep, run_sync
 from app.api.schemas import HealthOut
 
@@ -36,3 +37,14 @@ async def readyz(services: ServicesDep) -> JSONResponse:
     return JSONResponse(
         {"status": "ready" if ok else "not ready", **checks}, status_code=200 if ok else 503
     )
+
+
+@router.get(
+    "/metrics",
+    summary="Prometheus metrics (no personal data; restrict it to your network at the proxy)",
+    response_class=Response,
+)
+async def prometheus(services: ServicesDep) -> Response:
+    metrics.observe_replica(services.replica)
+    body, content_type = metrics.render()
+    return Response(body, media_type=content_type)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 from typing import Annotated
 
 import typer
@@ -40,6 +42,10 @@ def serve(
             f" or http://{host}:{port}/ (reporting page).\n",
             err=True,
         )
+    if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        # the workers share their metric values here (numbers only), removed on exit
+        metrics_dir = tempfile.TemporaryDirectory(prefix="hashbank-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir.name
     uvicorn.run(
         "app.main:create_app_from_env",
         factory=True,

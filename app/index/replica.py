@@ -317,6 +317,11 @@ class IndexReplica:
         return self.banks.get(bank_id)
 
     @property
+    def sync_age(self) -> float:
+        """Seconds since the last successful sync with the change log."""
+        return time.monotonic() - self.last_sync_ok
+
+    @property
     def lag(self) -> int:
         """Changes known to exist that this replica has not applied yet."""
         return max(0, self.head_seen - self.seq)
