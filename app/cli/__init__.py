@@ -7,7 +7,7 @@ import importlib.util
 
 import typer
 
-from app.cli import admin, data, serve
+from app.cli import admin, data, ops, serve
 from app.cli import hash as hash_cmd
 
 cli = typer.Typer(
@@ -21,6 +21,8 @@ cli.command("serve")(serve.serve)
 cli.command("hash")(hash_cmd.hash_images)
 cli.command("import")(data.import_hashes)
 cli.command("export")(data.export_hashes)
+cli.command("backup")(ops.backup)
+cli.command("restore")(ops.restore)
 cli.add_typer(admin.db, name="db")
 cli.add_typer(admin.clients, name="clients")
 cli.add_typer(admin.users, name="users")
