@@ -202,7 +202,8 @@ export async function hashImage(blob, limits, { withThumb = true } = {}) {
       premultiplyAlpha: "none",
     });
   } catch (err) {
-    throw new ImageProblem(format === "HEIF" ? "heic" : "corrupt", String(err));
+    // Browsers other than Safari cannot open HEIC or TIFF: the server can, if asked.
+    throw new ImageProblem(format === "HEIF" || format === "TIFF" ? "heic" : "corrupt", String(err));
   }
   try {
     checkGeometry(bitmap.width, bitmap.height, bytes.length, limits.maxPixels);
