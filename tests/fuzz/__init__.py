@@ -1,0 +1,1 @@
+"""atheris fuzz harnesses (run for a bounded time; see docs/security.md)."""
