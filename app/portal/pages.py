@@ -61,6 +61,14 @@ def _script_json(data: dict[str, Any]) -> Markup:
     return Markup(text)  # noqa: S704 - escaped above for a JSON data block
 
 
+def size_text(n_bytes: int, lang: str) -> str:
+    """A byte count as people read it: "32 MB" (French: "32 Mo"), or KB under 1 MB."""
+    mb, kb = ("Mo", "Ko") if lang == "fr" else ("MB", "KB")
+    if n_bytes >= 1024 * 1024:
+        return f"{n_bytes // (1024 * 1024)} {mb}"
+    return f"{max(1, n_bytes // 1024)} {kb}"
+
+
 def _page_config(lang: str, settings: Settings) -> dict[str, Any]:
     """What the page's scripts need: limits the server enforces, texts, the exit site."""
     return {
@@ -68,6 +76,7 @@ def _page_config(lang: str, settings: Settings) -> dict[str, Any]:
         "exitUrl": contacts(lang).exit_url,
         "limits": {
             "maxBytes": settings.max_image_bytes,
+            "maxSize": size_text(settings.max_image_bytes, lang),
             "maxPixels": settings.max_image_pixels,
             "maxHashes": settings.max_hashes_anonymous,
             "pinAttempts": settings.pin_attempts,
@@ -90,6 +99,6 @@ def render(page: str, lang: str, settings: Settings, *, path: str) -> str:
         languages=switch,
         help=contacts(lang),
         config=_script_json(_page_config(lang, settings)),
-        max_mb=settings.max_image_bytes // (1024 * 1024),
+        max_size=size_text(settings.max_image_bytes, lang),
         v=version(),
     )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from PIL import Image
 from playwright.sync_api import BrowserContext, Page, expect
 
 from app.portal.i18n import texts
+from tests.browser.conftest import SCREENSHOTS, screenshot
 from tests.servers import Server
 
 REPO = Path(__file__).resolve().parents[2]
@@ -83,14 +85,16 @@ def open_page(page: Page, server: Server, path: str = "/", lang: str | None = "e
 
 
 def pick(page: Page, files: list[Path], picker: str = "report") -> list[dict[str, Any]]:
-    """Choose ``files`` in a picker and wait until every one is hashed (or refused)."""
-    page.set_input_files(f"#{picker}-files", [str(f) for f in files])
+    """Choose ``files`` in a picker, wait until every one is hashed (or refused) and
+    return what the picker shows of them (images picked before are kept, not returned)."""
     items = page.locator(f"#{picker}-picker li.image")
-    expect(items).to_have_count(len(files))
+    before = items.count()
+    page.set_input_files(f"#{picker}-files", [str(f) for f in files])
+    expect(items).to_have_count(before + len(files))
     expect(page.locator(f"#{picker}-picker li.image[data-state='hashing']")).to_have_count(
         0, timeout=HASHING_TIMEOUT
     )
-    return hashed(page, picker)
+    return hashed(page, picker)[before:]
 
 
 def hashed(page: Page, picker: str = "report") -> list[dict[str, Any]]:
@@ -162,3 +166,16 @@ def storage_is_empty(page: Page) -> dict[str, Any]:
 def config(page: Page) -> dict[str, Any]:
     data: dict[str, Any] = json.loads(page.eval_on_selector("#portal-config", "e => e.textContent"))
     return data
+
+
+def shot(page: Page, name: str, *, full_page: bool = True) -> None:
+    """A documentation screenshot (HASHBANK_SCREENSHOTS=1): the whole page from its top, or
+    what the screen shows (for a dialog, which sits over the visible part)."""
+    if os.environ.get("HASHBANK_SCREENSHOTS") != "1":
+        return
+    if full_page:
+        page.evaluate("window.scrollTo(0, 0)")
+        screenshot(page, name)
+    else:
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))

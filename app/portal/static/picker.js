@@ -287,7 +287,7 @@ export class Picker {
     if (item.state === "hashing") state = t("pick.state_hashing");
     else if (item.state === "ready") state = t("pick.state_ready");
     else if (item.state === "heic") state = t("file.heic");
-    else state = t(PROBLEM_TEXT[item.code] || "file.corrupt", { mb: Math.floor(config.limits.maxBytes / 1048576) });
+    else state = t(PROBLEM_TEXT[item.code] || "file.corrupt", { size: config.limits.maxSize });
     info.append(el("span", { class: "image-state", text: state }));
     if (r) {
       node.dataset.pdq = r.pdq;

@@ -52,7 +52,7 @@ async function copy(id) {
   const text = document.getElementById(id).textContent;
   try {
     await navigator.clipboard.writeText(text);
-    show("copy-status", t(id === "case-pin" ? "result.copied_pin" : "result.copied_case"));
+    show("copy-status", id === "case-pin" ? t("result.copied_pin") : t("result.copied_case"));
   } catch {
     // no clipboard access: select the text so that the person can copy it themselves
     const range = document.createRange();
