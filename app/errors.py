@@ -118,3 +118,13 @@ class RateLimited(HashbankError):
 
 class NotReady(HashbankError):
     status, slug, title = 503, "not-ready", "Service not ready"
+
+
+class DatabaseUnavailable(HashbankError):
+    """The database cannot be reached right now (restart, failover): retry shortly."""
+
+    status, slug, title = 503, "database-unavailable", "Database unavailable"
+
+    def __init__(self, detail: str | None = None, *, retry_after: int = 2, **extra: Any) -> None:
+        super().__init__(detail, **extra)
+        self.retry_after = retry_after

@@ -14,13 +14,14 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, Response
+from sqlalchemy.exc import DBAPIError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 import hashes
 from app import metrics
 from app.api import banks, cases, checks, feed, health, matches
 from app.config import Settings
-from app.errors import HashbankError, InvalidInput, PayloadTooLarge
+from app.errors import DatabaseUnavailable, HashbankError, InvalidInput, PayloadTooLarge
 from app.middleware import AccessLog, BodyLimit, SecurityHeaders
 from app.portal.routes import router as portal_router
 from app.services.container import Services
@@ -79,6 +80,13 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         if isinstance(exc, hashes.ImageTooLarge):
             return problem(PayloadTooLarge(str(exc)))
         return problem(InvalidInput(str(exc)))
+
+    @app.exception_handler(DBAPIError)
+    async def _database_down(request: Request, exc: DBAPIError) -> Response:
+        if not exc.connection_invalidated and not isinstance(exc, OperationalError):
+            raise exc  # a real bug: the access log answers it as a 500 and logs it
+        log.warning("database unavailable", extra={"error": type(exc.orig).__name__})
+        return problem(DatabaseUnavailable("the database cannot be reached; retry shortly"))
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> Response:

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Throwaway PostgreSQL cluster for the tests, on a loopback port, in a temp directory.
 #   scripts/postgres.sh start   -> prints the admin URL (HASHBANK_TEST_DATABASE_URL)
-#   scripts/postgres.sh stop DIR
+#   scripts/postgres.sh stop DIR     -> stops the cluster and deletes it
+#   scripts/postgres.sh halt DIR     -> stops it, keeping its data (fault tests)
+#   scripts/postgres.sh resume DIR   -> starts a halted cluster again on the same port
 # Installs Debian's PostgreSQL server first when it is missing.
 set -euo pipefail
 
@@ -29,6 +31,7 @@ case "${1:-start}" in
       RUN=(runuser -u postgres --)
     fi
     "${RUN[@]}" "$BIN/initdb" -D "$DIR/data" -U postgres --auth=trust -E UTF8 >"$DIR/initdb.log" 2>&1
+    echo "$PORT" > "$DIR/port"
     "${RUN[@]}" "$BIN/pg_ctl" -D "$DIR/data" -l "$DIR/server.log" -w \
       -o "-c listen_addresses=127.0.0.1 -p $PORT -k $DIR -c fsync=off -c max_connections=300" start >&2
     [ -n "${PG_DIR_FILE:-}" ] && echo "$DIR" > "$PG_DIR_FILE"
@@ -43,5 +46,18 @@ case "${1:-start}" in
     "${RUN[@]}" "$BIN/pg_ctl" -D "$DIR/data" -m fast stop >&2 || true
     rm -rf "$DIR"
     ;;
-  *) echo "usage: $0 start|stop DIR" >&2; exit 2 ;;
+  halt|resume)
+    DIR=${2:?usage: postgres.sh halt|resume DIR}
+    BIN=$(find_bin)
+    RUN=()
+    [ "$(id -u)" = 0 ] && RUN=(runuser -u postgres --)
+    if [ "$1" = halt ]; then
+      "${RUN[@]}" "$BIN/pg_ctl" -D "$DIR/data" -m fast -w stop >&2
+    else
+      PORT=$(cat "$DIR/port")
+      "${RUN[@]}" "$BIN/pg_ctl" -D "$DIR/data" -l "$DIR/server.log" -w \
+        -o "-c listen_addresses=127.0.0.1 -p $PORT -k $DIR -c fsync=off -c max_connections=300" start >&2
+    fi
+    ;;
+  *) echo "usage: $0 start|stop DIR|halt DIR|resume DIR" >&2; exit 2 ;;
 esac

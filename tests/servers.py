@@ -32,19 +32,20 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def fresh_database_url(workdir: Path) -> str:
-    """A new empty database: a SQLite file in ``workdir``, or a new PostgreSQL database."""
-    if not PG_ADMIN_URL:
+def fresh_database_url(workdir: Path, admin_url: str = PG_ADMIN_URL) -> str:
+    """A new empty database: a SQLite file in ``workdir``, or a new PostgreSQL database
+    (on the cluster of ``admin_url``, by default the suite's)."""
+    if not admin_url:
         return f"sqlite:///{workdir / 'hashbank.db'}"
     from sqlalchemy import create_engine, text
     from sqlalchemy.engine import make_url
 
     name = "hb_" + uuid.uuid4().hex[:12]
-    engine = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    engine = create_engine(admin_url, isolation_level="AUTOCOMMIT")
     with engine.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
     engine.dispose()
-    return make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    return make_url(admin_url).set(database=name).render_as_string(hide_password=False)
 
 
 @dataclass

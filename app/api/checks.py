@@ -81,7 +81,7 @@ async def check_batch(
     batch = [
         validate_hashes(HashInput(x.type, x.value) for x in item.hashes) for item in body.items
     ]
-    found = [services.checks.find(items) for items in batch]
+    found = services.checks.find_many(batch)  # one index search per signal type
     if not any(found):
         metrics.CHECKS.labels("none").inc(len(found))
         return BatchOut(results=[CheckOut(match=False, action="none", matches=[]) for _ in found])

@@ -55,7 +55,10 @@ class MatchOut(BaseModel):
     signal_type: str
     distance: int
     bank: str
-    match_id: int
+    match_id: int | None = Field(
+        description="Id for feedback; null if the match could not be logged (database down: "
+        "the answer still holds)."
+    )
 
 
 class CheckOut(BaseModel):
@@ -98,7 +101,7 @@ class FeedOut(BaseModel):
 
 class BankIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    name: str = Field(min_length=1, max_length=64)
+    name: str = Field(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")
     policy: Literal["block", "review", "allow"]
     description: str = Field("", max_length=500)
     pdq_threshold: int | None = Field(None, ge=0, le=48)

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 
-from app.index.replica import BankInfo, Hit, IndexReplica
+from sqlalchemy.exc import DBAPIError
+
+from app.index.replica import BankInfo, IndexReplica
 from app.services.inputs import HashInput
 from app.storage.db import Database
 from app.storage.models import BankPolicy, CaseStatus, Match, utcnow
 from app.storage.repositories import CaseRepository, MatchRepository
+
+log = logging.getLogger(__name__)
 
 __all__ = ["CheckResult", "CheckService", "MatchOut", "Thresholds"]
 
@@ -36,7 +42,7 @@ class MatchOut:
     signal_type: str
     distance: int
     bank: str
-    match_id: int
+    match_id: int | None  # None: the database was unreachable, the match is not logged
     action: str
 
 
@@ -82,49 +88,58 @@ class CheckService:
         victim's hash than to the allow-listed look-alike) keeps matching. One
         candidate per case (or per bank entry) and signal type: the closest.
         """
-        by_type: dict[str, list[str]] = {}
-        for item in items:
-            by_type.setdefault(item.type, []).append(item.value)
-        best: dict[tuple[int | None, int, str], _Candidate] = {}
-        allowed: dict[str, int] = {}  # signal type -> closest allow-list distance
-        for signal_type, values in by_type.items():
-            hits: list[Hit] = self.replica.search(signal_type, values, self._radius(signal_type))
-            for hit in hits:
+        return self.find_many([items])[0]
+
+    def find_many(self, batch: Sequence[Sequence[HashInput]]) -> list[list[_Candidate]]:
+        """:meth:`find` for many items with one index search per signal type in all."""
+        values: dict[str, list[str]] = {}
+        owners: dict[str, list[int]] = {}
+        for i, items in enumerate(batch):
+            for item in items:
+                values.setdefault(item.type, []).append(item.value)
+                owners.setdefault(item.type, []).append(i)
+        best: dict[int, dict[tuple[int | None, int, str], _Candidate]] = {}
+        allowed: dict[int, dict[str, int]] = {}  # item -> signal type -> closest allow hit
+        for signal_type, queries in values.items():
+            owner = owners[signal_type]
+            for hit in self.replica.search(signal_type, queries, self._radius(signal_type)):
                 info = self.replica.info(hit.signal_id)
                 if info is None:
                     continue
                 bank = self.replica.bank(info.bank_id)
                 if bank is None or hit.distance > self.thresholds.for_bank(signal_type, bank):
                     continue
+                i = owner[hit.query]
                 if bank.policy == BankPolicy.ALLOW:
-                    allowed[signal_type] = min(hit.distance, allowed.get(signal_type, hit.distance))
+                    allow = allowed.setdefault(i, {})
+                    allow[signal_type] = min(hit.distance, allow.get(signal_type, hit.distance))
                     continue
                 action = _action(bank.policy, info.status)
                 if action == "none":
                     continue
                 key = (info.case_id, info.bank_id if info.case_id is None else 0, signal_type)
-                if key not in best or hit.distance < best[key].distance:
-                    best[key] = _Candidate(
+                found = best.setdefault(i, {})
+                if key not in found or hit.distance < found[key].distance:
+                    found[key] = _Candidate(
                         hit.signal_id,
                         signal_type,
                         hit.distance,
-                        values[hit.query],
+                        queries[hit.query],
                         bank,
                         info.case_id,
                         action,
                     )
-        kept = [c for c in best.values() if c.distance <= allowed.get(c.signal_type, c.distance)]
-        return sorted(kept, key=lambda c: (c.distance, c.signal_id))
+        out: list[list[_Candidate]] = [[] for _ in batch]
+        for i, found in best.items():
+            allow = allowed.get(i, {})
+            kept = [c for c in found.values() if c.distance <= allow.get(c.signal_type, c.distance)]
+            out[i] = sorted(kept, key=lambda c: (c.distance, c.signal_id))
+        return out
 
-    def record(
-        self, found: Sequence[Sequence[_Candidate]], client_id: int | None
-    ) -> list[CheckResult]:
-        """Log the matches of several items in one transaction; build their results."""
-        results = [CheckResult() for _ in found]
-        flat = [(i, c) for i, cands in enumerate(found) for c in cands]
-        if not flat:
-            return results
-        now = utcnow()
+    def _log(
+        self, flat: Sequence[tuple[int, _Candidate]], client_id: int | None, now: datetime
+    ) -> list[int | None]:
+        """Write the match rows and bump the cases' counters in one transaction."""
         with self.db.write() as session:
             rows = [
                 Match(
@@ -148,14 +163,31 @@ class CheckService:
             cases = CaseRepository(session)
             for case_id, n in sorted(per_case.items()):
                 cases.bump_matches(case_id, n, now)
-            for (i, c), row in zip(flat, rows, strict=True):
-                res = results[i]
-                res.match = True
-                if ACTION_RANK[c.action] > ACTION_RANK[res.action]:
-                    res.action = c.action
-                res.matches.append(
-                    MatchOut(c.signal_type, c.distance, c.bank.name, row.id, c.action)
-                )
+            return [row.id for row in rows]
+
+    def record(
+        self, found: Sequence[Sequence[_Candidate]], client_id: int | None
+    ) -> list[CheckResult]:
+        """Log the matches of several items in one transaction; build their results."""
+        results = [CheckResult() for _ in found]
+        flat = [(i, c) for i, cands in enumerate(found) for c in cands]
+        if not flat:
+            return results
+        now = utcnow()
+        try:
+            ids = self._log(flat, client_id, now)
+        except DBAPIError:
+            # The answer comes from memory: a platform still gets "block" while the
+            # database is down (it must not let a victim's image through); only the match
+            # log entry is lost, and that is logged and counted.
+            log.warning("database unreachable: match answered but not logged", exc_info=True)
+            ids = [None] * len(flat)
+        for (i, c), match_id in zip(flat, ids, strict=True):
+            res = results[i]
+            res.match = True
+            if ACTION_RANK[c.action] > ACTION_RANK[res.action]:
+                res.action = c.action
+            res.matches.append(MatchOut(c.signal_type, c.distance, c.bank.name, match_id, c.action))
         return results
 
     def check(self, items: Sequence[HashInput], client_id: int | None) -> CheckResult:

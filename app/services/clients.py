@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime
+
+from sqlalchemy.exc import DBAPIError
 
 from app.errors import Forbidden, InvalidInput, NotFound, Unauthorized
 from app.services import audit
@@ -13,6 +16,8 @@ from app.services.secrets import hash_key, new_api_key
 from app.storage.db import Database
 from app.storage.models import Client, utcnow
 from app.storage.repositories import ClientRepository
+
+log = logging.getLogger(__name__)
 
 __all__ = ["SCOPES", "ClientService", "ClientView", "NewClient", "parse_scopes"]
 
@@ -141,9 +146,17 @@ class ClientService:
         if cached is not None and now - cached[0] < self.cache_seconds:
             client = cached[1]
         else:
-            with self.db.read() as session:
-                row = ClientRepository(session).by_key_hash(digest)
-                client = _view(row) if row is not None else None
+            try:
+                with self.db.read() as session:
+                    row = ClientRepository(session).by_key_hash(digest)
+                    client = _view(row) if row is not None else None
+            except DBAPIError:
+                if cached is None:
+                    raise
+                # database unreachable: a key known a moment ago stays valid meanwhile,
+                # so checks keep being answered from memory during a database restart
+                log.warning("database unreachable: using the cached API key")
+                return self._admit(cached[1], scope)
             with self._lock:
                 if len(self._cache) > 10_000:
                     self._cache.clear()
