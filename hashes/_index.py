@@ -55,6 +55,8 @@ class _Main:
     directories: npt.NDArray[np.uint32]
     entries: npt.NDArray[np.uint32]  # (m, n): row << shift | residual, bucket order
     dead: list[int] = field(default_factory=lambda: [0])  # rows marked dead (mutable cell)
+    # radius -> (chunk budgets, whether to probe rather than scan), filled on first use
+    plans: dict[int, tuple[npt.NDArray[np.int64], bool]] = field(default_factory=dict)
 
     @property
     def n(self) -> int:
@@ -217,8 +219,12 @@ class HashIndex:
         main, delta = snap.main, snap.delta
         parts_q, parts_id, parts_d = [], [], []
         if main.n:
-            budgets = self._budgets(min(radius, self.bits))
-            if self._use_mih(main, budgets):
+            plan = main.plans.get(radius)
+            if plan is None:  # per segment and radius: the cost model runs once
+                budgets = self._budgets(min(radius, self.bits))
+                plan = main.plans[radius] = (budgets, self._use_mih(main, budgets))
+            budgets, use_mih = plan
+            if use_mih:
                 qi, rows, d = k.mih_search(
                     q, radius, main.words, main.alive, self._starts, self._lengths,
                     main.prefixes, budgets, main.dir_offsets, main.directories, main.entries,
