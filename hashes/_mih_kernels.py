@@ -135,6 +135,19 @@ def _grow(buf: Any, need: int) -> Any:
     return out
 
 
+@njit(cache=True, inline="always")
+def _emit(out_q: Any, out_row: Any, out_d: Any, nout: int, qi: int, row: int, d: int) -> Any:
+    """Append one (query, row, distance) result, growing the buffers when full."""
+    if nout == out_q.shape[0]:
+        out_q = _grow(out_q, nout + 1)
+        out_row = _grow(out_row, nout + 1)
+        out_d = _grow(out_d, nout + 1)
+    out_q[nout] = qi
+    out_row[nout] = row
+    out_d[nout] = d
+    return out_q, out_row, out_d, nout + 1
+
+
 @njit(cache=True, nogil=True)
 def mih_search(
     queries: Any,
@@ -270,14 +283,7 @@ def mih_search(
                         break
             if dup:
                 continue
-            if nout == out_q.shape[0]:
-                out_q = _grow(out_q, nout + 1)
-                out_row = _grow(out_row, nout + 1)
-                out_d = _grow(out_d, nout + 1)
-            out_q[nout] = qi
-            out_row[nout] = row
-            out_d[nout] = d
-            nout += 1
+            out_q, out_row, out_d, nout = _emit(out_q, out_row, out_d, nout, qi, row, d)
     return out_q[:nout], out_row[:nout], out_d[:nout]
 
 
@@ -293,14 +299,7 @@ def brute_search(queries: Any, radius: int, words: Any, alive: Any, count: int) 
         for row in range(count):
             d = _distance(q, words[row])
             if d <= radius and alive[row]:
-                if nout == out_q.shape[0]:
-                    out_q = _grow(out_q, nout + 1)
-                    out_row = _grow(out_row, nout + 1)
-                    out_d = _grow(out_d, nout + 1)
-                out_q[nout] = qi
-                out_row[nout] = row
-                out_d[nout] = d
-                nout += 1
+                out_q, out_row, out_d, nout = _emit(out_q, out_row, out_d, nout, qi, row, d)
     return out_q[:nout], out_row[:nout], out_d[:nout]
 
 
