@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import logging
+import re
 import secrets
 import time
 from typing import Any
@@ -147,8 +149,25 @@ def _redact(path: str) -> str:
     return path
 
 
+# Responses that set no policy of their own (JSON, problems, plain text) get the
+# strictest one: nothing may load, nothing may frame them. Pages set their own.
+DEFAULT_CSP = b"default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+# FastAPI's /docs page: Swagger UI from its CDN and one inline script that starts it.
+DOCS_CSP = (
+    b"default-src 'none'; script-src https://cdn.jsdelivr.net 'unsafe-inline'; "
+    b"style-src https://cdn.jsdelivr.net 'unsafe-inline'; "
+    b"img-src https://fastapi.tiangolo.com data:; connect-src 'self'; "
+    b"frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+)
+DOCS_PATHS = ("/docs", "/docs/oauth2-redirect")
+
+
 class SecurityHeaders:
-    """Headers every response carries (pages add their own CSP)."""
+    """Headers every response carries: nosniff, no referrer, no framing, a CSP (pages
+    add their own, others get :data:`DEFAULT_CSP`), ``Cache-Control: no-store`` on the
+    API (case status and keys' answers are nobody's to cache), and on a 405 an ``Allow``
+    naming every documented method of that path (Starlette names only the first
+    route's)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -157,19 +176,45 @@ class SecurityHeaders:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        path: str = scope["path"]
+        csp = DOCS_CSP if path in DOCS_PATHS else DEFAULT_CSP
+        defaults = [
+            (b"x-content-type-options", b"nosniff"),
+            (b"referrer-policy", b"no-referrer"),
+            (b"x-frame-options", b"DENY"),
+            (b"content-security-policy", csp),
+        ]
+        if path.startswith("/v1/"):
+            defaults.append((b"cache-control", b"no-store"))
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", []))
                 names = {k.lower() for k, _ in headers}
-                for key, value in (
-                    (b"x-content-type-options", b"nosniff"),
-                    (b"referrer-policy", b"no-referrer"),
-                    (b"x-frame-options", b"DENY"),
-                ):
-                    if key not in names:
-                        headers.append((key, value))
+                headers += [(k, v) for k, v in defaults if k not in names]
+                if message["status"] == 405:
+                    allow = _allowed_methods(scope)
+                    if allow:
+                        headers = [(k, v) for k, v in headers if k.lower() != b"allow"]
+                        headers.append((b"allow", allow))
                 message["headers"] = headers
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+def _allowed_methods(scope: Scope) -> bytes | None:
+    """The methods the OpenAPI document lists for this request's path (None: not in it)."""
+    openapi = getattr(scope.get("app"), "openapi", None)
+    if openapi is None:
+        return None
+    for template, operations in openapi().get("paths", {}).items():
+        if _path_regex(template).fullmatch(scope["path"]):
+            return ", ".join(sorted(m.upper() for m in operations)).encode()
+    return None
+
+
+@functools.cache
+def _path_regex(template: str) -> re.Pattern[str]:
+    parts = re.split(r"(\{[^}/]+\})", template)
+    return re.compile("".join("[^/]+" if p.startswith("{") else re.escape(p) for p in parts))

@@ -86,7 +86,7 @@ async def create_case(
     "/{case_id}",
     response_model=CaseOut,
     summary="Follow a case with its PIN",
-    responses=problems(401, 423),
+    responses=problems(401, 422, 423, 429),
 )
 async def get_case(case_id: str, pin: PinHeader, services: ServicesDep) -> CaseOut:
     return _case_out(await run_sync(services.cases.status, case_id, pin))
@@ -114,7 +114,7 @@ async def add_hashes(
     "/{case_id}",
     response_model=CaseOut,
     summary="Withdraw a case with its PIN: its hashes stop matching at once",
-    responses=problems(401, 423),
+    responses=problems(401, 422, 423, 429),
 )
 async def withdraw_case(case_id: str, pin: PinHeader, services: ServicesDep) -> CaseOut:
     return _case_out(await run_sync(services.cases.withdraw, case_id, pin))

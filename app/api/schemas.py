@@ -1,4 +1,8 @@
-"""Pydantic schemas of the HTTP API: ``*In`` for requests, ``*Out`` for responses."""
+"""Pydantic schemas of the HTTP API: ``*In`` for requests, ``*Out`` for responses.
+
+Request models are strict: a JSON value must have the documented type (``false`` is not
+a threshold of 0, ``"7"`` is not a quality of 7), as the OpenAPI document says.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +15,7 @@ SignalTypeName = Literal["pdq", "phash", "md5", "sha256"]
 
 
 class HashIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
     type: SignalTypeName = Field(description="Signal type.")
     value: str = Field(
         max_length=128,
@@ -21,17 +25,17 @@ class HashIn(BaseModel):
 
 
 class HashesIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
     hashes: list[HashIn] = Field(min_length=1, max_length=10_000)
 
 
 class BatchItemIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
     hashes: list[HashIn] = Field(min_length=1, max_length=64)
 
 
 class BatchIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
     items: list[BatchItemIn] = Field(min_length=1, max_length=1000)
 
 
@@ -72,7 +76,7 @@ class BatchOut(BaseModel):
 
 
 class FeedbackIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
     feedback: Literal["blocked", "not_blocked", "false_positive"]
 
 
@@ -100,7 +104,7 @@ class FeedOut(BaseModel):
 
 
 class BankIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
     name: str = Field(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")
     policy: Literal["block", "review", "allow"]
     description: str = Field("", max_length=500)

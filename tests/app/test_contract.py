@@ -1,0 +1,92 @@
+"""API contract: schemathesis against the live server's /openapi.json, every /v1 route.
+
+It runs with a key holding every scope and with a real case id, PIN and match id for the
+routes that need them, and every check schemathesis has (no 5xx, status codes, content
+types, headers and bodies as documented, negative data refused) except
+``positive_data_acceptance``: a body can match the schema and still be refused on
+purpose (an upload that is not a decodable image, a degenerate hash, an unknown
+bank name) with a documented 4xx. Bounded: a fixed seed and a few dozen examples per
+operation keep it under half a minute; ``docs/security.md`` gives the longer command.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.servers import Server
+
+SCHEMATHESIS = Path(sys.executable).parent / "schemathesis"
+EXCLUDED_CHECKS = ["positive_data_acceptance"]
+
+
+def contract_config(server: Server, tmp_path: Path) -> Path:
+    """A schemathesis.toml with a key, a case id + PIN and a match id of this server."""
+    key = server.create_client(f"contract-{tmp_path.name}", "check,report,feed,admin")
+    pdq = "5a" * 32
+    with server.client() as c:
+        case = c.post("/v1/cases", json={"hashes": [{"type": "pdq", "value": pdq}]}).json()
+    with server.client(key) as c:
+        match = c.post("/v1/check", json={"hashes": [{"type": "pdq", "value": pdq}]}).json()
+    config = tmp_path / "schemathesis.toml"
+    config.write_text(
+        f'headers = {{ Authorization = "Bearer {key}" }}\n'
+        "[parameters]\n"
+        f'"path.case_id" = "{case["case_id"]}"\n'
+        f'"header.X-Case-Pin" = "{case["pin"]}"\n'
+        f'"path.match_id" = {match["matches"][0]["match_id"]}\n'
+    )
+    return config
+
+
+def run_schemathesis(server: Server, config: Path, *extra: str, timeout: int = 600):
+    return subprocess.run(
+        [
+            str(SCHEMATHESIS),
+            "--config-file",
+            str(config),
+            "run",
+            server.url + "/openapi.json",
+            "--checks",
+            "all",
+            "--exclude-checks",
+            ",".join(EXCLUDED_CHECKS),
+            "--include-path-regex",
+            "^/v1/",
+            "--phases",
+            "examples,coverage,fuzzing",
+            "--workers",
+            "1",
+            *extra,
+        ],
+        cwd=config.parent,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+@pytest.mark.skipif(not SCHEMATHESIS.exists(), reason="schemathesis is not installed")
+def test_api_contract(server_factory, tmp_path: Path):
+    server: Server = server_factory()
+    config = contract_config(server, tmp_path)
+    result = run_schemathesis(server, config, "--max-examples", "25", "--seed", "20240601")
+    report = result.stdout + result.stderr
+    assert result.returncode == 0, report[-12000:]
+    assert "No issues found" in report or " passed" in report, report[-3000:]
+    # every /v1 operation was exercised
+    assert "Tested: 10" in report, report[-3000:]
+    log = server.log_path.read_text()
+    assert "unhandled error" not in log
+    statuses = [
+        json.loads(line)["status"]
+        for line in log.splitlines()
+        if line.startswith("{") and '"hashbank.access"' in line
+    ]
+    assert statuses and max(statuses) < 500
+    shutil.rmtree(tmp_path / ".hypothesis", ignore_errors=True)
