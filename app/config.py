@@ -50,6 +50,12 @@ class Settings(BaseSettings):
         description="Cases one address may create per hour without a key (in memory, per "
         "process; 0 disables the limit).",
     )
+    min_pdq_quality: int = Field(
+        50,
+        ge=0,
+        le=100,
+        description="Reports of PDQ hashes below this quality (0-100) are refused with 422.",
+    )
     pin_attempts: int = Field(10, ge=1, description="Wrong PINs after which a case is locked.")
     pin_lock_seconds: int = Field(
         900, ge=1, description="How long a case stays locked after too many wrong PINs."

@@ -14,7 +14,7 @@ from app.api.uploads import ImagePart, body_kind, read_images, read_model
 from app.errors import InvalidInput
 from app.services.clients import ClientView
 from app.services.container import Services
-from app.services.images import hash_image
+from app.services.images import hash_image, refuse_trivial
 from app.services.inputs import HashInput, from_hashes, validate_hashes
 
 router = APIRouter(prefix="/v1/cases", tags=["cases"])
@@ -30,7 +30,9 @@ async def _read_hashes(request: Request, services: Services, limit: int) -> list
         parts = await read_images(
             request, max_files=MAX_IMAGES_PER_REQUEST, max_bytes=s.max_image_bytes
         )
-        items = await run_sync(_hash_parts, parts, s.max_image_bytes, s.max_image_pixels)
+        items = await run_sync(
+            _hash_parts, parts, s.max_image_bytes, s.max_image_pixels, s.min_pdq_quality
+        )
     else:
         body = await read_model(request, HashesIn)
         items = validate_hashes(HashInput(h.type, h.value, h.quality) for h in body.hashes)
@@ -39,10 +41,13 @@ async def _read_hashes(request: Request, services: Services, limit: int) -> list
     return items
 
 
-def _hash_parts(parts: list[ImagePart], max_bytes: int, max_pixels: int) -> list[HashInput]:
+def _hash_parts(
+    parts: list[ImagePart], max_bytes: int, max_pixels: int, min_quality: int
+) -> list[HashInput]:
     items: list[HashInput] = []
     for part in parts:
         h = hash_image(part.data, max_bytes=max_bytes, max_pixels=max_pixels, name=part.filename)
+        refuse_trivial(h, name=part.filename, min_pdq_quality=min_quality)
         items += from_hashes(h, stored=True)
         part.data = b""  # drop the bytes as soon as they are hashed
     return items
@@ -86,7 +91,7 @@ async def create_case(
     "/{case_id}",
     response_model=CaseOut,
     summary="Follow a case with its PIN",
-    responses=problems(401, 422, 423, 429),
+    responses=problems(401, 422, 423),
 )
 async def get_case(case_id: str, pin: PinHeader, services: ServicesDep) -> CaseOut:
     return _case_out(await run_sync(services.cases.status, case_id, pin))
@@ -114,7 +119,7 @@ async def add_hashes(
     "/{case_id}",
     response_model=CaseOut,
     summary="Withdraw a case with its PIN: its hashes stop matching at once",
-    responses=problems(401, 422, 423, 429),
+    responses=problems(401, 422, 423),
 )
 async def withdraw_case(case_id: str, pin: PinHeader, services: ServicesDep) -> CaseOut:
     return _case_out(await run_sync(services.cases.withdraw, case_id, pin))

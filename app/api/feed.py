@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 
 from app.api.deps import ServicesDep, require, run_sync
 from app.api.problems import problems
-from app.api.schemas import FeedItemOut, FeedOut
+from app.api.schemas import MAX_ID, FeedItemOut, FeedOut
 from app.services.clients import ClientView
 
 router = APIRouter(prefix="/v1/feed", tags=["feed"])
@@ -24,7 +24,7 @@ async def feed(
     services: ServicesDep,
     client: ClientView = require("feed"),
     after: Annotated[
-        int, Query(ge=0, description="Return changes after this sequence number.")
+        int, Query(ge=0, le=MAX_ID, description="Return changes after this sequence number.")
     ] = 0,
     limit: Annotated[int, Query(ge=1, le=10_000, description="Page size.")] = 1000,
 ) -> FeedOut:

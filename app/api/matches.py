@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Request
 
 from app.api.deps import ServicesDep, require, run_sync
 from app.api.problems import json_body, problems
-from app.api.schemas import FeedbackIn, FeedbackOut
+from app.api.schemas import MAX_ID, FeedbackIn, FeedbackOut
 from app.api.uploads import read_model
 from app.services.clients import ClientView
 
@@ -21,7 +23,10 @@ router = APIRouter(prefix="/v1/matches", tags=["matches"])
     openapi_extra=json_body(FeedbackIn),
 )
 async def feedback(
-    match_id: int, request: Request, services: ServicesDep, client: ClientView = require("check")
+    match_id: Annotated[int, Path(ge=1, le=MAX_ID, description="From a check's answer.")],
+    request: Request,
+    services: ServicesDep,
+    client: ClientView = require("check"),
 ) -> FeedbackOut:
     body = await read_model(request, FeedbackIn)
     value = await run_sync(

@@ -12,6 +12,9 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 SignalTypeName = Literal["pdq", "phash", "md5", "sha256"]
+# The largest id or sequence number a BIGINT column holds: larger ones are refused (422)
+# before they reach the database driver (which cannot even bind them).
+MAX_ID = 2**63 - 1
 
 
 class HashIn(BaseModel):

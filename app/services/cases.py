@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from app.errors import CaseLocked, Conflict, InvalidInput, NotFound, Unauthorized
 from app.index.replica import IndexReplica
 from app.services import audit
-from app.services.inputs import HashInput
+from app.services.inputs import DEFAULT_MIN_PDQ_QUALITY, HashInput, refuse_weak
 from app.services.secrets import hash_pin, new_case_id, new_pin, normalize_case_id, verify_pin
 from app.storage.db import Database
 from app.storage.models import Case, CaseStatus, ChangeOp, Signal, utcnow
@@ -98,20 +98,28 @@ class CaseService:
         *,
         pin_attempts: int = 10,
         pin_lock_seconds: int = 900,
+        min_pdq_quality: int = DEFAULT_MIN_PDQ_QUALITY,
     ) -> None:
         self.db = db
         self.replica = replica
         self.pin_attempts = pin_attempts
         self.pin_lock = timedelta(seconds=pin_lock_seconds)
+        self.min_pdq_quality = min_pdq_quality
 
     # -- reporting -----------------------------------------------------------------------
     def report(
         self, items: Sequence[HashInput], *, actor: str, client_id: int | None = None
     ) -> NewCase:
-        """Create a pending case holding ``items``; the PIN is returned only here."""
+        """Create a pending case holding ``items``; the PIN is returned only here.
+
+        Raises:
+            InvalidInput: no hashes, or weak ones that would match unrelated images
+                (see :func:`app.services.inputs.weakness`).
+        """
         items = _dedupe(items)
         if not items:
             raise InvalidInput("a case needs at least one hash")
+        refuse_weak(items, min_pdq_quality=self.min_pdq_quality)
         pin = new_pin()
         pin_hash = hash_pin(pin)  # argon2 outside the write transaction
         now = utcnow()
@@ -150,6 +158,7 @@ class CaseService:
         items = _dedupe(items)
         if not items:
             raise InvalidInput("no hashes to add")
+        refuse_weak(items, min_pdq_quality=self.min_pdq_quality)
         self.authenticate(case_id, pin)
         now = utcnow()
         with self.db.write() as session:

@@ -49,6 +49,7 @@ class Services:
                 replica,
                 pin_attempts=settings.pin_attempts,
                 pin_lock_seconds=settings.pin_lock_seconds,
+                min_pdq_quality=settings.min_pdq_quality,
             ),
             checks=CheckService(db, replica, thresholds),
             clients=ClientService(db, cache_seconds=settings.key_cache_seconds),

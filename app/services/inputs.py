@@ -8,7 +8,20 @@ from dataclasses import dataclass
 import hashes
 from app.errors import InvalidInput
 
-__all__ = ["HashInput", "from_hashes", "validate_hashes"]
+__all__ = [
+    "DEFAULT_MIN_PDQ_QUALITY",
+    "HashInput",
+    "from_hashes",
+    "refuse_weak",
+    "validate_hashes",
+    "weakness",
+]
+
+DEFAULT_MIN_PDQ_QUALITY = 50
+# A perceptual hash of a real picture has about half its bits set (PDQ and pHash both
+# threshold at a median). Far fewer or far more means a blank, uniform or synthetic
+# input, whose hash would sit close to every other blank frame: a poisoned entry.
+_BITS_SET = {"pdq": (16, 240), "phash": (4, 60)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,3 +56,45 @@ def from_hashes(h: hashes.Hashes, *, stored: bool) -> list[HashInput]:
     items = [HashInput("pdq", v, h.pdq_quality) for v in pdqs]
     items += [HashInput("phash", h.phash), HashInput("md5", h.md5), HashInput("sha256", h.sha256)]
     return items
+
+
+def weakness(item: HashInput, *, min_pdq_quality: int = DEFAULT_MIN_PDQ_QUALITY) -> str | None:
+    """Why ``item`` must not enter a bank, or None when it may.
+
+    Refused: a PDQ quality below ``min_pdq_quality`` (a quality sent as null is not
+    judged), a PDQ hash with fewer than 16 or more than 240 of its 256 bits set, a pHash
+    with fewer than 4 or more than 60 of its 64, and any hash that is all zeros or all
+    ones. ``item`` must already be valid (see :func:`validate_hashes`).
+    """
+    bits = int(item.value, 16).bit_count()
+    total = len(item.value) * 4
+    if bits in (0, total):
+        return f"a {item.type} hash of all {'zeros' if bits == 0 else 'ones'}"
+    if item.type == "pdq" and item.quality is not None and item.quality < min_pdq_quality:
+        return f"PDQ quality {item.quality} is below {min_pdq_quality}"
+    low, high = _BITS_SET.get(item.type, (1, total - 1))
+    if not low <= bits <= high:
+        return f"a {item.type} hash with {bits} of {total} bits set (expected {low}-{high})"
+    return None
+
+
+def refuse_weak(
+    items: Sequence[HashInput], *, min_pdq_quality: int = DEFAULT_MIN_PDQ_QUALITY
+) -> None:
+    """Refuse hashes that would match unrelated images (see :func:`weakness`).
+
+    Raises:
+        InvalidInput: one or more weak hashes; ``weak`` lists each one's position and why.
+    """
+    weak = [
+        {"index": i, "type": item.type, "reason": reason}
+        for i, item in enumerate(items)
+        if (reason := weakness(item, min_pdq_quality=min_pdq_quality)) is not None
+    ]
+    if weak:
+        first = weak[0]
+        raise InvalidInput(
+            f"hashes[{first['index']}] would match unrelated images: {first['reason']}; "
+            "blank, uniform or near-blank images cannot be reported",
+            weak=weak,
+        )

@@ -90,3 +90,38 @@ def test_api_contract(server_factory, tmp_path: Path):
     ]
     assert statuses and max(statuses) < 500
     shutil.rmtree(tmp_path / ".hypothesis", ignore_errors=True)
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/v1/feed?after=93605490512141320192"),  # found by schemathesis: was a 500
+        ("GET", "/v1/feed?after=9223372036854775808"),
+        ("POST", "/v1/matches/99999999999999999999999/feedback"),
+        ("POST", "/v1/matches/0/feedback"),
+    ],
+)
+def test_ids_beyond_bigint_are_422_not_500(live_server: Server, api_key: str, method, path):
+    with live_server.client(api_key) as c:
+        r = c.request(method, path, json={"feedback": "blocked"} if method == "POST" else None)
+    assert r.status_code == 422, r.text
+    assert r.headers["content-type"] == "application/problem+json"
+
+
+def test_405_names_every_method_of_the_path(live_server: Server):
+    with live_server.client() as c:
+        r = c.request("PUT", "/v1/banks")
+        assert r.status_code == 405
+        assert set(r.headers["allow"].split(", ")) == {"GET", "POST"}
+        r = c.request("PATCH", "/v1/cases/HB-0000-0000-0000-0000")
+        assert set(r.headers["allow"].split(", ")) == {"GET", "DELETE"}
+
+
+def test_request_bodies_are_strict(live_server: Server, api_key: str):
+    with live_server.client(api_key) as c:
+        r = c.post(
+            "/v1/banks", json={"name": "strict-x", "policy": "block", "pdq_threshold": False}
+        )
+        assert r.status_code == 422, r.text
+        pdq = {"type": "pdq", "value": "ab" * 32, "quality": "90"}
+        assert c.post("/v1/cases", json={"hashes": [pdq]}).status_code == 422
