@@ -11,6 +11,7 @@ from markupsafe import Markup
 from app.config import Settings
 from app.portal.assets import version
 from app.portal.content import contacts
+from app.portal.follow import FollowOutcome
 from app.portal.i18n import LANGUAGES, NAMES, texts
 
 __all__ = ["CSP", "PAGE_HEADERS", "STATIC_HEADERS", "render"]
@@ -85,8 +86,16 @@ def _page_config(lang: str, settings: Settings) -> dict[str, Any]:
     }
 
 
-def render(page: str, lang: str, settings: Settings, *, path: str) -> str:
-    """The HTML of ``page`` (``report`` or ``follow``) in ``lang``."""
+def render(
+    page: str,
+    lang: str,
+    settings: Settings,
+    *,
+    path: str,
+    outcome: FollowOutcome | None = None,
+) -> str:
+    """The HTML of ``page`` (``report`` or ``follow``) in ``lang``; ``outcome`` is the
+    result of a follow form posted without JavaScript."""
     t = texts(lang)
     switch = [
         {"code": code, "name": NAMES[code], "url": f"{path}?lang={code}", "current": code == lang}
@@ -101,4 +110,5 @@ def render(page: str, lang: str, settings: Settings, *, path: str) -> str:
         config=_script_json(_page_config(lang, settings)),
         max_size=size_text(settings.max_image_bytes, lang),
         v=version(),
+        outcome=outcome,
     )

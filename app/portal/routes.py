@@ -11,11 +11,14 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, Response
+from starlette.concurrency import run_in_threadpool
 
 from app.config import Settings
 from app.portal.assets import asset
-from app.portal.i18n import negotiate
+from app.portal.follow import ACTIONS, FollowOutcome, follow_case
+from app.portal.i18n import negotiate, texts
 from app.portal.pages import PAGE_HEADERS, STATIC_HEADERS, render
+from app.services.container import Services
 
 router = APIRouter(include_in_schema=False)
 
@@ -27,9 +30,11 @@ def _settings(request: Request) -> Settings:
     return settings
 
 
-def _page(request: Request, name: str, lang: str | None) -> HTMLResponse:
+def _page(
+    request: Request, name: str, lang: str | None, outcome: FollowOutcome | None = None
+) -> HTMLResponse:
     chosen = negotiate(lang, request.headers.get("accept-language"))
-    html = render(name, chosen, _settings(request), path=request.url.path)
+    html = render(name, chosen, _settings(request), path=request.url.path, outcome=outcome)
     headers = {**PAGE_HEADERS, "Content-Language": chosen}
     return HTMLResponse(html, headers=headers)
 
@@ -50,6 +55,24 @@ async def report(request: Request, lang: LangQuery = None) -> HTMLResponse:
 async def follow(request: Request, lang: LangQuery = None) -> HTMLResponse:
     """Follow, add images to or withdraw a case with its number and PIN."""
     return _page(request, "follow", lang)
+
+
+@router.post("/follow")
+async def follow_without_javascript(request: Request, lang: LangQuery = None) -> HTMLResponse:
+    """The follow form posted without JavaScript: the page, with the case (or an error)."""
+    form = await request.form(max_files=0, max_fields=8)
+    action = str(form.get("action", "show"))
+    services: Services = request.app.state.services
+    outcome = await run_in_threadpool(
+        follow_case,
+        services.cases,
+        str(form.get("case_id", ""))[:64],
+        str(form.get("pin", ""))[:64],
+        action if action in ACTIONS else "show",
+        texts(negotiate(lang, request.headers.get("accept-language"))),
+        pin_attempts=services.settings.pin_attempts,
+    )
+    return _page(request, "follow", lang, outcome)
 
 
 @router.get("/portal/static/{name}")

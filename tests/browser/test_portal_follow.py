@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Browser, Page, expect
 
 from tests.browser.test_portal_common import (
     case_status,
@@ -94,3 +94,34 @@ def test_reupload_attempts_are_shown(
     expect(page.locator("#case-attempts")).to_have_text(str(attempts))
     expect(page.locator("#case-blocked")).to_have_text("0")
     expect(page.locator("#case-last")).not_to_have_text(t("en", "case.never"))
+
+
+def test_follow_and_withdraw_without_javascript(browser: Browser, live_server: Server) -> None:
+    """In a browser's safest mode the follow form posts to the page, which shows the case."""
+    context = browser.new_context(java_script_enabled=False)
+    page = context.new_page()
+    case_id, pin = new_case(live_server, seed=99)
+    page.goto(live_server.url + "/follow?lang=fr")
+    expect(page.locator(".noscript")).to_have_text(t("fr", "noscript"))
+
+    follow(page, case_id, "1111-2222-3333")
+    expect(page.locator("#follow-error")).to_have_text(t("fr", "error.wrong_pin", n=10))
+    expect(page.locator("#follow-case")).to_have_value(case_id)
+
+    follow(page, case_id, pin)
+    posted = page.locator("#case-posted")
+    expect(posted.locator("h2")).to_have_text(t("fr", "case.title", case=case_id))
+    expect(posted.locator(".badge")).to_have_text(t("fr", "status.pending"))
+    assert pin not in page.url and "pin" not in page.url
+    posted.locator("button[value=withdraw]").click()
+    expect(posted.locator("h3")).to_have_text(t("fr", "withdraw.confirm_title"))
+    posted.locator("button[value=show]").click()  # "no": nothing changes
+    assert case_status(live_server, case_id, pin)["status"] == "pending"
+    posted.locator("button[value=withdraw]").click()
+    posted.locator("button[value=withdraw-confirmed]").click()
+    expect(posted.locator(".badge")).to_have_text(t("fr", "status.withdrawn"))
+    expect(posted.locator("[role=status]")).to_have_text(t("fr", "withdraw.done"))
+    expect(posted.locator("form")).to_have_count(0)  # nothing left to do, no PIN kept
+    assert pin not in page.content()
+    assert case_status(live_server, case_id, pin)["status"] == "withdrawn"
+    context.close()

@@ -149,7 +149,9 @@ def test_every_text_exists_in_every_language() -> None:
                 re.findall(r"\{(\w+)\}", texts("en").table[key])
             ), (lang, key)
     used_in_templates = {
-        m for f in TEMPLATES.glob("*.html") for m in re.findall(r"t\('([\w.]+)'", f.read_text())
+        m
+        for f in TEMPLATES.glob("*.html")
+        for m in re.findall(r"\bt\('([\w.]+)'[,)]", f.read_text())
     }
     used_in_scripts = {
         m for f in STATIC.glob("*.js") for m in re.findall(r'\bt\(\s*"([\w.]+)"', f.read_text())

@@ -1,0 +1,56 @@
+"""Following a case without JavaScript: the follow form posted to the page itself.
+
+With JavaScript the page calls the API and this is never used. Without it (a browser in
+its safest mode, an old phone) the form posts here and the page comes back with the
+case, or with a withdrawal to confirm. The PIN travels in form bodies only, never in an
+address; the page holds it (in the withdraw form) only while the case is shown.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from app.errors import CaseLocked, Conflict, HashbankError, NotFound, Unauthorized
+from app.portal.i18n import Texts
+from app.services.cases import CaseService, CaseView
+
+__all__ = ["ACTIONS", "FollowOutcome", "follow_case"]
+
+ACTIONS = ("show", "withdraw", "withdraw-confirmed")
+
+
+@dataclass(frozen=True)
+class FollowOutcome:
+    """What the follow page shows after a post."""
+
+    case_id: str
+    view: CaseView | None = None
+    pin: str | None = None  # put back in the page's forms while the case is shown
+    confirm: bool = False  # a withdrawal waits for "yes"
+    error: str | None = None
+    message: str | None = None
+
+
+def follow_case(
+    cases: CaseService, case_id: str, pin: str, action: str, t: Texts, *, pin_attempts: int
+) -> FollowOutcome:
+    """Show a case, ask to confirm its withdrawal, or withdraw it (``action``)."""
+    if not case_id.strip() or not pin.strip():
+        return FollowOutcome(case_id, error=t("js.follow.missing"))
+    try:
+        if action == "withdraw-confirmed":
+            view = cases.withdraw(case_id, pin)
+            return FollowOutcome(view.case_id, view, message=t("js.withdraw.done"))
+        view = cases.status(case_id, pin)
+    except CaseLocked as exc:
+        minutes = max(1, math.ceil(exc.retry_after / 60))
+        return FollowOutcome(case_id, error=t("js.error.locked", minutes=minutes))
+    except (Unauthorized, NotFound):
+        return FollowOutcome(case_id, error=t("js.error.wrong_pin", n=pin_attempts))
+    except Conflict:
+        return FollowOutcome(case_id, error=t("js.error.closed"))
+    except HashbankError:
+        return FollowOutcome(case_id, error=t("js.error.invalid"))
+    confirm = action == "withdraw" and view.status != "withdrawn"
+    return FollowOutcome(view.case_id, view, pin=pin, confirm=confirm)
