@@ -70,10 +70,22 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     )
     app.state.services = services
     app.state.settings = settings
+    # the dashboard, when present, renders its own errors as pages (``error_page``)
+    dashboard = (
+        importlib.import_module("app.dashboard.routes")
+        if importlib.util.find_spec("app.dashboard.routes") is not None
+        else None
+    )
+
+    def page_error(request: Request, exc: Exception) -> Response | None:
+        if dashboard is None or not request.url.path.startswith("/dashboard"):
+            return None
+        response: Response = dashboard.error_page(request, exc)
+        return response
 
     @app.exception_handler(HashbankError)
     async def _hashbank_error(request: Request, exc: HashbankError) -> Response:
-        return problem(exc)
+        return page_error(request, exc) or problem(exc)
 
     @app.exception_handler(hashes.HashError)
     async def _hash_error(request: Request, exc: hashes.HashError) -> Response:
@@ -90,6 +102,9 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> Response:
+        page = page_error(request, exc)
+        if page is not None:
+            return page
         errors = [
             {
                 "loc": [str(p) for p in e.get("loc", ())],
@@ -102,6 +117,9 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        page = page_error(request, exc)
+        if page is not None:
+            return page
         error = HashbankError(str(exc.detail))
         body = {
             "type": f"https://hashbank.dev/problems/http-{exc.status_code}",
@@ -124,8 +142,8 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     ):
         app.include_router(router)
     app.include_router(portal_router)
-    if importlib.util.find_spec("app.dashboard.routes") is not None:  # being built
-        app.include_router(importlib.import_module("app.dashboard.routes").router)
+    if dashboard is not None:
+        app.include_router(dashboard.router)
 
     app.add_middleware(SecurityHeaders)
     app.add_middleware(AccessLog)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from app.config import Settings
 from app.index.replica import IndexReplica
@@ -10,9 +10,11 @@ from app.services.banks import BankService
 from app.services.cases import CaseService
 from app.services.checks import CheckService, Thresholds
 from app.services.clients import ClientService
+from app.services.dashboard import DashboardService
 from app.services.feed import FeedService
 from app.services.matches import MatchService
 from app.services.ratelimit import RateLimiter
+from app.services.sessions import SessionService
 from app.services.users import UserService
 from app.storage.db import Database
 
@@ -32,6 +34,20 @@ class Services:
     feed: FeedService
     matches: MatchService
     limiter: RateLimiter
+    sessions: SessionService = field(init=False)
+    dashboard: DashboardService = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.sessions = SessionService(self.db, self.users)
+        self.dashboard = DashboardService(
+            self.db,
+            self.replica,
+            self.checks.thresholds,
+            cases=self.cases,
+            users=self.users,
+            clients=self.clients,
+            sessions=self.sessions,
+        )
 
     @classmethod
     def build(cls, settings: Settings, *, migrate: bool = True) -> Services:

@@ -33,6 +33,7 @@ __all__ = [
     "Change",
     "ChangeOp",
     "Client",
+    "DashboardSession",
     "Feedback",
     "Match",
     "MatchReview",
@@ -255,3 +256,16 @@ class Change(Base):
     signal_type: Mapped[str | None] = mapped_column(String(8))
     value: Mapped[str | None] = mapped_column(String(64))
     status: Mapped[str | None] = mapped_column(String(16))
+
+
+class DashboardSession(Base):
+    """A signed-in dashboard user. The cookie holds a random token; only its SHA-256 is here."""
+
+    __tablename__ = "dashboard_session"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)

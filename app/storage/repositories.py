@@ -10,7 +10,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select, text, update
+from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -23,6 +23,7 @@ from app.storage.models import (
     Change,
     ChangeOp,
     Client,
+    DashboardSession,
     Match,
     Signal,
     User,
@@ -35,8 +36,10 @@ __all__ = [
     "CaseRepository",
     "ChangeRepository",
     "ClientRepository",
+    "DashboardRepository",
     "IndexedSignal",
     "MatchRepository",
+    "SessionRepository",
     "SignalRepository",
     "UserRepository",
     "flush_or_conflict",
@@ -430,3 +433,195 @@ class ChangeRepository:
         if feed_only:
             stmt = stmt.where(Change.op != ChangeOp.BANK)
         return self.s.scalars(stmt.order_by(Change.seq).limit(limit)).all()
+
+
+class SessionRepository:
+    """Dashboard sign-in sessions, found by the SHA-256 of their cookie's token."""
+
+    def __init__(self, session: Session) -> None:
+        self.s = session
+
+    def add(self, row: DashboardSession) -> DashboardSession:
+        self.s.add(row)
+        flush_or_conflict(self.s, "session")
+        return row
+
+    def with_user(self, token_hash: str) -> tuple[DashboardSession, User] | None:
+        stmt = (
+            select(DashboardSession, User)
+            .join(User, User.id == DashboardSession.user_id)
+            .where(DashboardSession.token_hash == token_hash)
+        )
+        row = self.s.execute(stmt).first()
+        return (row[0], row[1]) if row is not None else None
+
+    def touch(self, session_id: int, at: datetime) -> None:
+        self.s.execute(
+            update(DashboardSession)
+            .where(DashboardSession.id == session_id)
+            .values(last_seen_at=at)
+        )
+
+    def delete(self, token_hash: str) -> int:
+        result = self.s.execute(
+            delete(DashboardSession).where(DashboardSession.token_hash == token_hash)
+        )
+        return int(result.rowcount)  # type: ignore[attr-defined]
+
+    def delete_for_user(self, user_id: int) -> int:
+        result = self.s.execute(delete(DashboardSession).where(DashboardSession.user_id == user_id))
+        return int(result.rowcount)  # type: ignore[attr-defined]
+
+    def delete_stale(self, expired_before: datetime, idle_before: datetime) -> int:
+        result = self.s.execute(
+            delete(DashboardSession).where(
+                (DashboardSession.expires_at < expired_before)
+                | (DashboardSession.last_seen_at < idle_before)
+            )
+        )
+        return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+MatchListRow = tuple[Match, str | None, str | None, str]
+"""A match with its client's name, its case's public id and its bank's name."""
+SignalListRow = tuple[Signal, str | None, str | None, str]
+"""A signal with its case's public id and status, and its bank's name."""
+
+
+class DashboardRepository:
+    """Read queries of the moderators' dashboard: figures, sorted pages, look-ups."""
+
+    def __init__(self, session: Session) -> None:
+        self.s = session
+
+    def case_figures(self) -> dict[str, int]:
+        """Cases per status, and ``active_hashes``: the hashes of active cases."""
+        figures = CaseRepository(self.s).count_by_status()
+        stmt = select(func.coalesce(func.sum(Case.signal_count), 0)).where(
+            Case.status == CaseStatus.ACTIVE
+        )
+        figures["active_hashes"] = int(self.s.scalar(stmt) or 0)
+        return figures
+
+    def match_count(self, *, since: datetime | None = None, review: str | None = None) -> int:
+        stmt = select(func.count()).select_from(Match)
+        if since is not None:
+            stmt = stmt.where(Match.created_at >= since)
+        if review is not None:
+            stmt = stmt.where(Match.review == review)
+        return int(self.s.scalar(stmt) or 0)
+
+    def match_page(
+        self,
+        *,
+        case_id: int | None = None,
+        client_id: int | None = None,
+        review: str | None = None,
+        action: str | None = None,
+        order: str = "created_at",
+        descending: bool = True,
+        offset: int = 0,
+        limit: int = 50,
+    ) -> tuple[list[MatchListRow], int]:
+        """One page of matches (newest first by default) and how many match the filters."""
+        where = []
+        if case_id is not None:
+            where.append(Match.case_id == case_id)
+        if client_id is not None:
+            where.append(Match.client_id == client_id)
+        if review is not None:
+            where.append(Match.review == review)
+        if action is not None:
+            where.append(Match.action == action)
+        total = int(self.s.scalar(select(func.count()).select_from(Match).where(*where)) or 0)
+        column = {"created_at": Match.created_at, "distance": Match.distance}.get(
+            order, Match.created_at
+        )
+        ids = (
+            select(Match.id)
+            .where(*where)
+            .order_by(
+                column.desc() if descending else column.asc(),
+                Match.id.desc() if descending else Match.id.asc(),
+            )
+            .offset(offset)
+            .limit(limit)
+            .subquery()
+        )
+        stmt = (
+            select(Match, Client.name, Case.public_id, Bank.name)
+            .join(ids, ids.c.id == Match.id)
+            .join(Bank, Bank.id == Match.bank_id)
+            .outerjoin(Client, Client.id == Match.client_id)
+            .outerjoin(Case, Case.id == Match.case_id)
+            .order_by(
+                column.desc() if descending else column.asc(),
+                Match.id.desc() if descending else Match.id.asc(),
+            )
+        )
+        rows: list[MatchListRow] = [(r[0], r[1], r[2], r[3]) for r in self.s.execute(stmt).all()]
+        return rows, total
+
+    def signal_page(
+        self, case_id: int, *, offset: int = 0, limit: int = 50
+    ) -> tuple[Sequence[Signal], int]:
+        where = Signal.case_id == case_id
+        total = int(self.s.scalar(select(func.count()).select_from(Signal).where(where)) or 0)
+        stmt = select(Signal).where(where).order_by(Signal.id).offset(offset).limit(limit)
+        return self.s.scalars(stmt).all(), total
+
+    def signals_in_context(
+        self, *, ids: Sequence[int] = (), value: tuple[str, str] | None = None, limit: int = 500
+    ) -> list[SignalListRow]:
+        """Signals by id or by (type, value), with their case and bank."""
+        stmt = (
+            select(Signal, Case.public_id, Case.status, Bank.name)
+            .join(Bank, Bank.id == Signal.bank_id)
+            .outerjoin(Case, Case.id == Signal.case_id)
+        )
+        if value is not None:
+            stmt = stmt.where(Signal.type == value[0], Signal.value == value[1])
+        else:
+            stmt = stmt.where(Signal.id.in_(list(ids)))
+        rows = self.s.execute(stmt.order_by(Signal.id).limit(limit)).all()
+        return [(r[0], r[1], str(r[2]) if r[2] is not None else None, r[3]) for r in rows]
+
+    def audit_page(
+        self,
+        *,
+        actor: str | None = None,
+        action: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        object_type: str | None = None,
+        object_id: str | None = None,
+        descending: bool = True,
+        offset: int = 0,
+        limit: int = 50,
+    ) -> tuple[Sequence[AuditEvent], int]:
+        """Audit events matching the filters (actor: a substring), newest first by default."""
+        where = []
+        if actor:
+            where.append(AuditEvent.actor.contains(actor, autoescape=True))
+        if action:
+            where.append(AuditEvent.action == action)
+        if since is not None:
+            where.append(AuditEvent.at >= since)
+        if until is not None:
+            where.append(AuditEvent.at < until)
+        if object_type is not None:
+            where.append(AuditEvent.object_type == object_type)
+        if object_id is not None:
+            where.append(AuditEvent.object_id == object_id)
+        total = int(self.s.scalar(select(func.count()).select_from(AuditEvent).where(*where)) or 0)
+        order = (
+            (AuditEvent.at.desc(), AuditEvent.id.desc())
+            if descending
+            else (AuditEvent.at.asc(), AuditEvent.id.asc())
+        )
+        stmt = select(AuditEvent).where(*where).order_by(*order).offset(offset).limit(limit)
+        return self.s.scalars(stmt).all(), total
+
+    def audit_actions(self) -> list[str]:
+        stmt = select(AuditEvent.action).distinct().order_by(AuditEvent.action)
+        return [str(a) for a in self.s.scalars(stmt).all()]

@@ -1,0 +1,176 @@
+"""Rendering the dashboard: templates, the helpers they use, the chart, response headers."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+from urllib.parse import urlencode
+
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+
+from app.dashboard.assets import version
+
+__all__ = ["CSP", "PAGE_HEADERS", "STATIC_HEADERS", "Chart", "bar_chart", "render", "url_with"]
+
+# Everything comes from hashbank itself; no inline script or style (the chart is SVG
+# markup with presentation attributes, styled by the stylesheet), forms post only here,
+# and the page cannot be framed.
+CSP = "; ".join(
+    [
+        "default-src 'none'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self'",
+        "connect-src 'self'",
+        "form-action 'self'",
+        "base-uri 'none'",
+        "frame-ancestors 'none'",
+    ]
+)
+PAGE_HEADERS = {
+    "Content-Security-Policy": CSP,
+    # case ids, hashes and keys: nothing of these pages is kept by the browser or a proxy
+    "Cache-Control": "no-store",
+    "Permissions-Policy": "camera=(), microphone=(), geolocation=(), payment=(), usb=()",
+    "Cross-Origin-Opener-Policy": "same-origin",
+}
+STATIC_HEADERS = {
+    "Content-Security-Policy": CSP,
+    "Cache-Control": "no-cache",
+    "Cross-Origin-Resource-Policy": "same-origin",
+}
+
+_env = Environment(
+    loader=PackageLoader("app.dashboard", "templates"),
+    autoescape=select_autoescape(["html"]),
+    undefined=StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+
+def _when(value: datetime | date | None) -> str:
+    """A time as staff read it: ``2026-11-27 06:40 UTC`` (dates alone: ``2026-11-27``)."""
+    if value is None:
+        return "—"
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d %H:%M UTC")
+    return value.isoformat()
+
+
+def _iso(value: datetime | None) -> str:
+    return value.isoformat(timespec="seconds") if value is not None else ""
+
+
+def _number(value: int) -> str:
+    return f"{value:,}"
+
+
+_env.filters["when"] = _when
+_env.filters["iso"] = _iso
+_env.filters["number"] = _number
+_env.globals["v"] = version
+
+
+def url_with(path: str, params: Mapping[str, str], **changes: object) -> str:
+    """``path`` with the query ``params`` changed: a None value drops the parameter, and
+    any change other than ``page`` goes back to the first page."""
+    merged = dict(params)
+    if any(k != "page" and not k.endswith("page") for k in changes):
+        merged.pop("page", None)
+    for key, value in changes.items():
+        if value is None or value == "":
+            merged.pop(key, None)
+        else:
+            merged[key] = str(value)
+    return path + ("?" + urlencode(merged) if merged else "")
+
+
+@dataclass(frozen=True)
+class Bar:
+    x: float
+    y: float
+    width: float
+    height: float
+    day: date
+    count: int
+
+
+@dataclass(frozen=True)
+class Tick:
+    y: float
+    label: str
+
+
+@dataclass(frozen=True)
+class Label:
+    x: float
+    text: str
+
+
+@dataclass(frozen=True)
+class Chart:
+    """A bar chart laid out for an SVG of ``width`` x ``height`` user units."""
+
+    width: int
+    height: int
+    left: int
+    bottom: float
+    bars: list[Bar]
+    ticks: list[Tick]
+    labels: list[Label]
+    total: int
+
+
+def _nice_max(peak: int) -> int:
+    """The smallest 1/2/5 x 10^k at or above ``peak`` (at least 4, so ticks are whole)."""
+    if peak <= 4:
+        return 4
+    magnitude = 10 ** math.floor(math.log10(peak))
+    for step in (1, 2, 2.5, 5, 10):
+        if step * magnitude >= peak:
+            return int(step * magnitude)
+    return int(10 * magnitude)
+
+
+def bar_chart(series: Sequence[tuple[date, int]], *, width: int = 720, height: int = 220) -> Chart:
+    """Lay out one bar per day, a y axis with 5 ticks and a date label every 7 days."""
+    left, right, top, bottom = 48, 8, 10, 28
+    plot_w = width - left - right
+    plot_h = height - top - bottom
+    top_value = _nice_max(max((n for _, n in series), default=0))
+    slot = plot_w / max(1, len(series))
+    bars = []
+    for i, (day, n) in enumerate(series):
+        h = plot_h * n / top_value
+        bars.append(
+            Bar(
+                round(left + i * slot + slot * 0.15, 2),
+                round(top + plot_h - h, 2),
+                round(slot * 0.7, 2),
+                round(h, 2),
+                day,
+                n,
+            )
+        )
+    ticks = [
+        Tick(round(top + plot_h - plot_h * k / 4, 2), f"{top_value * k // 4:,}") for k in range(5)
+    ]
+    labels = [
+        Label(round(left + i * slot + slot / 2, 2), day.strftime("%d %b"))
+        for i, (day, _) in enumerate(series)
+        if (len(series) - 1 - i) % 7 == 0
+    ]
+    return Chart(width, height, left, top + plot_h, bars, ticks, labels, sum(n for _, n in series))
+
+
+def render(template: str, **context: Any) -> str:
+    """The HTML of ``template`` with ``context``."""
+    return _env.get_template(template).render(**context)
+
+
+def has_template(name: str) -> bool:
+    return name in _env.list_templates()
