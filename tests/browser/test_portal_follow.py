@@ -101,8 +101,13 @@ def test_follow_and_withdraw_without_javascript(browser: Browser, live_server: S
     context = browser.new_context(java_script_enabled=False)
     page = context.new_page()
     case_id, pin = new_case(live_server, seed=99)
-    page.goto(live_server.url + "/follow?lang=fr")
+    page.goto(live_server.url + "/?lang=fr")  # reporting needs JavaScript: said, not offered
     expect(page.locator(".noscript")).to_have_text(t("fr", "noscript"))
+    expect(page.locator("#report-form")).to_be_hidden()
+    expect(page.locator("#help")).to_be_visible()
+    page.goto(live_server.url + "/follow?lang=fr")
+    expect(page.locator("#follow-form")).to_be_visible()
+    expect(page.locator("#add-section")).to_be_hidden()
 
     follow(page, case_id, "1111-2222-3333")
     expect(page.locator("#follow-error")).to_have_text(t("fr", "error.wrong_pin", n=10))

@@ -146,6 +146,7 @@ export class Picker {
     this.items = [];
     this.queue = Promise.resolve();
     this.working = 0;
+    this.announced = 0; // when the progress was last put in the live region
     this.list = root.querySelector("[data-list]");
     this.status = root.querySelector("[data-status]");
     this.heic = root.querySelector("[data-heic]");
@@ -261,10 +262,18 @@ export class Picker {
     const done = total - this.working;
     const ready = this.ready().length;
     const problems = this.items.filter((i) => i.state === "error").length;
-    if (!total) this.status.textContent = "";
-    else if (this.working) this.status.textContent = t("pick.working", { done, total });
-    else if (problems) this.status.textContent = t("pick.done_problems", { ready, problems });
-    else this.status.textContent = t("pick.done", { ready });
+    let text;
+    if (!total) text = "";
+    else if (this.working) text = t("pick.working", { done, total });
+    else if (problems) text = t("pick.done_problems", { ready, problems });
+    else text = t("pick.done", { ready });
+    // Progress goes to the live region at most every 2 s, so that a screen reader is not
+    // flooded while many images are prepared; the final count always goes at once.
+    const now = Date.now();
+    if (!this.working || !this.announced || now - this.announced > 2000) {
+      this.status.textContent = text;
+      this.announced = this.working ? now : 0;
+    }
     this.heic.hidden = !this.items.some((i) => i.state === "heic");
     this.onChange();
   }
