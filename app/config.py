@@ -56,6 +56,21 @@ class Settings(BaseSettings):
         le=100,
         description="Reports of PDQ hashes below this quality (0-100) are refused with 422.",
     )
+    quarantine_matches: int = Field(
+        1000,
+        ge=0,
+        description="A stored hash with this many matches within the quarantine window is "
+        "quarantined (answers review, not block) until a moderator releases it; 0: never.",
+    )
+    quarantine_clients: int = Field(
+        25,
+        ge=0,
+        description="A stored hash matched by this many distinct API clients within the "
+        "window is quarantined; 0: never.",
+    )
+    quarantine_window_seconds: int = Field(
+        86_400, ge=60, description="The window of the quarantine counts, in seconds."
+    )
     pin_attempts: int = Field(10, ge=1, description="Wrong PINs after which a case is locked.")
     pin_lock_seconds: int = Field(
         900, ge=1, description="How long a case stays locked after too many wrong PINs."

@@ -125,6 +125,20 @@ class BankOut(BaseModel):
     hashes: int
 
 
+class QuarantineOut(BaseModel):
+    signal_id: int
+    signal_type: str
+    bank: str
+    case_id: str | None = Field(description="The case the hash belongs to, if any.")
+    state: Literal["quarantined", "released"]
+    reason: str
+    matches: int = Field(description="Matches in the window when it was quarantined.")
+    clients: int = Field(description="Distinct API clients in the window then.")
+    since: datetime
+    released_at: datetime | None
+    released_by: str | None
+
+
 class ProblemOut(BaseModel):
     type: str
     title: str

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -84,7 +85,8 @@ def _locked(locked_until: datetime | None, now: datetime) -> None:
     if locked_until is not None and locked_until > now:
         raise CaseLocked(
             "too many wrong PINs: this case is locked for a while",
-            retry_after=max(1, int((locked_until - now).total_seconds())),
+            # rounded up: a client that waits Retry-After seconds finds the case open
+            retry_after=max(1, math.ceil((locked_until - now).total_seconds())),
         )
 
 

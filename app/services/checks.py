@@ -5,19 +5,28 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session
 
 from app.index.replica import BankInfo, IndexReplica
+from app.services import audit
 from app.services.inputs import HashInput
 from app.storage.db import Database
-from app.storage.models import BankPolicy, CaseStatus, Match, utcnow
-from app.storage.repositories import CaseRepository, MatchRepository
+from app.storage.models import BankPolicy, CaseStatus, ChangeOp, Match, SignalQuarantine, utcnow
+from app.storage.repositories import (
+    QUARANTINED,
+    CaseRepository,
+    ChangeRepository,
+    MatchRepository,
+    QuarantineRepository,
+    SignalRepository,
+)
 
 log = logging.getLogger(__name__)
 
-__all__ = ["CheckResult", "CheckService", "MatchOut", "Thresholds"]
+__all__ = ["CheckResult", "CheckService", "MatchOut", "QuarantinePolicy", "Thresholds"]
 
 ACTION_RANK = {"none": 0, "review": 1, "block": 2}
 
@@ -35,6 +44,33 @@ class Thresholds:
         if signal_type == "phash":
             return bank.phash_threshold if bank.phash_threshold is not None else self.phash
         return 0
+
+
+@dataclass(frozen=True)
+class QuarantinePolicy:
+    """When a stored hash matches more than a victim's image plausibly would.
+
+    A victim's image comes back a few times on a few platforms; a hash with ``matches``
+    matches, or matched by ``clients`` distinct API clients, within ``window_seconds`` is
+    far more likely a common image that slipped into the bank. 0 turns a limit off.
+    """
+
+    matches: int = 1000
+    clients: int = 25
+    window_seconds: int = 86_400
+
+    def reason(self, matches: int, clients: int) -> str | None:
+        """Why a hash with these counts in the window is hot, or None."""
+        hours = f"{self.window_seconds / 3600:g} h"
+        if self.matches and matches >= self.matches:
+            return f"{matches} matches in {hours} (limit {self.matches})"
+        if self.clients and clients >= self.clients:
+            return f"matched by {clients} clients in {hours} (limit {self.clients})"
+        return None
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.matches or self.clients)
 
 
 @dataclass(frozen=True)
@@ -67,10 +103,17 @@ class _Candidate:
 class CheckService:
     """Answers checks from the in-memory index; writes only when something matched."""
 
-    def __init__(self, db: Database, replica: IndexReplica, thresholds: Thresholds) -> None:
+    def __init__(
+        self,
+        db: Database,
+        replica: IndexReplica,
+        thresholds: Thresholds,
+        quarantine: QuarantinePolicy | None = None,
+    ) -> None:
         self.db = db
         self.replica = replica
         self.thresholds = thresholds
+        self.quarantine = quarantine or QuarantinePolicy()
 
     def _radius(self, signal_type: str) -> int:
         """The widest distance any bank accepts for this type (search once, filter per bank)."""
@@ -163,7 +206,61 @@ class CheckService:
             cases = CaseRepository(session)
             for case_id, n in sorted(per_case.items()):
                 cases.bump_matches(case_id, n, now)
-            return [row.id for row in rows]
+            hot = self._quarantine_hot(session, flat, now)
+            for (_, c), row in zip(flat, rows, strict=True):
+                if c.signal_id in hot:
+                    c.action = row.action = "review"
+            ids: list[int | None] = [row.id for row in rows]
+        if hot:
+            self.replica.sync()  # this process answers review at once; others within ~1 s
+        return ids
+
+    def _quarantine_hot(
+        self, session: Session, flat: Sequence[tuple[int, _Candidate]], now: datetime
+    ) -> set[int]:
+        """Quarantine the matched signals that are hot (see :class:`QuarantinePolicy`),
+        counting the matches just logged; return the ids quarantined now."""
+        if not self.quarantine.enabled:
+            return set()
+        ids: set[int] = set()
+        for _, c in flat:
+            info = self.replica.info(c.signal_id)
+            if info is not None and info.status != QUARANTINED:
+                ids.add(c.signal_id)
+        repo = QuarantineRepository(session)
+        ids -= set(repo.states(ids))  # quarantined already, or released by a moderator
+        if not ids:
+            return set()
+        since = now - timedelta(seconds=self.quarantine.window_seconds)
+        hot: set[int] = set()
+        for signal_id, (matches, clients) in sorted(repo.match_counts(ids, since).items()):
+            reason = self.quarantine.reason(matches, clients)
+            if reason is None:
+                continue
+            row = SignalQuarantine(
+                signal_id=signal_id,
+                state=QUARANTINED,
+                reason=reason,
+                matches=matches,
+                clients=clients,
+                created_at=now,
+            )
+            if repo.add(row):
+                hot.add(signal_id)
+                audit.record(
+                    session,
+                    "system",
+                    "signal.quarantined",
+                    "signal",
+                    signal_id,
+                    reason=reason,
+                )
+                log.warning("hot hash quarantined", extra={"signal_id": signal_id})
+        if hot:
+            changes = ChangeRepository(session)
+            signals = SignalRepository(session).by_ids(sorted(hot))
+            changes.append(changes.for_signals(ChangeOp.UPDATE, signals, QUARANTINED, now))
+        return hot
 
     def record(
         self, found: Sequence[Sequence[_Candidate]], client_id: int | None
@@ -200,7 +297,7 @@ class CheckService:
 
 
 def _action(policy: BankPolicy, status: str) -> str:
-    if status == CaseStatus.PENDING:
+    if status in (CaseStatus.PENDING, QUARANTINED):
         return "review"
     if status in (CaseStatus.ACTIVE, "bank"):
         return {BankPolicy.BLOCK: "block", BankPolicy.REVIEW: "review"}.get(policy, "none")

@@ -8,7 +8,7 @@ from app.config import Settings
 from app.index.replica import IndexReplica
 from app.services.banks import BankService
 from app.services.cases import CaseService
-from app.services.checks import CheckService, Thresholds
+from app.services.checks import CheckService, QuarantinePolicy, Thresholds
 from app.services.clients import ClientService
 from app.services.dashboard import DashboardService
 from app.services.feed import FeedService
@@ -67,7 +67,16 @@ class Services:
                 pin_lock_seconds=settings.pin_lock_seconds,
                 min_pdq_quality=settings.min_pdq_quality,
             ),
-            checks=CheckService(db, replica, thresholds),
+            checks=CheckService(
+                db,
+                replica,
+                thresholds,
+                QuarantinePolicy(
+                    settings.quarantine_matches,
+                    settings.quarantine_clients,
+                    settings.quarantine_window_seconds,
+                ),
+            ),
             clients=ClientService(db, cache_seconds=settings.key_cache_seconds),
             users=UserService(db),
             banks=BankService(db, replica),

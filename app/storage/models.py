@@ -39,6 +39,7 @@ __all__ = [
     "MatchReview",
     "Role",
     "Signal",
+    "SignalQuarantine",
     "User",
     "utcnow",
 ]
@@ -202,10 +203,33 @@ class Signal(Base):
     note: Mapped[str | None] = mapped_column(String(500))
 
 
+class SignalQuarantine(Base):
+    """A stored hash that matched far more than a victim's image would: held for review.
+
+    ``state`` is ``quarantined`` (its matches answer review, not block) or ``released``
+    (a moderator let it act again; it is never quarantined again). Only the quarantine
+    service writes it; the change log tells the index replicas.
+    """
+
+    __tablename__ = "signal_quarantine"
+
+    signal_id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), ForeignKey("signal.id"), primary_key=True
+    )
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    reason: Mapped[str] = mapped_column(String(200))
+    matches: Mapped[int] = mapped_column(Integer)
+    clients: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    released_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    released_by: Mapped[str | None] = mapped_column(String(64))
+
+
 class Match(Base):
     __tablename__ = "match"
     __table_args__ = (
         Index("ix_match_created", "created_at"),
+        Index("ix_match_signal_created", "signal_id", "created_at"),
         Index("ix_match_case_created", "case_id", "created_at"),
         Index("ix_match_review", "review"),
     )

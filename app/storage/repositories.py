@@ -26,6 +26,7 @@ from app.storage.models import (
     DashboardSession,
     Match,
     Signal,
+    SignalQuarantine,
     User,
     utcnow,
 )
@@ -39,6 +40,7 @@ __all__ = [
     "DashboardRepository",
     "IndexedSignal",
     "MatchRepository",
+    "QuarantineRepository",
     "SessionRepository",
     "SignalRepository",
     "UserRepository",
@@ -46,6 +48,8 @@ __all__ = [
 ]
 
 MATCHABLE = (CaseStatus.PENDING, CaseStatus.ACTIVE)
+# The status a quarantined signal has in the change log and the index, whatever its case's
+QUARANTINED = "quarantined"
 
 
 def flush_or_conflict(session: Session, what: str) -> None:
@@ -221,8 +225,10 @@ class SignalRepository:
                     Signal.bank_id,
                     Signal.case_id,
                     Case.status,
+                    SignalQuarantine.state,
                 )
                 .outerjoin(Case, Case.id == Signal.case_id)
+                .outerjoin(SignalQuarantine, SignalQuarantine.signal_id == Signal.id)
                 .where(Signal.id > last, Signal.deleted_at.is_(None))
                 .where((Signal.case_id.is_(None)) | (Case.status.in_(MATCHABLE)))
                 .order_by(Signal.id)
@@ -231,7 +237,17 @@ class SignalRepository:
             rows = self.s.execute(stmt).all()
             if not rows:
                 return
-            yield [IndexedSignal(r[0], r[1], r[2], r[3], r[4], str(r[5] or "bank")) for r in rows]
+            yield [
+                IndexedSignal(
+                    r[0],
+                    r[1],
+                    r[2],
+                    r[3],
+                    r[4],
+                    QUARANTINED if r[6] == QUARANTINED else str(r[5] or "bank"),
+                )
+                for r in rows
+            ]
             last = rows[-1][0]
 
     def iter_matchable_columns(self, batch: int = 200_000) -> Iterator[MatchableColumns]:
@@ -246,8 +262,10 @@ class SignalRepository:
                 # only integers and our own enum values are formatted into the SQL
                 cursor.execute(
                     "SELECT s.id, s.type, s.value, s.bank_id, COALESCE(s.case_id, -1), "  # noqa: S608
-                    "COALESCE(c.status, 'bank') FROM signal s "
+                    f"CASE WHEN q.state = '{QUARANTINED}' THEN '{QUARANTINED}' "
+                    "ELSE COALESCE(c.status, 'bank') END FROM signal s "
                     "LEFT OUTER JOIN case_report c ON c.id = s.case_id "
+                    "LEFT OUTER JOIN signal_quarantine q ON q.signal_id = s.id "
                     f"WHERE s.id > {int(last)} AND s.deleted_at IS NULL "
                     f"AND (s.case_id IS NULL OR c.status IN ({matchable})) "
                     f"ORDER BY s.id LIMIT {int(batch)}"
@@ -295,6 +313,64 @@ class MatchRepository:
             select(day, func.count()).where(Match.created_at >= since).group_by(day).order_by(day)
         ).all()
         return [(str(d), int(n)) for d, n in rows]
+
+
+class QuarantineRepository:
+    """Stored hashes held for review because they matched far too much."""
+
+    def __init__(self, session: Session) -> None:
+        self.s = session
+
+    def get(self, signal_id: int, *, for_update: bool = False) -> SignalQuarantine | None:
+        stmt = select(SignalQuarantine).where(SignalQuarantine.signal_id == signal_id)
+        if for_update:
+            stmt = stmt.with_for_update()
+        return self.s.scalars(stmt).first()
+
+    def states(self, signal_ids: Iterable[int]) -> dict[int, str]:
+        """signal id -> state, for those of ``signal_ids`` ever quarantined."""
+        ids = list(signal_ids)
+        if not ids:
+            return {}
+        rows = self.s.execute(
+            select(SignalQuarantine.signal_id, SignalQuarantine.state).where(
+                SignalQuarantine.signal_id.in_(ids)
+            )
+        ).all()
+        return {int(sid): str(state) for sid, state in rows}
+
+    def quarantined_among(self, signal_ids: Sequence[int]) -> set[int]:
+        return {sid for sid, st in self.states(signal_ids).items() if st == QUARANTINED}
+
+    def add(self, row: SignalQuarantine) -> bool:
+        """Quarantine a signal; False if it already has a row (another process was first)."""
+        try:
+            with self.s.begin_nested():
+                self.s.add(row)
+                self.s.flush()
+        except IntegrityError:
+            return False
+        return True
+
+    def list(self, state: str | None = QUARANTINED) -> Sequence[SignalQuarantine]:
+        stmt = select(SignalQuarantine)
+        if state is not None:
+            stmt = stmt.where(SignalQuarantine.state == state)
+        return self.s.scalars(stmt.order_by(SignalQuarantine.created_at.desc())).all()
+
+    def match_counts(
+        self, signal_ids: Iterable[int], since: datetime
+    ) -> dict[int, tuple[int, int]]:
+        """signal id -> (matches, distinct clients) logged since ``since``."""
+        ids = list(signal_ids)
+        if not ids:
+            return {}
+        rows = self.s.execute(
+            select(Match.signal_id, func.count(), func.count(func.distinct(Match.client_id)))
+            .where(Match.signal_id.in_(ids), Match.created_at >= since)
+            .group_by(Match.signal_id)
+        ).all()
+        return {int(sid): (int(n), int(c)) for sid, n, c in rows}
 
 
 class ClientRepository:
@@ -410,7 +486,13 @@ class ChangeRepository:
     def for_signals(
         self, op: ChangeOp, signals: Iterable[Signal], status: str, at: datetime | None = None
     ) -> list[Change]:
+        """Changes stating ``signals`` with ``status``; a quarantined signal that stays
+        matchable keeps the status ``quarantined`` whatever its case's becomes."""
         when = at or utcnow()
+        signals = list(signals)
+        held: set[int] = set()
+        if op != ChangeOp.REMOVE and signals:
+            held = QuarantineRepository(self.s).quarantined_among([s.id for s in signals])
         return [
             Change(
                 at=when,
@@ -420,7 +502,7 @@ class ChangeRepository:
                 bank_id=sig.bank_id,
                 signal_type=sig.type,
                 value=sig.value,
-                status=status,
+                status=QUARANTINED if sig.id in held else status,
             )
             for sig in signals
         ]

@@ -1,0 +1,115 @@
+"""Hot-hash quarantine: list the stored hashes held for review, and release them.
+
+:class:`app.services.checks.CheckService` quarantines a hash when it matches far more
+than a victim's image would (:class:`~app.services.checks.QuarantinePolicy`); its matches
+then answer ``review`` instead of ``block``. A moderator either releases it (it acts as
+its case says again, and is never quarantined again) or rejects its case.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from app.errors import Conflict, NotFound
+from app.index.replica import IndexReplica
+from app.services import audit
+from app.storage.db import Database
+from app.storage.models import Case, ChangeOp, Signal, SignalQuarantine, utcnow
+from app.storage.repositories import (
+    MATCHABLE,
+    QUARANTINED,
+    BankRepository,
+    CaseRepository,
+    ChangeRepository,
+    QuarantineRepository,
+    SignalRepository,
+)
+
+__all__ = ["QuarantineService", "QuarantineView"]
+
+RELEASED = "released"
+
+
+@dataclass(frozen=True)
+class QuarantineView:
+    """A quarantined hash as staff see it: never its value."""
+
+    signal_id: int
+    signal_type: str
+    bank: str
+    case_id: str | None
+    state: str
+    reason: str
+    matches: int
+    clients: int
+    since: datetime
+    released_at: datetime | None
+    released_by: str | None
+
+
+class QuarantineService:
+    def __init__(self, db: Database, replica: IndexReplica) -> None:
+        self.db = db
+        self.replica = replica
+
+    def list(self, *, state: str | None = QUARANTINED) -> list[QuarantineView]:
+        """Quarantined hashes, newest first (``state=None``: released ones too)."""
+        with self.db.read() as session:
+            rows = QuarantineRepository(session).list(state)
+            return [self._view(session, row) for row in rows]
+
+    def release(self, signal_id: int, *, actor: str) -> QuarantineView:
+        """Let a quarantined hash act again as its case says; it stays exempt from then on.
+
+        Raises:
+            NotFound: the hash is not quarantined and never was.
+            Conflict: it was released already.
+        """
+        now = utcnow()
+        with self.db.write() as session:
+            row = QuarantineRepository(session).get(signal_id, for_update=True)
+            if row is None:
+                raise NotFound(f"hash {signal_id} is not quarantined")
+            if row.state != QUARANTINED:
+                raise Conflict(f"hash {signal_id} was released already")
+            row.state, row.released_at, row.released_by = RELEASED, now, actor
+            session.flush()
+            signal = SignalRepository(session).get(signal_id)
+            case = _case_of(session, signal)
+            if signal is not None and signal.deleted_at is None:
+                status = "bank" if case is None else str(case.status)
+                if case is None or case.status in MATCHABLE:
+                    changes = ChangeRepository(session)
+                    changes.append(changes.for_signals(ChangeOp.UPDATE, [signal], status, now))
+            audit.record(session, actor, "signal.released", "signal", signal_id)
+            view = self._view(session, row)
+        self.replica.sync()
+        return view
+
+    @staticmethod
+    def _view(session: Session, row: SignalQuarantine) -> QuarantineView:
+        signal = SignalRepository(session).get(row.signal_id)
+        case = _case_of(session, signal)
+        bank = BankRepository(session).get(signal.bank_id) if signal else None
+        return QuarantineView(
+            signal_id=row.signal_id,
+            signal_type=signal.type if signal else "",
+            bank=bank.name if bank else "",
+            case_id=case.public_id if case else None,
+            state=row.state,
+            reason=row.reason,
+            matches=row.matches,
+            clients=row.clients,
+            since=row.created_at,
+            released_at=row.released_at,
+            released_by=row.released_by,
+        )
+
+
+def _case_of(session: Session, signal: Signal | None) -> Case | None:
+    if signal is None or signal.case_id is None:
+        return None
+    return CaseRepository(session).get(signal.case_id)
