@@ -94,3 +94,117 @@ def test_victim_routes_log_no_ip_address(server_factory):
     listening = f"http://127.0.0.1:{server.port}"
     assert [r for r in records if "127.0.0.1" in json.dumps(r).replace(listening, "")] == []
     assert case["case_id"] not in log and case["pin"] not in log
+
+
+# -- no visitor address anywhere, after every victim route ----------------------------------
+
+VISITOR = "127.0.0.77"  # a loopback address of its own: nothing else on the machine says it
+
+
+def _database_text(url: str) -> str:
+    """Every row of every table, as text (SQLite and PostgreSQL alike)."""
+    from sqlalchemy import create_engine, inspect, text
+
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            tables = inspect(conn).get_table_names()
+            return "\n".join(
+                repr(row) for t in tables for row in conn.execute(text(f'SELECT * FROM "{t}"'))
+            )
+    finally:
+        engine.dispose()
+
+
+def _files_text(root: Path) -> bytes:
+    return b"\n".join(p.read_bytes() for p in root.rglob("*") if p.is_file())
+
+
+def test_victim_routes_leave_no_address_anywhere(server_factory):
+    import httpx
+
+    # the per-address limit is on, so the address is really used (as an HMAC, in memory)
+    server: Server = server_factory(extra_env={"HASHBANK_ANONYMOUS_CASES_PER_HOUR": "50"})
+    transport = httpx.HTTPTransport(local_address=VISITOR)
+    photo = images.jpeg("chelsea", 90)
+    with httpx.Client(base_url=server.url, transport=transport, timeout=60) as c:
+        for page in ("/", "/report", "/follow", "/portal/static/portal.css"):
+            assert c.get(page).status_code == 200
+        case = c.post("/v1/cases", files={"image": ("me.jpg", photo, "image/jpeg")}).json()
+        pin = {"X-Case-Pin": case["pin"]}
+        url = f"/v1/cases/{case['case_id']}"
+        hashes = {"hashes": [{"type": "pdq", "value": "5a" * 32}]}
+        assert c.post(f"{url}/hashes", json=hashes, headers=pin).status_code == 200
+        assert c.get(url, headers=pin).status_code == 200
+        assert c.get(url, headers={"X-Case-Pin": "0000-0000-0000"}).status_code == 401
+        form = {"case_id": case["case_id"], "pin": case["pin"], "action": "show"}
+        assert c.post("/follow", data=form).status_code == 200
+        assert c.delete(url, headers=pin).status_code == 200
+        second = c.post("/v1/cases", json={"hashes": [{"type": "md5", "value": "ab" * 16}]})
+        assert second.status_code == 201
+    server.stop()
+    assert VISITOR not in _database_text(server.database_url)
+    files = _files_text(server.workdir)  # database file, logs, the server's temp dir
+    assert server.log_path.read_bytes() and VISITOR.encode() not in files
+    assert bytes([127, 0, 0, 77]) not in files  # nor packed
+    assert case["case_id"].encode() not in server.log_path.read_bytes()
+
+
+# -- hash values leave only through the feed --------------------------------------------------
+
+
+def _near(value: str, bits: int) -> str:
+    n = int(value, 16)
+    for i in range(bits):
+        n ^= 1 << (7 * i + 3)
+    return f"{n:064x}"
+
+
+def test_check_answers_never_echo_stored_hashes(live_server: Server, api_key: str):
+    import secrets
+
+    pdq, md5 = secrets.token_hex(32), secrets.token_hex(16)
+    with live_server.client() as c:
+        case = c.post(
+            "/v1/cases",
+            json={
+                "hashes": [
+                    {"type": "pdq", "value": pdq, "quality": 90},
+                    {"type": "md5", "value": md5},
+                ]
+            },
+        ).json()
+    query = _near(pdq, 3)
+    with live_server.client(api_key) as c:
+        one = c.post(
+            "/v1/check",
+            json={"hashes": [{"type": "pdq", "value": query}, {"type": "md5", "value": md5}]},
+        )
+        batch = c.post(
+            "/v1/check/batch", json={"items": [{"hashes": [{"type": "pdq", "value": query}]}]}
+        )
+        image = c.post("/v1/check", files={"image": ("x.jpg", images.jpeg("rocket"), "image/jpeg")})
+        banks = c.get("/v1/banks")
+        feed = c.get("/v1/feed", params={"limit": 10_000})
+    with live_server.client() as c:
+        status = c.get(f"/v1/cases/{case['case_id']}", headers={"X-Case-Pin": case["pin"]})
+    body = one.json()
+    assert body["match"] is True and body["action"] == "review"
+    # only the action, and per match the type, distance, bank and an id for feedback
+    assert set(body) == {"match", "action", "matches"}
+    assert {frozenset(m) for m in body["matches"]} == {
+        frozenset({"signal_type", "distance", "bank", "match_id"})
+    }
+    assert sorted((m["signal_type"], m["distance"]) for m in body["matches"]) == [
+        ("md5", 0),
+        ("pdq", 3),
+    ]
+    for r in (one, batch, image, banks, status):  # nor does the reporter's own status
+        assert r.status_code == 200, r.text
+        assert pdq not in r.text.lower() and md5 not in r.text.lower(), r.request.url
+    for r in (one, batch, image):  # a platform learns nothing about the case itself
+        text = r.text.lower()
+        assert case["case_id"].lower() not in text and "pending" not in text
+        assert "quality" not in text and "case" not in text
+    # the feed (feed scope) is the one place hash values leave
+    assert pdq in feed.text and md5 in feed.text
