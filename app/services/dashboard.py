@@ -373,7 +373,7 @@ class DashboardService:
         """
         status_value = CaseStatus(status) if status else None
         with self.db.read() as session:
-            rows, total = CaseRepository(session).page(
+            rows, total = DashboardRepository(session).case_page(
                 status=status_value,
                 order=sort.key,
                 descending=sort.descending,

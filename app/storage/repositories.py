@@ -585,6 +585,39 @@ class DashboardRepository:
         figures["active_hashes"] = int(self.s.scalar(stmt) or 0)
         return figures
 
+    def case_page(
+        self,
+        *,
+        status: CaseStatus | None = None,
+        search: str | None = None,
+        order: str = "created_at",
+        descending: bool = True,
+        offset: int = 0,
+        limit: int = 50,
+    ) -> tuple[Sequence[Case], int]:
+        """One page of cases and how many match the filters (``search``: a fragment of the
+        public id). Ids are paged first, in one direction (ties by id), so an index gives
+        the order and a deep page skips index entries, not rows."""
+        where = []
+        if status is not None:
+            where.append(Case.status == status)
+        if search:
+            where.append(Case.public_id.contains(search.upper(), autoescape=True))
+        total = int(self.s.scalar(select(func.count()).select_from(Case).where(*where)) or 0)
+        column = {
+            "created_at": Case.created_at,
+            "updated_at": Case.updated_at,
+            "matches": Case.match_count,
+            "hashes": Case.signal_count,
+            "status": Case.status,
+        }.get(order, Case.created_at)
+        direction = (column.desc(), Case.id.desc()) if descending else (column.asc(), Case.id.asc())
+        ids = self.s.scalars(
+            select(Case.id).where(*where).order_by(*direction).offset(offset).limit(limit)
+        ).all()
+        rows = {c.id: c for c in self.s.scalars(select(Case).where(Case.id.in_(ids)))}
+        return [rows[i] for i in ids if i in rows], total
+
     def match_count(self, *, since: datetime | None = None, review: str | None = None) -> int:
         stmt = select(func.count()).select_from(Match)
         if since is not None:
