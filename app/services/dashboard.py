@@ -663,12 +663,12 @@ def _timeline(
         return sign * at.timestamp()
 
     shown = matches[before : before + per_page]
+    if before and not shown:  # a page past the end: nothing on it
+        return []
     has_more = len(matches) > before + per_page
     lower = key(matches[0].created_at) if before else -math.inf
-    upper = key(shown[-1].created_at) if has_more and shown else math.inf
+    upper = key(shown[-1].created_at) if has_more else math.inf
     picked = [e for e in lifecycle if lower < key(e.at) <= upper]
-    if before and not shown:  # a page past the end: nothing on it
-        picked = []
     merged = [TimelineEvent(m.created_at, "reupload", m.client, None, m) for m in shown] + picked
     merged.sort(key=lambda e: key(e.at))
     return merged

@@ -1,0 +1,203 @@
+"""The dashboard's services on a real SQLite database, in process: sessions (expiry, sign-out,
+disabled users), a case's timeline across pages, search, overview figures, sorted pages."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from app.config import Settings
+from app.errors import Conflict, Unauthorized
+from app.services.container import Services
+from app.services.dashboard import AuditFilter, Sort
+from app.services.inputs import HashInput
+from app.services.sessions import SessionService, Staff
+from app.storage.models import DashboardSession
+
+PASSWORD = "correct-horse-battery"
+
+
+@pytest.fixture
+def services(tmp_path: Path) -> Iterator[Services]:
+    svc = Services.build(Settings(database_url=f"sqlite:///{tmp_path / 'dash.db'}"))
+    svc.replica.load()
+    svc.users.create("boss", PASSWORD, "admin", actor="test")
+    svc.users.create("mod", PASSWORD, "moderator", actor="test")
+    yield svc
+    svc.close()
+
+
+def pdq() -> str:
+    return secrets.token_hex(32)
+
+
+def flip(value: str, n: int) -> str:
+    as_int = int(value, 16)
+    for bit in range(n):
+        as_int ^= 1 << (255 - bit)
+    return f"{as_int:064x}"
+
+
+def staff(services: Services, username: str = "mod") -> Staff:
+    _, who = services.sessions.sign_in(username, PASSWORD)
+    return who
+
+
+def test_sessions_store_only_a_digest_and_end(services: Services):
+    token, who = services.sessions.sign_in("mod", PASSWORD)
+    assert who.role == "moderator" and not who.is_admin and who.actor == "user:mod"
+    assert services.sessions.resolve(token) == who
+    with services.db.read() as s:
+        stored = s.scalars(select(DashboardSession.token_hash)).all()
+    assert token not in stored and len(stored) == 1
+    assert services.sessions.resolve(token + "x") is None
+    assert services.sessions.resolve("") is None and services.sessions.resolve("a" * 500) is None
+    services.sessions.sign_out(token)
+    assert services.sessions.resolve(token) is None
+    with pytest.raises(Unauthorized):
+        services.sessions.sign_in("mod", "wrong password!")
+
+
+def test_sessions_expire_when_idle_or_old(services: Services):
+    idle = SessionService(services.db, services.users, idle=timedelta(seconds=1))
+    token, _ = idle.sign_in("mod", PASSWORD)
+    assert idle.resolve(token) is not None
+    time.sleep(1.2)
+    assert idle.resolve(token) is None
+    short = SessionService(services.db, services.users, lifetime=timedelta(seconds=1))
+    token, _ = short.sign_in("mod", PASSWORD)
+    assert short.resolve(token) is not None
+    time.sleep(1.2)
+    assert short.resolve(token) is None
+
+
+def test_disabling_a_user_ends_their_sessions_but_not_oneself(services: Services):
+    token, _ = services.sessions.sign_in("mod", PASSWORD)
+    boss = staff(services, "boss")
+    mod_id = next(u.id for u in services.users.list() if u.username == "mod")
+    services.dashboard.set_user_disabled(mod_id, True, staff=boss)
+    assert services.sessions.resolve(token) is None
+    with pytest.raises(Unauthorized):
+        services.sessions.sign_in("mod", PASSWORD)
+    with pytest.raises(Conflict):
+        services.dashboard.set_user_disabled(boss.user_id, True, staff=boss)
+    services.dashboard.set_user_disabled(mod_id, False, staff=boss)
+    assert services.sessions.sign_in("mod", PASSWORD)
+
+
+@pytest.mark.parametrize("newest_first", [True, False])
+def test_timeline_pages_hold_every_event_once_in_order(services: Services, newest_first: bool):
+    value = pdq()
+    new = services.cases.report([HashInput("pdq", value)], actor="anonymous")
+    mod = staff(services)
+    case_id = (
+        services.dashboard.cases(
+            status="pending", search=new.case_id[3:], sort=Sort("created_at"), page=1, per_page=5
+        )
+        .items[0]
+        .id
+    )
+    services.dashboard.review_case(case_id, confirm=True, staff=mod)
+    for n in range(4):
+        services.checks.check([HashInput("pdq", flip(value, n))], client_id=None)
+    services.cases.add_hashes(new.case_id, new.pin, [HashInput("md5", "ab" * 16)], limit=100)
+    for n in range(4, 7):
+        services.checks.check([HashInput("pdq", flip(value, n))], client_id=None)
+    services.cases.withdraw(new.case_id, new.pin)
+
+    pages = [
+        services.dashboard.case(case_id, timeline_page=p, newest_first=newest_first, per_page=3)
+        for p in (1, 2, 3)
+    ]
+    assert pages[0].timeline.pages == 3 and pages[0].timeline.total == 7
+    events = [e for p in pages for e in p.timeline.items]
+    kinds = [e.kind if e.match is None else f"d{e.match.distance}" for e in events]
+    expected = ["reported", "active", "d0", "d1", "d2", "d3", "hashes_added", "d4", "d5", "d6"]
+    expected.append("withdrawn")
+    assert kinds == (expected[::-1] if newest_first else expected)
+    times = [e.at for e in events]
+    assert times == sorted(times, reverse=newest_first)
+    # each page: its re-uploads plus the steps that fall between them and the next page's
+    assert [len(p.timeline.items) for p in pages] == ([4, 4, 3] if newest_first else [5, 4, 2])
+    assert services.dashboard.case(case_id, timeline_page=9, per_page=3).timeline.items == []
+
+
+def test_search_exact_any_status_and_near_among_matchable(services: Services):
+    mod = staff(services)
+    value = pdq()
+    rejected = services.cases.report([HashInput("pdq", value)], actor="anonymous")
+    case_id = services.dashboard.search(rejected.case_id.lower()).case
+    assert case_id is not None and case_id.public_id == rejected.case_id
+    services.dashboard.review_case(case_id.id, confirm=False, staff=mod, reason="not ours")
+
+    exact = services.dashboard.search(value)
+    assert exact.types == ("pdq", "sha256")  # 64 hex digits: either
+    assert [(h.case_public_id, h.case_status, h.distance) for h in exact.hits] == [
+        (rejected.case_id, "rejected", 0)
+    ]
+    near = services.dashboard.search(flip(value, 5), distance=10)
+    assert near.hits == []  # a rejected case's hash is not in the index
+
+    pending = services.cases.report([HashInput("pdq", flip(value, 40))], actor="anonymous")
+    near = services.dashboard.search(flip(value, 45), signal_type="pdq", distance=5)
+    assert [(h.case_public_id, h.distance) for h in near.hits] == [(pending.case_id, 5)]
+    assert services.dashboard.search("abc").message is not None
+    assert services.dashboard.search("zz-not-hex").message is not None
+    assert services.dashboard.search("ab" * 8, signal_type="md5").message is not None
+
+
+def test_overview_counts_and_top_cases(services: Services):
+    mod = staff(services)
+    before = services.dashboard.overview()
+    values = [pdq() for _ in range(3)]
+    reports = [services.cases.report([HashInput("pdq", v)], actor="anonymous") for v in values]
+    for r in reports[:2]:
+        case = services.dashboard.search(r.case_id).case
+        assert case is not None
+        services.dashboard.review_case(case.id, confirm=True, staff=mod)
+    for n in range(3):
+        services.checks.check([HashInput("pdq", flip(values[1], n))], client_id=None)
+    services.checks.check([HashInput("pdq", values[0])], client_id=None)
+    now = services.dashboard.overview()
+    assert now.pending_cases == before.pending_cases + 1
+    assert now.active_cases == before.active_cases + 2
+    assert now.active_hashes == before.active_hashes + 2
+    assert now.reuploads_today == now.per_day[-1][1] == before.reuploads_today + 4
+    assert now.reuploads_7d >= now.reuploads_today and len(now.per_day) == 30
+    assert [c.public_id for c in now.top_cases[:2]] == [reports[1].case_id, reports[0].case_id]
+
+
+def test_case_pages_are_disjoint_and_sorted(services: Services):
+    for _ in range(7):
+        services.cases.report([HashInput("pdq", pdq())], actor="anonymous")
+    for descending in (True, False):
+        sort = Sort("created_at", descending)
+        pages = [
+            services.dashboard.cases(status=None, search=None, sort=sort, page=p, per_page=3)
+            for p in (1, 2, 3)
+        ]
+        ids = [c.id for p in pages for c in p.items]
+        assert len(ids) == len(set(ids)) == 7 and pages[0].pages == 3
+        assert ids == sorted(ids, reverse=descending)
+
+
+def test_audit_filters(services: Services):
+    staff(services)
+    everything = services.dashboard.audit(AuditFilter(), newest_first=True, page=1, per_page=50)
+    assert {e.action for e in everything.items} >= {"user.created", "user.login"}
+    logins = services.dashboard.audit(
+        AuditFilter(actor="mod", action="user.login"), newest_first=True, page=1, per_page=50
+    )
+    assert [e.actor for e in logins.items] == ["user:mod"]
+    assert "user.login" in services.dashboard.audit_actions()
+    csv = "".join(
+        services.dashboard.audit_csv(AuditFilter(action="user.created"), newest_first=False)
+    )
+    assert csv.splitlines()[0].startswith("id,at,actor,action")
+    assert len(csv.splitlines()) == 3  # header + two users
