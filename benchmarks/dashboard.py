@@ -58,7 +58,7 @@ def _insert(db: Database, table: Any, rows: list[dict[str, Any]]) -> None:
 
 
 def seed(db: Database, n_cases: int, n_matches: int) -> float:
-    """Fill an empty database; returns the seconds it took."""
+    """Fill an empty database (ids from 1, in insertion order); returns the seconds taken."""
     started = time.perf_counter()
     rng = np.random.default_rng(5)
     now = datetime.now(UTC)
@@ -100,7 +100,6 @@ def seed(db: Database, n_cases: int, n_matches: int) -> float:
         reviewed = created[i] + timedelta(hours=5) if status != "pending" else None
         cases.append(
             {
-                "id": i + 1,
                 "public_id": new_case_id(),
                 "pin_hash": pin,
                 "status": status,
@@ -120,7 +119,6 @@ def seed(db: Database, n_cases: int, n_matches: int) -> float:
         for kind, value in (("pdq", pdq[i]), ("md5", md5[i]), ("sha256", sha[i])):
             signals.append(
                 {
-                    "id": len(signals) + 1,
                     "case_id": i + 1,
                     "bank_id": bank,
                     "type": kind,
@@ -277,7 +275,7 @@ def pages(db: Database) -> list[tuple[str, str]]:
         ("matches by distance", "/dashboard/matches?sort=distance&order=asc"),
         ("matches of one platform", "/dashboard/matches?client=3"),
         ("matches: page 10,000", f"/dashboard/matches?page={min(10_000, matches // 50)}"),
-        ("search: case id", f"/dashboard/search?q={typical[1]}"),
+        ("search: case id (answers: see the case page)", f"/dashboard/search?q={typical[1]}"),
         ("search: PDQ within 31 bits", f"/dashboard/search?q={value}&distance=31"),
         ("audit log", "/dashboard/audit"),
         ("audit log: one action", "/dashboard/audit?action=case.rejected"),

@@ -125,15 +125,15 @@ class Chart:
     total: int
 
 
-def _nice_max(peak: int) -> int:
-    """The smallest 1/2/5 x 10^k at or above ``peak`` (at least 4, so ticks are whole)."""
-    if peak <= 4:
-        return 4
-    magnitude = 10 ** math.floor(math.log10(peak))
-    for step in (1, 2, 2.5, 5, 10):
-        if step * magnitude >= peak:
-            return int(step * magnitude)
-    return int(10 * magnitude)
+def _nice_step(peak: int) -> int:
+    """The y axis step: the smallest whole 1/2/2.5/5 x 10^k with 4 steps reaching ``peak``."""
+    raw = max(1, math.ceil(peak / 4))
+    magnitude: int = 10 ** math.floor(math.log10(raw))
+    for factor in (1, 2, 2.5, 5, 10):
+        step = factor * magnitude
+        if step >= raw and step == int(step):
+            return int(step)
+    return 10 * magnitude
 
 
 def bar_chart(series: Sequence[tuple[date, int]], *, width: int = 720, height: int = 220) -> Chart:
@@ -141,7 +141,8 @@ def bar_chart(series: Sequence[tuple[date, int]], *, width: int = 720, height: i
     left, right, top, bottom = 48, 8, 10, 28
     plot_w = width - left - right
     plot_h = height - top - bottom
-    top_value = _nice_max(max((n for _, n in series), default=0))
+    step = _nice_step(max((n for _, n in series), default=0))
+    top_value = 4 * step
     slot = plot_w / max(1, len(series))
     bars = []
     for i, (day, n) in enumerate(series):
@@ -156,9 +157,7 @@ def bar_chart(series: Sequence[tuple[date, int]], *, width: int = 720, height: i
                 n,
             )
         )
-    ticks = [
-        Tick(round(top + plot_h - plot_h * k / 4, 2), f"{top_value * k // 4:,}") for k in range(5)
-    ]
+    ticks = [Tick(round(top + plot_h - plot_h * k / 4, 2), f"{step * k:,}") for k in range(5)]
     labels = [
         Label(round(left + i * slot + slot / 2, 2), day.strftime("%d %b"))
         for i, (day, _) in enumerate(series)

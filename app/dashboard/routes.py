@@ -76,9 +76,9 @@ def _sort(request: Request, keys: tuple[str, ...], default: str, descending: boo
     return Sort(key, descending if key == default else False)
 
 
-def _per_page(request: Request) -> int:
-    value = _int(request, "per", 50, 1, 100)
-    return value if value in PER_PAGE else 50
+def _per_page(request: Request, default: int = 50) -> int:
+    value = _int(request, "per", default, 1, 100)
+    return value if value in PER_PAGE else default
 
 
 def _date(request: Request, name: str) -> date | None:
@@ -226,6 +226,7 @@ def case(ctx: StaffPage, case_id: int) -> HTMLResponse:
         hash_page=_int(r, "hpage", 1),
         timeline_page=_int(r, "page", 1),
         newest_first=_choice(r, "order", ("asc", "desc"), "desc") == "desc",
+        per_page=_per_page(r, 25),
     )
     return ctx.render(
         "case.html", title=f"Case {detail.case.public_id}", section="cases", detail=detail

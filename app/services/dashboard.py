@@ -34,7 +34,6 @@ from app.storage.repositories import (
     CaseRepository,
     ClientRepository,
     DashboardRepository,
-    MatchRepository,
 )
 
 __all__ = [
@@ -340,11 +339,10 @@ class DashboardService:
             dash = DashboardRepository(session)
             figures = dash.case_figures()
             awaiting = dash.match_count(review=MatchReview.PENDING)
-            matches = MatchRepository(session)
-            per_day = dict(matches.per_day(first_day))
+            counts = dash.match_counts_per_day(first_day, CHART_DAYS)
             top = CaseRepository(session).top_by_matches(TOP_CASES)
         days = [(first_day + timedelta(days=i)).date() for i in range(CHART_DAYS)]
-        series = [(d, per_day.get(d.isoformat(), 0)) for d in days]
+        series = list(zip(days, counts, strict=True))
         return Overview(
             pending_cases=figures.get(CaseStatus.PENDING, 0),
             active_cases=figures.get(CaseStatus.ACTIVE, 0),

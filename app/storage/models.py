@@ -300,6 +300,7 @@ class DashboardSession(Base):
 Index("ix_case_created", Case.created_at)
 Index("ix_case_match_count", Case.match_count)
 Index("ix_case_status_matches", Case.status, Case.match_count)
+Index("ix_case_status_hashes", Case.status, Case.signal_count)
 Index("ix_match_distance", Match.distance)
 Index("ix_match_client_created", Match.client_id, Match.created_at)
 Index("ix_audit_object", AuditEvent.object_type, AuditEvent.object_id)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.exc import IntegrityError
@@ -625,6 +625,20 @@ class DashboardRepository:
         if review is not None:
             stmt = stmt.where(Match.review == review)
         return int(self.s.scalar(stmt) or 0)
+
+    def match_counts_per_day(self, first_day: datetime, days: int) -> list[int]:
+        """Matches per day for ``days`` days from ``first_day``: one index range count per
+        day (several times faster than grouping the rows by a date function)."""
+        counts = []
+        for i in range(days):
+            lo, hi = first_day + timedelta(days=i), first_day + timedelta(days=i + 1)
+            stmt = (
+                select(func.count())
+                .select_from(Match)
+                .where(Match.created_at >= lo, Match.created_at < hi)
+            )
+            counts.append(int(self.s.scalar(stmt) or 0))
+        return counts
 
     def match_page(
         self,

@@ -63,7 +63,6 @@ def test_create_a_client_key_shown_once_then_revoke_it(
             page.get_by_role("button", name=f"Revoke the key of {name}").click()
         assert f"Client {name} revoked" in flash(page)
         expect(page.get_by_role("row").filter(has_text=name)).to_contain_text("revoked")
-        shot(page, "clients")
 
         r = c.post("/v1/check", json={"hashes": [{"type": "pdq", "value": rand_pdq()}]})
         assert r.status_code == 401
@@ -124,7 +123,6 @@ def test_admin_creates_a_moderator_who_can_sign_in(
         page.get_by_role("button", name="Create user").click()
     assert f"User {username} created (moderator)" in flash(page)
     expect(page.get_by_role("row").filter(has_text=username)).to_contain_text("never")
-    shot(page, "users")
     page.context.clear_cookies()
     login(page, live_server, Staffer(username, "a-long-password", "moderator"))
     expect(page.get_by_role("link", name="Users")).to_have_count(0)
@@ -147,7 +145,6 @@ def test_banks_and_thresholds(dpage: tuple[Page, Watch], live_server: Server, ad
         page.get_by_role("button", name="Create bank").click()
     assert f"Bank {name} created" in flash(page)
     expect(page.get_by_role("row").filter(has_text=name)).to_contain_text("review")
-    shot(page, "banks")
 
     page.get_by_role("link", name="Settings", exact=True).click()
     form = page.locator("form", has=page.get_by_text(f"Bank {name}"))
@@ -158,7 +155,6 @@ def test_banks_and_thresholds(dpage: tuple[Page, Watch], live_server: Server, ad
     assert f"Thresholds of bank {name} saved" in flash(page)
     form = page.locator("form", has=page.get_by_text(f"Bank {name}"))
     expect(form.get_by_label("PDQ threshold")).to_have_value("20")
-    shot(page, "settings")
 
     http = Http(live_server, admin)
     try:
@@ -214,7 +210,6 @@ def test_audit_log_filters_pages_and_exports(
     expect(page.locator("th[aria-sort=ascending]")).to_have_text("When ▲")
     oldest = [int(i) for i in ids.all_inner_texts()]
     assert oldest == sorted(oldest) and oldest[0] == 1
-    shot(page, "audit")
 
     page.goto(live_server.url + f"/dashboard/audit?actor={moderator.username}")
     with page.expect_download() as download:

@@ -22,7 +22,6 @@ from tests.browser.test_dashboard_common import (
     login,
     rand_pdq,
     report,
-    shot,
     unique,
 )
 from tests.browser.test_portal_pages import CONTRAST_JS
@@ -272,8 +271,6 @@ def test_pages_are_accessible(
     expect(page.locator("main")).to_be_focused()
     nav = page.get_by_role("navigation", name="Dashboard")
     expect(nav.locator("[aria-current=page]")).to_have_count(1)
-    if name in ("overview", "cases", "matches"):
-        shot(page, name)
 
 
 def test_case_page_is_accessible(

@@ -61,7 +61,8 @@ document.addEventListener("keydown", (event) => {
     let done = true;
     if (event.key === "j") select(queue, at + 1);
     else if (event.key === "k") select(queue, at < 0 ? 0 : at - 1);
-    else if (["c", "r", "o"].includes(event.key)) done = act(selected || select(queue, 0), event.key);
+    // with no case selected yet, c/r/o only select the first one: a stray key never acts
+    else if (["c", "r", "o"].includes(event.key)) done = selected ? act(selected, event.key) : Boolean(select(queue, 0));
     else if (event.key === "Enter" && selected && event.target === selected) done = act(selected, "o");
     else done = false;
     if (done) event.preventDefault();

@@ -22,6 +22,7 @@ INDEXES = [
     ("case_report", "ix_case_created", ["created_at"]),
     ("case_report", "ix_case_match_count", ["match_count"]),
     ("case_report", "ix_case_status_matches", ["status", "match_count"]),
+    ("case_report", "ix_case_status_hashes", ["status", "signal_count"]),
     ("match", "ix_match_distance", ["distance"]),
     ("match", "ix_match_client_created", ["client_id", "created_at"]),
     ("audit_event", "ix_audit_object", ["object_type", "object_id"]),
