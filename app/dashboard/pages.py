@@ -77,10 +77,14 @@ _env.globals["v"] = version
 
 def url_with(path: str, params: Mapping[str, str], **changes: object) -> str:
     """``path`` with the query ``params`` changed: a None value drops the parameter, and
-    any change other than ``page`` goes back to the first page."""
+    any other change than a page number goes back to the first page (of the list it
+    sorts: ``hsort``/``horder`` go with ``hpage``)."""
     merged = dict(params)
-    if any(k != "page" and not k.endswith("page") for k in changes):
-        merged.pop("page", None)
+    for key in changes:
+        if key.endswith("page"):
+            continue
+        prefix = key.removesuffix("sort") if key.endswith("sort") else key.removesuffix("order")
+        merged.pop((prefix if prefix != key else "") + "page", None)
     for key, value in changes.items():
         if value is None or value == "":
             merged.pop(key, None)

@@ -67,10 +67,13 @@ def _choice(request: Request, name: str, choices: tuple[str, ...], default: str 
     return value if value in choices else default
 
 
-def _sort(request: Request, keys: tuple[str, ...], default: str, descending: bool) -> Sort:
-    """``?sort=<key>&order=asc|desc``; the default direction goes with the default key."""
-    key = _choice(request, "sort", keys, default)
-    order = request.query_params.get("order")
+def _sort(
+    request: Request, keys: tuple[str, ...], default: str, descending: bool, prefix: str = ""
+) -> Sort:
+    """``?sort=<key>&order=asc|desc``; the default direction goes with the default key.
+    A second list on a page has its own parameters (``prefix``: ``hsort``, ``horder``)."""
+    key = _choice(request, prefix + "sort", keys, default)
+    order = request.query_params.get(prefix + "order")
     if order in ("asc", "desc"):
         return Sort(key, order == "desc")
     return Sort(key, descending if key == default else False)
@@ -152,6 +155,8 @@ def logout(request: Request, services: ServicesDep, form: FormDep) -> Response:
 # -- review ------------------------------------------------------------------------------
 CASE_SORTS = ("created_at", "updated_at", "hashes", "matches", "status")
 MATCH_SORTS = ("created_at", "distance")
+HASH_SORTS = ("id", "type", "quality")
+SEARCH_SORTS = ("distance", "type", "created_at")
 
 
 @router.get("/queue")
@@ -221,15 +226,21 @@ def cases(ctx: StaffPage) -> HTMLResponse:
 def case(ctx: StaffPage, case_id: int) -> HTMLResponse:
     """One case: status, hashes, timeline, actions."""
     r = ctx.request
+    hash_sort = _sort(r, HASH_SORTS, "id", False, prefix="h")
     detail = ctx.services.dashboard.case(
         case_id,
         hash_page=_int(r, "hpage", 1),
+        hash_sort=hash_sort,
         timeline_page=_int(r, "page", 1),
         newest_first=_choice(r, "order", ("asc", "desc"), "desc") == "desc",
         per_page=_per_page(r, 25),
     )
     return ctx.render(
-        "case.html", title=f"Case {detail.case.public_id}", section="cases", detail=detail
+        "case.html",
+        title=f"Case {detail.case.public_id}",
+        section="cases",
+        detail=detail,
+        hash_sort=hash_sort,
     )
 
 
@@ -315,9 +326,14 @@ def search(ctx: StaffPage) -> Response:
     )
     if result.case is not None:
         return RedirectResponse(f"/dashboard/cases/{result.case.id}", status_code=303)
-    page = paginate(result.hits, _int(r, "page", 1), _per_page(r))
+    sort = _sort(r, SEARCH_SORTS, "distance", False)
+    hits = sorted(
+        result.hits, key=lambda h: (getattr(h, sort.key), h.signal_id), reverse=sort.descending
+    )
+    page = paginate(hits, _int(r, "page", 1), _per_page(r))
     return ctx.render(
         "search.html",
+        sort=sort,
         title="Search",
         section="search",
         result=result,

@@ -386,11 +386,13 @@ class DashboardService:
         case_id: int,
         *,
         hash_page: int = 1,
+        hash_sort: Sort = Sort("id"),
         timeline_page: int = 1,
         newest_first: bool = True,
         per_page: int = 50,
     ) -> CaseDetail:
-        """A case with one page of its hashes and one page of its timeline.
+        """A case with one page of its hashes (sort keys: ``id``, ``type``, ``quality``) and
+        one page of its timeline.
 
         Raises:
             NotFound: no such case.
@@ -403,7 +405,11 @@ class DashboardService:
             client = ClientRepository(session).get(case.client_id) if case.client_id else None
             dash = DashboardRepository(session)
             signals, signal_total = dash.signal_page(
-                case.id, offset=_offset(hash_page, per_page), limit=per_page
+                case.id,
+                order=hash_sort.key,
+                descending=hash_sort.descending,
+                offset=_offset(hash_page, per_page),
+                limit=per_page,
             )
             events = AuditRepository(session).for_object("case", case.public_id)
             offset = _offset(timeline_page, per_page)

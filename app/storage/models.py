@@ -297,11 +297,11 @@ class DashboardSession(Base):
 
 # The dashboard's sorted lists and filters (migration 0004): each list's default order and
 # its other orders read an index instead of sorting 100k cases or 1M matches per page.
-Index("ix_case_created", Case.created_at)
-Index("ix_case_match_count", Case.match_count)
-Index("ix_case_status_matches", Case.status, Case.match_count)
-Index("ix_case_status_hashes", Case.status, Case.signal_count)
-Index("ix_match_distance", Match.distance)
-Index("ix_match_client_created", Match.client_id, Match.created_at)
+Index("ix_case_created", Case.created_at, Case.id)
+Index("ix_case_match_count", Case.match_count, Case.id)
+Index("ix_case_status_matches", Case.status, Case.match_count, Case.id)
+Index("ix_case_status_hashes", Case.status, Case.signal_count, Case.id)
+Index("ix_match_distance", Match.distance, Match.id)
+Index("ix_match_client_created", Match.client_id, Match.created_at, Match.id)
 Index("ix_audit_object", AuditEvent.object_type, AuditEvent.object_id)
-Index("ix_audit_action_at", AuditEvent.action, AuditEvent.at)
+Index("ix_audit_action_at", AuditEvent.action, AuditEvent.at, AuditEvent.id)

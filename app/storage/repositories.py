@@ -692,11 +692,27 @@ class DashboardRepository:
         return rows, total
 
     def signal_page(
-        self, case_id: int, *, offset: int = 0, limit: int = 50
+        self,
+        case_id: int,
+        *,
+        order: str = "id",
+        descending: bool = False,
+        offset: int = 0,
+        limit: int = 50,
     ) -> tuple[Sequence[Signal], int]:
+        """One page of a case's hashes, by id (the order they were added), type or quality."""
         where = Signal.case_id == case_id
         total = int(self.s.scalar(select(func.count()).select_from(Signal).where(where)) or 0)
-        stmt = select(Signal).where(where).order_by(Signal.id).offset(offset).limit(limit)
+        column = {"id": Signal.id, "type": Signal.type, "quality": Signal.quality}.get(
+            order, Signal.id
+        )
+        # no quality (MD5, SHA-256) sorts last either way, on SQLite as on PostgreSQL
+        direction = (
+            (column.desc().nulls_last(), Signal.id.desc())
+            if descending
+            else (column.asc().nulls_last(), Signal.id.asc())
+        )
+        stmt = select(Signal).where(where).order_by(*direction).offset(offset).limit(limit)
         return self.s.scalars(stmt).all(), total
 
     def signals_in_context(

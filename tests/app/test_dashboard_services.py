@@ -201,3 +201,25 @@ def test_audit_filters(services: Services):
     )
     assert csv.splitlines()[0].startswith("id,at,actor,action")
     assert len(csv.splitlines()) == 3  # header + two users
+
+
+def test_a_cases_hashes_sort_by_type_and_quality(services: Services):
+    items = [
+        HashInput("pdq", pdq(), 70),
+        HashInput("md5", "ab" * 16),
+        HashInput("pdq", pdq(), 95),
+        HashInput("sha256", "cd" * 32),
+    ]
+    new = services.cases.report(items, actor="anonymous")
+    case = services.dashboard.search(new.case_id).case
+    assert case is not None
+
+    def hashes(sort: Sort) -> list[tuple[str, int | None]]:
+        page = services.dashboard.case(case.id, hash_sort=sort, per_page=3).hashes
+        assert page.total == 4 and len(page.items) == 3
+        return [(h.type, h.quality) for h in page.items]
+
+    assert hashes(Sort("id")) == [("pdq", 70), ("md5", None), ("pdq", 95)]
+    assert hashes(Sort("type")) == [("md5", None), ("pdq", 70), ("pdq", 95)]
+    assert hashes(Sort("type", descending=True)) == [("sha256", None), ("pdq", 95), ("pdq", 70)]
+    assert hashes(Sort("quality", descending=True))[:2] == [("pdq", 95), ("pdq", 70)]
