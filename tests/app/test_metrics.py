@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 import secrets
 
-from tests.servers import Server
+from tests.servers import Server, eventually
 
 
 def _value(text: str, name: str, **labels: str) -> float:
@@ -36,8 +36,18 @@ def _traffic(server: Server, key: str, checks: int) -> dict:
         for _ in range(checks):
             body = {"hashes": [{"type": "pdq", "value": secrets.token_hex(32)}]}
             assert c.post("/v1/check", json=body).status_code == 200
-        hit = c.post("/v1/check", json={"hashes": [{"type": "pdq", "value": pdq}]}).json()
-        assert hit["action"] == "review"
+        # with several workers, the one answering may still be catching up on the case:
+        # a miss while it does is counted as a "none" check
+        misses = 0
+
+        def hit() -> bool:
+            nonlocal misses
+            answer = c.post("/v1/check", json={"hashes": [{"type": "pdq", "value": pdq}]}).json()
+            misses += answer["action"] != "review"
+            return bool(answer["action"] == "review")
+
+        eventually(hit)
+    case["misses"] = misses
     return case
 
 
@@ -46,11 +56,16 @@ def test_metrics_count_checks_matches_and_index(server_factory) -> None:
     key = server.create_client("metrics", "check")
     case = _traffic(server, key, 5)
     text = _scrape(server)
-    assert _value(text, "hashbank_checks_total", result="none") == 5
+    assert _value(text, "hashbank_checks_total", result="none") == 5 + case["misses"]
     assert _value(text, "hashbank_checks_total", result="match") == 1
     assert _value(text, "hashbank_matches_total", action="review") == 1
-    assert _value(text, "hashbank_http_requests_total", route="/v1/check", status="200") == 6
-    assert _value(text, "hashbank_http_request_seconds_count", route="/v1/check") == 6
+    assert (
+        _value(text, "hashbank_http_requests_total", route="/v1/check", status="200")
+        == 6 + case["misses"]
+    )
+    assert (
+        _value(text, "hashbank_http_request_seconds_count", route="/v1/check") == 6 + case["misses"]
+    )
     assert _value(text, "hashbank_index_hashes", type="pdq") >= 1
     assert "hashbank_change_log_lag" in text
     # the case page is labelled by its template; no secret reaches the metrics
@@ -62,7 +77,7 @@ def test_metrics_count_checks_matches_and_index(server_factory) -> None:
 def test_metrics_sum_over_workers(server_factory) -> None:
     server: Server = server_factory(workers=2)
     key = server.create_client("metrics", "check")
-    _traffic(server, key, 40)  # spread by the kernel over both workers
+    case = _traffic(server, key, 40)  # spread by the kernel over both workers
     text = _scrape(server)
-    assert _value(text, "hashbank_checks_total", result="none") == 40
+    assert _value(text, "hashbank_checks_total", result="none") == 40 + case["misses"]
     assert _value(text, "hashbank_checks_total", result="match") == 1
