@@ -15,7 +15,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from app.cli.common import fail, services
 from app.errors import HashbankError, InvalidInput
 from app.services.banks import BankImport
-from app.services.inputs import HashInput, validate_hashes
+from app.services.inputs import HashInput, validate_hashes, weakness
 
 BATCH = 5_000
 
@@ -45,13 +45,27 @@ def import_hashes(
     fmt: Annotated[
         str | None, typer.Option("--format", help="csv or jsonl (default: from the file name).")
     ] = None,
+    skip_weak: Annotated[
+        bool,
+        typer.Option(
+            "--skip-weak",
+            help="Leave out weak hashes (low PDQ quality, degenerate values) and count them, "
+            "instead of stopping at the first one.",
+        ),
+    ] = False,
 ) -> None:
-    """Bulk-load hashes from a CSV or JSONL file into a bank, with a progress bar."""
+    """Bulk-load hashes from a CSV or JSONL file into a bank, with a progress bar.
+
+    Weak hashes, which would match unrelated images, are refused as in reports
+    (HASHBANK_MIN_PDQ_QUALITY, degenerate values): the import stops at the first one,
+    or leaves them out with --skip-weak.
+    """
     kind = fmt or ("jsonl" if file.suffix.lower() in (".jsonl", ".ndjson", ".json") else "csv")
     svc = services()
-    loader = BankImport(svc.db)
+    floor = svc.settings.min_pdq_quality
+    loader = BankImport(svc.db, min_pdq_quality=floor)
     total = file.stat().st_size
-    added = 0
+    added = skipped = 0
     batch: list[HashInput] = []
     try:
         with Progress(
@@ -72,9 +86,20 @@ def import_hashes(
                             str(row["value"]),
                             int(quality) if quality not in (None, "") else None,
                         )
-                        batch.extend(validate_hashes([item]))
+                        (valid,) = validate_hashes([item])
                     except (KeyError, ValueError, InvalidInput) as exc:
                         raise InvalidInput(f"line {n}: {exc}") from None
+                    # the service refuses weak hashes anyway; asking here names the line
+                    reason = weakness(valid, min_pdq_quality=floor)
+                    if reason is not None:
+                        if not skip_weak:
+                            raise InvalidInput(
+                                f"line {n}: would match unrelated images: {reason} "
+                                "(--skip-weak leaves such hashes out)"
+                            )
+                        skipped += 1
+                        continue
+                    batch.append(valid)
                     if len(batch) >= BATCH:
                         added += loader.add(bank, batch, actor="cli", note=f"import {file.name}")
                         batch = []
@@ -86,6 +111,8 @@ def import_hashes(
     finally:
         svc.close()
     typer.echo(f"imported {added} hashes into bank {bank!r}", err=True)
+    if skipped:
+        typer.echo(f"left out {skipped} weak hashes (they would match unrelated images)", err=True)
 
 
 def export_hashes(

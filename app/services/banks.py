@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from app.errors import InvalidInput, NotFound
 from app.index.replica import IndexReplica
 from app.services import audit
-from app.services.inputs import HashInput
+from app.services.inputs import DEFAULT_MIN_PDQ_QUALITY, HashInput, refuse_weak
 from app.storage.db import Database
 from app.storage.models import Bank, BankPolicy, Change, ChangeOp, utcnow
 from app.storage.repositories import (
@@ -132,20 +132,38 @@ class BankService:
 
 
 class BankImport:
-    """Bulk-load hashes straight into a bank (no case), in batches, with the change log."""
+    """Bulk-load hashes straight into a bank (no case), in batches, with the change log.
 
-    def __init__(self, db: Database, replica: IndexReplica | None = None) -> None:
+    Imported hashes pass the same poisoning guard as reported ones
+    (:func:`app.services.inputs.refuse_weak`): a hash list from elsewhere is no more
+    trusted than a report.
+    """
+
+    def __init__(
+        self,
+        db: Database,
+        replica: IndexReplica | None = None,
+        *,
+        min_pdq_quality: int = DEFAULT_MIN_PDQ_QUALITY,
+    ) -> None:
         self.db = db
         self.replica = replica
+        self.min_pdq_quality = min_pdq_quality
 
     def add(
         self, bank_name: str, items: list[HashInput], *, actor: str, note: str | None = None
     ) -> int:
-        """Add validated hashes to ``bank_name``; return how many were added."""
+        """Add validated hashes to ``bank_name``; return how many were added.
+
+        Raises:
+            InvalidInput: a weak hash among ``items`` (nothing of the batch is added).
+            NotFound: no such bank.
+        """
         from app.storage.models import Signal
 
         if not items:
             return 0
+        refuse_weak(items, min_pdq_quality=self.min_pdq_quality)
         now = utcnow()
         with self.db.write() as session:
             bank = BankRepository(session).by_name(bank_name)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from app.errors import Conflict, InvalidInput, NotFound
 from app.index.replica import IndexReplica
 from app.services import audit
+from app.services.inputs import HashInput, refuse_weak
 from app.storage.db import Database
 from app.storage.models import ChangeOp, Feedback, MatchReview, Signal, utcnow
 from app.storage.repositories import (
@@ -68,6 +69,17 @@ class MatchService:
             if existing:
                 signal = existing[0]
             else:
+                # the allow-list is a bank too: a hash that matches everything would
+                # cancel every match near it, so it passes the same poisoning guard
+                try:
+                    refuse_weak([HashInput(match.signal_type, match.query_value)])
+                except InvalidInput as exc:
+                    raise InvalidInput(
+                        f"match {match_id}: the uploaded image's hash cannot go on the "
+                        f"allow-list: {exc.extra['weak'][0]['reason']}, it would cancel "
+                        "matches of unrelated images",
+                        weak=exc.extra["weak"],
+                    ) from exc
                 signal = Signal(
                     case_id=None,
                     bank_id=bank.id,

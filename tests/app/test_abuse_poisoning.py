@@ -1,18 +1,26 @@
 """A bank cannot be poisoned with hashes that match everything: weak hashes and plain
-images are refused with 422 at report time (checks of them still work)."""
+images are refused with 422 at report time (checks of them still work), and by every other
+path into a bank (``hashbank import``, the allow-list) through the same guard."""
 
 from __future__ import annotations
 
 import io
+import json
 import secrets
+from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
+from app.config import Settings
+from app.errors import InvalidInput
+from app.services.banks import BankImport
+from app.services.container import Services
 from app.services.inputs import HashInput, weakness
 from tests import images
-from tests.servers import Server
+from tests.servers import Server, fresh_database_url
 
 PROBLEM = "application/problem+json"
 
@@ -139,3 +147,129 @@ def test_the_quality_floor_is_a_setting(server_factory):
         )
     assert low.status_code == 422 and "below 80" in low.json()["detail"]
     assert ok.status_code == 201
+
+
+# -- every path that puts a hash in a bank passes the same guard ------------------------------
+
+
+def test_import_refuses_weak_hashes_or_leaves_them_out(server_factory, tmp_path: Path):
+    server: Server = server_factory(start=False)
+    good = [secrets.token_hex(32) for _ in range(3)]
+    rows = [f"pdq,{good[0]},90", f"pdq,{good[1]},"] + [
+        f"{h['type']},{h['value']},{h.get('quality', '')}" for h, _ in WEAK
+    ]
+    path = tmp_path / "list.csv"
+    path.write_text("type,value,quality\n" + "\n".join([*rows, f"pdq,{good[2]},"]) + "\n")
+    refused = server.cli("import", str(path), check=False)
+    assert refused.returncode != 0
+    assert "line 4: would match unrelated images: a pdq hash of all zeros" in refused.stderr
+    assert server.cli("export").stdout.splitlines()[1:] == []  # nothing of the file went in
+
+    out = server.cli("import", str(path), "--skip-weak")
+    assert "imported 3 hashes" in out.stderr and f"left out {len(WEAK)} weak" in out.stderr
+    exported = {line.split(",")[1] for line in server.cli("export").stdout.splitlines()[1:]}
+    assert exported == set(good)
+    server.start()
+    key = server.create_client(scopes="check")
+    with server.client(key) as c:
+        blank = c.post("/v1/check", json={"hashes": [{"type": "pdq", "value": "0" * 64}]})
+        hit = c.post("/v1/check", json={"hashes": [{"type": "pdq", "value": good[2]}]})
+    assert blank.json()["match"] is False and hit.json()["action"] == "block"
+
+
+def test_import_follows_the_quality_floor_setting(server_factory, tmp_path: Path):
+    server: Server = server_factory(start=False, extra_env={"HASHBANK_MIN_PDQ_QUALITY": "80"})
+    path = tmp_path / "list.jsonl"
+    path.write_text(
+        "".join(
+            json.dumps({"type": "pdq", "value": _bits(128), "quality": q}) + "\n" for q in (80, 79)
+        )
+    )
+    refused = server.cli("import", str(path), check=False)
+    assert refused.returncode != 0 and "line 2" in refused.stderr and "below 80" in refused.stderr
+
+
+@pytest.fixture
+def services(tmp_path: Path) -> Iterator[Services]:
+    """In-process services on a database of the suite's kind (SQLite, or PostgreSQL)."""
+    svc = Services.build(Settings(database_url=fresh_database_url(tmp_path)))
+    svc.replica.load()
+    yield svc
+    svc.close()
+
+
+def test_bank_import_service_refuses_weak_hashes(services: Services):
+    loader = BankImport(services.db, min_pdq_quality=services.settings.min_pdq_quality)
+    strong = HashInput("pdq", _bits(128), 90)
+    with pytest.raises(InvalidInput, match="would match unrelated images") as err:
+        loader.add("reports", [strong, HashInput("pdq", _bits(128), 10)], actor="test")
+    assert err.value.extra["weak"] == [
+        {"index": 1, "type": "pdq", "reason": "PDQ quality 10 is below 50"}
+    ]
+    assert list(loader.export("reports")) == []  # the batch is all or nothing
+    assert loader.add("reports", [strong], actor="test") == 1
+
+
+def test_a_weak_query_hash_cannot_go_on_the_allow_list(services: Services):
+    # a victim's hash just inside the rules, and an upload's hash that is all zeros: they
+    # are 16 bits apart, so the check matches; allow-listing the blank hash would cancel
+    # every blank upload's match with any hash near it
+    victim = _bits(16)
+    services.cases.report([HashInput("pdq", victim)], actor="anonymous")
+    services.replica.sync()
+    blank = services.checks.check([HashInput("pdq", "0" * 64)], client_id=None)
+    assert blank.matches, blank
+    with pytest.raises(InvalidInput, match="cannot go on the allow-list: a pdq hash of all zeros"):
+        services.matches.mark_false_positive(blank.matches[0].match_id, actor="user:test")
+    near = services.checks.check([HashInput("pdq", _near_bits(victim))], client_id=None)
+    allowed = services.matches.mark_false_positive(near.matches[0].match_id, actor="user:test")
+    assert allowed > 0
+
+
+def _near_bits(value: str) -> str:
+    """``value`` with 10 more bits set: a strong hash 10 bits away."""
+    n, added, bit = int(value, 16), 0, 0
+    while added < 10:
+        if not n >> bit & 1:
+            n |= 1 << bit
+            added += 1
+        bit += 7
+    return f"{n:064x}"
+
+
+def test_every_code_path_that_creates_a_stored_hash_is_known():
+    """A tripwire: the functions that build ``Signal`` rows are the ones guarded above (report
+    and add-hashes through ``CaseService``, import, the allow-list). A new one fails here
+    until it calls ``refuse_weak`` and gets a test in this file."""
+    import ast
+
+    root = Path(__file__).resolve().parents[2] / "app"
+    builders = set()
+    for path in root.rglob("*.py"):
+        tree = ast.parse(path.read_text())
+        for fn in ast.walk(tree):
+            if not isinstance(fn, ast.FunctionDef):
+                continue
+            for node in ast.walk(fn):
+                if (
+                    isinstance(node, ast.Call)
+                    and isinstance(node.func, ast.Name)
+                    and node.func.id == "Signal"
+                ):
+                    builders.add(f"{path.relative_to(root.parent)}:{fn.name}")
+    assert builders == {
+        "app/services/cases.py:_signals",  # called by report and add_hashes, after refuse_weak
+        "app/services/banks.py:add",
+        "app/services/matches.py:mark_false_positive",
+    }
+    guarded = {"cases.py": ("report", "add_hashes"), "banks.py": ("add",)}
+    for module, functions in guarded.items():
+        tree = ast.parse((root / "services" / module).read_text())
+        for fn in ast.walk(tree):
+            if isinstance(fn, ast.FunctionDef) and fn.name in functions:
+                calls = {
+                    n.func.id
+                    for n in ast.walk(fn)
+                    if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)
+                }
+                assert "refuse_weak" in calls, f"{module}:{fn.name}"
