@@ -43,7 +43,8 @@ def test_hashes_is_pure():
 def test_services_do_not_know_the_web():
     assert (
         _violations(
-            "app/services", ("fastapi", "starlette", "app.api", "app.dashboard", "app.portal")
+            "app/services",
+            ("fastapi", "starlette", "app.api", "app.dashboard", "app.portal", "app.web"),
         )
         == []
     )

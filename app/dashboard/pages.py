@@ -11,37 +11,26 @@ from urllib.parse import urlencode
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
-from app.dashboard.assets import version
+from app.web.headers import content_security_policy, page_headers, static_headers
+from app.web.static import StaticFolder
 
-__all__ = ["CSP", "PAGE_HEADERS", "STATIC_HEADERS", "Chart", "bar_chart", "render", "url_with"]
+__all__ = [
+    "CSP",
+    "PAGE_HEADERS",
+    "STATIC",
+    "STATIC_HEADERS",
+    "Chart",
+    "bar_chart",
+    "render",
+    "url_with",
+]
 
-# Everything comes from hashbank itself; no inline script or style (the chart is SVG
-# markup with presentation attributes, styled by the stylesheet), forms post only here,
-# and the page cannot be framed.
-CSP = "; ".join(
-    [
-        "default-src 'none'",
-        "script-src 'self'",
-        "style-src 'self'",
-        "img-src 'self'",
-        "connect-src 'self'",
-        "form-action 'self'",
-        "base-uri 'none'",
-        "frame-ancestors 'none'",
-    ]
-)
-PAGE_HEADERS = {
-    "Content-Security-Policy": CSP,
-    # case ids, hashes and keys: nothing of these pages is kept by the browser or a proxy
-    "Cache-Control": "no-store",
-    "Permissions-Policy": "camera=(), microphone=(), geolocation=(), payment=(), usb=()",
-    "Cross-Origin-Opener-Policy": "same-origin",
-}
-STATIC_HEADERS = {
-    "Content-Security-Policy": CSP,
-    "Cache-Control": "no-cache",
-    "Cross-Origin-Resource-Policy": "same-origin",
-}
+# The chart is SVG markup with presentation attributes, styled by the stylesheet: no
+# inline style is needed.
+CSP = content_security_policy()
+PAGE_HEADERS = page_headers(CSP)
+STATIC_HEADERS = static_headers(CSP)
+STATIC = StaticFolder("app.dashboard")
 
 _env = Environment(
     loader=PackageLoader("app.dashboard", "templates"),
@@ -72,7 +61,7 @@ def _number(value: int) -> str:
 _env.filters["when"] = _when
 _env.filters["iso"] = _iso
 _env.filters["number"] = _number
-_env.globals["v"] = version
+_env.globals["v"] = STATIC.version
 
 
 def url_with(path: str, params: Mapping[str, str], **changes: object) -> str:

@@ -16,7 +16,6 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from app.dashboard.assets import asset
 from app.dashboard.deps import (
     LOGIN_COOKIE,
     SESSION_COOKIE,
@@ -34,6 +33,7 @@ from app.dashboard.deps import (
 )
 from app.dashboard.pages import (
     PAGE_HEADERS,
+    STATIC,
     STATIC_HEADERS,
     bar_chart,
     has_template,
@@ -564,13 +564,7 @@ def _staff(ctx: PageContext) -> Staff:
 @router.get("/static/{name}")
 def static(name: str, request: Request) -> Response:
     """The dashboard's stylesheet, script and icon (revalidated with ETags)."""
-    item = asset(name)
-    if item is None:
-        raise StarletteHTTPException(404, "Not Found")
-    headers = {**STATIC_HEADERS, "ETag": item.etag}
-    if request.headers.get("if-none-match") == item.etag:
-        return Response(status_code=304, headers=headers)
-    return Response(item.body, media_type=item.media_type, headers=headers)
+    return STATIC.response(name, request, STATIC_HEADERS)
 
 
 # -- errors ------------------------------------------------------------------------------

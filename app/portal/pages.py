@@ -9,42 +9,20 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 from markupsafe import Markup
 
 from app.config import Settings
-from app.portal.assets import version
 from app.portal.content import contacts
 from app.portal.follow import FollowOutcome
 from app.portal.i18n import LANGUAGES, NAMES, texts
+from app.web.headers import content_security_policy, page_headers, static_headers
+from app.web.static import StaticFolder
 
-__all__ = ["CSP", "PAGE_HEADERS", "STATIC_HEADERS", "render"]
+__all__ = ["CSP", "PAGE_HEADERS", "STATIC", "STATIC_HEADERS", "render"]
 
-# Everything comes from hashbank itself; no inline script or style is allowed, workers
-# and fetches stay on this origin, and the page cannot be framed.
-CSP = "; ".join(
-    [
-        "default-src 'none'",
-        "script-src 'self'",
-        "style-src 'self'",
-        "img-src 'self'",
-        "connect-src 'self'",
-        "worker-src 'self'",
-        "form-action 'self'",
-        "base-uri 'none'",
-        "frame-ancestors 'none'",
-    ]
-)
-PAGE_HEADERS = {
-    "Content-Security-Policy": CSP,
-    # no-store: nothing of a visit is kept, and "back" after a quick exit reloads a
-    # blank form instead of restoring a case number and PIN from the page cache
-    "Cache-Control": "no-store",
-    "Vary": "Accept-Language",
-    "Permissions-Policy": "camera=(), microphone=(), geolocation=(), payment=(), usb=()",
-    "Cross-Origin-Opener-Policy": "same-origin",
-}
-STATIC_HEADERS = {
-    "Content-Security-Policy": CSP,
-    "Cache-Control": "no-cache",
-    "Cross-Origin-Resource-Policy": "same-origin",
-}
+# The hashing runs in a worker of this origin; "back" after a quick exit reloads a blank
+# form (no-store) instead of restoring a case number and PIN from the page cache.
+CSP = content_security_policy("worker-src 'self'")
+PAGE_HEADERS = page_headers(CSP, Vary="Accept-Language")
+STATIC_HEADERS = static_headers(CSP)
+STATIC = StaticFolder("app.portal")
 
 _env = Environment(
     loader=PackageLoader("app.portal", "templates"),
@@ -109,6 +87,6 @@ def render(
         help=contacts(lang),
         config=_script_json(_page_config(lang, settings)),
         max_size=size_text(settings.max_image_bytes, lang),
-        v=version(),
+        v=STATIC.version(),
         outcome=outcome,
     )

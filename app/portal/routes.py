@@ -9,15 +9,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from app.config import Settings
-from app.portal.assets import asset
 from app.portal.follow import ACTIONS, FollowOutcome, follow_case
 from app.portal.i18n import negotiate, texts
-from app.portal.pages import PAGE_HEADERS, STATIC_HEADERS, render
+from app.portal.pages import PAGE_HEADERS, STATIC, STATIC_HEADERS, render
 from app.services.container import Services
 
 router = APIRouter(include_in_schema=False)
@@ -78,10 +77,4 @@ async def follow_without_javascript(request: Request, lang: LangQuery = None) ->
 @router.get("/portal/static/{name}")
 async def static(name: str, request: Request) -> Response:
     """The pages' own scripts, styles and icon (revalidated with ETags)."""
-    item = asset(name)
-    if item is None:
-        raise HTTPException(404, "Not Found")
-    headers = {**STATIC_HEADERS, "ETag": item.etag}
-    if request.headers.get("if-none-match") == item.etag:
-        return Response(status_code=304, headers=headers)
-    return Response(item.body, media_type=item.media_type, headers=headers)
+    return STATIC.response(name, request, STATIC_HEADERS)
