@@ -18,6 +18,7 @@ from app.services.inputs import HashInput, from_hashes, validate_hashes
 router = APIRouter(prefix="/v1/check", tags=["checks"])
 
 MAX_CHECK_HASHES = 64
+INLINE_SEARCH_HASHES = 64  # bigger batches are searched in a worker thread
 
 
 def _out(result: CheckResult) -> CheckOut:
@@ -81,7 +82,12 @@ async def check_batch(
     batch = [
         validate_hashes(HashInput(x.type, x.value) for x in item.hashes) for item in body.items
     ]
-    found = services.checks.find_many(batch)  # one index search per signal type
+    # one index search per signal type; a big batch searches off the event loop (the
+    # kernels release the GIL), so that single checks on this process keep flowing
+    if sum(len(item) for item in batch) > INLINE_SEARCH_HASHES:
+        found = await run_sync(services.checks.find_many, batch)
+    else:
+        found = services.checks.find_many(batch)
     if not any(found):
         metrics.CHECKS.labels("none").inc(len(found))
         return BatchOut(results=[CheckOut(match=False, action="none", matches=[]) for _ in found])
