@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["Settings"]
@@ -93,3 +93,42 @@ class Settings(BaseSettings):
     secure_cookies: bool = Field(
         False, description="Mark dashboard cookies Secure (set true behind HTTPS)."
     )
+    # -- retention (docs/privacy.md) ---------------------------------------------------------
+    match_retention_days: int = Field(
+        180,
+        ge=0,
+        description="Days the match log (re-upload hits: query hash, platform, distance) is "
+        "kept; matches still awaiting review stay until reviewed; 0 keeps them forever.",
+    )
+    audit_retention_days: int = Field(
+        730, ge=0, description="Days audit events are kept; 0 keeps them forever."
+    )
+    closed_case_retention_days: int = Field(
+        30,
+        ge=0,
+        description="Days after a case is withdrawn or rejected until its hashes and their "
+        "matches are erased (the case keeps its id, status and counters); 0: never.",
+    )
+    review_after_days: int = Field(
+        365,
+        ge=0,
+        description="An active case not reviewed for this many days is due for re-review "
+        "(hashbank rereview); 0: never.",
+    )
+    purge_interval_seconds: float = Field(
+        3600,
+        ge=0,
+        description="Seconds between retention purges run by each server process; 0: only "
+        "`hashbank purge` (from cron, say) purges.",
+    )
+
+    @model_validator(mode="after")
+    def _matches_outlive_the_quarantine_window(self) -> Settings:
+        # the quarantine counts matches within its window: purging them sooner would
+        # silently lower those counts
+        days = self.match_retention_days
+        if days and days * 86_400 < self.quarantine_window_seconds:
+            raise ValueError(
+                "HASHBANK_MATCH_RETENTION_DAYS must cover HASHBANK_QUARANTINE_WINDOW_SECONDS"
+            )
+        return self

@@ -53,11 +53,13 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         services.replica.start()
         flusher = asyncio.create_task(_flush_last_used(services))
         observer = asyncio.create_task(_observe_replica(services))
+        purger = asyncio.create_task(_purge_periodically(services))
         try:
             yield
         finally:
             flusher.cancel()
             observer.cancel()
+            purger.cancel()
             await asyncio.to_thread(services.close)
 
     app = FastAPI(
@@ -166,6 +168,31 @@ async def _flush_last_used(services: Services) -> None:
             await asyncio.to_thread(services.clients.flush_last_used)
         except Exception:
             log.warning("could not write last-used times", exc_info=True)
+
+
+async def _purge_periodically(services: Services) -> None:
+    """Apply the retention policy every ``purge_interval_seconds`` (docs/privacy.md)."""
+    interval = services.settings.purge_interval_seconds
+    if interval <= 0:
+        return
+    await asyncio.sleep(min(interval, 60))  # first run soon after start, off the start path
+    while True:
+        try:
+            result = await asyncio.to_thread(services.retention.purge, actor="system:retention")
+            if result.removed or result.review_due:
+                log.info(
+                    "retention purge",
+                    extra={
+                        "matches": result.matches,
+                        "audit_events": result.audit_events,
+                        "erased_cases": result.erased_cases,
+                        "erased_hashes": result.erased_hashes,
+                        "review_due": result.review_due,
+                    },
+                )
+        except Exception:
+            log.warning("retention purge failed", exc_info=True)
+        await asyncio.sleep(interval)
 
 
 def _openapi(app: FastAPI) -> dict[str, Any]:

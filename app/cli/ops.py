@@ -52,3 +52,107 @@ def restore(
         emit({"file": str(file), "revision": summary.revision, "rows": summary.rows})
     else:
         typer.echo(f"restored {sum(summary.rows.values())} rows from {file}")
+
+
+def purge(
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON summary.")] = False,
+) -> None:
+    """Apply the retention policy now (every server also does, each
+    HASHBANK_PURGE_INTERVAL_SECONDS): delete matches and audit events past their retention
+    and erase the hashes of cases withdrawn or rejected long enough ago. Audited."""
+    svc = services()
+    try:
+        result = svc.retention.purge(actor="cli")
+    finally:
+        svc.close()
+    summary = {
+        "matches": result.matches,
+        "audit_events": result.audit_events,
+        "erased_cases": result.erased_cases,
+        "erased_hashes": result.erased_hashes,
+        "erased_matches": result.erased_matches,
+        "review_due": result.review_due,
+    }
+    if as_json:
+        emit(summary)
+        return
+    typer.echo(
+        f"purged {result.matches} matches and {result.audit_events} audit events; erased "
+        f"{result.erased_hashes} hashes ({result.erased_matches} matches) of "
+        f"{result.erased_cases} closed cases"
+    )
+    if result.review_due:
+        typer.echo(
+            f"{result.review_due} active cases are due for re-review: hashbank rereview list"
+        )
+
+
+rereview = typer.Typer(
+    help="Periodic re-review of active cases (due after HASHBANK_REVIEW_AFTER_DAYS).",
+    no_args_is_help=True,
+)
+
+
+@rereview.command("list")
+def rereview_list(
+    limit: Annotated[int, typer.Option("--limit", min=1, help="At most this many.")] = 1000,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
+) -> None:
+    """Active cases due for re-review, the longest unreviewed first."""
+    svc = services()
+    try:
+        due = svc.retention.due(limit=limit)
+    finally:
+        svc.close()
+    for case in due:
+        reviewed = case.last_reviewed_at.isoformat() if case.last_reviewed_at else None
+        detected = case.last_detected.isoformat() if case.last_detected else None
+        if as_json:
+            emit(
+                {
+                    "case_id": case.case_id,
+                    "created_at": case.created_at.isoformat(),
+                    "last_reviewed_at": reviewed,
+                    "last_reviewed_by": case.last_reviewed_by,
+                    "reupload_attempts": case.reupload_attempts,
+                    "last_detected": detected,
+                }
+            )
+        else:
+            typer.echo(
+                f"{case.case_id}  reported {case.created_at:%Y-%m-%d}  last reviewed "
+                f"{(reviewed or 'never')[:10]}  re-uploads {case.reupload_attempts}"
+            )
+    if not as_json:
+        typer.echo(f"{len(due)} cases due for re-review", err=True)
+
+
+def _decide(case_id: str, *, keep: bool, reason: str | None, actor: str) -> None:
+    svc = services()
+    try:
+        view = svc.cases.rereview(case_id, keep=keep, actor=actor, reason=reason)
+    except HashbankError as exc:
+        fail(exc)
+    finally:
+        svc.close()
+    typer.echo(f"{view.case_id}: {view.status}")
+
+
+@rereview.command("keep")
+def rereview_keep(
+    case_id: Annotated[str, typer.Argument(help="The case id (HB-...).")],
+    reviewer: Annotated[str, typer.Option("--by", help="Who reviewed (for the audit trail).")],
+    reason: Annotated[str | None, typer.Option("--reason", help="A note for the audit.")] = None,
+) -> None:
+    """The case still belongs in the bank: it stays active; its review date starts over."""
+    _decide(case_id, keep=True, reason=reason, actor=f"user:{reviewer}")
+
+
+@rereview.command("reject")
+def rereview_reject(
+    case_id: Annotated[str, typer.Argument(help="The case id (HB-...).")],
+    reviewer: Annotated[str, typer.Option("--by", help="Who reviewed (for the audit trail).")],
+    reason: Annotated[str, typer.Option("--reason", help="Why (required, audited).")],
+) -> None:
+    """The case no longer belongs in the bank: it is rejected and stops matching at once."""
+    _decide(case_id, keep=False, reason=reason, actor=f"user:{reviewer}")

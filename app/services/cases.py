@@ -259,6 +259,48 @@ class CaseService:
             reason=reason,
         )
 
+    def rereview(
+        self, case_id: str, *, keep: bool, actor: str, reason: str | None = None
+    ) -> CaseView:
+        """The periodic re-review of an active case (see ``hashbank rereview``).
+
+        ``keep``: it stays active and its review date starts over (audit
+        ``case.rereviewed``); else it is rejected (``case.rejected``) and stops matching.
+
+        Raises:
+            NotFound: no such case.
+            Conflict: the case is not active.
+            InvalidInput: a rejection without a reason.
+        """
+        public_id = normalize_case_id(case_id)
+        if keep:
+            with self.db.write() as session:
+                case = CaseRepository(session).by_public_id(public_id, for_update=True)
+                if case is None:
+                    raise NotFound(f"no case {public_id}")
+                if case.status != CaseStatus.ACTIVE:
+                    raise Conflict(f"only active cases are re-reviewed; this one is {case.status}")
+                case.reviewed_at = utcnow()
+                case.reviewed_by = actor
+                audit.record(
+                    session,
+                    actor,
+                    "case.rereviewed",
+                    "case",
+                    public_id,
+                    **({"reason": reason} if reason else {}),
+                )
+                return _view(case)
+        if not (reason and reason.strip()):
+            raise InvalidInput("a rejection needs a reason")
+        return self._set_status(
+            public_id,
+            CaseStatus.REJECTED,
+            actor=actor,
+            allowed_from=(CaseStatus.ACTIVE,),
+            reason=reason,
+        )
+
     def _set_status(
         self,
         public_id: str,

@@ -14,6 +14,7 @@ from app.services.dashboard import DashboardService
 from app.services.feed import FeedService
 from app.services.matches import MatchService
 from app.services.ratelimit import RateLimiter
+from app.services.retention import RetentionPolicy, RetentionService
 from app.services.sessions import SessionService
 from app.services.users import UserService
 from app.storage.db import Database
@@ -36,9 +37,13 @@ class Services:
     limiter: RateLimiter
     sessions: SessionService = field(init=False)
     dashboard: DashboardService = field(init=False)
+    retention: RetentionService = field(init=False)
 
     def __post_init__(self) -> None:
         self.sessions = SessionService(self.db, self.users)
+        self.retention = RetentionService(
+            self.db, self.replica, RetentionPolicy.from_settings(self.settings)
+        )
         self.dashboard = DashboardService(
             self.db,
             self.replica,
