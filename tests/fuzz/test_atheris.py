@@ -13,7 +13,10 @@ pytest.importorskip("atheris")
 HERE = Path(__file__).resolve().parent
 
 
-@pytest.mark.parametrize(("harness", "seconds"), [("fuzz_decode.py", 12), ("fuzz_parsers.py", 4)])
+@pytest.mark.parametrize(
+    ("harness", "seconds"),
+    [("fuzz_decode.py", 12), ("fuzz_parsers.py", 4), ("fuzz_multipart.py", 6)],
+)
 def test_harness_runs_clean(harness: str, seconds: int, tmp_path: Path):
     corpus = tmp_path / "corpus"
     corpus.mkdir()
