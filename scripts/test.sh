@@ -7,9 +7,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
-.venv/bin/python -m pip install -q --upgrade pip
-.venv/bin/python -m pip install -q -e '.[test]'
+# the pinned set (constraints.txt, written by scripts/constraints.py)
+.venv/bin/python -m pip install -q -c constraints.txt --upgrade pip
+.venv/bin/python -m pip install -q -c constraints.txt -e '.[test]'
 if [ -f scripts/install-browser.sh ]; then bash scripts/install-browser.sh; fi
+
+echo "== dependencies: pinned set and known vulnerabilities (report only; see scripts/audit.sh)"
+.venv/bin/python scripts/constraints.py --check
+bash scripts/audit.sh
 
 echo "== lint and types"
 .venv/bin/ruff check .
