@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.privacy_audit import suite_privacy_audit  # noqa: F401  (the session's privacy audit)
 from tests.servers import Server, fresh_database_url
 
 REPO = Path(__file__).resolve().parents[1]

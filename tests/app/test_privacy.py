@@ -208,3 +208,53 @@ def test_check_answers_never_echo_stored_hashes(live_server: Server, api_key: st
         assert "quality" not in text and "case" not in text
     # the feed (feed scope) is the one place hash values leave
     assert pdq in feed.text and md5 in feed.text
+
+
+# -- the audit of the whole suite's traffic (tests/privacy_audit.py) -------------------------
+
+
+def test_the_suite_audit_finds_what_is_planted():
+    from tests.privacy_audit import audit
+
+    # outside the session's temp dir, which the suite's own audit scans at the end
+    with tempfile.TemporaryDirectory() as root:
+        _planted(Path(root), audit)
+
+
+def _planted(tmp_path: Path, audit) -> None:
+    clean = tmp_path / "srv0"
+    (clean / "tmp").mkdir(parents=True)
+    (clean / "server.log").write_text(
+        '{"message": "listening", "url": "http://127.0.0.1:8123"}\n'
+        '{"message": "database", "url": "postgresql+psycopg://postgres@127.0.0.1:5432/hb_x"}\n'
+        '{"message": "database unavailable", "error": "connection to server at '
+        '\\"127.0.0.1\\", port 5432 failed"}\n'
+    )
+    (clean / "hashbank.db").write_bytes(b"SQLite format 3\x00" + b"ab" * 5000)
+    assert audit(tmp_path).findings == []
+
+    dirty = tmp_path / "srv1"
+    (dirty / "tmp").mkdir(parents=True)
+    (dirty / "server.log").write_text(
+        '{"message": "request", "client": "127.0.0.5"}\n'
+        '{"message": "bad image", "head": "b\'\\\\x89PNG\\\\r\\\\n\'"}\n'
+    )
+    (dirty / "tmp" / "spool-1").write_bytes(images.jpeg("rocket"))
+    (dirty / "hashbank.db").write_bytes(
+        b"SQLite format 3\x00" + images.encode(images.photo("chelsea"), "WEBP") + b"\x00" * 100
+    )
+    (dirty / "tmp" / "t").write_bytes(images.encode(images.photo("coffee"), "TIFF"))
+    (dirty / "tmp" / "g").write_bytes(images.encode(images.photo("coffee"), "GIF"))
+    report = audit(tmp_path)
+    assert report.servers == 2 and report.files == 7
+    found = sorted(
+        f.split(": ", 1)[1] + " in " + Path(f.split(": ")[0]).name for f in report.findings
+    )
+    assert found == [
+        "GIF bytes in g",
+        "JPEG (JFIF) bytes in spool-1",
+        "TIFF bytes in t",
+        "WebP bytes in hashbank.db",
+        "client address 127.0.0.5 in server.log",
+        "escaped image header bytes in server.log",
+    ]
