@@ -199,13 +199,15 @@ class CheckService:
                 for _, c in flat
             ]
             MatchRepository(session).add_many(rows)
-            per_case: dict[int, int] = {}
-            for _, c in flat:
+            # a case counts re-upload attempts: one per upload, however many of its
+            # hashes (PDQ, MD5, SHA-256, pHash) the upload matched
+            uploads: dict[int, set[int]] = {}
+            for i, c in flat:
                 if c.case_id is not None:
-                    per_case[c.case_id] = per_case.get(c.case_id, 0) + 1
+                    uploads.setdefault(c.case_id, set()).add(i)
             cases = CaseRepository(session)
-            for case_id, n in sorted(per_case.items()):
-                cases.bump_matches(case_id, n, now)
+            for case_id, items in sorted(uploads.items()):
+                cases.bump_matches(case_id, len(items), now)
             hot = self._quarantine_hot(session, flat, now)
             for (_, c), row in zip(flat, rows, strict=True):
                 if c.signal_id in hot:

@@ -175,6 +175,24 @@ def test_feedback_blocked_counts_on_case(live_server: Server, api_key: str):
     assert body["reupload_attempts"] == 1 and body["confirmed_blocked"] == 1
 
 
+def test_an_upload_counts_once_however_many_hashes_match(live_server: Server, api_key: str):
+    pdq, md5, sha = rand_pdq(), secrets.token_hex(16), secrets.token_hex(32)
+    hashes = [
+        {"type": "pdq", "value": pdq},
+        {"type": "md5", "value": md5},
+        {"type": "sha256", "value": sha},
+    ]
+    case = report(live_server, hashes)
+    res = check(live_server, api_key, hashes)
+    assert len(res["matches"]) == 3  # each hash's match is logged ...
+    with live_server.client(api_key) as c:
+        batch = c.post("/v1/check/batch", json={"items": [{"hashes": hashes}] * 2}).json()
+    assert [len(r["matches"]) for r in batch["results"]] == [3, 3]
+    with live_server.client() as c:
+        body = c.get(f"/v1/cases/{case['case_id']}", headers={"X-Case-Pin": case["pin"]}).json()
+    assert body["reupload_attempts"] == 3  # ... but the victim sees one attempt per upload
+
+
 def test_wrong_pin_and_unknown_case_look_the_same_then_lock(live_server: Server):
     case = report(live_server, [{"type": "pdq", "value": rand_pdq()}])
     with live_server.client() as c:
