@@ -31,12 +31,12 @@ run_pytest() {
 }
 
 echo "== tests on SQLite"
-run_pytest -q
+run_pytest -q --durations=15
 
 echo "== database tests on PostgreSQL"
 PG_DIR_FILE=$(mktemp)
 export PG_DIR_FILE
 PG_URL=$(bash scripts/postgres.sh start)
 trap 'bash scripts/postgres.sh stop "$(cat "$PG_DIR_FILE")"; rm -f "$PG_DIR_FILE"' EXIT
-HASHBANK_TEST_DATABASE_URL="$PG_URL" run_pytest -q tests/app $( [ -d tests/browser ] && echo tests/browser )
+HASHBANK_TEST_DATABASE_URL="$PG_URL" run_pytest -q --durations=15 tests/app $( [ -d tests/browser ] && echo tests/browser )
 echo "all checks passed"
