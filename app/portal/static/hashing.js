@@ -8,14 +8,15 @@
 //   3. JPEG: box-reduce to the scale the server's libjpeg "draft" decode uses (1/2, 1/4
 //      or 1/8, keeping the shorter side >= 720 px); other formats over 16.7 MP: the
 //      smallest integer box-reduce that brings them under it; else the exact pixels;
-//   4. PDQ (pdq.js) of those pixels, plus the variants a report stores;
+//   4. PDQ (pdq.js) of those pixels, plus the window hashes a report stores (windows.js);
 //   5. MD5 (md5.js) and SHA-256 (crypto.subtle) of the file's bytes.
 //
 // Runs in a worker (hash-worker.js) or, where workers cannot draw, on the page. Nothing
 // is written anywhere and nothing leaves the device.
 
 import { md5 } from "./md5.js";
-import { lumaOf, pdqOfLuma, reduceRGBA, storedVariants, workPixels } from "./pdq.js";
+import { lumaOf, pdqOfLuma, reduceRGBA, workPixels } from "./pdq.js";
+import { storedVariants } from "./windows.js";
 
 export const MIN_SIDE = 16;
 export const MAX_ASPECT = 50;

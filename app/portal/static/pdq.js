@@ -16,7 +16,8 @@
 // that identical pixels give identical bits, not merely close ones.
 //
 // Also here, mirroring hashes/_variants.py and hashes/_trim.py: Pillow's `reduce(k)` box
-// downscale (bit-exact), the trimming of uniform borders, and the crops a report stores.
+// downscale (bit-exact) and the trimming of uniform borders; windows.js builds the
+// hashes a report stores on them.
 
 const fround = Math.fround;
 
@@ -438,45 +439,9 @@ export function contentBox(rgba, width, height) {
   return [top, bottom, left, right];
 }
 
-// ---- the variants a report stores (hashes/_variants.py, density "default") -------------
+// ---- the working copy the stored window hashes are computed from (windows.js) ----------
 
 export const WORK_MAX_SIDE = 512;
-
-// Python's round(): halves go to the even neighbour.
-function roundHalfEven(x) {
-  const r = Math.round(x);
-  return Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
-}
-
-const ANCHORS = {
-  center: [0.5, 0.5],
-  top_left: [0, 0],
-  top_right: [0, 1],
-  bottom_left: [1, 0],
-  bottom_right: [1, 1],
-  top: [0, 0.5],
-  bottom: [1, 0.5],
-  left: [0.5, 0],
-  right: [0.5, 1],
-};
-
-// [top, left, rows, cols] of each stored crop of an h x w picture, or null to skip it.
-const STORED_CROPS = [
-  ...[1.0, 0.8, 1.25].map((aspect) => (h, w) => {
-    if (Math.abs(w / h - aspect) <= 0.03 * aspect) return null;
-    if (w / h > aspect) {
-      const cw = roundHalfEven(h * aspect);
-      return [0, Math.floor((w - cw) / 2), h, cw];
-    }
-    const ch = roundHalfEven(w / aspect);
-    return [Math.floor((h - ch) / 2), 0, ch, w];
-  }),
-  ...Object.values(ANCHORS).map(([fy, fx]) => (h, w) => {
-    const ch = Math.max(1, roundHalfEven(h * 0.96));
-    const cw = Math.max(1, roundHalfEven(w * 0.96));
-    return [roundHalfEven((h - ch) * fy), roundHalfEven((w - cw) * fx), ch, cw];
-  }),
-];
 
 /**
  * The working copy variants are hashed from: the image box-reduced by the smallest
@@ -485,29 +450,4 @@ const STORED_CROPS = [
 export function workPixels(rgba, width, height) {
   const k = Math.ceil(Math.max(width, height) / WORK_MAX_SIDE);
   return k > 1 ? reduceRGBA(rgba, width, height, k) : { data: rgba, width, height };
-}
-
-/**
- * The PDQ hashes a report stores for one image, `pdq` first, without repeats: the
- * trimmed photo (when there are uniform surroundings) and crops of it (or of the whole
- * picture), hashed on the working copy `work` ({data, width, height}).
- */
-export function storedVariants(pdq, work) {
-  const out = [pdq];
-  const luma = lumaOf(work.data, work.width, work.height);
-  const hashRegion = (top, left, rows, cols) =>
-    pdqOfLuma(cropPlane(luma, work.width, top, left, rows, cols), rows, cols).hash;
-  let [top, left, h, w] = [0, 0, work.height, work.width];
-  const box = contentBox(work.data, work.width, work.height);
-  if (box) {
-    [top, left, h, w] = [box[0], box[2], box[1] - box[0], box[3] - box[2]];
-    out.push(hashRegion(top, left, h, w));
-  }
-  for (const crop of STORED_CROPS) {
-    const region = crop(h, w);
-    if (region && Math.min(region[2], region[3]) >= 16) {
-      out.push(hashRegion(top + region[0], left + region[1], region[2], region[3]));
-    }
-  }
-  return [...new Set(out)];
 }
