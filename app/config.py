@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -39,7 +41,12 @@ class Settings(BaseSettings):
         100_000_000, ge=1024, description="Largest decoded image accepted, in pixels."
     )
     max_hashes_anonymous: int = Field(
-        200, ge=1, description="Most hashes in one case reported without an API key."
+        600, ge=1, description="Most hashes in one case reported without an API key."
+    )
+    pdq_variants: Literal["none", "light", "default", "dense"] = Field(
+        "default",
+        description="Which extra PDQ hashes images are hashed into (hashes._variants.DENSITIES): "
+        "none, light, default (<= 48 stored per reported image, <= 12 per check) or dense.",
     )
     max_hashes_per_case: int = Field(
         10_000, ge=1, description="Most hashes in one case reported with a `report` key."

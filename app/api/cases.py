@@ -31,7 +31,12 @@ async def _read_hashes(request: Request, services: Services, limit: int) -> list
             request, max_files=MAX_IMAGES_PER_REQUEST, max_bytes=s.max_image_bytes
         )
         items = await run_sync(
-            _hash_parts, parts, s.max_image_bytes, s.max_image_pixels, s.min_pdq_quality
+            _hash_parts,
+            parts,
+            s.max_image_bytes,
+            s.max_image_pixels,
+            s.min_pdq_quality,
+            s.pdq_variants,
         )
     else:
         body = await read_model(request, HashesIn)
@@ -42,11 +47,17 @@ async def _read_hashes(request: Request, services: Services, limit: int) -> list
 
 
 def _hash_parts(
-    parts: list[ImagePart], max_bytes: int, max_pixels: int, min_quality: int
+    parts: list[ImagePart], max_bytes: int, max_pixels: int, min_quality: int, density: str
 ) -> list[HashInput]:
     items: list[HashInput] = []
     for part in parts:
-        h = hash_image(part.data, max_bytes=max_bytes, max_pixels=max_pixels, name=part.filename)
+        h = hash_image(
+            part.data,
+            max_bytes=max_bytes,
+            max_pixels=max_pixels,
+            name=part.filename,
+            density=density,
+        )
         refuse_trivial(h, name=part.filename, min_pdq_quality=min_quality)
         items += from_hashes(h, stored=True)
         part.data = b""  # drop the bytes as soon as they are hashed

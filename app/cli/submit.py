@@ -33,7 +33,7 @@ from app.cli.hash import hash_path, iter_files
 
 __all__ = ["Group", "plan_cases", "submit"]
 
-ANONYMOUS_LIMIT = 200  # the server's default HASHBANK_MAX_HASHES_ANONYMOUS
+ANONYMOUS_LIMIT = 600  # the server's default HASHBANK_MAX_HASHES_ANONYMOUS
 KEYED_LIMIT = 10_000  # the server's default HASHBANK_MAX_HASHES_PER_CASE
 HASHES_PER_REQUEST = 1_000
 _LIMIT_DETAIL = re.compile(r"at most (\d+) hashes")

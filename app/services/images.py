@@ -10,9 +10,9 @@ __all__ = ["hash_image", "refuse_trivial"]
 
 
 def hash_image(
-    data: bytes, *, max_bytes: int, max_pixels: int, name: str = "image"
+    data: bytes, *, max_bytes: int, max_pixels: int, name: str = "image", density: str = "default"
 ) -> hashes.Hashes:
-    """Hash one uploaded image held in memory.
+    """Hash one uploaded image held in memory, with the variant plan ``density``.
 
     Raises:
         PayloadTooLarge: over the byte or pixel limit.
@@ -20,7 +20,7 @@ def hash_image(
     """
     limits = hashes.DecodeLimits(max_bytes=max_bytes, max_pixels=max_pixels)
     try:
-        return hashes.hash_bytes(data, limits=limits)
+        return hashes.hash_bytes(data, limits=limits, density=density)
     except hashes.ImageTooLarge as exc:
         raise PayloadTooLarge(f"{name}: {exc}") from exc
     except hashes.ImageError as exc:
