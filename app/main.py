@@ -175,8 +175,10 @@ async def _purge_periodically(services: Services) -> None:
     interval = services.settings.purge_interval_seconds
     if interval <= 0:
         return
-    await asyncio.sleep(min(interval, 60))  # first run soon after start, off the start path
+    # the first run one interval after start: never on the start path, and a bank seeded
+    # with old data (a benchmark, a restore being checked) is not purged under its feet
     while True:
+        await asyncio.sleep(interval)
         try:
             result = await asyncio.to_thread(services.retention.purge, actor="system:retention")
             if result.removed or result.review_due:
@@ -192,7 +194,6 @@ async def _purge_periodically(services: Services) -> None:
                 )
         except Exception:
             log.warning("retention purge failed", exc_info=True)
-        await asyncio.sleep(interval)
 
 
 def _openapi(app: FastAPI) -> dict[str, Any]:
