@@ -195,8 +195,9 @@ class CheckService:
                     distance=c.distance,
                     query_value=c.query_value,
                     action=c.action,
+                    attempt=first,
                 )
-                for _, c in flat
+                for (_, c), first in zip(flat, _first_per_upload(flat), strict=True)
             ]
             MatchRepository(session).add_many(rows)
             # a case counts re-upload attempts: one per upload, however many of its
@@ -296,6 +297,18 @@ class CheckService:
         self, batch: Sequence[Sequence[HashInput]], client_id: int | None
     ) -> list[CheckResult]:
         return self.record([self.find(items) for items in batch], client_id)
+
+
+def _first_per_upload(flat: Sequence[tuple[int, _Candidate]]) -> list[bool]:
+    """True for the first match of each (upload, case) — or (upload, bank) for hashes
+    imported without a case: the rows that count as one re-upload attempt each."""
+    seen: set[tuple[int, int | None, int]] = set()
+    out = []
+    for i, c in flat:
+        key = (i, c.case_id, 0 if c.case_id is not None else c.bank.id)
+        out.append(key not in seen)
+        seen.add(key)
+    return out
 
 
 def _action(policy: BankPolicy, status: str) -> str:

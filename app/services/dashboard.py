@@ -155,6 +155,7 @@ class MatchRow:
     review: str | None
     reviewed_by: str | None
     query_value: str
+    attempt: bool = True  # the first match of its upload for this case
 
     @property
     def reviewable(self) -> bool:
@@ -177,6 +178,7 @@ def _match_row(m: Match, client: str | None, case_public_id: str | None, bank: s
         str(m.review) if m.review is not None else None,
         m.reviewed_by,
         m.query_value,
+        m.attempt,
     )
 
 

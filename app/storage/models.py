@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     DateTime,
     Enum,
     ForeignKey,
@@ -19,6 +20,7 @@ from sqlalchemy import (
     String,
     Text,
     TypeDecorator,
+    true,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -248,6 +250,8 @@ class Match(Base):
     feedback_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     review: Mapped[MatchReview | None] = mapped_column(_enum(MatchReview, "match_review"))
     reviewed_by: Mapped[str | None] = mapped_column(String(64))
+    # true on one row per (upload, case): the rows that count as re-upload attempts
+    attempt: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
 
 
 class AuditEvent(Base):
@@ -305,3 +309,5 @@ Index("ix_match_distance", Match.distance, Match.id)
 Index("ix_match_client_created", Match.client_id, Match.created_at, Match.id)
 Index("ix_audit_object", AuditEvent.object_type, AuditEvent.object_id)
 Index("ix_audit_action_at", AuditEvent.action, AuditEvent.at, AuditEvent.id)
+# Re-upload attempts per day (migration 0005), counted from the index alone.
+Index("ix_match_created_attempt", Match.created_at, Match.attempt)

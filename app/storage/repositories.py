@@ -627,15 +627,16 @@ class DashboardRepository:
         return int(self.s.scalar(stmt) or 0)
 
     def match_counts_per_day(self, first_day: datetime, days: int) -> list[int]:
-        """Matches per day for ``days`` days from ``first_day``: one index range count per
-        day (several times faster than grouping the rows by a date function)."""
+        """Re-upload attempts per day for ``days`` days from ``first_day`` (match rows with
+        ``attempt``: one per upload and case): one index range count per day (several
+        times faster than grouping the rows by a date function)."""
         counts = []
         for i in range(days):
             lo, hi = first_day + timedelta(days=i), first_day + timedelta(days=i + 1)
             stmt = (
                 select(func.count())
                 .select_from(Match)
-                .where(Match.created_at >= lo, Match.created_at < hi)
+                .where(Match.created_at >= lo, Match.created_at < hi, Match.attempt.is_(True))
             )
             counts.append(int(self.s.scalar(stmt) or 0))
         return counts

@@ -173,6 +173,24 @@ def test_overview_counts_and_top_cases(services: Services):
     assert [c.public_id for c in now.top_cases[:2]] == [reports[1].case_id, reports[0].case_id]
 
 
+def test_an_upload_matching_several_hashes_is_one_reupload_attempt(services: Services):
+    hashes = [
+        HashInput("pdq", pdq()),
+        HashInput("md5", secrets.token_hex(16)),
+        HashInput("sha256", secrets.token_hex(32)),
+    ]
+    report = services.cases.report(hashes, actor="anonymous")
+    case = services.dashboard.search(report.case_id).case
+    assert case is not None
+    before = services.dashboard.overview()
+    assert len(services.checks.check(hashes, client_id=None).matches) == 3
+    assert [len(r.matches) for r in services.checks.check_batch([hashes, hashes], None)] == [3, 3]
+    now = services.dashboard.overview()
+    assert now.reuploads_today == before.reuploads_today + 3  # three uploads, nine matches
+    detail = services.dashboard.case(case.id)
+    assert detail.case.reuploads == 3 and detail.timeline.total == 9
+
+
 def test_case_pages_are_disjoint_and_sorted(services: Services):
     for _ in range(7):
         services.cases.report([HashInput("pdq", pdq())], actor="anonymous")
