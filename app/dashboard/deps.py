@@ -55,8 +55,11 @@ ServicesDep = Annotated[Services, Depends(get_services)]
 
 
 def _secure(request: Request) -> bool:
+    """Secure cookies when set, when served over HTTPS, or behind a TLS-terminating proxy
+    that says so (X-Forwarded-Proto: trusting it can only add the flag, never drop it)."""
     settings: Settings = request.app.state.settings
-    return settings.secure_cookies or request.url.scheme == "https"
+    forwarded = request.headers.get("x-forwarded-proto", "").split(",")[0].strip().lower()
+    return settings.secure_cookies or request.url.scheme == "https" or forwarded == "https"
 
 
 def set_cookie(

@@ -14,7 +14,7 @@ import json
 import math
 import re
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Generic, TypeVar
 
@@ -205,6 +205,7 @@ class AuditRow:
     object_type: str
     object_id: str
     detail: dict[str, Any]
+    case_id: int | None = None  # the case's internal id when the object is a known case
 
 
 def _audit_row(e: AuditEvent) -> AuditRow:
@@ -272,6 +273,7 @@ class SearchHit:
     value: str
     distance: int
     bank: str
+    case_id: int | None
     case_public_id: str | None
     case_status: str | None
     created_at: datetime
@@ -564,6 +566,7 @@ class DashboardService:
                 s.value,
                 near.get(s.id, 0) if s.value != value else 0,
                 bank,
+                s.case_id,
                 public_id,
                 status,
                 s.created_at,
@@ -589,7 +592,16 @@ class DashboardService:
                 offset=_offset(page, per_page),
                 limit=per_page,
             )
-            return Page([_audit_row(e) for e in rows], total, page, per_page)
+            cases = CaseRepository(session).ids_by_public_id(
+                {e.object_id for e in rows if e.object_type == "case"}
+            )
+            items = [
+                replace(_audit_row(e), case_id=cases.get(e.object_id))
+                if e.object_type == "case"
+                else _audit_row(e)
+                for e in rows
+            ]
+            return Page(items, total, page, per_page)
 
     def audit_actions(self) -> list[str]:
         with self.db.read() as session:

@@ -6,7 +6,7 @@ driver exceptions.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -104,6 +104,13 @@ class CaseRepository:
 
     def get(self, case_id: int) -> Case | None:
         return self.s.get(Case, case_id)
+
+    def ids_by_public_id(self, public_ids: Collection[str]) -> dict[str, int]:
+        """Internal ids of the cases with these public ids (unknown ones left out)."""
+        if not public_ids:
+            return {}
+        stmt = select(Case.public_id, Case.id).where(Case.public_id.in_(sorted(public_ids)))
+        return {public_id: case_id for public_id, case_id in self.s.execute(stmt).all()}
 
     def count_by_status(self) -> dict[str, int]:
         rows = self.s.execute(select(Case.status, func.count()).group_by(Case.status)).all()

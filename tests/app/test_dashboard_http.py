@@ -194,6 +194,16 @@ def test_cookies_are_secure_when_asked(server_factory):
         assert all(flag in session.lower() for flag in ("secure", "httponly", "samesite=strict"))
 
 
+def test_cookies_are_secure_behind_a_tls_proxy(live_server: Server):
+    cookies = []
+    for headers in ({}, {"X-Forwarded-Proto": "https"}):
+        with httpx.Client(base_url=live_server.url, timeout=60) as c:
+            cookies.append(c.get("/dashboard", headers=headers).headers["set-cookie"].lower())
+    plain, proxied = cookies
+    assert "secure" not in plain  # plain HTTP on loopback without the setting
+    assert "secure" in proxied
+
+
 def test_audit_csv_is_a_download_that_spreadsheets_cannot_run(
     live_server: Server, staff: dict[str, str]
 ):

@@ -18,6 +18,7 @@ from tests.browser.test_dashboard_common import (
     Watch,
     case_path,
     check,
+    create_staffer,
     flip,
     login,
     rand_pdq,
@@ -93,28 +94,30 @@ def _links(page: Page) -> list[tuple[str, bool]]:
     return [(str(href), bool(download)) for href, download in found]
 
 
-def test_every_link_is_a_clean_page(
-    dpage: tuple[Page, Watch], live_server: Server, admin: Staffer, seeded: dict[str, str]
-):
-    page, watch = dpage
-    login(page, live_server, admin)
-    queue = ["/dashboard", seeded["active"], seeded["pending"]]
+def _crawl(
+    page: Page, server: Server, who: Staffer, start: list[str], limit: int
+) -> tuple[set[str], set[str]]:
+    """Follow every /dashboard link from ``start`` as ``who``: each answers 200 itself
+    (no redirect), as a page signed in; returns the pages seen and the export links."""
+    login(page, server, who)
+    queue = list(start)
     seen: set[str] = set()
     downloads: set[str] = set()
-    while queue and len(seen) < CRAWL_LIMIT:
+    while queue and len(seen) < limit:
         url = queue.pop(0)
         if url in seen:
             continue
         seen.add(url)
-        response = page.goto(live_server.url + url)
+        response = page.goto(server.url + url)
         assert response is not None and response.status == 200, url
+        assert response.request.redirected_from is None, f"{url} redirects"
         assert page.locator("h1").count() == 1, url
         assert page.locator("html").get_attribute("lang") == "en"
         assert page.get_by_role("button", name="Sign out").count() == 1, url  # still signed in
         for href, download in _links(page):
-            target = urljoin(live_server.url + url, href)
+            target = urljoin(server.url + url, href)
             parts = urlsplit(target)
-            if parts.netloc != urlsplit(live_server.url).netloc:
+            if parts.netloc != urlsplit(server.url).netloc:
                 continue
             path = parts.path + (f"?{parts.query}" if parts.query else "")
             if not parts.path.startswith("/dashboard"):
@@ -123,6 +126,15 @@ def test_every_link_is_a_clean_page(
                 downloads.add(path)
             elif path not in seen:
                 queue.append(path)
+    return seen, downloads
+
+
+def test_every_link_is_a_clean_page(
+    dpage: tuple[Page, Watch], live_server: Server, admin: Staffer, seeded: dict[str, str]
+):
+    page, watch = dpage
+    start = ["/dashboard", seeded["active"], seeded["pending"]]
+    seen, downloads = _crawl(page, live_server, admin, start, CRAWL_LIMIT)
     watch.assert_clean()
     paths = {urlsplit(u).path for u in seen}
     assert set(PAGES.values()) <= paths  # every page of an admin was reached by links
@@ -133,6 +145,21 @@ def test_every_link_is_a_clean_page(
     for path in downloads:
         r = page.request.get(live_server.url + path)
         assert r.status == 200 and r.headers["content-disposition"].startswith("attachment")
+
+
+ADMIN_PAGES = {"/dashboard/banks", "/dashboard/clients", "/dashboard/users", "/dashboard/settings"}
+
+
+def test_a_moderator_follows_only_links_they_may_open(
+    dpage: tuple[Page, Watch], live_server: Server, admin: Staffer, seeded: dict[str, str]
+):
+    page, watch = dpage
+    moderator = create_staffer(live_server, admin, "moderator")
+    start = ["/dashboard", seeded["active"], seeded["pending"]]
+    seen, _ = _crawl(page, live_server, moderator, start, 60)
+    watch.assert_clean()
+    paths = {urlsplit(u).path for u in seen}
+    assert set(PAGES.values()) - ADMIN_PAGES <= paths and not paths & ADMIN_PAGES
 
 
 def _post_routes() -> list[str]:
