@@ -11,10 +11,10 @@ Report side (``stored_variants``):
 * the whole image, and its 7 flips and quarter turns (so a check needs none);
 * the photo inside uniform borders, bars or frames (``_trim.content_box``);
 * centred crops keeping 92 % down to 64 % of each side, the centred 1:1, 4:5 and 5:4
-  crops apps make, and a 4 x 4 grid of 96 % windows (small crops anywhere);
+  crops apps make, and a 3 x 3 grid of 96 % windows (small crops anywhere);
 * *edge windows*: along each side, the full length of that side and 60 % of it deep.
   A crop that cuts only the opposite side (the commonest crop) keeps the window whole;
-* *pair windows* (``_windows.pair_windows``) between the 7 strongest corners: windows
+* *pair windows* (``_windows.pair_windows``) between the 8 strongest corners: windows
   placed and turned by the content, found again in a crop wherever it was made, or in
   a photo turned by a few degrees and cut to its inner rectangle.
 
@@ -112,10 +112,10 @@ _DEFAULT = VariantPlan(
     centre_keeps=(0.92, 0.84, 0.77, 0.70, 0.64),
     aspects=(1.0, 0.8, 1.25),
     grid_keep=0.96,
-    grid_steps=4,
+    grid_steps=3,
     edge_depth=0.6,
     check_keep=0.96,
-    stored_keypoints=7,
+    stored_keypoints=8,
     check_keypoints=6,
 )
 
@@ -130,7 +130,7 @@ DENSITIES: dict[str, VariantPlan] = {
         grid_steps=5,
         edge_depth=0.6,
         check_keep=0.96,
-        stored_keypoints=8,
+        stored_keypoints=10,
         check_keypoints=7,
         max_check=16,
         max_stored=64,

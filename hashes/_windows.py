@@ -195,11 +195,12 @@ def pair_windows(
     folded into (-90, 90] degrees), so that a crop, resize or small turn of the image
     moves the window with the content. Windows not wholly inside the image, or from
     points closer than 20 % of its shorter side, are left out. In the order of the
-    pairs ``(0, 1), (0, 2), ... (1, 2), ...``.
+    pairs ``(0, 1), (0, 2), (1, 2), (0, 3), ...``: all pairs of the strongest points
+    first, so that a cut-off list keeps them.
     """
     out = []
-    for i in range(len(points)):
-        for j in range(i + 1, len(points)):
+    for j in range(1, len(points)):
+        for i in range(j):
             (y1, x1), (y2, x2) = points[i], points[j]
             d = math.hypot(y1 - y2, x1 - x2)
             if d < _MIN_PAIR * min(height, width):

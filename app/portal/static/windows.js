@@ -10,9 +10,9 @@
 //
 // Which windows (see hashes/_variants.py for why):
 //   the whole image and its 7 flips and quarter turns; the photo inside uniform
-//   surroundings; centred crops keeping 92-64 %; centred 1:1, 4:5, 5:4 crops; a 4x4
+//   surroundings; centred crops keeping 92-64 %; centred 1:1, 4:5, 5:4 crops; a 3x3
 //   grid of 96 % windows; windows along each side (full length, 60 % deep); square
-//   windows between pairs of the 7 strongest corners, turned along the pair's line.
+//   windows between pairs of the 8 strongest corners, turned along the pair's line.
 //   Parts under PDQ quality 40 are left out; at most 48 hashes.
 
 import { contentBox } from "./pdq.js";
@@ -29,9 +29,9 @@ export const PLAN = {
   centreKeeps: [0.92, 0.84, 0.77, 0.7, 0.64],
   aspects: [1.0, 0.8, 1.25],
   gridKeep: 0.96,
-  gridSteps: 4,
+  gridSteps: 3,
   edgeDepth: 0.6,
-  storedKeypoints: 7,
+  storedKeypoints: 8,
   maxStored: 48,
   minQuality: 40,
 };
@@ -317,8 +317,9 @@ export function keypoints(plane, n) {
 /** Square windows [cy, cx, half, theta] between pairs of keypoints (hashes/_windows.py). */
 export function pairWindows(points, height, width) {
   const out = [];
-  for (let i = 0; i < points.length; i++) {
-    for (let j = i + 1; j < points.length; j++) {
+  // pairs (0, 1), (0, 2), (1, 2), (0, 3), ...: those of the strongest points first
+  for (let j = 1; j < points.length; j++) {
+    for (let i = 0; i < j; i++) {
       const [y1, x1] = points[i];
       const [y2, x2] = points[j];
       const d = Math.hypot(y1 - y2, x1 - x2);
