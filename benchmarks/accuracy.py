@@ -41,25 +41,48 @@ from benchmarks._report import write_section
 
 PDQ_THRESHOLD = 31
 NOTES = """
-What the rows say (read with the table above):
+How hashbank gets there (`hashes/_variants.py`, `hashes/_windows.py`, `hashes/_trim.py`):
 
-* Flips and 90-degree rotations: hashing the actually flipped/rotated pixels (hashbank's
-  check variants) matches every copy; `pdqhash.compute_dihedral` (DCT-domain, column
-  `dct-dihedral`) misses 20-40 % of them at <= 31.
-* Borders, letterbox, caption bands and screenshot frames are undone by trimming uniform
-  surroundings (`hashes/_trim.py`) on both sides; misses are mostly photos whose own
-  edges are flat (dark sky, microscope backgrounds) or very small images.
-* Crops are the gap. PDQ is very crop-sensitive: cutting 5 % off one side moves the hash
-  by 70-130 bits, 1-2 % already by 10-45. `pdq_stored` therefore holds 96 % crops at 9
-  anchor points and centred 1:1, 4:5 and 5:4 crops (at most 14 hashes per report, about
-  25 ms, computed only for reports); density `dense` adds 8 more corner crops and gets
-  the resize + JPEG + 3 % crop case from 0.59 to 0.78 for a lower first impostor (88).
-  A grid fine enough for >= 0.99 on 5 % crops would need hundreds of stored hashes;
-  crop-invariant matching is left to issue 9.
-* Resize, blur and JPEG q30 misses are the same few photos for every PDQ method
-  (textures such as brick, a 256 px image, a 102 px image): PDQ itself moves > 31 bits.
-* The mild-group goal (>= 0.99 at <= 31) is not met because of `crop 5 %`; everything
-  else in the mild group is at or near 1.00. The hard group is 37 points over plain PDQ.
+* Every hash besides `pdq` is a *window hash*: PDQ's DCT and median threshold applied to
+  the 64x64 **area averages** of a rectangle of the image, read from one summed-area
+  table (~0.3 ms each). Plain PDQ samples images under 128 px without a low-pass filter,
+  which is why it loses small photos to resize, blur, noise and JPEG q30 (brick,
+  microaneurysms 102 px, the 256 px reference photos); area averages do not alias, and
+  those rows go to 1.00 with the whole-image window alone.
+* Flips and quarter turns: the report stores the 7 flips/turns of the whole-image block
+  (exact: area averages commute with them), so a check spends none of its 12 hashes.
+* Borders, letterbox, caption bands, screenshots: the photo inside flat surroundings
+  (`content_box`) on both sides, as before.
+* Turned photos (black corners on the same canvas, or a larger canvas of any flat
+  colour): the check fits the fill's depth along the four borders to find the angle
+  (~0.2 degrees) and hashes the photo turned back, cut to the largest stored centred
+  crop it still covers. Misses: photos whose own corners are as dark as the fill.
+* Crops: centred crops (92-64 %) and the 1:1 / 4:5 / 5:4 crops apps make; a 3x3 grid of
+  96 % windows for small crops anywhere; *edge windows* (each side's full length, 60 %
+  deep, on both sides) which a crop of the opposite side leaves whole, so one-side crops
+  of any amount match; and *pair windows*: squares between two of the strongest corners
+  (a Harris-type detector at 256 px), turned along the line joining them, stored for
+  the 8 strongest corners of the original and checked for the 6 strongest of the copy.
+  They follow the content through crops anywhere, resizes and small turns, which is
+  what takes 20 % crops, 75 % windows and turned-then-cropped photos from 0 to most.
+* What is left: random 75 % windows (the copy keeps 56 % of the photo and with it only
+  a few of the original's strongest corners) and turned photos cut to their inner
+  rectangle (no fill to measure the angle from; pair windows catch 2/3 of them).
+  Texture photos (gravel, grass, brick) and tiny ones (102 px) are most of the misses.
+* No different photos match: the closest unrelated pair stays 76 bits apart (plain PDQ:
+  94), far from 31. Window hashes of plain parts (PDQ quality < 40: sky, walls) are
+  never stored or checked, since such blocks hash alike across unrelated photos.
+* Memory per reported image: up to 48 PDQ hashes plus pHash, MD5 and SHA-256 (51
+  signals; 46 PDQ on average here). Each process's index holds ~90 B per PDQ hash and
+  ~150-200 B of resident memory with its signal table (see "Service start-up" below),
+  so **~4.3 KB of index and ~7-10 KB of RSS per reported image per process**: 100,000
+  reported images are ~4.6M PDQ hashes, ~0.7-0.9 GB per process. A check searches its
+  <= 12 hashes in one call (~0.4 ms at 1M hashes, see the index section). The density
+  is a setting (`HASHBANK_PDQ_VARIANTS`): `light` stores ~10 hashes and keeps the mild
+  edits, `none` stores `pdq` alone. The reporting page computes the same stored set in
+  the browser (`app/portal/static/windows.js`, bit-exact with Python on lossless
+  inputs); for JPEGs, which browsers decode their own way, each stored hash is within
+  PDQ's usual few bits of the server's.
 """
 PHASH_THRESHOLD = 8
 
