@@ -67,16 +67,16 @@ How hashbank gets there (`hashes/_variants.py`, `hashes/_windows.py`, `hashes/_t
   what takes 20 % crops, 75 % windows and turned-then-cropped photos from 0 to most.
 * What is left: random 75 % windows (the copy keeps 56 % of the photo and with it only
   a few of the original's strongest corners) and turned photos cut to their inner
-  rectangle (no fill to measure the angle from; pair windows catch 2/3 of them).
+  rectangle (no fill to measure the angle from; pair windows catch ~3/4 of them).
   Texture photos (gravel, grass, brick) and tiny ones (102 px) are most of the misses.
 * No different photos match: the closest unrelated pair stays 76 bits apart (plain PDQ:
   94), far from 31. Window hashes of plain parts (PDQ quality < 40: sky, walls) are
   never stored or checked, since such blocks hash alike across unrelated photos.
 * Memory per reported image: up to 48 PDQ hashes plus pHash, MD5 and SHA-256 (51
-  signals; 46 PDQ on average here). Each process's index holds ~90 B per PDQ hash and
+  signals; 45 PDQ on average here). Each process's index holds ~90 B per PDQ hash and
   ~150-200 B of resident memory with its signal table (see "Service start-up" below),
   so **~4.3 KB of index and ~7-10 KB of RSS per reported image per process**: 100,000
-  reported images are ~4.6M PDQ hashes, ~0.7-0.9 GB per process. A check searches its
+  reported images are ~4.5M PDQ hashes, ~0.7-0.9 GB per process. A check searches its
   <= 12 hashes in one call (~0.4 ms at 1M hashes, see the index section). The density
   is a setting (`HASHBANK_PDQ_VARIANTS`): `light` stores ~10 hashes and keeps the mild
   edits, `none` stores `pdq` alone. The reporting page computes the same stored set in

@@ -17,7 +17,7 @@ matrix product, whose rounding can at worst flip a coefficient sitting on the me
 
 Also here: :func:`keypoints`, the corners a crop keeps, from which both sides build
 *pair windows* (a square centred between two corners, turned along the line joining
-them, 3/4 as wide as they are apart): windows defined by the content itself, so that
+them, 0.65 times as wide as they are apart): windows defined by the content itself, so that
 they land on the same pixels in the original and in a crop, resize or small turn of
 it, wherever the crop was made and whatever the angle.
 """
@@ -38,7 +38,7 @@ _SMOOTH_PASSES = 8  # [1, 2, 1] / 4 passes: a Gaussian of sigma 2 px at that siz
 _NMS = 0.08  # keypoints at least this share of the longer side apart
 _MARGIN = 0.04  # and this far from the edges (a crop cuts there first)
 _MIN_PAIR = 0.2  # pair windows from points at least this share of the shorter side apart
-_PAIR_SIDE = 0.75  # a pair window is this share of the points' distance wide
+_PAIR_SIDE = 0.65  # a pair window is this share of the points' distance wide
 
 
 class Plane:
@@ -191,7 +191,7 @@ def pair_windows(
     """Square windows between two keypoints, turned along the line joining them.
 
     Each is ``(cy, cx, half, theta)``: centred between the two points, ``2 * half`` =
-    3/4 of their distance wide, turned by ``theta`` radians (anticlockwise on screen,
+    0.65 times their distance wide, turned by ``theta`` radians (anticlockwise on screen,
     folded into (-90, 90] degrees), so that a crop, resize or small turn of the image
     moves the window with the content. Windows not wholly inside the image, or from
     points closer than 20 % of its shorter side, are left out. In the order of the

@@ -61,7 +61,7 @@ def test_platform_keys_have_no_limit_by_default(live_server: Server):
 def test_anonymous_reports_are_limited_in_count_and_size(server_factory):
     server: Server = server_factory(extra_env={"HASHBANK_ANONYMOUS_CASES_PER_HOUR": "2"})
     with server.client() as c:
-        too_many_hashes = c.post("/v1/cases", json=_hashes(201))
+        too_many_hashes = c.post("/v1/cases", json=_hashes(601))  # default limit: 600
         assert too_many_hashes.status_code == 422, too_many_hashes.text
         photo = images.jpeg("camera", 60)
         files = [("image", (f"{i}.jpg", photo, "image/jpeg")) for i in range(21)]

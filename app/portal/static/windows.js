@@ -23,7 +23,7 @@ const SMOOTH_PASSES = 8;
 const NMS = 0.08;
 const MARGIN = 0.04;
 const MIN_PAIR = 0.2;
-const PAIR_SIDE = 0.75;
+const PAIR_SIDE = 0.65;
 
 export const PLAN = {
   centreKeeps: [0.92, 0.84, 0.77, 0.7, 0.64],
