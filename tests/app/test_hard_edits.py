@@ -4,7 +4,7 @@ carries every stored hash of a case under one group."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import numpy as np
 import pytest
@@ -135,3 +135,19 @@ def test_noise_never_matches(bank: tuple[Server, str, dict[str, dict[str, str]]]
     noise = np.random.default_rng(1).integers(0, 256, (300, 400, 3), dtype=np.uint8)
     body = _check(server, key, encode(Image.fromarray(noise), "PNG"))
     assert body["match"] is False
+
+
+@pytest.mark.parametrize("density", ["none", "light"])
+def test_the_variant_density_is_a_setting(
+    server_factory: Callable[..., Server], density: str
+) -> None:
+    server = server_factory(extra_env={"HASHBANK_PDQ_VARIANTS": density})
+    data = encode(skimage_photo("coffee.png"), "PNG")
+    with server.client() as c:
+        r = c.post("/v1/cases", files=[("image", ("coffee.png", data, "image/png"))])
+        assert r.status_code == 201, r.text
+        case = r.json()
+        got = c.get(f"/v1/cases/{case['case_id']}", headers={"X-Case-Pin": case["pin"]}).json()
+    stored = hashes.hash_bytes(data, density=density).pdq_stored
+    assert got["hashes"] == len(stored) + 3  # with pHash, MD5 and SHA-256
+    assert len(stored) < len(hashes.hash_bytes(data).pdq_stored)
