@@ -5,7 +5,7 @@ Usage: .venv/bin/python benchmarks/portal_hashing.py [--quick] [--write]
 A real ``hashbank serve`` (temporary SQLite) serves the page's scripts; headless Chromium
 (/usr/bin/chromium, or HASHBANK_CHROMIUM) imports ``hashing.js`` and hashes each image
 from a Blob in memory, timed with ``performance.now()`` around ``hashImage`` (decode,
-PDQ, the stored variants (window hashes), MD5, SHA-256: what the page computes for a report; no
+PDQ, the stored window hashes, MD5, SHA-256: what the page computes for a report; no
 thumbnail). In the same run and the same process as the driver, interleaved image by
 image, Python computes what the server stores for the same report: ``hash_bytes`` plus
 ``pdq_stored``. Both are single-threaded; the ratio is the figure to read.
@@ -135,7 +135,7 @@ def main() -> None:
         "",
         f"`benchmarks/portal_hashing.py`: {n} real photos per row, {rounds} rounds, "
         f"Chromium {version} headless, interleaved image by image with Python in the same "
-        "run. *JS* is the page's `hashImage` (decode, PDQ, the stored variants (window hashes), MD5, "
+        "run. *JS* is the page's `hashImage` (decode, PDQ, the stored window hashes, MD5, "
         "SHA-256) on a Blob in memory; *Python* is what the server computes for the same "
         "report (`hash_bytes` and `pdq_stored`, which also includes pHash and the check "
         "variants). Medians; one core each.",
