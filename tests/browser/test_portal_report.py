@@ -16,6 +16,7 @@ from playwright.sync_api import Page, Request, expect
 
 from tests.browser.test_portal_common import (
     encode,
+    hashed,
     open_page,
     pick,
     report,
@@ -87,6 +88,8 @@ def test_report_sends_only_hashes(
             assert not any(n in body for n in _needles(data)), (url, name)
     posts = [(url, body) for url, body in sent[before_report:] if url.startswith("POST")]
     assert posts and posts[0][0].endswith("/v1/cases")
+    # three photos bring ~150 hashes: the page splits them, the rest goes to the new case
+    assert len(posts) >= 2 and all(url.endswith("/hashes") for url, _ in posts[1:]), posts
     for _, body in posts:
         payload = json.loads(body)
         assert set(payload) == {"hashes"}
@@ -122,6 +125,29 @@ def test_report_sends_only_hashes(
         if line.startswith("{")
     ]
     assert [r for r in records if "127.0.0.1" in r or case_id in r or pin in r] == []
+
+
+def test_a_folder_brings_only_its_images_each_with_a_thumbnail(
+    live_server: Server, page: Page, tmp_path: Path
+) -> None:
+    folder = tmp_path / "album"
+    folder.mkdir()
+    write(folder, "beach.jpg", encode(synthetic(31), "JPEG", quality=90))
+    write(folder, "party.png", encode(synthetic(32)))
+    write(folder, "notes.txt", b"not a photo")
+    open_page(page, live_server)
+    expect(page.locator("#report-folder")).to_be_attached()
+    page.set_input_files("#report-folder", str(folder))
+    items = page.locator("#report-picker li.image")
+    expect(items).to_have_count(2)
+    expect(page.locator("#report-picker li.image[data-state='ready']")).to_have_count(
+        2, timeout=60_000
+    )
+    assert sorted(i["name"] for i in hashed(page)) == ["beach.jpg", "party.png"]
+    # each image is previewed locally, drawn on a canvas (no URL, nothing sent)
+    thumbs = page.locator("#report-picker li.image canvas.thumb")
+    expect(thumbs).to_have_count(2)
+    assert all(w > 0 for w in thumbs.evaluate_all("cs => cs.map(c => c.width)"))
 
 
 def test_result_can_be_copied_and_downloaded(
