@@ -37,7 +37,7 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from PIL import Image
@@ -123,13 +123,10 @@ DENSITIES: dict[str, VariantPlan] = {
     "none": VariantPlan(windows=False, dihedral=False, trim=False, derotate=False),
     "light": VariantPlan(centre_keeps=(0.84, 0.70)),
     "default": _DEFAULT,
-    "dense": VariantPlan(
+    "dense": replace(
+        _DEFAULT,
         centre_keeps=(0.94, 0.88, 0.84, 0.80, 0.76, 0.72, 0.68, 0.64, 0.60),
-        aspects=_DEFAULT.aspects,
-        grid_keep=0.96,
         grid_steps=5,
-        edge_depth=0.6,
-        check_keep=0.96,
         stored_keypoints=10,
         check_keypoints=7,
         max_check=16,

@@ -183,6 +183,7 @@ class CheckService:
         self, flat: Sequence[tuple[int, _Candidate]], client_id: int | None, now: datetime
     ) -> list[int | None]:
         """Write the match rows and bump the cases' counters in one transaction."""
+        firsts = _first_per_upload(flat)
         with self.db.write() as session:
             rows = [
                 Match(
@@ -197,18 +198,18 @@ class CheckService:
                     action=c.action,
                     attempt=first,
                 )
-                for (_, c), first in zip(flat, _first_per_upload(flat), strict=True)
+                for (_, c), first in zip(flat, firsts, strict=True)
             ]
             MatchRepository(session).add_many(rows)
-            # a case counts re-upload attempts: one per upload, however many of its
-            # hashes (PDQ, MD5, SHA-256, pHash) the upload matched
-            uploads: dict[int, set[int]] = {}
-            for i, c in flat:
-                if c.case_id is not None:
-                    uploads.setdefault(c.case_id, set()).add(i)
+            # a case counts re-upload attempts: its rows marked ``attempt``, one per upload
+            # however many of its hashes (PDQ, MD5, SHA-256, pHash) the upload matched
+            attempts: dict[int, int] = {}
+            for (_, c), first in zip(flat, firsts, strict=True):
+                if first and c.case_id is not None:
+                    attempts[c.case_id] = attempts.get(c.case_id, 0) + 1
             cases = CaseRepository(session)
-            for case_id, items in sorted(uploads.items()):
-                cases.bump_matches(case_id, len(items), now)
+            for case_id, n in sorted(attempts.items()):
+                cases.bump_matches(case_id, n, now)
             hot = self._quarantine_hot(session, flat, now)
             for (_, c), row in zip(flat, rows, strict=True):
                 if c.signal_id in hot:

@@ -237,9 +237,10 @@ function quality(block) {
 
 // Bit i*16+j is set when coefficient (i, j) is above the median, the 128th smallest of
 // the 256. The hex text is the 16 words of 16 bits from the last to the first, as
-// Meta's tools (and hashbank's Python) print it.
-function toHex(coefficients) {
-  const median = Float32Array.from(coefficients).sort()[127];
+// Meta's tools (and hashbank's Python) print it. The median is taken in the
+// coefficients' own precision (a Float32Array here, Float64Array for window hashes).
+export function toHex(coefficients) {
+  const median = coefficients.slice().sort()[127];
   const words = new Uint16Array(16);
   for (let k = 0; k < 256; k++) {
     if (coefficients[k] > median) words[k >> 4] |= 1 << (k & 15);

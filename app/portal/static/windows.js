@@ -15,7 +15,7 @@
 //   windows between pairs of the 8 strongest corners, turned along the pair's line.
 //   Parts under PDQ quality 40 are left out; at most 48 hashes.
 
-import { contentBox } from "./pdq.js";
+import { contentBox, toHex } from "./pdq.js";
 
 const BLOCK = 64;
 const KEYPOINT_SIDE = 256;
@@ -166,14 +166,7 @@ export function blockHash(block) {
       b[i * 16 + j] = sum;
     }
   }
-  const median = Float64Array.from(b).sort()[127];
-  const words = new Uint16Array(16);
-  for (let k = 0; k < 256; k++) {
-    if (b[k] > median) words[k >> 4] |= 1 << (k & 15);
-  }
-  let hex = "";
-  for (let w = 15; w >= 0; w--) hex += words[w].toString(16).padStart(4, "0");
-  return hex;
+  return toHex(b);
 }
 
 /** PDQ's quality metric (0-100) of a 64x64 block. */
