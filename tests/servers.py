@@ -173,6 +173,18 @@ class Server:
         headers = {"Authorization": f"Bearer {key}"} if key else {}
         return httpx.Client(base_url=self.url, headers=headers, timeout=60, **kwargs)
 
+    def feed(self, key: str, page_size: int = 500) -> list[dict[str, Any]]:
+        """Every item of ``GET /v1/feed``, read page by page as a platform does."""
+        items: list[dict[str, Any]] = []
+        after = 0
+        with self.client(key) as c:
+            while True:
+                page = c.get("/v1/feed", params={"after": after, "limit": page_size}).json()
+                items += page["items"]
+                after = page["next_after"]
+                if not page["has_more"]:
+                    return items
+
 
 def eventually(probe: Any, timeout: float = 5.0, interval: float = 0.05) -> Any:
     """Call ``probe()`` until it returns something truthy, failing after ``timeout`` s.

@@ -113,14 +113,7 @@ def test_withdraw_stops_matches_and_feed_shows_add_then_tombstone(
     assert check(live_server, api_key, [{"type": "pdq", "value": pdq}])["match"] is False
     assert check(live_server, api_key, [{"type": "md5", "value": md5}])["match"] is False
 
-    items, after = [], 0
-    with live_server.client(api_key) as c:
-        while True:
-            page = c.get("/v1/feed", params={"after": after, "limit": 500}).json()
-            items += page["items"]
-            after = page["next_after"]
-            if not page["has_more"]:
-                break
+    items = live_server.feed(api_key)
     mine = [i for i in items if i["value"] == pdq or (i["op"] == "remove" and i["type"] == "pdq")]
     adds = [i for i in mine if i["op"] == "add" and i["value"] == pdq]
     assert len(adds) == 1 and adds[0]["status"] == "pending"

@@ -46,14 +46,7 @@ def test_concurrent_writes_from_two_replicas(server_factory) -> None:
         status = c.get(f"/v1/cases/{case['case_id']}", headers={"X-Case-Pin": case["pin"]})
     assert status.json()["reupload_attempts"] == answered == 201
 
-    items, after = [], 0
-    with b.client(key) as c:
-        while True:
-            page = c.get("/v1/feed", params={"after": after, "limit": 50}).json()
-            items += page["items"]
-            after = page["next_after"]
-            if not page["has_more"]:
-                break
+    items = b.feed(key, page_size=50)
     seqs = [item["seq"] for item in items]
     assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)
     added = [item["value"] for item in items if item["op"] == "add"]
