@@ -20,6 +20,7 @@ cli = typer.Typer(
 cli.command("serve")(serve.serve)
 cli.command("hash")(hash_cmd.hash_images)
 cli.command("import")(data.import_hashes)
+cli.command("remove")(data.remove_hashes)
 cli.command("export")(data.export_hashes)
 cli.command("backup")(ops.backup)
 cli.command("restore")(ops.restore)

@@ -1,4 +1,4 @@
-"""``hashbank import`` / ``hashbank export``: hash lists in and out (CSV or JSONL)."""
+"""``hashbank import`` / ``remove`` / ``export``: hash lists in and out (CSV or JSONL)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
 from app.cli.common import fail, services
 from app.errors import HashbankError, InvalidInput
-from app.services.banks import BankImport
+from app.services.banks import BankEntries
 from app.services.inputs import HashInput, validate_hashes, weakness
 
 BATCH = 5_000
@@ -63,7 +63,7 @@ def import_hashes(
     kind = fmt or ("jsonl" if file.suffix.lower() in (".jsonl", ".ndjson", ".json") else "csv")
     svc = services()
     floor = svc.settings.min_pdq_quality
-    loader = BankImport(svc.db, min_pdq_quality=floor)
+    loader = BankEntries(svc.db, min_pdq_quality=floor)
     total = file.stat().st_size
     added = skipped = 0
     batch: list[HashInput] = []
@@ -115,6 +115,60 @@ def import_hashes(
         typer.echo(f"left out {skipped} weak hashes (they would match unrelated images)", err=True)
 
 
+def remove_hashes(
+    values: Annotated[
+        list[str] | None,
+        typer.Argument(help="Hashes in hex, of the type given by --type.", show_default=False),
+    ] = None,
+    bank: Annotated[str, typer.Option("--bank", help="Bank to remove them from.")] = "allowlist",
+    kind: Annotated[
+        str, typer.Option("--type", help="Type of the hashes given as arguments.")
+    ] = "pdq",
+    file: Annotated[
+        Path | None,
+        typer.Option(
+            "--file",
+            exists=True,
+            dir_okay=False,
+            help="CSV (header: type,value) or JSONL of hashes to remove, as for import.",
+        ),
+    ] = None,
+    reason: Annotated[
+        str | None, typer.Option("--reason", help="Why (kept in the audit log).")
+    ] = None,
+) -> None:
+    """Remove hashes a bank holds itself (imported lists, allow-list entries).
+
+    Every replica stops matching them within seconds and the feed carries a tombstone
+    for each. A case's hashes are not removed here: reject or withdraw the case.
+    Removing a hash that is not there is not an error (the count says what happened).
+    """
+    items: list[HashInput] = []
+    try:
+        if file is not None:
+            kind_of_file = (
+                "jsonl" if file.suffix.lower() in (".jsonl", ".ndjson", ".json") else "csv"
+            )
+            for n, row in _rows(file, kind_of_file):
+                try:
+                    items += validate_hashes([HashInput(str(row["type"]), str(row["value"]))])
+                except (KeyError, InvalidInput) as exc:
+                    raise InvalidInput(f"line {n}: {exc}") from None
+        items += validate_hashes(HashInput(kind, v) for v in values or [])
+    except InvalidInput as exc:
+        fail(exc)
+    if not items:
+        fail("give the hashes to remove as arguments or with --file")
+    svc = services()
+    try:
+        removed = BankEntries(svc.db).remove(bank, items, actor="cli", reason=reason)
+    except HashbankError as exc:
+        fail(exc)
+    finally:
+        svc.close()
+    typer.echo(f"removed {removed} of {len(items)} hashes from bank {bank!r}", err=True)
+
+
 def export_hashes(
     bank: Annotated[
         str | None, typer.Option("--bank", help="Only this bank (default: all).")
@@ -131,7 +185,7 @@ def export_hashes(
         writer = csv.writer(out) if fmt == "csv" else None
         if writer:
             writer.writerow(["type", "value", "bank_id", "status"])
-        for sig in BankImport(svc.db).export(bank):
+        for sig in BankEntries(svc.db).export(bank):
             if writer:
                 writer.writerow([sig.type, sig.value, sig.bank_id, sig.status])
             else:

@@ -343,6 +343,18 @@ def search(ctx: StaffPage) -> Response:
     )
 
 
+@router.post("/signals/{signal_id}/remove")
+def remove_entry(ctx: AdminPage, form: FormDep, signal_id: int) -> Response:
+    """Take a hash a bank holds itself (an allow-list entry, an imported hash) out of it."""
+    bank = ctx.services.entries.remove_one(
+        signal_id, actor=_staff(ctx).actor, reason=form.text("reason") or None
+    )
+    return ctx.redirect(
+        safe_next(form.text("back"), "/dashboard/search"),
+        f"Hash {signal_id} removed from bank {bank}: it no longer matches anywhere.",
+    )
+
+
 # -- audit -----------------------------------------------------------------------------
 EXPORT_PARAMS = ("actor", "action", "since", "until", "sort", "order")
 

@@ -6,12 +6,14 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from app.errors import InvalidInput, NotFound
+from sqlalchemy.orm import Session
+
+from app.errors import Conflict, InvalidInput, NotFound
 from app.index.replica import IndexReplica
 from app.services import audit
 from app.services.inputs import DEFAULT_MIN_PDQ_QUALITY, HashInput, refuse_weak
 from app.storage.db import Database
-from app.storage.models import Bank, BankPolicy, Change, ChangeOp, utcnow
+from app.storage.models import Bank, BankPolicy, Change, ChangeOp, Signal, utcnow
 from app.storage.repositories import (
     BankRepository,
     ChangeRepository,
@@ -19,7 +21,7 @@ from app.storage.repositories import (
     SignalRepository,
 )
 
-__all__ = ["BankImport", "BankService", "BankView"]
+__all__ = ["BankEntries", "BankService", "BankView"]
 
 _NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
 MAX_RADIUS = {"pdq": 48, "phash": 12}
@@ -131,12 +133,15 @@ class BankService:
         return view
 
 
-class BankImport:
-    """Bulk-load hashes straight into a bank (no case), in batches, with the change log.
+class BankEntries:
+    """Hashes held straight by a bank (no case): imported hash lists and allow-list
+    entries. Bulk-load them, remove them, export them; every change goes through the
+    change log (replicas and the feed follow) and the audit log.
 
     Imported hashes pass the same poisoning guard as reported ones
     (:func:`app.services.inputs.refuse_weak`): a hash list from elsewhere is no more
-    trusted than a report.
+    trusted than a report. A case's hashes are not bank entries: they leave the bank
+    with their case (rejected or withdrawn), never one by one.
     """
 
     def __init__(
@@ -159,8 +164,6 @@ class BankImport:
             InvalidInput: a weak hash among ``items`` (nothing of the batch is added).
             NotFound: no such bank.
         """
-        from app.storage.models import Signal
-
         if not items:
             return 0
         refuse_weak(items, min_pdq_quality=self.min_pdq_quality)
@@ -185,9 +188,73 @@ class BankImport:
             changes = ChangeRepository(session)
             changes.append(changes.for_signals(ChangeOp.ADD, signals, "bank", now))
             audit.record(session, actor, "bank.imported", "bank", bank_name, hashes=len(signals))
+        self._sync()
+        return len(items)
+
+    def remove(
+        self, bank_name: str, items: list[HashInput], *, actor: str, reason: str | None = None
+    ) -> int:
+        """Remove the entries of ``bank_name`` equal to any of ``items`` (type and value);
+        return how many were removed (0 when none is there: removing is idempotent).
+
+        Raises:
+            NotFound: no such bank.
+        """
+        if not items:
+            return 0
+        wanted = {(i.type, i.value) for i in items}
+        with self.db.write() as session:
+            bank = BankRepository(session).by_name(bank_name)
+            if bank is None:
+                raise NotFound(f"no bank {bank_name!r}")
+            signals = SignalRepository(session).bank_entries(bank.id, wanted)
+            self._tombstone(session, bank.name, signals, actor=actor, reason=reason)
+        self._sync()
+        return len(signals)
+
+    def remove_one(self, signal_id: int, *, actor: str, reason: str | None = None) -> str:
+        """Remove one bank entry by its signal id; return its bank's name.
+
+        Raises:
+            NotFound: no such hash, or already removed.
+            Conflict: the hash belongs to a case (reject or withdraw the case instead).
+        """
+        with self.db.write() as session:
+            signal = SignalRepository(session).get(signal_id)
+            if signal is None or signal.deleted_at is not None:
+                raise NotFound(f"no stored hash {signal_id}")
+            if signal.case_id is not None:
+                raise Conflict(
+                    "this hash belongs to a case: it leaves the bank when the case is "
+                    "rejected or withdrawn"
+                )
+            bank = BankRepository(session).get(signal.bank_id)
+            name = bank.name if bank is not None else str(signal.bank_id)
+            self._tombstone(session, name, [signal], actor=actor, reason=reason)
+        self._sync()
+        return name
+
+    @staticmethod
+    def _tombstone(
+        session: Session, bank_name: str, signals: list[Signal], *, actor: str, reason: str | None
+    ) -> None:
+        if not signals:
+            return
+        now = utcnow()
+        for signal in signals:
+            signal.deleted_at = now
+        changes = ChangeRepository(session)
+        changes.append(changes.for_signals(ChangeOp.REMOVE, signals, "removed", now))
+        detail: dict[str, object] = {"hashes": len(signals)}
+        if len(signals) == 1:
+            detail["signal"] = signals[0].id
+        if reason:
+            detail["reason"] = reason[:500]
+        audit.record(session, actor, "bank.entries_removed", "bank", bank_name, **detail)
+
+    def _sync(self) -> None:
         if self.replica is not None:
             self.replica.sync()
-        return len(items)
 
     def export(self, bank_name: str | None) -> Iterator[IndexedSignal]:
         """Every matchable signal (of one bank, or all), in id order."""

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from app.config import Settings
 from app.index.replica import IndexReplica
-from app.services.banks import BankService
+from app.services.banks import BankEntries, BankService
 from app.services.cases import CaseService
 from app.services.checks import CheckService, QuarantinePolicy, Thresholds
 from app.services.clients import ClientService
@@ -35,11 +35,15 @@ class Services:
     feed: FeedService
     matches: MatchService
     limiter: RateLimiter
+    entries: BankEntries = field(init=False)
     sessions: SessionService = field(init=False)
     dashboard: DashboardService = field(init=False)
     retention: RetentionService = field(init=False)
 
     def __post_init__(self) -> None:
+        self.entries = BankEntries(
+            self.db, self.replica, min_pdq_quality=self.settings.min_pdq_quality
+        )
         self.sessions = SessionService(self.db, self.users)
         self.retention = RetentionService(
             self.db, self.replica, RetentionPolicy.from_settings(self.settings)

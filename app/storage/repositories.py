@@ -210,6 +210,25 @@ class SignalRepository:
     def by_ids(self, ids: Iterable[int]) -> Sequence[Signal]:
         return self.s.scalars(select(Signal).where(Signal.id.in_(list(ids)))).all()
 
+    def bank_entries(self, bank_id: int, values: Collection[tuple[str, str]]) -> list[Signal]:
+        """Live hashes held by the bank itself (no case) equal to any (type, value) of
+        ``values``, in id order (looked up through the (type, value) index)."""
+        by_type: dict[str, list[str]] = {}
+        for kind, value in sorted(set(values)):
+            by_type.setdefault(kind, []).append(value)
+        found: list[Signal] = []
+        for kind, wanted in by_type.items():
+            for start in range(0, len(wanted), 500):
+                stmt = select(Signal).where(
+                    Signal.type == kind,
+                    Signal.value.in_(wanted[start : start + 500]),
+                    Signal.bank_id == bank_id,
+                    Signal.case_id.is_(None),
+                    Signal.deleted_at.is_(None),
+                )
+                found.extend(self.s.scalars(stmt).all())
+        return sorted(found, key=lambda s: s.id)
+
     def count_matchable(self) -> int:
         stmt = (
             select(func.count())

@@ -16,7 +16,7 @@ from PIL import Image
 
 from app.config import Settings
 from app.errors import InvalidInput
-from app.services.banks import BankImport
+from app.services.banks import BankEntries
 from app.services.container import Services
 from app.services.inputs import HashInput, weakness
 from tests import images
@@ -199,7 +199,7 @@ def services(tmp_path: Path) -> Iterator[Services]:
 
 
 def test_bank_import_service_refuses_weak_hashes(services: Services):
-    loader = BankImport(services.db, min_pdq_quality=services.settings.min_pdq_quality)
+    loader = BankEntries(services.db, min_pdq_quality=services.settings.min_pdq_quality)
     strong = HashInput("pdq", _bits(128), 90)
     with pytest.raises(InvalidInput, match="would match unrelated images") as err:
         loader.add("reports", [strong, HashInput("pdq", _bits(128), 10)], actor="test")

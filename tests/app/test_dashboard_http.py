@@ -19,7 +19,14 @@ from tests.servers import Server
 
 PASSWORD = "correct-horse-battery"
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
-VALUES = {"case_id": "1", "match_id": "1", "client_id": "1", "user_id": "1", "name": "reports"}
+VALUES = {
+    "case_id": "1",
+    "match_id": "1",
+    "client_id": "1",
+    "user_id": "1",
+    "name": "reports",
+    "signal_id": "1",
+}
 
 
 def routes(method: str) -> list[tuple[str, bool]]:
@@ -88,6 +95,7 @@ def test_the_router_has_the_pages_and_actions_of_the_issue():
         "/dashboard/clients",
         "/dashboard/users",
         "/dashboard/settings",
+        "/dashboard/signals",
     )
     assert {p for p in admin_only if not p.startswith(admin_pages)} == set()
     assert len(admin_only) >= 8

@@ -243,3 +243,54 @@ def test_search_by_hash_exact_and_within_a_distance(
     with page.expect_navigation():
         page.get_by_role("button", name="Search").click()
     expect(page.get_by_role("status")).to_contain_text("No case HB-0000-0000-0000-0000")
+
+
+def test_admin_removes_an_allow_list_entry_and_the_lookalike_blocks_again(
+    dpage: tuple[Page, Watch],
+    live_server: Server,
+    admin: Staffer,
+    moderator: Staffer,
+    platform_key: str,
+):
+    page, _ = dpage
+    victim = rand_pdq()
+    case_id = report(live_server, victim)
+    lookalike = flip(victim, 18)
+    http = Http(live_server, moderator)
+    try:
+        assert http.post(case_path(http, case_id) + "/confirm").status_code == 303
+        match_id = check(live_server, platform_key, lookalike)["matches"][0]["match_id"]
+        assert http.post(f"/dashboard/matches/{match_id}/false-positive").status_code == 303
+        # a moderator sees the entry but cannot remove it
+        listing = http.get("/dashboard/search", params={"q": lookalike})
+        assert "allowlist" in listing.text and "/remove" not in listing.text
+        assert http.post("/dashboard/signals/1/remove").status_code == 403
+    finally:
+        http.close()
+    assert check(live_server, platform_key, lookalike)["match"] is False
+
+    login(page, live_server, admin)
+    page.goto(live_server.url + "/dashboard/search?q=" + lookalike)
+    row = page.get_by_role("row").filter(has_text="allowlist")
+    expect(row).to_have_count(1)
+    row.get_by_role("textbox").fill("marked by mistake")
+    with page.expect_navigation():
+        row.get_by_role("button", name="Remove from allowlist").click()
+    assert "removed from bank allowlist" in flash(page)
+    # still listed as the hash it was, now deleted, with nothing left to remove
+    row = page.get_by_role("row").filter(has_text="allowlist")
+    expect(row).to_contain_text("(deleted)")
+    expect(row.get_by_role("button")).to_have_count(0)
+    # the victim's case is untouched: only bank entries have the button
+    page.goto(live_server.url + "/dashboard/search?q=" + victim)
+    expect(page.get_by_role("row").filter(has_text=case_id).get_by_role("button")).to_have_count(0)
+
+    again = check(live_server, platform_key, lookalike)
+    assert again["action"] == "block" and again["matches"][0]["distance"] == 18
+    http = Http(live_server, admin)
+    try:
+        assert audit_has(http, "bank.entries_removed", f"user:{admin.username}", "allowlist")
+        r = http.get("/dashboard/audit", params={"action": "bank.entries_removed"})
+        assert "marked by mistake" in r.text
+    finally:
+        http.close()
