@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import importlib
 import importlib.util
 import logging
@@ -50,6 +51,11 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await asyncio.to_thread(services.replica.load)
+        # Everything alive now (the imported libraries, the loaded bank) lives as long as
+        # the process: out of the collector's sight, a full collection no longer walks it
+        # (~0.2 s each under load here: the p99 of every request caught in one).
+        gc.collect()
+        gc.freeze()
         services.replica.start()
         flusher = asyncio.create_task(_flush_last_used(services))
         observer = asyncio.create_task(_observe_replica(services))
@@ -134,9 +140,10 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
             body, status_code=exc.status_code, media_type=PROBLEM, headers=exc.headers
         )
 
+    # checks first: the hot path, matched against the fewest routes
     for router in (
-        cases.router,
         checks.router,
+        cases.router,
         feed.router,
         matches.router,
         banks.router,

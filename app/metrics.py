@@ -27,6 +27,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CHECKS",
+    "CHECKS_MATCH",
+    "CHECKS_NONE",
     "MATCHES",
     "observe_replica",
     "observe_request",
@@ -43,6 +45,8 @@ LATENCY = Histogram(
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0),
 )
 CHECKS = Counter("hashbank_checks", "Uploads checked against the bank.", ["result"])
+CHECKS_NONE = CHECKS.labels("none")  # every check without a match: the hot path
+CHECKS_MATCH = CHECKS.labels("match")
 MATCHES = Counter("hashbank_matches", "Matches recorded, by the action answered.", ["action"])
 INDEX_HASHES = Gauge(
     "hashbank_index_hashes",
@@ -69,10 +73,26 @@ def route_of(scope: MutableMapping[str, Any]) -> str:
     return path if isinstance(path, str) else "unmatched"
 
 
+# Labelled children by label values: ``labels()`` takes a lock and builds keys on
+# every call, and these are touched on every request. Routes are templates and
+# statuses few, so the caches stay small.
+_REQUEST_CHILDREN: dict[tuple[str, str, int], Any] = {}
+_LATENCY_CHILDREN: dict[str, Any] = {}
+
+
 def observe_request(scope: MutableMapping[str, Any], status: int, seconds: float) -> None:
     route = route_of(scope)
-    REQUESTS.labels(route, scope.get("method", ""), str(status)).inc()
-    LATENCY.labels(route).observe(seconds)
+    method = scope.get("method", "")
+    requests = _REQUEST_CHILDREN.get((route, method, status))
+    if requests is None:
+        requests = _REQUEST_CHILDREN[(route, method, status)] = REQUESTS.labels(
+            route, method, str(status)
+        )
+    latency = _LATENCY_CHILDREN.get(route)
+    if latency is None:
+        latency = _LATENCY_CHILDREN[route] = LATENCY.labels(route)
+    requests.inc()
+    latency.observe(seconds)
 
 
 def observe_replica(replica: IndexReplica) -> None:

@@ -101,7 +101,7 @@ class HashIndex:
         *,
         chunks: int | None = None,
         bucket_size: int = 8,
-        delta_limit: int = 16_384,
+        delta_limit: int = 4_096,
         strategy: Literal["auto", "mih", "scan"] = "auto",
     ) -> None:
         if strategy not in ("auto", "mih", "scan"):
@@ -239,7 +239,7 @@ class HashIndex:
             parts_q.append(qi)
             parts_id.append(delta.ids[rows])
             parts_d.append(d)
-        if not parts_q:
+        if sum(part.shape[0] for part in parts_q) == 0:  # the common case: no match
             return [(np.zeros(0, np.int64), np.zeros(0, np.int32)) for _ in range(nq)]
         all_q = np.concatenate(parts_q)
         all_id = np.concatenate(parts_id)

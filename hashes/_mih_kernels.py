@@ -119,14 +119,6 @@ def build_chunk(words: Any, start: int, length: int, prefix: int) -> Any:
 
 
 @njit(cache=True, inline="always")
-def _distance(a: Any, b: Any) -> int:
-    d = 0
-    for w in range(a.shape[0]):
-        d += _popcount(a[w] ^ b[w])
-    return d
-
-
-@njit(cache=True, inline="always")
 def _grow(buf: Any, need: int) -> Any:
     if need <= buf.shape[0]:
         return buf
@@ -294,12 +286,31 @@ def brute_search(queries: Any, radius: int, words: Any, alive: Any, count: int) 
     out_row = np.empty(64, dtype=np.int64)
     out_d = np.empty(64, dtype=np.int32)
     nout = 0
+    nw = words.shape[1]
+    flat_words = words.reshape(-1)
+    # The scan only notes the rows within reach; results are appended after it. Growing
+    # the output arrays inside the scan made every row pay for their reference counts
+    # (~5x slower).
+    hits = np.empty(max(count, 1), dtype=np.int64)
     for qi in range(queries.shape[0]):
-        q = queries[qi]
+        nhit = 0
         for row in range(count):
-            d = _distance(q, words[row])
-            if d <= radius and alive[row]:
-                out_q, out_row, out_d, nout = _emit(out_q, out_row, out_d, nout, qi, row, d)
+            at = row * nw
+            d = 0
+            for w in range(nw):
+                d += _popcount(queries[qi, w] ^ flat_words[at + w])
+            if d <= radius:
+                hits[nhit] = row
+                nhit += 1
+        for i in range(nhit):
+            row = hits[i]
+            if not alive[row]:
+                continue
+            at = row * nw
+            d = 0
+            for w in range(nw):
+                d += _popcount(queries[qi, w] ^ flat_words[at + w])
+            out_q, out_row, out_d, nout = _emit(out_q, out_row, out_d, nout, qi, row, d)
     return out_q[:nout], out_row[:nout], out_d[:nout]
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 
 from app import metrics
 from app.api.deps import ServicesDep, require, run_sync
@@ -19,6 +19,7 @@ router = APIRouter(prefix="/v1/check", tags=["checks"])
 
 MAX_CHECK_HASHES = 64
 INLINE_SEARCH_HASHES = 64  # bigger batches are searched in a worker thread
+NO_MATCH = CheckOut(match=False, action="none", matches=[]).model_dump_json().encode()
 
 
 def _out(result: CheckResult) -> CheckOut:
@@ -43,7 +44,7 @@ def _out(result: CheckResult) -> CheckOut:
 )
 async def check(
     request: Request, services: ServicesDep, client: ClientView = require("check")
-) -> CheckOut:
+) -> CheckOut | Response:
     s = services.settings
     if body_kind(request) == "multipart":
         parts = await read_images(request, max_files=1, max_bytes=s.max_image_bytes)
@@ -63,8 +64,8 @@ async def check(
         items = validate_hashes(HashInput(x.type, x.value) for x in body.hashes)
     found = services.checks.find(items)  # in memory, microseconds: no thread hop
     if not found:
-        metrics.CHECKS.labels("none").inc()
-        return CheckOut(match=False, action="none", matches=[])
+        metrics.CHECKS_NONE.inc()
+        return Response(NO_MATCH, media_type="application/json")  # the common answer, ready-made
     result = await run_sync(services.checks.record, [found], client.id)
     _count(result)
     return _out(result[0])
@@ -93,7 +94,7 @@ async def check_batch(
     else:
         found = services.checks.find_many(batch)
     if not any(found):
-        metrics.CHECKS.labels("none").inc(len(found))
+        metrics.CHECKS_NONE.inc(len(found))
         return BatchOut(results=[CheckOut(match=False, action="none", matches=[]) for _ in found])
     results = await run_sync(services.checks.record, found, client.id)
     _count(results)
@@ -102,7 +103,7 @@ async def check_batch(
 
 def _count(results: list[CheckResult]) -> None:
     matched = [r for r in results if r.match]
-    metrics.CHECKS.labels("none").inc(len(results) - len(matched))
-    metrics.CHECKS.labels("match").inc(len(matched))
+    metrics.CHECKS_NONE.inc(len(results) - len(matched))
+    metrics.CHECKS_MATCH.inc(len(matched))
     for r in matched:
         metrics.MATCHES.labels(r.action).inc()
