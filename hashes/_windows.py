@@ -103,12 +103,28 @@ class Plane:
 
 def _smooth(a: np.ndarray, passes: int) -> np.ndarray:
     """``passes`` rounds of the [1, 2, 1] / 4 filter along the last two axes, edges
-    repeated (a stack of planes is smoothed plane by plane)."""
+    repeated (a stack of planes is smoothed plane by plane).
+
+    Each value is ``(left + centre * 2 + right) * 0.25`` summed in that order (the
+    JavaScript port does the same), computed in place into two buffers.
+    """
+    a = np.array(a, dtype=np.float64)
+    out = np.empty_like(a)
+    twice = np.empty_like(a)
     for _ in range(passes):
-        p = np.concatenate((a[..., :1, :], a, a[..., -1:, :]), axis=-2)
-        a = (p[..., :-2, :] + p[..., 1:-1, :] * 2.0 + p[..., 2:, :]) * 0.25
-        p = np.concatenate((a[..., :1], a, a[..., -1:]), axis=-1)
-        a = (p[..., :-2] + p[..., 1:-1] * 2.0 + p[..., 2:]) * 0.25
+        for axis in (-2, -1):
+            src = np.moveaxis(a, axis, 0)
+            dst = np.moveaxis(out, axis, 0)
+            mid = np.moveaxis(twice, axis, 0)
+            np.multiply(src, 2.0, out=mid)
+            np.add(src[:-2], mid[1:-1], out=dst[1:-1])
+            np.add(dst[1:-1], src[2:], out=dst[1:-1])
+            np.add(src[0], mid[0], out=dst[0])
+            np.add(dst[0], src[1], out=dst[0])
+            np.add(src[-2], mid[-1], out=dst[-1])
+            np.add(dst[-1], src[-1], out=dst[-1])
+            np.multiply(out, 0.25, out=out)
+            a, out = out, a
     return a
 
 
