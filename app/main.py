@@ -67,6 +67,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
             observer.cancel()
             purger.cancel()
             await asyncio.to_thread(services.close)
+            gc.unfreeze()  # an app built again in this process (tests) starts afresh
 
     app = FastAPI(
         title="hashbank",
