@@ -19,7 +19,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 import hashes
-from app import metrics
+from app import allocator, metrics
 from app.api import banks, cases, checks, feed, health, matches
 from app.config import Settings
 from app.errors import DatabaseUnavailable, HashbankError, InvalidInput, PayloadTooLarge
@@ -50,6 +50,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        allocator.tune()  # per process: every worker hashes images
         await asyncio.to_thread(services.replica.load)
         # Everything alive now (the imported libraries, the loaded bank) lives as long as
         # the process: out of the collector's sight, a full collection no longer walks it

@@ -5,7 +5,8 @@ Usage: .venv/bin/python benchmarks/hashing.py [--quick] [--write]
 Both paths run in the same process, one core, interleaved image by image, so machine
 noise hits them alike; the ratio is the figure to read. hashbank's time covers
 everything: decoding, PDQ, every check variant, ``pdq_stored``, pHash, MD5, SHA-256.
-The plain path computes one PDQ hash and nothing else.
+The plain path computes one PDQ hash and nothing else. The process's allocator is tuned
+as the service tunes each worker (``app/allocator.py``), for both paths alike.
 
 Inputs are real photos encoded in memory: the 12 MP phone photo of Meta's PDQ
 reference set (when ``../shared`` is present) and scikit-image photos upscaled to
@@ -30,6 +31,7 @@ from PIL import Image, ImageOps
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import hashes
+from app import allocator
 from benchmarks._photos import PDQ_REFERENCE, photos
 from benchmarks._report import write_section
 
@@ -152,6 +154,7 @@ def main() -> None:
     parser.add_argument("--write", action="store_true", help="write docs/benchmarks.md")
     args = parser.parse_args()
     n, rounds = (3, 1) if args.quick else (8, 3)
+    allocator.tune()
     sets = inputs(n)
     for data in sets["1 MP PNG"][:1]:  # warm up imports and caches
         hashbank(data)
