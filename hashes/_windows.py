@@ -152,17 +152,22 @@ def _running_max(a: np.ndarray, r: int, axis: int) -> np.ndarray:
     return np.moveaxis(out, 0, axis)
 
 
-def keypoints(plane: Plane, n: int) -> list[tuple[float, float]]:
+def keypoints(plane: Plane, n: int, scale: float = 1.0) -> list[tuple[float, float]]:
     """The ``n`` strongest corners of the image, ``(y, x)`` in the plane's pixels.
 
     A Harris-type detector (harmonic mean of the structure tensor's eigenvalues) on the
     image area-sampled to 256 px, smoothed at sigma 2 px; local maxima at least 8 % of
     the longer side apart and 4 % away from the edges, strongest first, refined to
     sub-pixel by a parabola through the neighbours.
+
+    ``scale`` < 1 looks at the image as a crop keeping ``scale`` of each side of a
+    larger photo: sampled to ``256 * scale`` px, maxima ``8 % / scale`` apart, so the
+    detector sees its content at the size and spacing it saw in that photo (a crop
+    sampled to 256 px is magnified, and its corners are kept closer together).
     """
     if n <= 0:
         return []
-    f = _KEYPOINT_SIDE / max(plane.height, plane.width)
+    f = _KEYPOINT_SIDE * scale / max(plane.height, plane.width)
     rows = max(16, round(plane.height * f))
     cols = max(16, round(plane.width * f))
     ys = np.arange(rows + 1) * (plane.height / rows)
@@ -173,7 +178,7 @@ def keypoints(plane: Plane, n: int) -> list[tuple[float, float]]:
     gy, gx = _gradient(grey, 0), _gradient(grey, 1)
     sxx, syy, sxy = _smooth(np.stack((gx * gx, gy * gy, gx * gy)), _SMOOTH_PASSES)
     response = (sxx * syy - sxy * sxy) / (sxx + syy + 1e-9)
-    radius = max(2, int(_NMS * max(rows, cols)))
+    radius = max(2, int(_NMS / scale * max(rows, cols)))
     margin = int(_MARGIN * max(rows, cols)) + 1
     local_max = _running_max(_running_max(response, radius, 0), radius, 1)
     peak = (response == local_max) & (response > 0)
