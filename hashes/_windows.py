@@ -106,23 +106,27 @@ def _smooth(a: np.ndarray, passes: int) -> np.ndarray:
     repeated (a stack of planes is smoothed plane by plane).
 
     Each value is ``(left + centre * 2 + right) * 0.25`` summed in that order (the
-    JavaScript port does the same), computed in place into two buffers.
+    JavaScript port does the same), computed into two reused buffers.
     """
     a = np.array(a, dtype=np.float64)
     out = np.empty_like(a)
     twice = np.empty_like(a)
+    rows = (np.s_[..., :-2, :], np.s_[..., 1:-1, :], np.s_[..., 2:, :])
+    cols = (np.s_[..., :-2], np.s_[..., 1:-1], np.s_[..., 2:])
+    row_edges = (np.s_[..., :1, :], np.s_[..., 1:2, :], np.s_[..., -2:-1, :], np.s_[..., -1:, :])
+    col_edges = (np.s_[..., :1], np.s_[..., 1:2], np.s_[..., -2:-1], np.s_[..., -1:])
     for _ in range(passes):
-        for axis in (-2, -1):
-            src = np.moveaxis(a, axis, 0)
-            dst = np.moveaxis(out, axis, 0)
-            mid = np.moveaxis(twice, axis, 0)
-            np.multiply(src, 2.0, out=mid)
-            np.add(src[:-2], mid[1:-1], out=dst[1:-1])
-            np.add(dst[1:-1], src[2:], out=dst[1:-1])
-            np.add(src[0], mid[0], out=dst[0])
-            np.add(dst[0], src[1], out=dst[0])
-            np.add(src[-2], mid[-1], out=dst[-1])
-            np.add(dst[-1], src[-1], out=dst[-1])
+        for (left, mid, right), (first, second, before_last, last) in (
+            (rows, row_edges),
+            (cols, col_edges),
+        ):
+            np.multiply(a, 2.0, out=twice)
+            np.add(a[left], twice[mid], out=out[mid])
+            np.add(out[mid], a[right], out=out[mid])
+            np.add(a[first], twice[first], out=out[first])  # left neighbour = itself
+            np.add(out[first], a[second], out=out[first])
+            np.add(a[before_last], twice[last], out=out[last])  # right neighbour = itself
+            np.add(out[last], a[last], out=out[last])
             np.multiply(out, 0.25, out=out)
             a, out = out, a
     return a
