@@ -292,6 +292,7 @@ def brute_search(queries: Any, radius: int, words: Any, alive: Any, count: int) 
     # the output arrays inside the scan made every row pay for their reference counts
     # (~5x slower).
     hits = np.empty(max(count, 1), dtype=np.int64)
+    hit_d = np.empty(max(count, 1), dtype=np.int32)
     for qi in range(queries.shape[0]):
         nhit = 0
         for row in range(count):
@@ -301,16 +302,13 @@ def brute_search(queries: Any, radius: int, words: Any, alive: Any, count: int) 
                 d += _popcount(queries[qi, w] ^ flat_words[at + w])
             if d <= radius:
                 hits[nhit] = row
+                hit_d[nhit] = d
                 nhit += 1
         for i in range(nhit):
-            row = hits[i]
-            if not alive[row]:
-                continue
-            at = row * nw
-            d = 0
-            for w in range(nw):
-                d += _popcount(queries[qi, w] ^ flat_words[at + w])
-            out_q, out_row, out_d, nout = _emit(out_q, out_row, out_d, nout, qi, row, d)
+            if alive[hits[i]]:
+                out_q, out_row, out_d, nout = _emit(
+                    out_q, out_row, out_d, nout, qi, hits[i], hit_d[i]
+                )
     return out_q[:nout], out_row[:nout], out_d[:nout]
 
 
