@@ -34,6 +34,24 @@ def _rows(path: Path, fmt: str) -> Iterator[tuple[int, dict[str, str]]]:
                 yield n, row
 
 
+def _format(path: Path, fmt: str | None = None) -> str:
+    """``csv`` or ``jsonl``: as given, else from the file name."""
+    return fmt or ("jsonl" if path.suffix.lower() in (".jsonl", ".ndjson", ".json") else "csv")
+
+
+def _hash_of(n: int, row: dict[str, str]) -> HashInput:
+    """The validated hash of line ``n``; any fault names the line."""
+    try:
+        quality = row.get("quality")
+        item = HashInput(
+            str(row["type"]), str(row["value"]), int(quality) if quality not in (None, "") else None
+        )
+        (valid,) = validate_hashes([item])
+    except (KeyError, ValueError, TypeError, AttributeError, InvalidInput) as exc:
+        raise InvalidInput(f"line {n}: {exc}") from None
+    return valid
+
+
 def import_hashes(
     file: Annotated[
         Path,
@@ -60,7 +78,7 @@ def import_hashes(
     (HASHBANK_MIN_PDQ_QUALITY, degenerate values): the import stops at the first one,
     or leaves them out with --skip-weak.
     """
-    kind = fmt or ("jsonl" if file.suffix.lower() in (".jsonl", ".ndjson", ".json") else "csv")
+    kind = _format(file, fmt)
     svc = services()
     floor = svc.settings.min_pdq_quality
     loader = BankEntries(svc.db, min_pdq_quality=floor)
@@ -79,16 +97,7 @@ def import_hashes(
             task = bar.add_task("import", total=total, n=0)
             with file.open("rb") as raw:
                 for n, row in _rows(file, kind):
-                    try:
-                        quality = row.get("quality")
-                        item = HashInput(
-                            str(row["type"]),
-                            str(row["value"]),
-                            int(quality) if quality not in (None, "") else None,
-                        )
-                        (valid,) = validate_hashes([item])
-                    except (KeyError, ValueError, InvalidInput) as exc:
-                        raise InvalidInput(f"line {n}: {exc}") from None
+                    valid = _hash_of(n, row)
                     # the service refuses weak hashes anyway; asking here names the line
                     reason = weakness(valid, min_pdq_quality=floor)
                     if reason is not None:
@@ -146,14 +155,7 @@ def remove_hashes(
     items: list[HashInput] = []
     try:
         if file is not None:
-            kind_of_file = (
-                "jsonl" if file.suffix.lower() in (".jsonl", ".ndjson", ".json") else "csv"
-            )
-            for n, row in _rows(file, kind_of_file):
-                try:
-                    items += validate_hashes([HashInput(str(row["type"]), str(row["value"]))])
-                except (KeyError, InvalidInput) as exc:
-                    raise InvalidInput(f"line {n}: {exc}") from None
+            items += [_hash_of(n, row) for n, row in _rows(file, _format(file))]
         items += validate_hashes(HashInput(kind, v) for v in values or [])
     except InvalidInput as exc:
         fail(exc)

@@ -52,6 +52,12 @@ def test_import_then_check_then_export(server_factory, tmp_path: Path):
     bad.write_text("type,value\npdq,xyz\n")
     failed = server.cli("import", str(bad), check=False)
     assert failed.returncode != 0 and "line 2" in failed.stderr
+    not_an_object = tmp_path / "list.jsonl"
+    not_an_object.write_text('["pdq", "' + hashes[0] + '"]\n')
+    for args in (("import", str(not_an_object)), ("remove", "--file", str(not_an_object))):
+        failed = server.cli(*args, check=False)
+        assert failed.returncode != 0 and "line 1" in failed.stderr, failed.stderr
+        assert "Traceback" not in failed.stderr
 
     server.start()
     key = server.create_client(scopes="check")
