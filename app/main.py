@@ -51,6 +51,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         allocator.tune()  # per process: every worker hashes images
+        await asyncio.to_thread(hashes.warm_up)  # before ready: no check compiles kernels
         await asyncio.to_thread(services.replica.load)
         # Everything alive now (the imported libraries, the loaded bank) lives as long as
         # the process: out of the collector's sight, a full collection no longer walks it

@@ -12,7 +12,7 @@ from hashes._errors import (
     InvalidHash,
     UnsupportedImage,
 )
-from hashes._hashes import DecodeLimits, Hashes, hash_bytes, hash_file
+from hashes._hashes import DecodeLimits, Hashes, hash_bytes, hash_file, warm_up
 from hashes._index import HashIndex
 from hashes._signals import SignalType, bits_of, hamming, hex_to_bytes, is_perceptual, parse_hash
 
@@ -34,4 +34,5 @@ __all__ = [
     "hex_to_bytes",
     "is_perceptual",
     "parse_hash",
+    "warm_up",
 ]

@@ -27,8 +27,9 @@ reproduce hashbank's ``pdq`` for non-JPEG images bit for bit):
    the smallest integer factor ``k`` that brings them under it (Pillow ``reduce(k)``:
    the mean of each k x k block, the last partial blocks over the pixels they have).
    Smaller ones, nearly all, are used exactly as decoded: no resize at all.
-7. PDQ: ``pdqhash.compute`` on these pixels (luma = 0.299 R + 0.587 G + 0.114 B in
-   float, then Meta's reference Jarosz downsampling to 64x64, DCT, median threshold).
+7. PDQ: Meta's reference PDQ on these pixels, bit for bit what ``pdqhash.compute``
+   gives (luma = 0.299 R + 0.587 G + 0.114 B in float64 rounded to float32, then the
+   Jarosz downsampling to 64x64, DCT, median threshold; ``_pdq_kernels``).
 """
 
 from __future__ import annotations

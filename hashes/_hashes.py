@@ -8,19 +8,21 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import io
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import imagehash
 import numpy as np
+from PIL import Image
 
 from hashes._decode import DecodeLimits, decode
 from hashes._errors import CorruptImage, ImageTooLarge, UnsupportedImage
 from hashes._pdq import pdq_with_quality
 from hashes._variants import DENSITIES, check_variants, stored_variants, work_pixels
 
-__all__ = ["DecodeLimits", "Hashes", "hash_bytes", "hash_file"]
+__all__ = ["DecodeLimits", "Hashes", "hash_bytes", "hash_file", "warm_up"]
 
 
 @dataclass(frozen=True)
@@ -115,3 +117,15 @@ def hash_file(path: str | os.PathLike[str], *, limits: DecodeLimits | None = Non
             raise ImageTooLarge(f"the file has {size} bytes, the limit is {limits.max_bytes}")
         data = fh.read(limits.max_bytes + 1)
     return hash_bytes(data, limits=limits)
+
+
+def warm_up() -> None:
+    """Compile (or load from numba's cache) the hashing kernels now.
+
+    The first image hashed otherwise pays for it (~2 s without a cache): a service calls
+    this before it reports ready. It hashes a small made-up PNG, in memory.
+    """
+    noise = np.random.default_rng(0).integers(0, 256, (80, 96, 3), dtype=np.uint8)
+    buf = io.BytesIO()
+    Image.fromarray(noise).save(buf, "PNG")
+    hash_bytes(buf.getvalue())

@@ -28,6 +28,8 @@ import math
 
 import numpy as np
 
+from hashes import _window_kernels as kernels
+
 __all__ = ["BLOCK", "Plane", "keypoints", "pair_windows"]
 
 BLOCK = 64
@@ -56,17 +58,15 @@ class Plane:
         self._table = table
 
     def _integral(self, y: np.ndarray, x: np.ndarray) -> np.ndarray:
-        """The integral of the image over ``[0, y] x [0, x]`` at fractional points."""
-        t = self._table
-        y = np.clip(y, 0.0, float(self.height))
-        x = np.clip(x, 0.0, float(self.width))
-        y0 = np.minimum(np.floor(y).astype(np.intp), self.height - 1)
-        x0 = np.minimum(np.floor(x).astype(np.intp), self.width - 1)
-        fy = y - y0
-        fx = x - x0
-        top = t[y0, x0] * (1.0 - fx) + t[y0, x0 + 1] * fx
-        bottom = t[y0 + 1, x0] * (1.0 - fx) + t[y0 + 1, x0 + 1] * fx
-        return np.asarray(top * (1.0 - fy) + bottom * fy)
+        """The integral of the image over ``[0, y] x [0, x]`` at fractional points.
+
+        Bilinear in the summed-area table, the points clipped to the image:
+        ``top = t[y0, x0] * (1 - fx) + t[y0, x0 + 1] * fx``, ``bottom`` likewise one
+        row down, ``top * (1 - fy) + bottom * fy`` (``_window_kernels.integral``).
+        """
+        y, x = np.broadcast_arrays(np.asarray(y, np.float64), np.asarray(x, np.float64))
+        flat = kernels.integral(self._table, y.ravel(), x.ravel())
+        return np.asarray(flat.reshape(y.shape))
 
     def box(self, top: float, bottom: float, left: float, right: float) -> np.ndarray:
         """The ``64 x 64`` area averages of the rectangle (fractional pixel edges)."""
@@ -105,31 +105,12 @@ def _smooth(a: np.ndarray, passes: int) -> np.ndarray:
     """``passes`` rounds of the [1, 2, 1] / 4 filter along the last two axes, edges
     repeated (a stack of planes is smoothed plane by plane).
 
-    Each value is ``(left + centre * 2 + right) * 0.25`` summed in that order (the
-    JavaScript port does the same), computed into two reused buffers.
+    Each value is ``(left + centre * 2 + right) * 0.25`` summed in that order, down the
+    rows then along them (the JavaScript port does the same; ``_window_kernels.smooth``).
     """
-    a = np.array(a, dtype=np.float64)
-    out = np.empty_like(a)
-    twice = np.empty_like(a)
-    rows = (np.s_[..., :-2, :], np.s_[..., 1:-1, :], np.s_[..., 2:, :])
-    cols = (np.s_[..., :-2], np.s_[..., 1:-1], np.s_[..., 2:])
-    row_edges = (np.s_[..., :1, :], np.s_[..., 1:2, :], np.s_[..., -2:-1, :], np.s_[..., -1:, :])
-    col_edges = (np.s_[..., :1], np.s_[..., 1:2], np.s_[..., -2:-1], np.s_[..., -1:])
-    for _ in range(passes):
-        for (left, mid, right), (first, second, before_last, last) in (
-            (rows, row_edges),
-            (cols, col_edges),
-        ):
-            np.multiply(a, 2.0, out=twice)
-            np.add(a[left], twice[mid], out=out[mid])
-            np.add(out[mid], a[right], out=out[mid])
-            np.add(a[first], twice[first], out=out[first])  # left neighbour = itself
-            np.add(out[first], a[second], out=out[first])
-            np.add(a[before_last], twice[last], out=out[last])  # right neighbour = itself
-            np.add(out[last], a[last], out=out[last])
-            np.multiply(out, 0.25, out=out)
-            a, out = out, a
-    return a
+    planes = np.ascontiguousarray(a, dtype=np.float64)
+    out = kernels.smooth(planes.reshape(-1, *planes.shape[-2:]), passes)
+    return np.asarray(out.reshape(planes.shape))
 
 
 def _gradient(a: np.ndarray, axis: int) -> np.ndarray:

@@ -15,7 +15,7 @@ import hashes
 from hashes._pdq import block_hash, block_quality
 from hashes._trim import rotated_photo
 from hashes._variants import DENSITIES, work_pixels
-from hashes._windows import Plane, _running_max, keypoints
+from hashes._windows import Plane, _running_max, _smooth, keypoints
 from tests.hashes._images import encode, skimage_photo
 
 PHOTOS = ("astronaut.png", "coffee.png", "chelsea.png", "rocket.jpg", "motorcycle_left.png")
@@ -150,3 +150,42 @@ def test_work_keeps_one_plane_and_densities_are_bounded() -> None:
     assert work.plane is work.plane
     for plan in DENSITIES.values():
         assert plan.max_check <= plan.max_stored
+
+
+# -- the numba loops are the numpy formulation the JavaScript port follows, bit for bit --
+def _numpy_integral(table: np.ndarray, y: np.ndarray, x: np.ndarray) -> np.ndarray:
+    height, width = table.shape[0] - 1, table.shape[1] - 1
+    y = np.clip(y, 0.0, float(height))
+    x = np.clip(x, 0.0, float(width))
+    y0 = np.minimum(np.floor(y).astype(np.intp), height - 1)
+    x0 = np.minimum(np.floor(x).astype(np.intp), width - 1)
+    fy, fx = y - y0, x - x0
+    top = table[y0, x0] * (1.0 - fx) + table[y0, x0 + 1] * fx
+    bottom = table[y0 + 1, x0] * (1.0 - fx) + table[y0 + 1, x0 + 1] * fx
+    return np.asarray(top * (1.0 - fy) + bottom * fy)
+
+
+def _numpy_smooth(a: np.ndarray, passes: int) -> np.ndarray:
+    a = np.array(a, dtype=np.float64)
+    for axis in [-2, -1] * passes:
+        a = np.moveaxis(a, axis, 0)
+        out = np.empty_like(a)
+        out[1:-1] = (a[:-2] + a[1:-1] * 2.0 + a[2:]) * 0.25
+        out[0] = (a[0] + a[0] * 2.0 + a[1]) * 0.25
+        out[-1] = (a[-2] + a[-1] * 2.0 + a[-1]) * 0.25
+        a = np.moveaxis(out, 0, axis)
+    return a
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.integers(2, 120), st.integers(2, 120), st.integers(1, 9))
+def test_window_kernels_equal_the_numpy_formulation(seed: int, h: int, w: int, passes: int) -> None:
+    rng = np.random.default_rng(seed)
+    plane = Plane(rng.integers(0, 256, (max(h, 16), max(w, 16), 3), dtype=np.uint8))
+    y = rng.uniform(-3.0, plane.height + 3.0, (4, 9, 7))
+    x = rng.uniform(-3.0, plane.width + 3.0, (4, 9, 7))
+    got = plane._integral(y, x)
+    assert got.tobytes() == _numpy_integral(plane._table, y, x).tobytes()
+    stack = rng.normal(0.0, 100.0, (3, h, w))
+    assert _smooth(stack, passes).tobytes() == _numpy_smooth(stack, passes).tobytes()
+    assert _smooth(stack[1], passes).tobytes() == _numpy_smooth(stack[1], passes).tobytes()
