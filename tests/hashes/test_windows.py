@@ -13,7 +13,7 @@ from PIL import Image, ImageOps
 
 import hashes
 from hashes._pdq import block_hash, block_quality
-from hashes._trim import rotated_photo
+from hashes._trim import _row_medians, rotated_photo
 from hashes._variants import DENSITIES, work_pixels
 from hashes._windows import Plane, _running_max, _smooth, keypoints
 from tests.hashes._images import encode, skimage_photo
@@ -189,3 +189,12 @@ def test_window_kernels_equal_the_numpy_formulation(seed: int, h: int, w: int, p
     stack = rng.normal(0.0, 100.0, (3, h, w))
     assert _smooth(stack, passes).tobytes() == _numpy_smooth(stack, passes).tobytes()
     assert _smooth(stack[1], passes).tobytes() == _numpy_smooth(stack[1], passes).tobytes()
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.integers(1, 40), st.integers(1, 41))
+def test_row_medians_are_numpy_medians(seed: int, rows: int, cols: int) -> None:
+    rng = np.random.default_rng(seed)
+    grey = rng.integers(0, 256, (rows, cols)).astype(np.float32) * np.float32(0.587)
+    for a in (grey, grey.T, grey[:, ::4]):
+        assert _row_medians(a).tobytes() == np.median(a, axis=1, keepdims=True).tobytes()
