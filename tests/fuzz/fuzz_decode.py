@@ -16,8 +16,9 @@ import sys
 import _common  # noqa: F401  (puts the repo on sys.path)
 import atheris
 
-# numba-compiled modules (hashes._index, _mih_kernels) are left out: numba compiles
-# from bytecode, which instrumentation rewrites
+# numba-compiled modules (hashes._index and every ``*_kernels``) are left out: numba
+# compiles from bytecode, which instrumentation rewrites ("hashes._pdq" would also
+# take in "hashes._pdq_kernels": include names match as prefixes)
 with atheris.instrument_imports(
     include=[
         "PIL",
@@ -27,7 +28,8 @@ with atheris.instrument_imports(
         "hashes._trim",
         "hashes._variants",
         "hashes._signals",
-    ]
+    ],
+    exclude=["hashes._pdq_kernels", "hashes._window_kernels", "hashes._mih_kernels"],
 ):
     import hashes
 
