@@ -17,6 +17,10 @@ reproduce hashbank's ``pdq`` for non-JPEG images bit for bit):
    1008x756. Measured on real photos (``benchmarks/hashing.py``): the PDQ hash stays
    within about 4 bits of the full decode on average. A port cannot match libjpeg's
    decoder bit for bit anyway, so JPEG hashes from elsewhere differ by a few bits.
+   PNG only: a plain 8-bit RGB PNG (no transparency, not animated, no EXIF or text
+   chunk after the pixels) is decoded by libpng (``imagecodecs``): the same samples
+   as Pillow's decoder, in half its time on photos, with the GIL released. Anything
+   else, or anything libpng refuses, goes through Pillow as every other format.
 4. Apply the EXIF orientation (tag 0x0112, values 2-8; a missing, unreadable or
    absurd tag means no rotation).
 5. Convert to 8-bit RGB: 16-bit grey is scaled by 1/257 and rounded; an alpha channel
@@ -36,10 +40,12 @@ from __future__ import annotations
 
 import io
 import math
+import struct
 import threading
 import warnings
 from dataclasses import dataclass
 
+import imagecodecs
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
@@ -103,11 +109,12 @@ class Decoded:
     width: int
     height: int
     scale: int
+    array: np.ndarray | None = None  # the same pixels, when the decoder gave an array
 
     @property
     def pixels(self) -> np.ndarray:
         """The pixels as a ``(height, width, 3)`` uint8 array."""
-        return np.asarray(self.image)
+        return self.array if self.array is not None else np.asarray(self.image)
 
 
 def sniff_format(data: bytes) -> str | None:
@@ -218,6 +225,48 @@ def _box_reduce(img: Image.Image, max_pixels: int) -> tuple[Image.Image, int]:
     return img.reduce(k), k
 
 
+_PNG_NOT_PLAIN = {b"tRNS", b"acTL", b"fcTL", b"eXIf"}
+_PNG_TEXT = {b"tEXt", b"zTXt", b"iTXt"}
+
+
+def _plain_png(data: bytes) -> bool:
+    """True for an 8-bit RGB PNG whose pixels are all Pillow would use: no transparency,
+    no animation, no EXIF chunk, no text chunk after the pixels (Pillow reads EXIF
+    and XMP orientation from text chunks too; those before the pixels it has read at
+    open). Reads the chunk headers only; a truncated walk is not plain."""
+    if len(data) < 29 or data[12:16] != b"IHDR" or data[24:26] != b"\x08\x02":
+        return False  # bit depth 8, colour type 2 (RGB)
+    pos, seen_pixels = 8, False
+    while pos + 8 <= len(data):
+        length, kind = struct.unpack_from(">I4s", data, pos)
+        if kind in _PNG_NOT_PLAIN or (seen_pixels and kind in _PNG_TEXT):
+            return False
+        if kind == b"IEND":
+            return seen_pixels
+        seen_pixels = seen_pixels or kind == b"IDAT"
+        pos += 12 + length
+    return False
+
+
+def _png_pixels(data: bytes, img: Image.Image) -> tuple[np.ndarray, int] | None:
+    """The pixels and EXIF orientation of a plain PNG through libpng, or None."""
+    if not _plain_png(data):
+        return None
+    try:
+        pixels = imagecodecs.png_decode(data)
+    except Exception:  # libpng refused it: Pillow decides (and explains) instead
+        return None
+    if pixels.dtype != np.uint8 or pixels.shape != (img.height, img.width, 3):
+        return None
+    # Pillow's own PNG getexif would decode the image to look for chunks after the
+    # pixels; there are none, so the generic one reads what open() collected.
+    try:
+        value = Image.Image.getexif(img).get(0x0112, 1)
+    except Exception:  # absurd EXIF must not stop hashing: no rotation
+        value = 1
+    return pixels, value if isinstance(value, int) and value in _ORIENTATION else 1
+
+
 def _open(data: bytes, fmt: str, limits: DecodeLimits) -> Decoded:
     if fmt == "HEIF":
         _register_heif()
@@ -225,6 +274,10 @@ def _open(data: bytes, fmt: str, limits: DecodeLimits) -> Decoded:
         width, height = img.size
         _check_geometry(width, height, len(data), limits)
         name = "JPEG" if img.format in ("JPEG", "MPO") else (img.format or fmt)
+        plain = name == "PNG" and width * height <= MAX_EXACT_PIXELS
+        fast = _png_pixels(data, img) if plain else None
+        if fast is not None:
+            return _oriented_array(*fast, name, width, height)
         scale = 1
         if name == "JPEG":
             want = _draft_scale(width, height)
@@ -243,6 +296,18 @@ def _open(data: bytes, fmt: str, limits: DecodeLimits) -> Decoded:
     if name != "JPEG":
         rgb, scale = _box_reduce(rgb, MAX_EXACT_PIXELS)
     return Decoded(image=rgb, format=name, width=width, height=height, scale=scale)
+
+
+def _oriented_array(
+    pixels: np.ndarray, orientation: int, name: str, width: int, height: int
+) -> Decoded:
+    rgb = Image.fromarray(pixels)
+    if orientation == 1:
+        return Decoded(image=rgb, format=name, width=width, height=height, scale=1, array=pixels)
+    rgb = rgb.transpose(_ORIENTATION[orientation])
+    if orientation >= 5:
+        width, height = height, width
+    return Decoded(image=rgb, format=name, width=width, height=height, scale=1)
 
 
 def decode(data: bytes, limits: DecodeLimits | None = None) -> Decoded:
