@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+import secrets
 import uuid
 from typing import Any
 
@@ -133,6 +134,26 @@ def test_a_moderator_gets_403_on_every_admin_route(live_server: Server, staff: d
             r = client.post(path, data={"csrf": csrf, "name": "x", "username": "y"})
             assert r.status_code == 403, path
             assert "this page is for admins" in r.text
+
+
+def test_removing_an_unknown_hash_or_a_cases_hash_is_refused(
+    live_server: Server, staff: dict[str, str], api_key: str
+):
+    value = secrets.token_hex(32)
+    with live_server.client(api_key) as c:
+        r = c.post("/v1/cases", json={"hashes": [{"type": "pdq", "value": value}]})
+        assert r.status_code == 201, r.text
+    feed = live_server.feed(api_key)
+    signal_id = next(i["signal_id"] for i in feed if i["op"] == "add" and i["value"] == value)
+    client, csrf = sign_in(live_server, staff["admin"])
+    with contextlib.closing(client):
+        r = client.post("/dashboard/signals/999999999/remove", data={"csrf": csrf})
+        assert r.status_code == 404 and "no stored hash 999999999" in r.text
+        r = client.post(f"/dashboard/signals/{signal_id}/remove", data={"csrf": csrf})
+        assert r.status_code == 409 and "belongs to a case" in r.text
+    with live_server.client(api_key) as c:  # the case's hash still blocks
+        r = c.post("/v1/check", json={"hashes": [{"type": "pdq", "value": value}]})
+        assert r.status_code == 200 and r.json()["match"], r.text
 
 
 def test_pages_carry_strict_headers(live_server: Server, staff: dict[str, str]):
