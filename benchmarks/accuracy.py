@@ -45,7 +45,7 @@ How hashbank gets there (`hashes/_variants.py`, `hashes/_windows.py`, `hashes/_t
 
 * Every hash besides `pdq` is a *window hash*: PDQ's DCT and median threshold applied to
   the 64x64 **area averages** of a rectangle of the image, read from one summed-area
-  table (~0.3 ms each). Plain PDQ samples images under 128 px without a low-pass filter,
+  table (0.1-0.25 ms each). Plain PDQ samples images under 128 px without a low-pass filter,
   which is why it loses small photos to resize, blur, noise and JPEG q30 (brick,
   microaneurysms 102 px, the 256 px reference photos); area averages do not alias, and
   those rows go to 1.00 with the whole-image window alone.
