@@ -186,20 +186,19 @@ def quality(block: np.ndarray) -> int:  # pragma: no cover - compiled by numba
 
 
 @njit(cache=True, nogil=True)
-def dct64to16(block: np.ndarray, dct: np.ndarray) -> np.ndarray:  # pragma: no cover
-    """``D A D^T`` in float32, summed in the reference's order."""
-    t = np.empty((16, 64), np.float32)
-    for i in range(16):
-        for j in range(64):
+def _product(a: np.ndarray, b: np.ndarray) -> np.ndarray:  # pragma: no cover
+    """``a @ b`` in float32, each sum taken from ``k = 0`` up (the reference's order)."""
+    out = np.empty((a.shape[0], b.shape[1]), np.float32)
+    for i in range(a.shape[0]):
+        for j in range(b.shape[1]):
             acc = np.float32(0.0)
-            for k in range(64):
-                acc += dct[i, k] * block[k, j]
-            t[i, j] = acc
-    out = np.empty((16, 16), np.float32)
-    for i in range(16):
-        for j in range(16):
-            acc = np.float32(0.0)
-            for k in range(64):
-                acc += t[i, k] * dct[j, k]
+            for k in range(a.shape[1]):
+                acc += a[i, k] * b[k, j]
             out[i, j] = acc
     return out
+
+
+@njit(cache=True, nogil=True)
+def dct64to16(block: np.ndarray, dct: np.ndarray) -> np.ndarray:  # pragma: no cover
+    """``D A D^T`` in float32, summed in the reference's order (``D A`` first)."""
+    return _product(_product(dct, block), dct.T)
