@@ -30,23 +30,33 @@ run_pytest() {
   return "$rc"
 }
 
-# The two passes run side by side: each is mostly one process waiting on its servers
-# (~1 core: 97 % of one core measured over a whole SQLite pass), and the machine has 2.
-# Their output is prefixed [sqlite] / [postgresql]; each has its own pytest temp dir.
-echo "== tests on SQLite and, side by side, the database tests on PostgreSQL"
+# Two streams run side by side, each mostly one process waiting on its servers (~1 core;
+# the machine has 2), output prefixed [sqlite] / [postgresql], each with its own pytest
+# temp dir:
+#   [sqlite]      tests/app and tests/browser on SQLite;
+#   [postgresql]  the same on a throwaway PostgreSQL cluster, except the modules whose
+#                 outcome cannot depend on the engine (tests/conftest.py ENGINE_AGNOSTIC),
+#                 then the library, fuzzing and architecture tests (no database).
+echo "== tests: SQLite and PostgreSQL side by side"
 .venv/bin/python -c 'import hashes; hashes.warm_up(); hashes.HashIndex.compile()'  # numba cache
 PG_DIR_FILE=$(mktemp)
 export PG_DIR_FILE
 PG_URL=$(bash scripts/postgres.sh start)
 BASE=$(mktemp -d)
 trap 'bash scripts/postgres.sh stop "$(cat "$PG_DIR_FILE")"; rm -rf "$PG_DIR_FILE" "$BASE"' EXIT
-(run_pytest -q --durations=15 --basetemp="$BASE/sqlite" 2>&1 | sed -u 's/^/[sqlite] /') &
+SERVER_TESTS="tests/app $( [ -d tests/browser ] && echo tests/browser )"
+# shellcheck disable=SC2086  # SERVER_TESTS is a list of paths
+(run_pytest -q --durations=15 --basetemp="$BASE/sqlite" $SERVER_TESTS 2>&1 |
+  sed -u 's/^/[sqlite] /') &
 SQLITE_PID=$!
-(HASHBANK_TEST_DATABASE_URL="$PG_URL" run_pytest -q --durations=15 --basetemp="$BASE/postgresql" \
-  tests/app $( [ -d tests/browser ] && echo tests/browser ) 2>&1 | sed -u 's/^/[postgresql] /') &
+# shellcheck disable=SC2086
+(HASHBANK_TEST_DATABASE_URL="$PG_URL" run_pytest -q --durations=15 \
+  --basetemp="$BASE/postgresql" -m "not engine_agnostic" $SERVER_TESTS &&
+  run_pytest -q --durations=10 --basetemp="$BASE/library" \
+    --ignore=tests/app --ignore=tests/browser tests) 2>&1 | sed -u 's/^/[postgresql] /' &
 PG_PID=$!
 STATUS=0
-wait "$SQLITE_PID" || { echo "the SQLite pass failed" >&2; STATUS=1; }
-wait "$PG_PID" || { echo "the PostgreSQL pass failed" >&2; STATUS=1; }
+wait "$SQLITE_PID" || { echo "the SQLite stream failed" >&2; STATUS=1; }
+wait "$PG_PID" || { echo "the PostgreSQL stream failed" >&2; STATUS=1; }
 [ "$STATUS" -eq 0 ] || exit 1
 echo "all checks passed"
