@@ -122,8 +122,9 @@ def hash_file(path: str | os.PathLike[str], *, limits: DecodeLimits | None = Non
 def warm_up() -> None:
     """Compile (or load from numba's cache) the hashing kernels now.
 
-    The first image hashed otherwise pays for it (~2 s without a cache): a service calls
-    this before it reports ready. It hashes a small made-up PNG, in memory.
+    The first image hashed otherwise pays for it (~15 s without a cache on a slow core):
+    a service calls this before it reports ready. It hashes a small made-up PNG, in
+    memory.
     """
     noise = np.random.default_rng(0).integers(0, 256, (80, 96, 3), dtype=np.uint8)
     buf = io.BytesIO()
