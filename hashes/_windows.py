@@ -50,12 +50,10 @@ class Plane:
     """
 
     def __init__(self, pixels: np.ndarray) -> None:
-        px = pixels.astype(np.float64)
-        self.luma = px[..., 0] * 0.299 + px[..., 1] * 0.587 + px[..., 2] * 0.114
+        # the table: running sums down each column, then along each row (cumsum axis 0,
+        # then axis 1), with a zero row and column in front (_window_kernels.plane)
+        self.luma, self._table = kernels.plane(pixels)
         self.height, self.width = self.luma.shape
-        table = np.zeros((self.height + 1, self.width + 1))
-        table[1:, 1:] = np.cumsum(np.cumsum(self.luma, axis=0), axis=1)
-        self._table = table
 
     def _integral(self, y: np.ndarray, x: np.ndarray) -> np.ndarray:
         """The integral of the image over ``[0, y] x [0, x]`` at fractional points.

@@ -165,6 +165,14 @@ def _numpy_integral(table: np.ndarray, y: np.ndarray, x: np.ndarray) -> np.ndarr
     return np.asarray(top * (1.0 - fy) + bottom * fy)
 
 
+def _numpy_plane(pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    px = pixels.astype(np.float64)
+    luma = px[..., 0] * 0.299 + px[..., 1] * 0.587 + px[..., 2] * 0.114
+    table = np.zeros((luma.shape[0] + 1, luma.shape[1] + 1))
+    table[1:, 1:] = np.cumsum(np.cumsum(luma, axis=0), axis=1)
+    return luma, table
+
+
 def _numpy_smooth(a: np.ndarray, passes: int) -> np.ndarray:
     a = np.array(a, dtype=np.float64)
     for axis in [-2, -1] * passes:
@@ -181,7 +189,12 @@ def _numpy_smooth(a: np.ndarray, passes: int) -> np.ndarray:
 @given(st.integers(0, 2**32 - 1), st.integers(2, 120), st.integers(2, 120), st.integers(1, 9))
 def test_window_kernels_equal_the_numpy_formulation(seed: int, h: int, w: int, passes: int) -> None:
     rng = np.random.default_rng(seed)
-    plane = Plane(rng.integers(0, 256, (max(h, 16), max(w, 16), 3), dtype=np.uint8))
+    pixels = rng.integers(0, 256, (max(h, 16), max(w, 16), 3), dtype=np.uint8)
+    plane = Plane(pixels)
+    luma, table = _numpy_plane(pixels)
+    assert plane.luma.tobytes() == luma.tobytes() and plane._table.tobytes() == table.tobytes()
+    flipped = pixels[::-1, ::2]  # a strided view
+    assert Plane(flipped)._table.tobytes() == _numpy_plane(flipped)[1].tobytes()
     y = rng.uniform(-3.0, plane.height + 3.0, (4, 9, 7))
     x = rng.uniform(-3.0, plane.width + 3.0, (4, 9, 7))
     got = plane._integral(y, x)
