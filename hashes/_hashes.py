@@ -123,10 +123,12 @@ def warm_up() -> None:
     """Compile (or load from numba's cache) the hashing kernels now.
 
     The first image hashed otherwise pays for it (~15 s without a cache on a slow core):
-    a service calls this before it reports ready. It hashes a small made-up PNG, in
-    memory.
+    a service calls this before it reports ready. It hashes a small made-up PNG (the
+    libpng path: writable pixels) and JPEG (Pillow's path: read-only pixels, which numba
+    compiles apart), in memory.
     """
-    noise = np.random.default_rng(0).integers(0, 256, (80, 96, 3), dtype=np.uint8)
-    buf = io.BytesIO()
-    Image.fromarray(noise).save(buf, "PNG")
-    hash_bytes(buf.getvalue())
+    noise = Image.fromarray(np.random.default_rng(0).integers(0, 256, (80, 96, 3), np.uint8))
+    for fmt in ("PNG", "JPEG"):
+        buf = io.BytesIO()
+        noise.save(buf, fmt)
+        hash_bytes(buf.getvalue()).pdq_stored  # noqa: B018 - computed for its compilation

@@ -9,6 +9,8 @@ columns more than once, 64x64 skips the filter).
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -100,3 +102,38 @@ def test_any_size_and_content(h: int, w: int, seed: int, smooth: bool) -> None:
     else:
         pixels = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
     _assert_same(pixels)
+
+
+WARM_UP_PROBE = """
+import io, numpy as np
+from PIL import Image
+import hashes
+from hashes import _pdq_kernels, _window_kernels
+
+def compiled():
+    found = {}
+    for module in (_pdq_kernels, _window_kernels):
+        for name in dir(module):
+            kernel = getattr(module, name)
+            if hasattr(kernel, "signatures"):
+                found[module.__name__ + "." + name] = len(kernel.signatures)
+    return found
+
+hashes.warm_up()
+before = compiled()
+rng = np.random.default_rng(1)
+for fmt, shape in (("JPEG", (300, 500, 3)), ("PNG", (301, 499, 3)), ("PNG", (120, 90, 4))):
+    buf = io.BytesIO()
+    Image.fromarray(rng.integers(0, 256, shape, dtype=np.uint8)).save(buf, fmt)
+    hashes.hash_bytes(buf.getvalue()).pdq_stored
+after = compiled()
+print({k: (before.get(k), v) for k, v in after.items() if before.get(k) != v} or "same")
+"""
+
+
+def test_warm_up_compiles_every_kernel_a_check_or_report_uses() -> None:
+    """A fresh process: after ``hashes.warm_up()`` no JPEG, PNG or report compiles more."""
+    out = subprocess.run(
+        [sys.executable, "-c", WARM_UP_PROBE], capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip() == "same", out.stdout
