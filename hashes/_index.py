@@ -330,6 +330,9 @@ class HashIndex:
         directories = np.empty(int(dir_offsets[-1]), dtype=np.uint32)
         entries = np.empty((m, n), dtype=np.uint32)
         for c in range(m):
+            if not n:  # an empty index needs no kernel (and no numba start-up: ~0.8 s)
+                directories[dir_offsets[c] : dir_offsets[c + 1]] = 0
+                continue
             d, e = k.build_chunk(
                 words, int(self._starts[c]), int(self._lengths[c]), int(prefixes[c])
             )

@@ -32,7 +32,7 @@ from tests.servers import Server
 admin = common.admin
 dpage = common.dpage
 
-CRAWL_LIMIT = 150
+CRAWL_LIMIT = 100
 # Every visible control and link has an accessible name; ids are unique (WCAG 4.1.2, 1.3.1).
 NAMES_JS = """() => {
   const bad = [];
