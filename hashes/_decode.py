@@ -180,13 +180,28 @@ def _draft_scale(width: int, height: int) -> int:
     return 1
 
 
-def _orientation(img: Image.Image) -> int:
-    """The EXIF orientation, 1 when missing, unreadable or out of range."""
+def _orientation(img: Image.Image, *, decoded: bool = True) -> int:
+    """The EXIF orientation, 1 when missing, unreadable or out of range.
+
+    ``decoded=False`` reads only what ``Image.open`` collected: Pillow's own PNG
+    ``getexif`` would decode the image to look for chunks after the pixels.
+    """
     try:
-        value = img.getexif().get(0x0112, 1)
+        exif = img.getexif() if decoded else Image.Image.getexif(img)
+        value = exif.get(0x0112, 1)
     except Exception:  # absurd EXIF must not stop hashing: treat it as no rotation
         return 1
     return value if isinstance(value, int) and value in _ORIENTATION else 1
+
+
+def _orient(
+    rgb: Image.Image, orientation: int, width: int, height: int
+) -> tuple[Image.Image, int, int]:
+    """Undo the EXIF ``orientation``; the image and its oriented width and height."""
+    if orientation == 1:
+        return rgb, width, height
+    rgb = rgb.transpose(_ORIENTATION[orientation])
+    return (rgb, height, width) if orientation >= 5 else (rgb, width, height)
 
 
 def _to_rgb(img: Image.Image) -> Image.Image:
@@ -248,23 +263,17 @@ def _plain_png(data: bytes) -> bool:
     return False
 
 
-def _png_pixels(data: bytes, img: Image.Image) -> tuple[np.ndarray, int] | None:
-    """The pixels and EXIF orientation of a plain PNG through libpng, or None."""
+def _png_pixels(data: bytes, width: int, height: int) -> np.ndarray | None:
+    """The pixels of a plain PNG through libpng, or None."""
     if not _plain_png(data):
         return None
     try:
         pixels = imagecodecs.png_decode(data)
     except Exception:  # libpng refused it: Pillow decides (and explains) instead
         return None
-    if pixels.dtype != np.uint8 or pixels.shape != (img.height, img.width, 3):
+    if pixels.dtype != np.uint8 or pixels.shape != (height, width, 3):
         return None
-    # Pillow's own PNG getexif would decode the image to look for chunks after the
-    # pixels; there are none, so the generic one reads what open() collected.
-    try:
-        value = Image.Image.getexif(img).get(0x0112, 1)
-    except Exception:  # absurd EXIF must not stop hashing: no rotation
-        value = 1
-    return pixels, value if isinstance(value, int) and value in _ORIENTATION else 1
+    return pixels
 
 
 def _open(data: bytes, fmt: str, limits: DecodeLimits) -> Decoded:
@@ -275,9 +284,13 @@ def _open(data: bytes, fmt: str, limits: DecodeLimits) -> Decoded:
         _check_geometry(width, height, len(data), limits)
         name = "JPEG" if img.format in ("JPEG", "MPO") else (img.format or fmt)
         plain = name == "PNG" and width * height <= MAX_EXACT_PIXELS
-        fast = _png_pixels(data, img) if plain else None
-        if fast is not None:
-            return _oriented_array(*fast, name, width, height)
+        pixels = _png_pixels(data, width, height) if plain else None
+        if pixels is not None:
+            # no chunk after the pixels (_plain_png): open() has read any EXIF or XMP
+            orientation = _orientation(img, decoded=False)
+            rgb, width, height = _orient(Image.fromarray(pixels), orientation, width, height)
+            array = pixels if orientation == 1 else None  # a turn leaves it stale
+            return Decoded(image=rgb, format=name, width=width, height=height, scale=1, array=array)
         scale = 1
         if name == "JPEG":
             want = _draft_scale(width, height)
@@ -289,25 +302,10 @@ def _open(data: bytes, fmt: str, limits: DecodeLimits) -> Decoded:
         rgb = _to_rgb(img)
         if rgb is img:
             rgb = img.copy()
-    if orientation != 1:
-        rgb = rgb.transpose(_ORIENTATION[orientation])
-        if orientation >= 5:
-            width, height = height, width
+    rgb, width, height = _orient(rgb, orientation, width, height)
     if name != "JPEG":
         rgb, scale = _box_reduce(rgb, MAX_EXACT_PIXELS)
     return Decoded(image=rgb, format=name, width=width, height=height, scale=scale)
-
-
-def _oriented_array(
-    pixels: np.ndarray, orientation: int, name: str, width: int, height: int
-) -> Decoded:
-    rgb = Image.fromarray(pixels)
-    if orientation == 1:
-        return Decoded(image=rgb, format=name, width=width, height=height, scale=1, array=pixels)
-    rgb = rgb.transpose(_ORIENTATION[orientation])
-    if orientation >= 5:
-        width, height = height, width
-    return Decoded(image=rgb, format=name, width=width, height=height, scale=1)
 
 
 def decode(data: bytes, limits: DecodeLimits | None = None) -> Decoded:
