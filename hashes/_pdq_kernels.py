@@ -32,8 +32,6 @@ __all__ = ["DCT_MATRIX", "MIN_HASHABLE_DIM", "dct64to16", "downsample", "luma", 
 MIN_HASHABLE_DIM = 5
 """The reference hashes smaller images as all zeros with quality 0."""
 
-_JAROSZ_PASSES = 2
-
 
 def _dct_matrix() -> np.ndarray:
     # The reference: a float scale times a double cosine, stored as float.
@@ -150,7 +148,8 @@ def _centres(old: int) -> np.ndarray:  # pragma: no cover - compiled by numba
 
 @njit(cache=True, nogil=True)
 def downsample(lum: np.ndarray) -> np.ndarray:  # pragma: no cover - compiled by numba
-    """The reference's Jarosz tent filter (two box passes each way) and 64x64 decimation."""
+    """The reference's Jarosz tent filter (two box passes each way, as PDQ fixes it) and
+    64x64 decimation."""
     n, m = lum.shape
     if n == 64 and m == 64:
         return lum.copy()
@@ -160,8 +159,6 @@ def downsample(lum: np.ndarray) -> np.ndarray:  # pragma: no cover - compiled by
     cols = _centres(m)
     rows = _centres(n)
     buf = _box_cols(_box_rows(lum, along_rows, every), along_cols)
-    for _ in range(_JAROSZ_PASSES - 2):
-        buf = _box_cols(_box_rows(buf, along_rows, every), along_cols)
     sampled = _box_cols(_box_rows(buf, along_rows, cols), along_cols)
     out = np.empty((64, 64), np.float32)
     for i in range(64):
