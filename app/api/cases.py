@@ -40,7 +40,9 @@ async def _read_hashes(request: Request, services: Services, limit: int) -> list
         )
     else:
         body = await read_model(request, HashesIn)
-        items = validate_hashes(HashInput(h.type, h.value, h.quality) for h in body.hashes)
+        items = validate_hashes(
+            HashInput(h["type"], h["value"], h.get("quality")) for h in body.hashes
+        )
     if len(items) > limit:
         raise InvalidInput(f"a case may hold at most {limit} hashes")
     return items

@@ -7,9 +7,10 @@ a threshold of 0, ``"7"`` is not a quality of 7), as the OpenAPI document says.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal, NotRequired
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, with_config
+from typing_extensions import TypedDict  # pydantic needs this one before Python 3.12
 
 SignalTypeName = Literal["pdq", "phash", "md5", "sha256"]
 # The largest id or sequence number a BIGINT column holds: larger ones are refused (422)
@@ -17,14 +18,21 @@ SignalTypeName = Literal["pdq", "phash", "md5", "sha256"]
 MAX_ID = 2**63 - 1
 
 
-class HashIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
-    type: SignalTypeName = Field(description="Signal type.")
-    value: str = Field(
-        max_length=128,
-        description="The hash as hex (64 for pdq and sha256, 16 for phash, 32 for md5).",
-    )
-    quality: int | None = Field(None, ge=0, le=100, description="PDQ quality, 0-100.")
+# One hash, and a batch's item, are typed dicts rather than models: a batch holds up to
+# 1,000 items of up to 64 hashes, and dicts validate in about half the time of models.
+@with_config(ConfigDict(extra="forbid", strict=True))
+class HashIn(TypedDict):
+    type: Annotated[SignalTypeName, Field(description="Signal type.")]
+    value: Annotated[
+        str,
+        Field(
+            max_length=128,
+            description="The hash as hex (64 for pdq and sha256, 16 for phash, 32 for md5).",
+        ),
+    ]
+    quality: NotRequired[
+        Annotated[int | None, Field(ge=0, le=100, description="PDQ quality, 0-100.")]
+    ]
 
 
 class HashesIn(BaseModel):
@@ -32,9 +40,9 @@ class HashesIn(BaseModel):
     hashes: list[HashIn] = Field(min_length=1, max_length=10_000)
 
 
-class BatchItemIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
-    hashes: list[HashIn] = Field(min_length=1, max_length=64)
+@with_config(ConfigDict(extra="forbid", strict=True))
+class BatchItemIn(TypedDict):
+    hashes: Annotated[list[HashIn], Field(min_length=1, max_length=64)]
 
 
 class BatchIn(BaseModel):

@@ -43,7 +43,7 @@ def validate_hashes(items: Iterable[HashInput]) -> list[HashInput]:
             raise InvalidInput(f"hashes[{i}]: {exc}") from exc
         if item.quality is not None and not 0 <= item.quality <= 100:
             raise InvalidInput(f"hashes[{i}]: quality must be between 0 and 100")
-        out.append(HashInput(str(hashes.SignalType(item.type)), value, item.quality))
+        out.append(HashInput(str(item.type), value, item.quality))  # valid: a type name
     return out
 
 
