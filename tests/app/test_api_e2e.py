@@ -262,3 +262,15 @@ def test_banks_admin_api(live_server: Server, api_key: str, policy: str):
         assert c.post("/v1/banks", json={"name": name, "policy": policy}).status_code == 409
         names = {b["name"]: b for b in c.get("/v1/banks").json()}
     assert names[name]["pdq_threshold"] == 20 and {"reports", "allowlist"} <= set(names)
+
+
+def test_batch_without_a_match_answers_one_no_match_per_item(live_server: Server, api_key: str):
+    # a batch with no match is answered from ready-made bytes: the same shape as the model's
+    items = [{"hashes": [{"type": "pdq", "value": rand_pdq()}]} for _ in range(3)]
+    items.append(
+        {"hashes": [{"type": "sha256", "value": rand_pdq()}, {"type": "md5", "value": "ab" * 16}]}
+    )
+    with live_server.client(api_key) as c:
+        r = c.post("/v1/check/batch", json={"items": items})
+    assert r.status_code == 200 and r.headers["content-type"] == "application/json"
+    assert r.json() == {"results": [{"match": False, "action": "none", "matches": []}] * 4}

@@ -24,6 +24,10 @@ BAD_JSON = [
     (b'{"hashes": [{"type": "pdq", "value": 7}]}', 422),
     (b'{"hashes": [{"type": "pdq", "value": "' + b"ab" * 32 + b'", "quality": 101}]}', 422),
     (b'{"hashes": "nope"}', 422),
+    (b'{"hashes": [{"type": "pdq", "value": "' + b"ab" * 32 + b'", "colour": "red"}]}', 422),
+    (b'{"hashes": [{"type": "pdq", "value": "' + b"ab" * 32 + b'", "quality": "70"}]}', 422),
+    (b'{"hashes": [{"value": "' + b"ab" * 32 + b'"}]}', 422),
+    (b'{"hashes": [["pdq", "' + b"ab" * 32 + b'"]]}', 422),
     (b"\xff\xfe\x00garbage", 400),
 ]
 BAD_IMAGES = [
@@ -94,6 +98,16 @@ def test_batch_and_feedback_bad_bodies(live_server: Server, key: str):
             ).status_code
             == 422
         )
+        pdq = {"type": "pdq", "value": "ab" * 32}
+        for items in (
+            [{"hashes": [pdq], "note": "x"}],  # an unknown field in an item
+            [{"hashes": []}],
+            [{"hashes": [pdq] * 65}],  # more than 64 hashes in one item
+            [{"hashes": [{**pdq, "quality": 7.5}]}],
+            ["not an item"],
+        ):
+            r = c.post("/v1/check/batch", json={"items": items})
+            assert r.status_code == 422 and r.headers["content-type"] == PROBLEM, items
         assert c.post("/v1/matches/1/feedback", json={"feedback": "maybe"}).status_code == 422
         assert c.post("/v1/matches/abc/feedback", json={"feedback": "blocked"}).status_code == 422
 
