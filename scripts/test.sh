@@ -34,8 +34,8 @@ run_pytest() {
 # the machine has 2), output prefixed [sqlite] / [postgresql], each with its own pytest
 # temp dir:
 #   [sqlite]      tests/app and tests/browser on SQLite;
-#   [postgresql]  the same on a throwaway PostgreSQL cluster, except the modules whose
-#                 outcome cannot depend on the engine (tests/conftest.py ENGINE_AGNOSTIC),
+#   [postgresql]  the same on a throwaway PostgreSQL cluster, except the modules that
+#                 never touch a database (tests/conftest.py ENGINE_AGNOSTIC),
 #                 then the library, fuzzing and architecture tests (no database).
 echo "== tests: SQLite and PostgreSQL side by side"
 .venv/bin/python -c 'import hashes; hashes.warm_up(); hashes.HashIndex.compile()'  # numba cache

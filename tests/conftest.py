@@ -13,18 +13,14 @@ from tests.servers import Server, fresh_database_url
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 
-# Modules whose outcome cannot depend on the database engine: the PostgreSQL pass of
-# scripts/test.sh leaves them out (``-m "not engine_agnostic"``) to keep CI short; every
-# other test of tests/app and tests/browser runs on both engines.
+# Modules that never read or write a database: the PostgreSQL pass of scripts/test.sh
+# leaves them out (``-m "not engine_agnostic"``) to keep CI short; every other test of
+# tests/app and tests/browser (each that reports, imports or reads a case) runs on both.
 ENGINE_AGNOSTIC = {
     "tests/app/test_allocator.py": "page faults of image hashing in fresh interpreters",
-    "tests/app/test_bench_cli.py": "the index benchmark against faiss, no server",
-    "tests/app/test_docs.py": "settings and routes named in the docs",
-    "tests/app/test_hostile.py": "hostile files through the decoder",
-    "tests/app/test_hard_edits.py": "edited photos through the hashing and the index",
-    "tests/app/test_index_e2e.py": "the in-memory index against brute force",
+    "tests/app/test_bench_cli.py": "the index benchmarks, no server",
+    "tests/app/test_docs.py": "settings in the README and routes in the OpenAPI document",
     "tests/browser/test_portal_hashing.py": "the page's JavaScript hashing against Python's",
-    "tests/browser/test_portal_pages.py": "languages, headers, layout of the static pages",
 }
 
 
