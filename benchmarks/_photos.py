@@ -1,9 +1,10 @@
-"""Real photographs for the benchmarks, read from installed packages and shared/ only.
+"""Real photographs for the benchmarks, read from installed packages and test data only.
 
 * scikit-image ships a few photos inside its wheel (``skimage/data/*.png|jpg``); we read
   those files directly, never ``skimage.data.<name>()``, some of which download.
-* ``../shared/pdq-reference/images`` (beside the repository) holds Meta's PDQ reference
-  photos; one of them is a real 12-megapixel phone photo.
+* ``tests/data/pdq-reference/images`` holds Meta's PDQ reference photos (vendored); their
+  12-megapixel phone photo is not vendored and is read from ``../shared/pdq-reference``
+  when that folder sits beside the repository.
 
 Synthetic pictures (colour wheel, logo, chessboard, phantom, horse silhouette), the
 right half of the motorcycle stereo pair (a near-duplicate of the left) and reference
@@ -21,7 +22,9 @@ from PIL import Image, ImageOps
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
-PDQ_REFERENCE = SHARED / "pdq-reference" / "images"
+PDQ_REFERENCE = REPO / "tests" / "data" / "pdq-reference" / "images"  # vendored
+# where a reference photo is looked for: the vendored set, then the team's shared folder
+REFERENCE_DIRS = (PDQ_REFERENCE, SHARED / "pdq-reference" / "images")
 
 SKIMAGE_PHOTOS = (
     "astronaut.png",
@@ -82,7 +85,7 @@ def photos(limit: int | None = None) -> list[Photo]:
     """The benchmark photos, scikit-image's first, then the PDQ reference ones if present."""
     out = [_load(n.rsplit(".", 1)[0], _skimage_dir() / n) for n in SKIMAGE_PHOTOS]
     for rel in REFERENCE_PHOTOS:
-        path = PDQ_REFERENCE / rel
-        if path.exists():
+        path = next((d / rel for d in REFERENCE_DIRS if (d / rel).exists()), None)
+        if path is not None:
             out.append(_load(path.stem, path))
     return out[:limit] if limit else out

@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import hashes
 from app import allocator
-from benchmarks._photos import PDQ_REFERENCE, photos
+from benchmarks._photos import SHARED, photos
 from benchmarks._report import write_section
 
 TWELVE_MP = (4000, 3000)
@@ -82,7 +82,8 @@ def inputs(n: int) -> dict[str, list[bytes]]:
     """Encoded test images per category, ``n`` of each."""
     sources = [p.image for p in photos() if min(p.image.size) >= 300][:n]
     twelve = [_encode(_fit(img, TWELVE_MP), "JPEG", quality=90) for img in sources]
-    phone = PDQ_REFERENCE / "reg-test-input" / "exif-rotn" / "exif-rotn-1.jpg"
+    # Meta's 12 MP phone photo (not vendored: beside the checkout in ../shared only)
+    phone = SHARED / "pdq-reference" / "images" / "reg-test-input" / "exif-rotn" / "exif-rotn-1.jpg"
     if phone.exists():
         twelve = [phone.read_bytes(), *twelve[: n - 1]]
     return {

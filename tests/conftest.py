@@ -11,7 +11,6 @@ from tests.privacy_audit import suite_privacy_audit  # noqa: F401  (the session'
 from tests.servers import Server, fresh_database_url
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared"
 
 # Modules that never read or write a database: the PostgreSQL pass of scripts/test.sh
 # leaves them out (``-m "not engine_agnostic"``) to keep CI short; every other test of

@@ -21,7 +21,7 @@ from tests.browser.conftest import SCREENSHOTS, screenshot
 from tests.servers import Server
 
 REPO = Path(__file__).resolve().parents[2]
-PDQ_REFERENCE = REPO.parent / "shared" / "pdq-reference"
+PDQ_REFERENCE = REPO / "tests" / "data" / "pdq-reference"  # vendored
 EXIT_HOSTS = ("https://www.bbc.com/**", "https://www.meteo.be/**")
 HASHING_TIMEOUT = 120_000  # ms: a dozen 12 MP photos on a loaded 2-core machine
 

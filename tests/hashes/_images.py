@@ -12,8 +12,10 @@ import numpy as np
 from PIL import Image
 
 REPO = Path(__file__).resolve().parents[2]
+# Meta's PDQ reference images, vendored (tests/data/pdq-reference/README.md)
+PDQ_REFERENCE = REPO / "tests" / "data" / "pdq-reference"
+# the team's shared folder beside a checkout: optional extras only (never in a lone clone)
 SHARED = REPO.parent / "shared"
-PDQ_REFERENCE = SHARED / "pdq-reference"
 
 
 @cache
