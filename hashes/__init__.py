@@ -10,13 +10,17 @@ from hashes._errors import (
     ImageError,
     ImageTooLarge,
     InvalidHash,
+    SignalSpecError,
     UnsupportedImage,
 )
 from hashes._hashes import DecodeLimits, Hashes, hash_bytes, hash_file, warm_up
 from hashes._index import HashIndex
+from hashes._registry import BUILTIN_SPECS, ENTRY_POINT_GROUP, SignalRegistry, SignalSpec
 from hashes._signals import SignalType, bits_of, hamming, hex_to_bytes, is_perceptual, parse_hash
 
 __all__ = [
+    "BUILTIN_SPECS",
+    "ENTRY_POINT_GROUP",
     "CorruptImage",
     "DecodeLimits",
     "HashError",
@@ -25,6 +29,9 @@ __all__ = [
     "ImageError",
     "ImageTooLarge",
     "InvalidHash",
+    "SignalRegistry",
+    "SignalSpec",
+    "SignalSpecError",
     "SignalType",
     "UnsupportedImage",
     "bits_of",

@@ -5,6 +5,7 @@ numpy, zlib, pillow-heif) are translated at the boundary with ``raise ... from``
 
     HashError
     ├── InvalidHash          a hash string of the wrong length or not hex
+    ├── SignalSpecError      a signal type that is invalid, clashes or fails to load
     └── ImageError           an image that cannot be hashed
         ├── UnsupportedImage     not an allowed format, too small, extreme aspect ratio
         ├── ImageTooLarge        over the byte or pixel limit (decompression bombs too)
@@ -19,6 +20,7 @@ __all__ = [
     "ImageError",
     "ImageTooLarge",
     "InvalidHash",
+    "SignalSpecError",
     "UnsupportedImage",
 ]
 
@@ -29,6 +31,10 @@ class HashError(Exception):
 
 class InvalidHash(HashError, ValueError):
     """A hash string is not valid for its signal type (wrong length, not hex)."""
+
+
+class SignalSpecError(HashError, ValueError):
+    """A signal type spec is invalid, clashes with another or its plug-in fails to load."""
 
 
 class ImageError(HashError):
