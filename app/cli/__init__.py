@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
-
 import typer
 
-from app.cli import admin, data, ops, serve
+from app.cli import admin, bench, data, ops, serve, submit
 from app.cli import hash as hash_cmd
 
 cli = typer.Typer(
@@ -29,12 +26,8 @@ cli.add_typer(ops.rereview, name="rereview")
 cli.add_typer(admin.db, name="db")
 cli.add_typer(admin.clients, name="clients")
 cli.add_typer(admin.users, name="users")
-
-# Commands whose modules are still being built register themselves when present.
-if importlib.util.find_spec("app.cli.submit") is not None:
-    cli.command("submit")(importlib.import_module("app.cli.submit").submit)
-if importlib.util.find_spec("app.cli.bench") is not None:
-    cli.add_typer(importlib.import_module("app.cli.bench").bench, name="bench")
+cli.command("submit")(submit.submit)
+cli.add_typer(bench.bench, name="bench")
 
 
 def main() -> None:

@@ -13,10 +13,12 @@ from collections.abc import Callable
 import psycopg
 from sqlalchemy.engine import make_url
 
+from app.storage.repositories import CHANGES_CHANNEL
+
 __all__ = ["ChangeListener"]
 
 log = logging.getLogger(__name__)
-CHANNEL = "hashbank_changes"
+CHANNEL = CHANGES_CHANNEL  # ChangeRepository.append notifies it
 
 
 def _conninfo(url: str) -> str:

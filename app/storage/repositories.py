@@ -32,6 +32,7 @@ from app.storage.models import (
 )
 
 __all__ = [
+    "CHANGES_CHANNEL",
     "AuditRepository",
     "BankRepository",
     "CaseRepository",
@@ -50,6 +51,8 @@ __all__ = [
 MATCHABLE = (CaseStatus.PENDING, CaseStatus.ACTIVE)
 # The status a quarantined signal has in the change log and the index, whatever its case's
 QUARANTINED = "quarantined"
+# The PostgreSQL NOTIFY channel a committed change wakes the index followers on
+CHANGES_CHANNEL = "hashbank_changes"
 
 
 def flush_or_conflict(session: Session, what: str) -> None:
@@ -507,7 +510,7 @@ class ChangeRepository:
         self.s.add_all(changes)
         self.s.flush()
         if self.s.get_bind().dialect.name == "postgresql":
-            self.s.execute(text("NOTIFY hashbank_changes"))
+            self.s.execute(text(f"NOTIFY {CHANGES_CHANNEL}"))
 
     def for_signals(
         self, op: ChangeOp, signals: Iterable[Signal], status: str, at: datetime | None = None

@@ -1,6 +1,7 @@
 // hashbank's own JavaScript port of PDQ (Meta's perceptual image hash), written to give
-// the same 256 bits as hashbank's Python `hashes` (which runs Meta's reference C++ through
-// the `pdqhash` package) on the same pixels.
+// the same 256 bits as hashbank's Python `hashes` on the same pixels (whose PDQ is a numba
+// port of Meta's reference, float for float: hashes/_pdq_kernels.py, tested against the
+// `pdqhash` package that wraps Meta's C++).
 //
 // Pipeline, as in the reference algorithm:
 //   RGB -> luma (0.299 R + 0.587 G + 0.114 B)
