@@ -30,6 +30,7 @@ __all__ = [
     "ServicesDep",
     "SignInRequired",
     "StaffPage",
+    "login_address",
     "safe_next",
 ]
 
@@ -60,6 +61,14 @@ def _secure(request: Request) -> bool:
     settings: Settings = request.app.state.settings
     forwarded = request.headers.get("x-forwarded-proto", "").split(",")[0].strip().lower()
     return settings.secure_cookies or request.url.scheme == "https" or forwarded == "https"
+
+
+def login_address(request: Request) -> str:
+    """The address sign-in failures are counted against: the socket's peer.
+
+    Behind a reverse proxy every peer is the proxy; swap this for the trusted-proxy
+    resolver of the API when the deployment has one."""
+    return request.client.host if request.client else ""
 
 
 def set_cookie(

@@ -28,6 +28,7 @@ from app.dashboard.deps import (
     StaffPage,
     clear_cookie,
     csrf_guard,
+    login_address,
     safe_next,
     set_cookie,
 )
@@ -124,10 +125,14 @@ def login_form(ctx: LoginPage) -> Response:
 
 @router.post("/login")
 def login(ctx: LoginPage, form: FormDep) -> Response:
-    """Check the password (5 failures lock the account for 15 minutes) and sign in."""
+    """Check the password (failures are limited per address and per account) and sign in.
+
+    Every refusal is the same page: unknown user, wrong password, locked account."""
     username = form.text("username", 64)
     try:
-        token, _staff = ctx.services.sessions.sign_in(username, form.data.get("password", [""])[0])
+        token, _staff = ctx.services.sessions.sign_in(
+            username, form.data.get("password", [""])[0], address=login_address(ctx.request)
+        )
     except Unauthorized as exc:
         return ctx.render(
             "login.html",
