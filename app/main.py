@@ -26,6 +26,7 @@ from app.errors import DatabaseUnavailable, HashbankError, InvalidInput, Payload
 from app.middleware import AccessLog, BodyLimit, SecurityHeaders
 from app.portal.routes import router as portal_router
 from app.services.container import Services
+from app.web import docs
 
 __all__ = ["create_app", "create_app_from_env"]
 
@@ -75,8 +76,9 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         title="hashbank",
         version="0.1.0",
         summary="Hash bank that stops intimate images shared without consent from coming back.",
-        docs_url="/docs",
+        docs_url=None,  # app.web.docs serves /docs from this process, not from a CDN
         redoc_url=None,
+        swagger_ui_oauth2_redirect_url=None,
         lifespan=lifespan,
     )
     app.state.services = services
@@ -154,6 +156,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     ):
         app.include_router(router)
     app.include_router(portal_router)
+    app.include_router(docs.router)
     if dashboard is not None:
         app.include_router(dashboard.router)
 
