@@ -11,7 +11,7 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, Response
@@ -24,9 +24,11 @@ from app.api import banks, cases, checks, feed, health, matches
 from app.config import Settings
 from app.errors import DatabaseUnavailable, HashbankError, InvalidInput, PayloadTooLarge
 from app.middleware import AccessLog, BodyLimit, SecurityHeaders
+from app.portal import routes as portal_pages
 from app.portal.routes import router as portal_router
 from app.services.container import Services
 from app.web import docs
+from app.web.inputs import refuse_nul
 
 __all__ = ["create_app", "create_app_from_env"]
 
@@ -80,6 +82,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         redoc_url=None,
         swagger_ui_oauth2_redirect_url=None,
         lifespan=lifespan,
+        dependencies=[Depends(refuse_nul)],  # every route: no NUL reaches the database
     )
     app.state.services = services
     app.state.settings = settings
@@ -91,7 +94,10 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     )
 
     def page_error(request: Request, exc: Exception) -> Response | None:
-        if dashboard is None or not request.url.path.startswith("/dashboard"):
+        path = request.url.path
+        if portal_pages.owns(path):
+            return portal_pages.error_page(request, exc)
+        if dashboard is None or not path.startswith("/dashboard"):
             return None
         response: Response = dashboard.error_page(request, exc)
         return response
@@ -160,9 +166,11 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     if dashboard is not None:
         app.include_router(dashboard.router)
 
-    app.add_middleware(SecurityHeaders)
+    # outermost last: the security headers go on every answer, the access log's 500 for an
+    # unexpected error and the body limit's 413 included
     app.add_middleware(AccessLog)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(SecurityHeaders)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
 

@@ -17,9 +17,10 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from app.config import Settings
 from app.dashboard.pages import PAGE_HEADERS, render, url_with
-from app.errors import Forbidden, PayloadTooLarge, Unauthorized
+from app.errors import Forbidden, InvalidInput, PayloadTooLarge, Unauthorized
 from app.services.container import Services
 from app.services.sessions import Staff, csrf_token, csrf_valid, new_secret
+from app.web.inputs import INT32_MAX
 
 __all__ = [
     "AdminPage",
@@ -118,12 +119,19 @@ class Fields:
         return [v.strip() for v in self.data.get(name, [])]
 
     def number(self, name: str) -> int | None:
-        """An optional whole number; text that is not one is None (the service decides)."""
+        """An optional whole number; text that is not one is None (the service decides).
+
+        Raises:
+            InvalidInput: a number beyond the database's integers.
+        """
         text = self.text(name, 12)
         try:
-            return int(text) if text else None
+            value = int(text) if text else None
         except ValueError:
             return None
+        if value is not None and abs(value) > INT32_MAX:
+            raise InvalidInput(f"{name} is too large")
+        return value
 
 
 def _same_origin(request: Request) -> bool:
