@@ -82,6 +82,22 @@ class Settings(BaseSettings):
     pin_lock_seconds: int = Field(
         900, ge=1, description="How long a case stays locked after too many wrong PINs."
     )
+    login_attempts_per_address: int = Field(
+        5,
+        ge=1,
+        description="Failed dashboard sign-ins for one username from one address after which "
+        "that address is refused for that username until the window ends (in memory, per "
+        "process); the account's owner, from another address, is not affected.",
+    )
+    login_attempts_per_account: int = Field(
+        50,
+        ge=1,
+        description="Failed dashboard sign-ins for one username from all addresses within "
+        "the window after which the account is locked for everyone (in the database).",
+    )
+    login_lock_minutes: int = Field(
+        15, ge=1, description="The window of both sign-in counts, and how long a lock lasts."
+    )
     sync_interval: float = Field(
         0.5,
         gt=0,

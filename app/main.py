@@ -11,7 +11,7 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, Response
@@ -24,8 +24,11 @@ from app.api import banks, cases, checks, feed, health, matches
 from app.config import Settings
 from app.errors import DatabaseUnavailable, HashbankError, InvalidInput, PayloadTooLarge
 from app.middleware import AccessLog, BodyLimit, SecurityHeaders
+from app.portal import routes as portal_pages
 from app.portal.routes import router as portal_router
 from app.services.container import Services
+from app.web import docs
+from app.web.inputs import refuse_nul
 
 __all__ = ["create_app", "create_app_from_env"]
 
@@ -75,9 +78,11 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         title="hashbank",
         version="0.1.0",
         summary="Hash bank that stops intimate images shared without consent from coming back.",
-        docs_url="/docs",
+        docs_url=None,  # app.web.docs serves /docs from this process, not from a CDN
         redoc_url=None,
+        swagger_ui_oauth2_redirect_url=None,
         lifespan=lifespan,
+        dependencies=[Depends(refuse_nul)],  # every route: no NUL reaches the database
     )
     app.state.services = services
     app.state.settings = settings
@@ -89,7 +94,10 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     )
 
     def page_error(request: Request, exc: Exception) -> Response | None:
-        if dashboard is None or not request.url.path.startswith("/dashboard"):
+        path = request.url.path
+        if portal_pages.owns(path):
+            return portal_pages.error_page(request, exc)
+        if dashboard is None or not path.startswith("/dashboard"):
             return None
         response: Response = dashboard.error_page(request, exc)
         return response
@@ -154,12 +162,15 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     ):
         app.include_router(router)
     app.include_router(portal_router)
+    app.include_router(docs.router)
     if dashboard is not None:
         app.include_router(dashboard.router)
 
-    app.add_middleware(SecurityHeaders)
+    # outermost last: the security headers go on every answer, the access log's 500 for an
+    # unexpected error and the body limit's 413 included
     app.add_middleware(AccessLog)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(SecurityHeaders)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
 

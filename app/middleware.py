@@ -152,14 +152,6 @@ def _redact(path: str) -> str:
 # Responses that set no policy of their own (JSON, problems, plain text) get the
 # strictest one: nothing may load, nothing may frame them. Pages set their own.
 DEFAULT_CSP = b"default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
-# FastAPI's /docs page: Swagger UI from its CDN and one inline script that starts it.
-DOCS_CSP = (
-    b"default-src 'none'; script-src https://cdn.jsdelivr.net 'unsafe-inline'; "
-    b"style-src https://cdn.jsdelivr.net 'unsafe-inline'; "
-    b"img-src https://fastapi.tiangolo.com data:; connect-src 'self'; "
-    b"frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
-)
-DOCS_PATHS = ("/docs", "/docs/oauth2-redirect")
 
 
 class SecurityHeaders:
@@ -177,12 +169,11 @@ class SecurityHeaders:
             await self.app(scope, receive, send)
             return
         path: str = scope["path"]
-        csp = DOCS_CSP if path in DOCS_PATHS else DEFAULT_CSP
         defaults = [
             (b"x-content-type-options", b"nosniff"),
             (b"referrer-policy", b"no-referrer"),
             (b"x-frame-options", b"DENY"),
-            (b"content-security-policy", csp),
+            (b"content-security-policy", DEFAULT_CSP),
         ]
         if path.startswith("/v1/"):
             defaults.append((b"cache-control", b"no-store"))

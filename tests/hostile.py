@@ -7,7 +7,8 @@ Some corruptions may legitimately decode (libjpeg is forgiving), so ``expect`` i
 The table in ``docs/security.md`` lists the same files and answers.
 
 Used by ``tests/app/test_hostile.py`` (library and live API, time and memory) and as
-seeds by the atheris harnesses in ``tests/fuzz/``.
+seeds by the atheris harnesses in ``tests/fuzz/``. :data:`HOSTILE_TEXT` is the text every
+route is sent by ``tests/app/test_bad_input.py``.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from functools import cache
 import numpy as np
 from PIL import Image
 
-__all__ = ["CORPUS", "Hostile", "base_image", "by_name", "encode"]
+__all__ = ["CORPUS", "HOSTILE_TEXT", "Hostile", "base_image", "by_name", "encode"]
 
 Answer = int | str  # 413, 422 or "ok"
 
@@ -298,3 +299,15 @@ def by_name(name: str) -> Hostile:
         if item.name == name:
             return item
     raise KeyError(name)
+
+
+# -- hostile text: what every route's path, query, form and JSON fields are sent ---------
+# A NUL character (PostgreSQL cannot hold one; psycopg refuses to send it), an integer past
+# 64 bits (SQLite: OverflowError; PostgreSQL: out of range), one past 32 bits (PostgreSQL's
+# INTEGER ids), and text far longer than any column.
+HOSTILE_TEXT = {
+    "nul": "HB\x00X",
+    "int-2e20": "99999999999999999999",
+    "int-2e31": str(2**31),
+    "long": "x" * 5000,
+}

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ValidationError
 from python_multipart.multipart import MultipartParser, parse_options_header
 
 from app.errors import BadRequest, InvalidInput, PayloadTooLarge, UnsupportedMedia
+from app.web.inputs import NUL_REFUSED, json_has_nul
 
 __all__ = ["ImagePart", "body_kind", "read_images", "read_model"]
 
@@ -42,6 +43,8 @@ def body_kind(request: Request) -> str:
 async def read_model(request: Request, model: type[M]) -> M:
     """Parse the JSON body into ``model``; malformed JSON is 400, a wrong shape 422."""
     body = await request.body()
+    if json_has_nul(body):
+        raise InvalidInput(NUL_REFUSED)
     try:
         raw = orjson.loads(body)
     except orjson.JSONDecodeError as exc:

@@ -17,9 +17,10 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from app.config import Settings
 from app.dashboard.pages import PAGE_HEADERS, render, url_with
-from app.errors import Forbidden, PayloadTooLarge, Unauthorized
+from app.errors import Forbidden, InvalidInput, PayloadTooLarge, Unauthorized
 from app.services.container import Services
 from app.services.sessions import Staff, csrf_token, csrf_valid, new_secret
+from app.web.inputs import INT32_MAX
 
 __all__ = [
     "AdminPage",
@@ -30,6 +31,7 @@ __all__ = [
     "ServicesDep",
     "SignInRequired",
     "StaffPage",
+    "login_address",
     "safe_next",
 ]
 
@@ -60,6 +62,14 @@ def _secure(request: Request) -> bool:
     settings: Settings = request.app.state.settings
     forwarded = request.headers.get("x-forwarded-proto", "").split(",")[0].strip().lower()
     return settings.secure_cookies or request.url.scheme == "https" or forwarded == "https"
+
+
+def login_address(request: Request) -> str:
+    """The address sign-in failures are counted against: the socket's peer.
+
+    Behind a reverse proxy every peer is the proxy; swap this for the trusted-proxy
+    resolver of the API when the deployment has one."""
+    return request.client.host if request.client else ""
 
 
 def set_cookie(
@@ -109,12 +119,19 @@ class Fields:
         return [v.strip() for v in self.data.get(name, [])]
 
     def number(self, name: str) -> int | None:
-        """An optional whole number; text that is not one is None (the service decides)."""
+        """An optional whole number; text that is not one is None (the service decides).
+
+        Raises:
+            InvalidInput: a number beyond the database's integers.
+        """
         text = self.text(name, 12)
         try:
-            return int(text) if text else None
+            value = int(text) if text else None
         except ValueError:
             return None
+        if value is not None and abs(value) > INT32_MAX:
+            raise InvalidInput(f"{name} is too large")
+        return value
 
 
 def _same_origin(request: Request) -> bool:

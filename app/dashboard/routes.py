@@ -28,6 +28,7 @@ from app.dashboard.deps import (
     StaffPage,
     clear_cookie,
     csrf_guard,
+    login_address,
     safe_next,
     set_cookie,
 )
@@ -45,6 +46,7 @@ from app.services.clients import SCOPES, parse_scopes
 from app.services.dashboard import AuditFilter, Sort, paginate
 from app.services.sessions import Staff
 from app.storage.models import BankPolicy, CaseStatus, Role
+from app.web.inputs import Id32, Id64
 
 __all__ = ["error_page", "router"]
 
@@ -124,10 +126,14 @@ def login_form(ctx: LoginPage) -> Response:
 
 @router.post("/login")
 def login(ctx: LoginPage, form: FormDep) -> Response:
-    """Check the password (5 failures lock the account for 15 minutes) and sign in."""
+    """Check the password (failures are limited per address and per account) and sign in.
+
+    Every refusal is the same page: unknown user, wrong password, locked account."""
     username = form.text("username", 64)
     try:
-        token, _staff = ctx.services.sessions.sign_in(username, form.data.get("password", [""])[0])
+        token, _staff = ctx.services.sessions.sign_in(
+            username, form.data.get("password", [""])[0], address=login_address(ctx.request)
+        )
     except Unauthorized as exc:
         return ctx.render(
             "login.html",
@@ -223,7 +229,7 @@ def cases(ctx: StaffPage) -> HTMLResponse:
 
 
 @router.get("/cases/{case_id}")
-def case(ctx: StaffPage, case_id: int) -> HTMLResponse:
+def case(ctx: StaffPage, case_id: Id32) -> HTMLResponse:
     """One case: status, hashes, timeline, actions."""
     r = ctx.request
     hash_sort = _sort(r, HASH_SORTS, "id", False, prefix="h")
@@ -245,7 +251,7 @@ def case(ctx: StaffPage, case_id: int) -> HTMLResponse:
 
 
 @router.post("/cases/{case_id}/confirm")
-def confirm_case(ctx: StaffPage, form: FormDep, case_id: int) -> Response:
+def confirm_case(ctx: StaffPage, form: FormDep, case_id: Id32) -> Response:
     view = ctx.services.dashboard.review_case(case_id, confirm=True, staff=_staff(ctx))
     return ctx.redirect(
         safe_next(form.text("back"), f"/dashboard/cases/{case_id}"),
@@ -254,7 +260,7 @@ def confirm_case(ctx: StaffPage, form: FormDep, case_id: int) -> Response:
 
 
 @router.post("/cases/{case_id}/reject")
-def reject_case(ctx: StaffPage, form: FormDep, case_id: int) -> Response:
+def reject_case(ctx: StaffPage, form: FormDep, case_id: Id32) -> Response:
     view = ctx.services.dashboard.review_case(
         case_id, confirm=False, staff=_staff(ctx), reason=form.text("reason")
     )
@@ -296,7 +302,7 @@ def matches(ctx: StaffPage) -> HTMLResponse:
 
 
 @router.post("/matches/{match_id}/false-positive")
-def false_positive(ctx: StaffPage, form: FormDep, match_id: int) -> Response:
+def false_positive(ctx: StaffPage, form: FormDep, match_id: Id64) -> Response:
     """Put the match's *query* hash on the allow-list (the victim's hash keeps matching)."""
     ctx.services.matches.mark_false_positive(match_id, actor=_staff(ctx).actor)
     return ctx.redirect(
@@ -307,7 +313,7 @@ def false_positive(ctx: StaffPage, form: FormDep, match_id: int) -> Response:
 
 
 @router.post("/matches/{match_id}/confirm")
-def confirm_match(ctx: StaffPage, form: FormDep, match_id: int) -> Response:
+def confirm_match(ctx: StaffPage, form: FormDep, match_id: Id64) -> Response:
     ctx.services.matches.confirm(match_id, actor=_staff(ctx).actor)
     return ctx.redirect(
         safe_next(form.text("back"), "/dashboard/queue/matches"),
@@ -344,7 +350,7 @@ def search(ctx: StaffPage) -> Response:
 
 
 @router.post("/signals/{signal_id}/remove")
-def remove_entry(ctx: AdminPage, form: FormDep, signal_id: int) -> Response:
+def remove_entry(ctx: AdminPage, form: FormDep, signal_id: Id64) -> Response:
     """Take a hash a bank holds itself (an allow-list entry, an imported hash) out of it."""
     bank = ctx.services.entries.remove_one(
         signal_id, actor=_staff(ctx).actor, reason=form.text("reason") or None
@@ -482,7 +488,7 @@ def create_client(ctx: AdminPage, form: FormDep) -> HTMLResponse:
 
 
 @router.post("/clients/{client_id}/revoke")
-def revoke_client(ctx: AdminPage, form: FormDep, client_id: int) -> Response:
+def revoke_client(ctx: AdminPage, form: FormDep, client_id: Id32) -> Response:
     client = ctx.services.clients.revoke(client_id, actor=_staff(ctx).actor)
     return ctx.redirect(
         "/dashboard/clients", f"Client {client.name} revoked: its key now gets 401."
@@ -520,13 +526,13 @@ def create_user(ctx: AdminPage, form: FormDep) -> Response:
 
 
 @router.post("/users/{user_id}/disable")
-def disable_user(ctx: AdminPage, form: FormDep, user_id: int) -> Response:
+def disable_user(ctx: AdminPage, form: FormDep, user_id: Id32) -> Response:
     user = ctx.services.dashboard.set_user_disabled(user_id, True, staff=_staff(ctx))
     return ctx.redirect("/dashboard/users", f"User {user.username} disabled and signed out.")
 
 
 @router.post("/users/{user_id}/enable")
-def enable_user(ctx: AdminPage, form: FormDep, user_id: int) -> Response:
+def enable_user(ctx: AdminPage, form: FormDep, user_id: Id32) -> Response:
     user = ctx.services.dashboard.set_user_disabled(user_id, False, staff=_staff(ctx))
     return ctx.redirect("/dashboard/users", f"User {user.username} enabled.")
 

@@ -10,10 +10,13 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.config import Settings
+from app.errors import HashbankError
 from app.portal.follow import ACTIONS, FollowOutcome, follow_case
 from app.portal.i18n import negotiate, texts
 from app.portal.pages import PAGE_HEADERS, STATIC, STATIC_HEADERS, render
@@ -30,12 +33,41 @@ def _settings(request: Request) -> Settings:
 
 
 def _page(
-    request: Request, name: str, lang: str | None, outcome: FollowOutcome | None = None
+    request: Request,
+    name: str,
+    lang: str | None,
+    outcome: FollowOutcome | None = None,
+    status: int = 200,
 ) -> HTMLResponse:
     chosen = negotiate(lang, request.headers.get("accept-language"))
     html = render(name, chosen, _settings(request), path=request.url.path, outcome=outcome)
     headers = {**PAGE_HEADERS, "Content-Language": chosen}
-    return HTMLResponse(html, headers=headers)
+    return HTMLResponse(html, status_code=status, headers=headers)
+
+
+PAGES = {"/": "report", "/report": "report", "/follow": "follow"}
+
+
+def owns(path: str) -> bool:
+    """Whether an error at ``path`` is answered with one of these pages."""
+    return path in PAGES
+
+
+def error_page(request: Request, exc: Exception) -> HTMLResponse | None:
+    """The page itself, with the status of a refused request (``app.main`` calls this for
+    bad input on the portal's paths; the follow page says so in its own words)."""
+    if isinstance(exc, HashbankError):
+        status = exc.status
+    elif isinstance(exc, RequestValidationError):
+        status = 422
+    elif isinstance(exc, StarletteHTTPException) and exc.status_code in (400, 413, 415):
+        status = exc.status_code  # a form Starlette could not parse
+    else:
+        return None
+    name = PAGES[request.url.path]
+    t = texts(negotiate(None, request.headers.get("accept-language")))
+    outcome = FollowOutcome("", error=t("js.error.invalid")) if name == "follow" else None
+    return _page(request, name, None, outcome, status=status)
 
 
 @router.get("/")

@@ -21,14 +21,19 @@ def record(
     object_id: str | int,
     **detail: Any,
 ) -> None:
-    """Add an audit event to the session's transaction (committed with the action)."""
+    """Add an audit event to the session's transaction (committed with the action).
+
+    ``actor`` and ``object_id`` are cut to their columns' lengths (100 and 64 characters):
+    a client's name may be 100 characters long, so "client:<name>" may not fit, and
+    PostgreSQL refuses text longer than its column.
+    """
     AuditRepository(session).add(
         AuditEvent(
             at=utcnow(),
-            actor=actor,
+            actor=actor[:100],
             action=action,
             object_type=object_type,
-            object_id=str(object_id),
+            object_id=str(object_id)[:64],
             detail=json.dumps(detail, sort_keys=True, default=str) if detail else "",
         )
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from app.config import Settings
 from app.index.replica import IndexReplica
@@ -16,7 +17,7 @@ from app.services.matches import MatchService
 from app.services.ratelimit import RateLimiter
 from app.services.retention import RetentionPolicy, RetentionService
 from app.services.sessions import SessionService
-from app.services.users import UserService
+from app.services.users import LoginPolicy, UserService
 from app.storage.db import Database
 
 __all__ = ["Services"]
@@ -87,7 +88,14 @@ class Services:
                 ),
             ),
             clients=ClientService(db, cache_seconds=settings.key_cache_seconds),
-            users=UserService(db),
+            users=UserService(
+                db,
+                LoginPolicy(
+                    per_address=settings.login_attempts_per_address,
+                    per_account=settings.login_attempts_per_account,
+                    lock=timedelta(minutes=settings.login_lock_minutes),
+                ),
+            ),
             banks=BankService(db, replica),
             feed=FeedService(db),
             matches=MatchService(db, replica),

@@ -97,15 +97,17 @@ class SessionService:
         self.idle = idle
         self.lifetime = lifetime
 
-    def sign_in(self, username: str, password: str) -> tuple[str, Staff]:
-        """Check the password (5 failures lock the account) and open a session.
+    def sign_in(self, username: str, password: str, *, address: str = "") -> tuple[str, Staff]:
+        """Check the password typed from ``address`` (failures are limited per address
+        and per account: :meth:`UserService.login`) and open a session.
 
         Returns the session token (for the cookie) and the signed-in user.
 
         Raises:
-            Unauthorized: wrong username or password, disabled or locked account.
+            Unauthorized: wrong username or password, disabled or locked account, too many
+            failures from this address (one answer for all).
         """
-        user = self.users.login(username, password)  # audited there, success or not
+        user = self.users.login(username, password, address=address)  # audited there
         token = new_secret()
         now = utcnow()
         with self.db.write() as session:

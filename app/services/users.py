@@ -1,4 +1,4 @@
-"""Dashboard users: argon2 passwords, roles, lockout after repeated failures."""
+"""Dashboard users: argon2 passwords, roles, limits on failed sign-ins."""
 
 from __future__ import annotations
 
@@ -8,14 +8,30 @@ from datetime import datetime, timedelta
 from app.errors import InvalidInput, Unauthorized
 from app.services import audit
 from app.services.secrets import hash_password, verify_password
+from app.services.throttle import LoginThrottle
 from app.storage.db import Database
 from app.storage.models import Role, User, utcnow
 from app.storage.repositories import UserRepository
 
-__all__ = ["UserService", "UserView"]
+__all__ = ["LoginPolicy", "UserService", "UserView"]
 
-MAX_FAILED_LOGINS = 5
-LOCKOUT = timedelta(minutes=15)
+
+@dataclass(frozen=True)
+class LoginPolicy:
+    """Limits of failed sign-ins (settings ``login_*``; see README)."""
+
+    per_address: int = 5  # per username and address, in memory, per process
+    per_account: int = 50  # per username from everywhere, in the database
+    lock: timedelta = timedelta(minutes=15)  # the window of both counts, and the lock
+
+    @property
+    def message(self) -> str:
+        """The one answer to every refused sign-in."""
+        minutes = max(1, round(self.lock.total_seconds() / 60))
+        return (
+            f"wrong username or password; after {self.per_address} failed attempts, "
+            f"sign-in pauses for {minutes} minutes"
+        )
 
 
 @dataclass(frozen=True)
@@ -33,8 +49,10 @@ def _view(u: User) -> UserView:
 
 
 class UserService:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, policy: LoginPolicy | None = None) -> None:
         self.db = db
+        self.policy = policy or LoginPolicy()
+        self.throttle = LoginThrottle(self.policy.per_address, self.policy.lock.total_seconds())
 
     def create(self, username: str, password: str, role: str, *, actor: str) -> UserView:
         username = username.strip()
@@ -82,39 +100,65 @@ class UserService:
             )
             return _view(user)
 
-    def login(self, username: str, password: str) -> UserView:
-        """Check a password; 5 failures lock the account for 15 minutes.
+    def login(self, username: str, password: str, *, address: str = "") -> UserView:
+        """Check a password typed from ``address``, under two limits (:class:`LoginPolicy`):
+        ``per_address`` failures for one username from one address pause that address
+        for that username (in memory), and ``per_account`` failures from anywhere lock
+        the account (in the database) for ``lock``.
+
+        Unknown user, wrong password, disabled or locked account: the same answer, after
+        the same work (one argon2 run; a paused address gets none, but its pause is
+        keyed on the typed name whether or not an account has it, so it tells nothing).
 
         Raises:
-            Unauthorized: unknown user, wrong password, disabled or locked account
-            (one message for all, so accounts cannot be probed).
+            Unauthorized: any of those (one message for all, so accounts cannot be probed).
         """
+        policy = self.policy
+        refused = Unauthorized(policy.message)
+        key = self.throttle.key(username, address)
+        if not self.throttle.reserve(key):
+            raise refused
         with self.db.read() as session:
             user = UserRepository(session).by_username(username)
             digest = user.password_hash if user is not None else None
-        ok = verify_password(digest, password)
+        ok = verify_password(digest, password)  # one argon2 run, known user or not
         now = utcnow()
+        view = None
         with self.db.write() as session:
-            user = UserRepository(session).by_username(username)
+            user = UserRepository(session).by_username_for_update(username)
             if user is None:
-                raise Unauthorized("wrong username or password")
-            if user.locked_until is not None and user.locked_until > now:
+                pass
+            elif user.locked_until is not None and user.locked_until > now:
                 audit.record(session, f"user:{username}", "user.login_locked", "user", username)
-                raise Unauthorized("wrong username or password, or account locked; try later")
-            if not ok or user.disabled:
-                user.failed_logins += 1
-                if user.failed_logins >= MAX_FAILED_LOGINS:
-                    user.failed_logins = 0
-                    user.locked_until = now + LOCKOUT
+            elif not ok or user.disabled:
+                _count_failure(user, now, policy)
+                if user.locked_until is not None and user.locked_until > now:
                     audit.record(session, "system", "user.locked", "user", username)
                 audit.record(session, f"user:{username}", "user.login_failed", "user", username)
-                failed = True
             else:
-                failed = False
                 user.failed_logins = 0
+                user.locked_until = None
                 user.last_login_at = now
                 audit.record(session, f"user:{username}", "user.login", "user", username)
                 view = _view(user)
-        if failed:
-            raise Unauthorized("wrong username or password")
+        if view is None:
+            raise refused
+        self.throttle.clear(key)
         return view
+
+
+def _count_failure(user: User, now: datetime, policy: LoginPolicy) -> None:
+    """One more failure in the account's window (its row is locked by the caller).
+
+    No column of its own holds the window's start (no schema change for it): a
+    ``locked_until`` in the past is when the current count began, and a count older
+    than ``policy.lock`` starts again. Reaching ``per_account`` locks the account.
+    """
+    start = user.locked_until
+    if start is None or start + policy.lock <= now:
+        user.failed_logins = 0
+        user.locked_until = now
+    user.failed_logins += 1
+    if user.failed_logins >= policy.per_account:
+        user.failed_logins = 0
+        user.locked_until = now + policy.lock

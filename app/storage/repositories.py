@@ -440,6 +440,13 @@ class UserRepository:
     def by_username(self, username: str) -> User | None:
         return self.s.scalars(select(User).where(User.username == username)).first()
 
+    def by_username_for_update(self, username: str) -> User | None:
+        """The user, its row locked until the transaction ends (PostgreSQL: ``FOR
+        UPDATE``; SQLite's write transactions are serial anyway), so that concurrent
+        sign-ins count their failures one after another instead of over each other."""
+        stmt = select(User).where(User.username == username).with_for_update()
+        return self.s.scalars(stmt).first()
+
     def get(self, user_id: int) -> User | None:
         return self.s.get(User, user_id)
 

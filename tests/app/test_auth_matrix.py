@@ -93,7 +93,8 @@ def _request(world: dict, method: str, path: str) -> dict:
     """Arguments for one call of a route: its path filled in, a valid body."""
     case = world["case"]
     url = path.replace("{case_id}", case["case_id"]).replace("{match_id}", str(world["match_id"]))
-    url = url.replace("{name}", "portal.css").replace("{signal_id}", "1")
+    asset = "docs.js" if path.startswith("/docs/") else "portal.css"
+    url = url.replace("{name}", asset).replace("{signal_id}", "1")
     hashes = {"hashes": [{"type": "pdq", "value": secrets.token_hex(32)}]}
     bodies = {
         ("POST", "/v1/cases"): hashes,
@@ -193,8 +194,9 @@ def test_security_headers_on_every_route(live_server: Server, world: dict, route
     assert h["x-frame-options"] == "DENY", route
     csp = h["content-security-policy"]
     assert "frame-ancestors 'none'" in csp, (route, csp)
-    if h.get("content-type", "").startswith("text/html") and not path.startswith("/docs"):
+    if h.get("content-type", "").startswith("text/html"):  # /docs too: no CDN, no inline
         assert "default-src 'none'" in csp and "unsafe-inline" not in csp, (route, csp)
+        assert "https:" not in csp and "script-src 'self';" in csp, (route, csp)
     if path.startswith("/v1/"):
         assert h["cache-control"] == "no-store", route
 
