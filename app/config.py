@@ -97,6 +97,11 @@ class Settings(BaseSettings):
     log_file: str | None = Field(
         None, description="Also write the JSON logs to this file (must end in .log)."
     )
+    feed_allow_list: bool = Field(
+        False,
+        description="Also send allow-list entries (hashes of other platforms' users' images "
+        "marked as not abuse) to feed clients.",
+    )
     secure_cookies: bool = Field(
         False, description="Mark dashboard cookies Secure (set true behind HTTPS)."
     )

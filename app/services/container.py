@@ -89,7 +89,7 @@ class Services:
             clients=ClientService(db, cache_seconds=settings.key_cache_seconds),
             users=UserService(db),
             banks=BankService(db, replica),
-            feed=FeedService(db),
+            feed=FeedService(db, include_allow_list=settings.feed_allow_list),
             matches=MatchService(db, replica),
             limiter=RateLimiter(),
         )
