@@ -12,6 +12,7 @@ from app.services.checks import CheckService, QuarantinePolicy, Thresholds
 from app.services.clients import ClientService
 from app.services.dashboard import DashboardService
 from app.services.feed import FeedService
+from app.services.images import DecodeSlots
 from app.services.matches import MatchService
 from app.services.ratelimit import RateLimiter
 from app.services.retention import RetentionPolicy, RetentionService
@@ -39,8 +40,10 @@ class Services:
     sessions: SessionService = field(init=False)
     dashboard: DashboardService = field(init=False)
     retention: RetentionService = field(init=False)
+    decodes: DecodeSlots = field(init=False)
 
     def __post_init__(self) -> None:
+        self.decodes = DecodeSlots(self.settings.max_concurrent_decodes)
         self.entries = BankEntries(
             self.db, self.replica, min_pdq_quality=self.settings.min_pdq_quality
         )
