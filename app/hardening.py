@@ -6,11 +6,12 @@ would write all of it to a core file, and a dumpable process can be read by anyo
 attach a debugger as the same user. Each process (``hashbank serve`` before uvicorn starts,
 and every worker at startup: spawned workers start dumpable again) therefore sets:
 
-- ``RLIMIT_CORE`` to 0 (soft and hard): the kernel writes no core file, and a crash
-  handler such as systemd-coredump gets nothing to keep;
-- ``PR_SET_DUMPABLE`` to 0: no core dump even if something raises the limit again,
-  ``ptrace`` attach and ``/proc/<pid>/mem`` only for CAP_SYS_PTRACE, and the process's
-  ``/proc/<pid>`` files owned by root.
+- ``PR_SET_DUMPABLE`` to 0: the kernel dumps no core at all, to a file or to a
+  ``core_pattern`` pipe such as systemd-coredump (unless ``fs.suid_dumpable`` is 2: then
+  a root-only dump), ``ptrace`` attach and ``/proc/<pid>/mem`` need CAP_SYS_PTRACE, and
+  the process's ``/proc/<pid>`` files are owned by root;
+- ``RLIMIT_CORE`` to 0 (soft and hard, so nothing in the process raises it again): no
+  core file, and systemd-coredump keeps nothing for a process whose limit is 0.
 
 Side effect: debuggers and profilers (gdb, py-spy) attach only as root. Elsewhere than
 Linux ``PR_SET_DUMPABLE`` is skipped; the core limit applies wherever ``resource`` exists.
