@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import os
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["Settings"]
@@ -39,6 +40,12 @@ class Settings(BaseSettings):
     )
     max_image_pixels: int = Field(
         100_000_000, ge=1024, description="Largest decoded image accepted, in pixels."
+    )
+    max_concurrent_decodes: int = Field(
+        default_factory=lambda: 2 * (os.cpu_count() or 1),
+        ge=1,
+        description="Requests that may decode images at once in one process (default: twice "
+        "the CPU cores); more get 503 with Retry-After.",
     )
     max_hashes_anonymous: int = Field(
         600, ge=1, description="Most hashes in one case reported without an API key."
@@ -112,6 +119,16 @@ class Settings(BaseSettings):
     log_level: str = Field("INFO", description="Log level of the JSON logs on stderr.")
     log_file: str | None = Field(
         None, description="Also write the JSON logs to this file (must end in .log)."
+    )
+    metrics_key: SecretStr | None = Field(
+        None,
+        description="When set, /metrics answers only requests with `Authorization: Bearer "
+        "<this value>` (401 otherwise); unset, it is open to anyone who reaches it.",
+    )
+    feed_allow_list: bool = Field(
+        False,
+        description="Also send allow-list entries (hashes of other platforms' users' images "
+        "marked as not abuse) to feed clients.",
     )
     secure_cookies: bool = Field(
         False, description="Mark dashboard cookies Secure (set true behind HTTPS)."

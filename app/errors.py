@@ -11,7 +11,8 @@
     ├── InvalidInput             422  (hashes.ImageError and hashes.InvalidHash map here)
     ├── CaseLocked               423
     ├── RateLimited              429  (carries Retry-After)
-    └── NotReady                 503
+    ├── NotReady                 503
+    └── Busy                     503  (every image-decoding slot taken; Retry-After)
 
 Services raise these; one handler in :mod:`app.main` turns them into
 ``application/problem+json`` responses, so routers need no ``try``/``except``.
@@ -24,6 +25,7 @@ from typing import Any, ClassVar
 
 __all__ = [
     "BadRequest",
+    "Busy",
     "CaseLocked",
     "Conflict",
     "Forbidden",
@@ -126,5 +128,16 @@ class DatabaseUnavailable(HashbankError):
     status, slug, title = 503, "database-unavailable", "Database unavailable"
 
     def __init__(self, detail: str | None = None, *, retry_after: int = 2, **extra: Any) -> None:
+        super().__init__(detail, **extra)
+        self.retry_after = retry_after
+
+
+class Busy(HashbankError):
+    """Every image-decoding slot of this process is taken (HASHBANK_MAX_CONCURRENT_DECODES):
+    retry shortly, or on another replica."""
+
+    status, slug, title = 503, "busy", "Too busy to decode images"
+
+    def __init__(self, detail: str | None = None, *, retry_after: int = 1, **extra: Any) -> None:
         super().__init__(detail, **extra)
         self.retry_after = retry_after

@@ -9,6 +9,8 @@ from typing import Any
 
 import orjson
 
+from app.files import create_private
+
 __all__ = ["configure_logging"]
 
 _STANDARD = set(vars(logging.makeLogRecord({})).keys()) | {"message", "asctime"}
@@ -36,6 +38,7 @@ def configure_logging(level: str = "INFO", log_file: str | None = None) -> None:
     if log_file:
         if not log_file.endswith(".log"):
             raise ValueError("HASHBANK_LOG_FILE must end in .log")
+        create_private(log_file)  # 0600: the owner's only, as the database
         handlers.append(logging.FileHandler(log_file))
     formatter = JsonFormatter()
     for handler in handlers:

@@ -19,7 +19,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 import hashes
-from app import allocator, metrics
+from app import allocator, hardening, metrics
 from app.api import banks, cases, checks, feed, health, matches
 from app.config import Settings
 from app.errors import DatabaseUnavailable, HashbankError, InvalidInput, PayloadTooLarge
@@ -54,6 +54,8 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         allocator.tune()  # per process: every worker hashes images
+        hardening.harden()  # per process too (spawned workers start dumpable): no core dumps
+        metrics.observe_dumpable(hardening.dumpable())
         await asyncio.to_thread(hashes.warm_up)  # before ready: no check compiles kernels
         await asyncio.to_thread(services.replica.load)
         # Everything alive now (the imported libraries, the loaded bank) lives as long as

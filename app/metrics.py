@@ -30,6 +30,7 @@ __all__ = [
     "CHECKS_MATCH",
     "CHECKS_NONE",
     "MATCHES",
+    "observe_dumpable",
     "observe_replica",
     "observe_request",
     "render",
@@ -58,6 +59,13 @@ CHANGE_LOG_LAG = Gauge(
     "hashbank_change_log_lag",
     "Changes in the log that the index has not applied yet.",
     multiprocess_mode="max",
+)
+DUMPABLE = Gauge(
+    "hashbank_process_dumpable",
+    "1 when this process could be core-dumped or attached to (its memory holds uploaded "
+    "images while they are hashed); 0 once app.hardening forbade it. One series per "
+    "worker process (label pid) when there are several.",
+    multiprocess_mode="all",
 )
 SYNC_AGE = Gauge(
     "hashbank_index_sync_age_seconds",
@@ -100,6 +108,12 @@ def observe_replica(replica: IndexReplica) -> None:
         INDEX_HASHES.labels(kind).set(count)
     CHANGE_LOG_LAG.set(replica.lag)
     SYNC_AGE.set(replica.sync_age)
+
+
+def observe_dumpable(dumpable: bool | None) -> None:
+    """Record whether this process may be dumped (None: cannot be told here, not set)."""
+    if dumpable is not None:
+        DUMPABLE.set(1 if dumpable else 0)
 
 
 def render() -> tuple[bytes, str]:

@@ -111,6 +111,9 @@ class Servers:
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("HASHBANK_")}
         self.env["HASHBANK_DATABASE_URL"] = url
         self.env["HASHBANK_ANONYMOUS_CASES_PER_HOUR"] = "0"
+        # every wrk connection may decode at once: past the default slots (twice the
+        # cores) image checks would be answered 503 at once, and counted as throughput
+        self.env["HASHBANK_MAX_CONCURRENT_DECODES"] = "256"
         self.replicas, self.workers, self.workdir = replicas, workers, workdir
         self.procs: list[subprocess.Popen[bytes]] = []
         self.ports: list[int] = []

@@ -4,6 +4,7 @@ Pure library: no web framework or database imports, so platforms can use it on
 their own side (hash locally, match the feed with :class:`HashIndex`).
 """
 
+from hashes._decode import wipe
 from hashes._errors import (
     CorruptImage,
     HashError,
@@ -42,4 +43,5 @@ __all__ = [
     "is_perceptual",
     "parse_hash",
     "warm_up",
+    "wipe",
 ]

@@ -1,6 +1,7 @@
 """Safe decoding: image bytes in memory to the RGB pixels every hash is computed from.
 
-Nothing is written to disk: the bytes are read through ``io.BytesIO`` only.
+Nothing is written to disk: the bytes are read in memory only, through a reader over
+the caller's buffer (``_BufferReader``: no whole copy of the file is made here).
 
 The pixel pipeline (a port, e.g. the browser's JavaScript PDQ, must follow it to
 reproduce hashbank's ``pdq`` for non-JPEG images bit for bit):
@@ -44,6 +45,7 @@ import struct
 import threading
 import warnings
 from dataclasses import dataclass
+from typing import IO, cast
 
 import imagecodecs
 import numpy as np
@@ -61,6 +63,7 @@ __all__ = [
     "Decoded",
     "decode",
     "sniff_format",
+    "wipe",
 ]
 
 MIN_SIDE = 16
@@ -117,7 +120,63 @@ class Decoded:
         return self.array if self.array is not None else np.asarray(self.image)
 
 
-def sniff_format(data: bytes) -> str | None:
+Buffer = bytes | bytearray
+
+
+def wipe(buffer: bytearray | memoryview | np.ndarray) -> None:
+    """Overwrite a writable buffer (the bytes of an image, its decoded pixels) with zeros.
+
+    For memory this process owns and is about to free: freed memory is reused unzeroed
+    (``app.allocator`` keeps freed blocks of up to 16 MB), and could reach a swap or core
+    file. Read-only buffers (``bytes``, a read-only array) are left alone: Python does not
+    let them be changed.
+    """
+    if isinstance(buffer, np.ndarray):
+        if buffer.flags.writeable:
+            buffer.fill(0)
+        return
+    view = memoryview(buffer)
+    if view.readonly or not view.nbytes:
+        return
+    view.cast("B")[:] = bytes(view.nbytes)
+
+
+class _BufferReader(io.RawIOBase):
+    """A seekable read-only file over a buffer, without copying it (``io.BytesIO`` copies a
+    ``bytearray`` whole, a copy nobody could zero); reads copy small chunks only."""
+
+    def __init__(self, data: Buffer) -> None:
+        super().__init__()
+        self._view = memoryview(data).cast("B")
+        self._pos = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def readinto(self, b: bytearray | memoryview) -> int:  # type: ignore[override]
+        out = memoryview(b).cast("B")
+        n = max(0, min(len(out), len(self._view) - self._pos))
+        out[:n] = self._view[self._pos : self._pos + n]
+        self._pos += n
+        return n
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: len(self._view)}[whence]
+        self._pos = max(0, base + offset)
+        return self._pos
+
+    def tell(self) -> int:
+        return self._pos
+
+    def close(self) -> None:
+        self._view.release()
+        super().close()
+
+
+def sniff_format(data: Buffer) -> str | None:
     """Return the Pillow format name of ``data`` from its magic bytes, or None if refused."""
     if data.startswith(b"\xff\xd8\xff"):
         return "JPEG"
@@ -244,7 +303,7 @@ _PNG_NOT_PLAIN = {b"tRNS", b"acTL", b"fcTL", b"eXIf"}
 _PNG_TEXT = {b"tEXt", b"zTXt", b"iTXt"}
 
 
-def _plain_png(data: bytes) -> bool:
+def _plain_png(data: Buffer) -> bool:
     """True for an 8-bit RGB PNG whose pixels are all Pillow would use: no transparency,
     no animation, no EXIF chunk, no text chunk after the pixels (Pillow reads EXIF
     and XMP orientation from text chunks too; those before the pixels it has read at
@@ -263,7 +322,7 @@ def _plain_png(data: bytes) -> bool:
     return False
 
 
-def _png_pixels(data: bytes, width: int, height: int) -> np.ndarray | None:
+def _png_pixels(data: Buffer, width: int, height: int) -> np.ndarray | None:
     """The pixels of a plain PNG through libpng, or None."""
     if not _plain_png(data):
         return None
@@ -276,10 +335,10 @@ def _png_pixels(data: bytes, width: int, height: int) -> np.ndarray | None:
     return pixels
 
 
-def _open(data: bytes, fmt: str, limits: DecodeLimits) -> Decoded:
+def _open(data: Buffer, fmt: str, limits: DecodeLimits) -> Decoded:
     if fmt == "HEIF":
         _register_heif()
-    with Image.open(io.BytesIO(data), formats=[fmt]) as img:
+    with _BufferReader(data) as fp, Image.open(cast(IO[bytes], fp), formats=[fmt]) as img:
         width, height = img.size
         _check_geometry(width, height, len(data), limits)
         name = "JPEG" if img.format in ("JPEG", "MPO") else (img.format or fmt)
@@ -308,7 +367,7 @@ def _open(data: bytes, fmt: str, limits: DecodeLimits) -> Decoded:
     return Decoded(image=rgb, format=name, width=width, height=height, scale=scale)
 
 
-def decode(data: bytes, limits: DecodeLimits | None = None) -> Decoded:
+def decode(data: Buffer, limits: DecodeLimits | None = None) -> Decoded:
     """Decode image bytes held in memory into oriented 8-bit RGB pixels for hashing.
 
     Returns:

@@ -18,6 +18,7 @@ import numpy as np
 from PIL import Image
 
 from hashes._decode import DecodeLimits, decode
+from hashes._decode import wipe as wipe_buffer
 from hashes._errors import CorruptImage, ImageTooLarge, UnsupportedImage
 from hashes._pdq import pdq_with_quality
 from hashes._variants import DENSITIES, check_variants, stored_variants, work_pixels
@@ -57,14 +58,21 @@ class Hashes:
 
 
 def hash_bytes(
-    data: bytes, *, limits: DecodeLimits | None = None, density: str = "default"
+    data: bytes | bytearray,
+    *,
+    limits: DecodeLimits | None = None,
+    density: str = "default",
+    wipe: bool = False,
 ) -> Hashes:
     """Hash an image held in memory; nothing is written anywhere.
 
     Args:
-        data: the image file's bytes.
+        data: the image file's bytes (a ``bytearray`` is read in place, not copied).
         limits: byte and pixel limits checked before decoding (defaults: 32 MB, 100 MP).
         density: the variant plan, a key of ``hashes._variants.DENSITIES``.
+        wipe: overwrite ``data`` (when a ``bytearray``) with zeros once it is hashed, or
+            refused: the caller's copy of the image is gone when this returns or raises.
+            The decoded pixels this function owns are zeroed in any case.
 
     Returns:
         The image's :class:`Hashes`.
@@ -78,7 +86,13 @@ def hash_bytes(
     plan = DENSITIES.get(density)
     if plan is None:
         raise ValueError(f"unknown density {density!r}; expected one of {sorted(DENSITIES)}")
-    decoded = decode(data, limits)
+    try:
+        md5 = hashlib.md5(data, usedforsecurity=False).hexdigest()
+        sha256 = hashlib.sha256(data).hexdigest()
+        decoded = decode(data, limits)
+    finally:
+        if wipe and isinstance(data, bytearray):
+            wipe_buffer(data)
     try:
         pdq, quality = pdq_with_quality(decoded.pixels)
         work = work_pixels(decoded.image)
@@ -88,13 +102,16 @@ def hash_bytes(
         raise UnsupportedImage("the image needs more memory than is available") from exc
     except (ValueError, RuntimeError, np.linalg.LinAlgError) as exc:
         raise CorruptImage(f"the decoded image cannot be hashed ({type(exc).__name__})") from exc
+    finally:
+        if decoded.array is not None:
+            wipe_buffer(decoded.array)  # libpng's pixels, ours alone (the image is a copy)
     return Hashes(
         pdq=pdq,
         pdq_quality=quality,
         pdq_variants=variants,
         phash=phash,
-        md5=hashlib.md5(data, usedforsecurity=False).hexdigest(),
-        sha256=hashlib.sha256(data).hexdigest(),
+        md5=md5,
+        sha256=sha256,
         width=decoded.width,
         height=decoded.height,
         format=decoded.format,

@@ -60,7 +60,9 @@ async def create_bank(
 async def list_quarantine(
     services: ServicesDep, client: ClientView = require("admin")
 ) -> list[QuarantineOut]:
-    views = await run_sync(QuarantineService(services.db, services.replica).list)
+    views = await run_sync(
+        QuarantineService(services.db, services.replica, services.feed.groups).list
+    )
     return [QuarantineOut.model_validate(v, from_attributes=True) for v in views]
 
 
@@ -75,6 +77,6 @@ async def release_quarantine(
     services: ServicesDep,
     client: ClientView = require("admin"),
 ) -> QuarantineOut:
-    service = QuarantineService(services.db, services.replica)
+    service = QuarantineService(services.db, services.replica, services.feed.groups)
     view = await run_sync(service.release, signal_id, actor=f"client:{client.name}")
     return QuarantineOut.model_validate(view, from_attributes=True)

@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from app.api.deps import ServicesDep, optional_client, run_sync
 from app.api.problems import json_body, problems
 from app.api.schemas import CaseOut, HashesIn, NewCaseOut
-from app.api.uploads import ImagePart, body_kind, read_images, read_model
+from app.api.uploads import ImagePart, body_kind, read_images, read_model, wiped
 from app.errors import InvalidInput
 from app.services.clients import ClientView
 from app.services.container import Services
@@ -30,14 +30,15 @@ async def _read_hashes(request: Request, services: Services, limit: int) -> list
         parts = await read_images(
             request, max_files=MAX_IMAGES_PER_REQUEST, max_bytes=s.max_image_bytes
         )
-        items = await run_sync(
-            _hash_parts,
-            parts,
-            s.max_image_bytes,
-            s.max_image_pixels,
-            s.min_pdq_quality,
-            s.pdq_variants,
-        )
+        with wiped(parts), services.decodes.hold():
+            items = await run_sync(
+                _hash_parts,
+                parts,
+                s.max_image_bytes,
+                s.max_image_pixels,
+                s.min_pdq_quality,
+                s.pdq_variants,
+            )
     else:
         body = await read_model(request, HashesIn)
         items = validate_hashes(
@@ -75,7 +76,7 @@ def _case_out(view: object) -> CaseOut:
     status_code=201,
     response_model=NewCaseOut,
     summary="Report an image by its hashes (or by images hashed in memory)",
-    responses=problems(400, 401, 403, 413, 415, 422, 429),
+    responses=problems(400, 401, 403, 413, 415, 422, 429, 503),
     openapi_extra=json_body(HashesIn, multipart=True),
 )
 async def create_case(
@@ -114,7 +115,7 @@ async def get_case(case_id: str, pin: PinHeader, services: ServicesDep) -> CaseO
     "/{case_id}/hashes",
     response_model=CaseOut,
     summary="Add hashes (or images) to a case with its PIN",
-    responses=problems(400, 401, 409, 413, 415, 422, 423),
+    responses=problems(400, 401, 409, 413, 415, 422, 423, 503),
     openapi_extra=json_body(HashesIn, multipart=True),
 )
 async def add_hashes(

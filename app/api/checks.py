@@ -8,7 +8,7 @@ from app import metrics
 from app.api.deps import ServicesDep, require, run_sync
 from app.api.problems import json_body, problems
 from app.api.schemas import BatchIn, BatchOut, CheckOut, HashesIn, MatchOut
-from app.api.uploads import body_kind, read_images, read_model
+from app.api.uploads import body_kind, read_images, read_model, wiped
 from app.errors import InvalidInput
 from app.services.checks import CheckResult
 from app.services.clients import ClientView
@@ -39,7 +39,7 @@ def _out(result: CheckResult) -> CheckOut:
     "",
     response_model=CheckOut,
     summary="Check one upload (its hashes, or the image hashed in memory) against the bank",
-    responses=problems(400, 401, 403, 413, 415, 422, 429),
+    responses=problems(400, 401, 403, 413, 415, 422, 429, 503),
     openapi_extra=json_body(HashesIn, multipart=True),
 )
 async def check(
@@ -48,13 +48,14 @@ async def check(
     s = services.settings
     if body_kind(request) == "multipart":
         parts = await read_images(request, max_files=1, max_bytes=s.max_image_bytes)
-        h = await run_sync(
-            hash_image,
-            parts[0].data,
-            max_bytes=s.max_image_bytes,
-            max_pixels=s.max_image_pixels,
-            density=s.pdq_variants,
-        )
+        with wiped(parts), services.decodes.hold():
+            h = await run_sync(
+                hash_image,
+                parts[0].data,
+                max_bytes=s.max_image_bytes,
+                max_pixels=s.max_image_pixels,
+                density=s.pdq_variants,
+            )
         parts.clear()
         items = from_hashes(h, stored=False)
     else:

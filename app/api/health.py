@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import hmac
 import time
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
 from app import metrics
 from app.api.deps import ServicesDep, run_sync
+from app.api.problems import problems
 from app.api.schemas import HealthOut
+from app.errors import Unauthorized
 
 router = APIRouter(tags=["operations"])
 
@@ -41,10 +44,17 @@ async def readyz(services: ServicesDep) -> JSONResponse:
 
 @router.get(
     "/metrics",
-    summary="Prometheus metrics (no personal data; restrict it to your network at the proxy)",
+    summary="Prometheus metrics (no personal data; HASHBANK_METRICS_KEY requires a bearer key)",
     response_class=Response,
+    responses=problems(401),
 )
-async def prometheus(services: ServicesDep) -> Response:
+async def prometheus(services: ServicesDep, request: Request) -> Response:
+    required = services.settings.metrics_key
+    if required is not None:
+        given = request.headers.get("authorization", "")
+        expected = "Bearer " + required.get_secret_value()
+        if not hmac.compare_digest(given.encode(), expected.encode()):
+            raise Unauthorized("/metrics needs Authorization: Bearer <HASHBANK_METRICS_KEY>")
     metrics.observe_replica(services.replica)
     body, content_type = metrics.render()
     return Response(body, media_type=content_type)

@@ -19,6 +19,7 @@ _TEXT = {
     422: "Invalid hash, image or body shape",
     423: "Case locked after too many wrong PINs",
     429: "Rate limited (see Retry-After)",
+    503: "Too busy decoding images, or the database is unreachable (see Retry-After)",
 }
 
 

@@ -99,9 +99,12 @@ class FeedbackOut(BaseModel):
 class FeedItemOut(BaseModel):
     seq: int
     op: Literal["add", "update", "remove"]
-    at: datetime
+    at: datetime = Field(description="When the change was made, to the second (UTC).")
     signal_id: int
-    group: int | None = Field(description="Hashes of one case share a group.")
+    group: str | None = Field(
+        description="Hashes of one case share a group: an opaque token (not a case id) "
+        "that stays the same for the deployment; null for hashes of no case."
+    )
     type: str
     value: str | None = Field(description="The hash; null on tombstones (op=remove).")
     bank: str
@@ -137,7 +140,9 @@ class QuarantineOut(BaseModel):
     signal_id: int
     signal_type: str
     bank: str
-    case_id: str | None = Field(description="The case the hash belongs to, if any.")
+    group: str | None = Field(
+        description="The feed's group token of the hash's case (never a case id), if any."
+    )
     state: Literal["quarantined", "released"]
     reason: str
     matches: int = Field(description="Matches in the window when it was quarantined.")

@@ -2,11 +2,15 @@
 
 Starlette's ``request.form()`` spools file parts over 1 MB to a temporary file; image
 bytes must never touch the disk, so multipart bodies are parsed here with
-python-multipart's streaming parser into ``bytearray`` buffers.
+python-multipart's streaming parser into ``bytearray`` buffers. Those buffers are ours:
+they are overwritten with zeros once hashed or refused (``wiped``; docs/security.md says
+which copies of an upload this cannot reach).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -15,10 +19,11 @@ from fastapi import Request
 from pydantic import BaseModel, ValidationError
 from python_multipart.multipart import MultipartParser, parse_options_header
 
+import hashes
 from app.errors import BadRequest, InvalidInput, PayloadTooLarge, UnsupportedMedia
 from app.web.inputs import NUL_REFUSED, json_has_nul
 
-__all__ = ["ImagePart", "body_kind", "read_images", "read_model"]
+__all__ = ["ImagePart", "body_kind", "read_images", "read_model", "wiped"]
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -26,7 +31,18 @@ M = TypeVar("M", bound=BaseModel)
 @dataclass
 class ImagePart:
     filename: str
-    data: bytes
+    data: bytes | bytearray  # the bytearray the body was read into (zeroed by ``wiped``)
+
+
+@contextmanager
+def wiped(parts: list[ImagePart]) -> Iterator[list[ImagePart]]:
+    """Zero the parts' bytes when the block ends, however it ends."""
+    try:
+        yield parts
+    finally:
+        for part in parts:
+            if isinstance(part.data, bytearray):
+                hashes.wipe(part.data)
 
 
 def body_kind(request: Request) -> str:
@@ -98,7 +114,9 @@ async def read_images(
         if name == field and filename is not None:
             if len(parts) >= max_files:
                 raise InvalidInput(f"at most {max_files} images per request")
-            parts.append(ImagePart(filename.decode("utf-8", "replace")[:200], bytes(state["buf"])))
+            parts.append(ImagePart(filename.decode("utf-8", "replace")[:200], state["buf"]))
+        else:
+            hashes.wipe(state["buf"])
         state["buf"] = bytearray()
 
     parser = MultipartParser(
@@ -116,10 +134,16 @@ async def read_images(
         async for chunk in request.stream():
             parser.write(chunk)
         parser.finalize()
-    except (PayloadTooLarge, InvalidInput):
-        raise
-    except Exception as exc:  # python-multipart raises several error types
+    except BaseException as exc:  # cancelled too: what was read so far is zeroed
+        with wiped(parts):
+            if state["buf"] is not None:
+                hashes.wipe(state["buf"])
+        if isinstance(exc, PayloadTooLarge | InvalidInput) or not isinstance(exc, Exception):
+            raise
+        # python-multipart raises several error types
         raise BadRequest(f"malformed multipart body: {exc}") from None
+    if state["buf"] is not None:
+        hashes.wipe(state["buf"])  # an unfinished last part
     if not parts:
         raise InvalidInput(f"no file in the multipart field {field!r}")
     return parts

@@ -14,6 +14,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
 from app.cli.common import fail, services
 from app.errors import HashbankError, InvalidInput
+from app.files import open_private
 from app.services.banks import BankEntries
 from app.services.inputs import HashInput, validate_hashes, weakness
 
@@ -182,7 +183,8 @@ def export_hashes(
 ) -> None:
     """Export the matchable hashes (hash lists; see `hashbank backup` for whole state)."""
     svc = services()
-    out = output.open("w", encoding="utf-8", newline="") if output else sys.stdout
+    # hash values: a file written here is the owner's only (0600)
+    out = open_private(output, "w", encoding="utf-8", newline="") if output else sys.stdout
     try:
         writer = csv.writer(out) if fmt == "csv" else None
         if writer:

@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 import uvicorn
 
+from app import hardening
 from app.config import Settings
 from app.logs import configure_logging
 from app.services.container import Services
@@ -20,6 +21,7 @@ def serve(
     workers: Annotated[int, typer.Option(help="Worker processes (each holds its own index).")] = 1,
 ) -> None:
     """Serve hashbank. The schema is brought up to date first."""
+    hardening.harden()  # no core dump of this process; each worker does it again
     settings = Settings()
     configure_logging(settings.log_level, settings.log_file)
     svc = Services.build(settings)  # migrates, under a lock, before workers start

@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.types import DateTime, LargeBinary, TypeDecorator
 
 from app.errors import Conflict, InvalidInput
+from app.files import open_private
 from app.storage.db import Database
 from app.storage.models import Base
 
@@ -92,7 +93,12 @@ class BackupService:
         """Write every table to ``path`` (gzip'd JSON lines) from one consistent snapshot."""
         rows: dict[str, int] = {}
         tmp = path.with_name(path.name + ".partial")
-        with self.db.read() as session, gzip.open(tmp, "wt", encoding="utf-8") as out:
+        # hash values: the file is the owner's only (0600) from its creation on
+        with (
+            self.db.read() as session,
+            open_private(tmp, "wb") as raw,
+            gzip.open(raw, "wt", encoding="utf-8") as out,
+        ):
             # one read transaction, one snapshot (SQLite: a WAL read transaction already is)
             if not self.db.sqlite:
                 session.execute(text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ"))

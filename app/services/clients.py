@@ -5,8 +5,10 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.exc import DBAPIError
 
@@ -19,9 +21,19 @@ from app.storage.repositories import ClientRepository
 
 log = logging.getLogger(__name__)
 
-__all__ = ["SCOPES", "ClientService", "ClientView", "NewClient", "parse_scopes"]
+__all__ = [
+    "KEY_CACHE_SIZE",
+    "SCOPES",
+    "UNKNOWN_KEY_CACHE_SIZE",
+    "ClientService",
+    "ClientView",
+    "NewClient",
+    "parse_scopes",
+]
 
 SCOPES = ("check", "report", "feed", "admin")
+KEY_CACHE_SIZE = 10_000  # valid keys held per process (far more than platforms)
+UNKNOWN_KEY_CACHE_SIZE = 10_000  # unknown or revoked keys, apart (see ClientService)
 
 
 def parse_scopes(text: str | list[str]) -> list[str]:
@@ -80,7 +92,12 @@ class ClientService:
     def __init__(self, db: Database, *, cache_seconds: float = 2.0) -> None:
         self.db = db
         self.cache_seconds = cache_seconds
-        self._cache: dict[str, tuple[float, ClientView | None]] = {}
+        # Valid keys and unknown ones are cached apart, each bounded and evicting its
+        # least recently used entry: spraying random keys only churns the negative
+        # cache, and never pushes a platform's key out (its checks keep the cache's
+        # speed, and keep working from memory while the database is down).
+        self._cache: OrderedDict[str, tuple[float, ClientView]] = OrderedDict()
+        self._unknown: OrderedDict[str, float] = OrderedDict()
         self._last_used: dict[int, datetime] = {}
         self._lock = threading.Lock()
 
@@ -131,6 +148,32 @@ class ClientService:
             self._cache.pop(key_hash, None)
         return view
 
+    def _cached(self, digest: str, now: float) -> tuple[float, ClientView | None] | None:
+        """The cache entry of a key digest (fresh or stale), or None when there is none."""
+        with self._lock:
+            entry = self._cache.get(digest)
+            if entry is not None:
+                self._cache.move_to_end(digest)
+                return entry
+            at = self._unknown.get(digest)
+            return (at, None) if at is not None else None
+
+    def _remember(self, digest: str, now: float, client: ClientView | None) -> None:
+        with self._lock:
+            if client is None:
+                self._cache.pop(digest, None)
+                cache: OrderedDict[str, Any] = self._unknown
+                cache[digest] = now
+                limit = UNKNOWN_KEY_CACHE_SIZE
+            else:
+                self._unknown.pop(digest, None)
+                cache = self._cache
+                cache[digest] = (now, client)
+                limit = KEY_CACHE_SIZE
+            cache.move_to_end(digest)
+            while len(cache) > limit:
+                cache.popitem(last=False)
+
     def authenticate(self, key: str | None, scope: str) -> ClientView:
         """The client owning ``key`` if it is valid and has ``scope``.
 
@@ -142,7 +185,7 @@ class ClientService:
             raise Unauthorized("an API key is required (Authorization: Bearer <key>)")
         digest = hash_key(key)
         now = time.monotonic()
-        cached = self._cache.get(digest)
+        cached = self._cached(digest, now)
         if cached is not None and now - cached[0] < self.cache_seconds:
             client = cached[1]
         else:
@@ -157,10 +200,7 @@ class ClientService:
                 # so checks keep being answered from memory during a database restart
                 log.warning("database unreachable: using the cached API key")
                 return self._admit(cached[1], scope)
-            with self._lock:
-                if len(self._cache) > 10_000:
-                    self._cache.clear()
-                self._cache[digest] = (now, client)
+            self._remember(digest, now, client)
         return self._admit(client, scope)
 
     def authenticate_cached(self, key: str | None, scope: str) -> ClientView | None:
@@ -168,8 +208,9 @@ class ClientService:
         on the event loop); None when the key is not cached or its entry is stale."""
         if not key:
             raise Unauthorized("an API key is required (Authorization: Bearer <key>)")
-        cached = self._cache.get(hash_key(key))
-        if cached is None or time.monotonic() - cached[0] >= self.cache_seconds:
+        now = time.monotonic()
+        cached = self._cached(hash_key(key), now)
+        if cached is None or now - cached[0] >= self.cache_seconds:
             return None
         return self._admit(cached[1], scope)
 

@@ -13,6 +13,7 @@ from app.services.checks import CheckService, QuarantinePolicy, Thresholds
 from app.services.clients import ClientService
 from app.services.dashboard import DashboardService
 from app.services.feed import FeedService
+from app.services.images import DecodeSlots
 from app.services.matches import MatchService
 from app.services.ratelimit import RateLimiter
 from app.services.retention import RetentionPolicy, RetentionService
@@ -40,8 +41,10 @@ class Services:
     sessions: SessionService = field(init=False)
     dashboard: DashboardService = field(init=False)
     retention: RetentionService = field(init=False)
+    decodes: DecodeSlots = field(init=False)
 
     def __post_init__(self) -> None:
+        self.decodes = DecodeSlots(self.settings.max_concurrent_decodes)
         self.entries = BankEntries(
             self.db, self.replica, min_pdq_quality=self.settings.min_pdq_quality
         )
@@ -97,7 +100,7 @@ class Services:
                 ),
             ),
             banks=BankService(db, replica),
-            feed=FeedService(db),
+            feed=FeedService(db, include_allow_list=settings.feed_allow_list),
             matches=MatchService(db, replica),
             limiter=RateLimiter(),
         )

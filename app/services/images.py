@@ -2,17 +2,55 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import hashes
-from app.errors import InvalidInput, PayloadTooLarge
+from app.errors import Busy, InvalidInput, PayloadTooLarge
 from app.services.inputs import DEFAULT_MIN_PDQ_QUALITY, HashInput, weakness
 
-__all__ = ["hash_image", "refuse_trivial"]
+__all__ = ["DecodeSlots", "hash_image", "refuse_trivial"]
+
+
+class DecodeSlots:
+    """At most ``limit`` requests of this process decode images at once.
+
+    Decoding is CPU and memory heavy, and the thread pool (40 threads) would otherwise
+    let 40 large images decode at once on a 2-core machine, each holding its pixels:
+    past the limit a request is refused at once (503 + Retry-After) rather than queued,
+    so a flood of uploads cannot stall checks of hashes or grow memory without bound.
+    """
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._free = threading.BoundedSemaphore(limit)
+
+    @contextmanager
+    def hold(self) -> Iterator[None]:
+        """Hold one slot for the block.
+
+        Raises:
+            Busy: every slot is taken.
+        """
+        if not self._free.acquire(blocking=False):
+            raise Busy(f"this server is decoding {self.limit} images already; retry in a moment")
+        try:
+            yield
+        finally:
+            self._free.release()
 
 
 def hash_image(
-    data: bytes, *, max_bytes: int, max_pixels: int, name: str = "image", density: str = "default"
+    data: bytes | bytearray,
+    *,
+    max_bytes: int,
+    max_pixels: int,
+    name: str = "image",
+    density: str = "default",
 ) -> hashes.Hashes:
-    """Hash one uploaded image held in memory, with the variant plan ``density``.
+    """Hash one uploaded image held in memory, with the variant plan ``density``; a
+    ``bytearray`` is zeroed once read (hashed or refused).
 
     Raises:
         PayloadTooLarge: over the byte or pixel limit.
@@ -20,7 +58,7 @@ def hash_image(
     """
     limits = hashes.DecodeLimits(max_bytes=max_bytes, max_pixels=max_pixels)
     try:
-        return hashes.hash_bytes(data, limits=limits, density=density)
+        return hashes.hash_bytes(data, limits=limits, density=density, wipe=True)
     except hashes.ImageTooLarge as exc:
         raise PayloadTooLarge(f"{name}: {exc}") from exc
     except hashes.ImageError as exc:

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from app.errors import Conflict, NotFound
 from app.index.replica import IndexReplica
 from app.services import audit
+from app.services.feed import GroupTokens
 from app.storage.db import Database
 from app.storage.models import Case, ChangeOp, Signal, SignalQuarantine, utcnow
 from app.storage.repositories import (
@@ -35,12 +36,13 @@ RELEASED = "released"
 
 @dataclass(frozen=True)
 class QuarantineView:
-    """A quarantined hash as staff see it: never its value."""
+    """A quarantined hash as an admin key sees it: never its value, nor its case's id
+    (``group`` is the feed's opaque token of the case, see ``GroupTokens``)."""
 
     signal_id: int
     signal_type: str
     bank: str
-    case_id: str | None
+    group: str | None
     state: str
     reason: str
     matches: int
@@ -51,9 +53,12 @@ class QuarantineView:
 
 
 class QuarantineService:
-    def __init__(self, db: Database, replica: IndexReplica) -> None:
+    def __init__(
+        self, db: Database, replica: IndexReplica, groups: GroupTokens | None = None
+    ) -> None:
         self.db = db
         self.replica = replica
+        self.groups = groups or GroupTokens(db)
 
     def list(self, *, state: str | None = QUARANTINED) -> list[QuarantineView]:
         """Quarantined hashes, newest first (``state=None``: released ones too)."""
@@ -89,16 +94,14 @@ class QuarantineService:
         self.replica.sync()
         return view
 
-    @staticmethod
-    def _view(session: Session, row: SignalQuarantine) -> QuarantineView:
+    def _view(self, session: Session, row: SignalQuarantine) -> QuarantineView:
         signal = SignalRepository(session).get(row.signal_id)
-        case = _case_of(session, signal)
         bank = BankRepository(session).get(signal.bank_id) if signal else None
         return QuarantineView(
             signal_id=row.signal_id,
             signal_type=signal.type if signal else "",
             bank=bank.name if bank else "",
-            case_id=case.public_id if case else None,
+            group=self.groups.of(signal.case_id if signal else None),
             state=row.state,
             reason=row.reason,
             matches=row.matches,

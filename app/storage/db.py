@@ -46,7 +46,9 @@ class Database:
     def __init__(self, url: str, *, pool_size: int = 10) -> None:
         self.url = url
         self.sqlite = is_sqlite(url)
-        kwargs: dict[str, Any] = {"future": True}
+        # hide_parameters: a failed statement's exception text (logged) would otherwise
+        # carry its bound values, hashes among them
+        kwargs: dict[str, Any] = {"future": True, "hide_parameters": True}
         if self.sqlite:
             path = _sqlite_file(url)
             if path is not None and path.parent and not path.parent.exists():
@@ -147,6 +149,9 @@ def _configure_sqlite(engine: Engine) -> None:
         cur.execute("PRAGMA synchronous=FULL")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA busy_timeout=30000")
+        # deleted rows (erased hashes, purged matches) are overwritten with zeros in the
+        # file instead of lingering in free pages until reused
+        cur.execute("PRAGMA secure_delete=ON")
         cur.close()
 
     @event.listens_for(engine, "begin")

@@ -17,6 +17,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     TypeDecorator,
@@ -36,6 +37,7 @@ __all__ = [
     "ChangeOp",
     "Client",
     "DashboardSession",
+    "DeploymentSecret",
     "Feedback",
     "Match",
     "MatchReview",
@@ -311,3 +313,15 @@ Index("ix_audit_object", AuditEvent.object_type, AuditEvent.object_id)
 Index("ix_audit_action_at", AuditEvent.action, AuditEvent.at, AuditEvent.id)
 # Re-upload attempts per day (migration 0005), counted from the index alone.
 Index("ix_match_created_attempt", Match.created_at, Match.attempt)
+
+
+class DeploymentSecret(Base):
+    """A random secret of this deployment, the same for every replica, made by the schema
+    migration and kept by backup and restore. ``feed_group`` keys the opaque group token
+    that stands for a case in the feed (``app.services.feed.GroupTokens``)."""
+
+    __tablename__ = "deployment_secret"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    value: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -8,10 +8,12 @@ import time
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
 from app.config import Settings
 from app.services.checks import QuarantinePolicy
 from app.services.container import Services
+from app.storage.models import Signal
 from tests.servers import Server
 
 ENV = {"HASHBANK_QUARANTINE_MATCHES": "5", "HASHBANK_QUARANTINE_CLIENTS": "3"}
@@ -109,6 +111,8 @@ def test_a_case_status_change_keeps_the_quarantine(server: Server, keys):
     services = Services.build(Settings(database_url=server.database_url), migrate=False)
     try:
         services.cases.review(case["case_id"], confirm=True, actor="moderator")
+        with services.db.read() as session:  # the API shows no case id: find it by signal
+            signal_id = session.scalar(select(Signal.id).where(Signal.value == value))
     finally:
         services.close()
     # active now, but still quarantined: review, not block (after the server has
@@ -116,7 +120,7 @@ def test_a_case_status_change_keeps_the_quarantine(server: Server, keys):
     time.sleep(1.5)
     assert [_check(server, keys["p0"], value)["action"] for _ in range(2)] == ["review"] * 2
     with server.client(keys["admin"]) as c:
-        entry = next(q for q in c.get("/v1/quarantine").json() if q["case_id"] == case["case_id"])
+        entry = next(q for q in c.get("/v1/quarantine").json() if q["signal_id"] == signal_id)
         assert c.post(f"/v1/quarantine/{entry['signal_id']}/release").status_code == 200
     assert _check(server, keys["p0"], value)["action"] == "block"
 

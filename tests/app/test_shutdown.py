@@ -45,7 +45,8 @@ def _status(sock: socket.socket) -> int:
 
 
 def test_sigterm_finishes_requests_in_flight(server_factory) -> None:
-    server: Server = server_factory()
+    # six uploads in flight at once: more than the default decode slots of a 2-core box
+    server: Server = server_factory(extra_env={"HASHBANK_MAX_CONCURRENT_DECODES": "8"})
     key = server.create_client("platform", "check")
     photo = images.jpeg("astronaut")
     assert _status(_send_upload(server, key, photo)) == 200  # the key is known, code warm
