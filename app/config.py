@@ -45,7 +45,14 @@ class Settings(BaseSettings):
         default_factory=lambda: 2 * (os.cpu_count() or 1),
         ge=1,
         description="Requests that may decode images at once in one process (default: twice "
-        "the CPU cores); more get 503 with Retry-After.",
+        "the CPU cores); more wait in line for up to HASHBANK_DECODE_WAIT_SECONDS, then get "
+        "503 with Retry-After.",
+    )
+    decode_wait_seconds: float = Field(
+        10.0,
+        ge=0,
+        description="How long a request past HASHBANK_MAX_CONCURRENT_DECODES waits for a "
+        "decoding slot before it gets 503 (0: refused at once).",
     )
     max_hashes_anonymous: int = Field(
         600, ge=1, description="Most hashes in one case reported without an API key."

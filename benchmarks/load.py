@@ -113,7 +113,6 @@ class Servers:
         self.env["HASHBANK_ANONYMOUS_CASES_PER_HOUR"] = "0"
         # every wrk connection may decode at once: past the default slots (twice the
         # cores) image checks would be answered 503 at once, and counted as throughput
-        self.env["HASHBANK_MAX_CONCURRENT_DECODES"] = "256"
         self.replicas, self.workers, self.workdir = replicas, workers, workdir
         self.procs: list[subprocess.Popen[bytes]] = []
         self.ports: list[int] = []

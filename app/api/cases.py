@@ -30,15 +30,16 @@ async def _read_hashes(request: Request, services: Services, limit: int) -> list
         parts = await read_images(
             request, max_files=MAX_IMAGES_PER_REQUEST, max_bytes=s.max_image_bytes
         )
-        with wiped(parts), services.decodes.hold():
-            items = await run_sync(
-                _hash_parts,
-                parts,
-                s.max_image_bytes,
-                s.max_image_pixels,
-                s.min_pdq_quality,
-                s.pdq_variants,
-            )
+        with wiped(parts):
+            async with services.decodes.hold():
+                items = await run_sync(
+                    _hash_parts,
+                    parts,
+                    s.max_image_bytes,
+                    s.max_image_pixels,
+                    s.min_pdq_quality,
+                    s.pdq_variants,
+                )
     else:
         body = await read_model(request, HashesIn)
         items = validate_hashes(

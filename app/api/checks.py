@@ -48,14 +48,15 @@ async def check(
     s = services.settings
     if body_kind(request) == "multipart":
         parts = await read_images(request, max_files=1, max_bytes=s.max_image_bytes)
-        with wiped(parts), services.decodes.hold():
-            h = await run_sync(
-                hash_image,
-                parts[0].data,
-                max_bytes=s.max_image_bytes,
-                max_pixels=s.max_image_pixels,
-                density=s.pdq_variants,
-            )
+        with wiped(parts):
+            async with services.decodes.hold():
+                h = await run_sync(
+                    hash_image,
+                    parts[0].data,
+                    max_bytes=s.max_image_bytes,
+                    max_pixels=s.max_image_pixels,
+                    density=s.pdq_variants,
+                )
         parts.clear()
         items = from_hashes(h, stored=False)
     else:

@@ -44,7 +44,9 @@ class Services:
     decodes: DecodeSlots = field(init=False)
 
     def __post_init__(self) -> None:
-        self.decodes = DecodeSlots(self.settings.max_concurrent_decodes)
+        self.decodes = DecodeSlots(
+            self.settings.max_concurrent_decodes, self.settings.decode_wait_seconds
+        )
         self.entries = BankEntries(
             self.db, self.replica, min_pdq_quality=self.settings.min_pdq_quality
         )

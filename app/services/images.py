@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import hashes
 from app.errors import Busy, InvalidInput, PayloadTooLarge
@@ -17,24 +17,33 @@ class DecodeSlots:
     """At most ``limit`` requests of this process decode images at once.
 
     Decoding is CPU and memory heavy, and the thread pool (40 threads) would otherwise
-    let 40 large images decode at once on a 2-core machine, each holding its pixels:
-    past the limit a request is refused at once (503 + Retry-After) rather than queued,
-    so a flood of uploads cannot stall checks of hashes or grow memory without bound.
+    let 40 large images decode at once on a 2-core machine, each holding its pixels. A
+    request past the limit waits for a slot up to ``wait_seconds`` (in line, on the
+    event loop: a waiting request holds no thread and no pixels), then is refused with
+    503 + Retry-After, so a flood of uploads cannot stall checks of hashes or grow
+    memory without bound, while an ordinary burst of a platform's parallel checks is
+    queued instead of refused.
     """
 
-    def __init__(self, limit: int) -> None:
+    def __init__(self, limit: int, wait_seconds: float = 10.0) -> None:
         self.limit = limit
-        self._free = threading.BoundedSemaphore(limit)
+        self.wait_seconds = wait_seconds
+        self._free = asyncio.Semaphore(limit)
 
-    @contextmanager
-    def hold(self) -> Iterator[None]:
-        """Hold one slot for the block.
+    @asynccontextmanager
+    async def hold(self) -> AsyncIterator[None]:
+        """Hold one slot for the block, waiting up to ``wait_seconds`` for one.
 
         Raises:
-            Busy: every slot is taken.
+            Busy: no slot came free in time.
         """
-        if not self._free.acquire(blocking=False):
-            raise Busy(f"this server is decoding {self.limit} images already; retry in a moment")
+        try:
+            async with asyncio.timeout(self.wait_seconds):
+                await self._free.acquire()
+        except TimeoutError:
+            raise Busy(
+                f"this server is decoding {self.limit} images already; retry in a moment"
+            ) from None
         try:
             yield
         finally:

@@ -84,7 +84,9 @@ def test_metrics_need_the_metrics_key_when_one_is_set(workers: Server) -> None:
 
 
 def test_concurrent_decodes_are_capped(server_factory) -> None:
-    server: Server = server_factory(extra_env={"HASHBANK_MAX_CONCURRENT_DECODES": "1"})
+    server: Server = server_factory(
+        extra_env={"HASHBANK_MAX_CONCURRENT_DECODES": "1", "HASHBANK_DECODE_WAIT_SECONDS": "0"}
+    )
     key = server.create_client("platform", "check")
     photo = skimage_photo("coffee.png").resize((2400, 1600))
     large = encode(photo, "PNG")  # ~0.2-0.5 s to decode and hash here
@@ -117,3 +119,25 @@ def test_concurrent_decodes_are_capped(server_factory) -> None:
     with server.client() as anonymous:
         report = anonymous.post("/v1/cases", files={"image": ("s.jpg", small, "image/jpeg")})
         assert report.status_code == 201
+
+
+def test_uploads_past_the_cap_wait_in_line_for_a_slot(server_factory) -> None:
+    """With the default wait, a burst of parallel uploads past the cap is queued, not
+    refused: every one is hashed, while the cap still holds decoding to one at a time."""
+    server: Server = server_factory(extra_env={"HASHBANK_MAX_CONCURRENT_DECODES": "1"})
+    key = server.create_client("platform", "check")
+    large = encode(skimage_photo("coffee.png").resize((2400, 1600)), "PNG")
+    barrier = threading.Barrier(4)
+    answers: list[httpx.Response] = []
+
+    def upload() -> None:
+        with server.client(key) as c:
+            barrier.wait()
+            answers.append(c.post("/v1/check", files={"image": ("big.png", large, "image/png")}))
+
+    threads = [threading.Thread(target=upload) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert sorted(r.status_code for r in answers) == [200, 200, 200, 200]
