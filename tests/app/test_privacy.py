@@ -80,7 +80,9 @@ def test_uploaded_images_never_touch_disk(server_factory, tmp_path: Path):
 def test_victim_routes_log_no_ip_address(server_factory):
     server: Server = server_factory()
     with server.client() as c:
-        case = c.post("/v1/cases", json={"hashes": [{"type": "pdq", "value": "ab" * 32}]}).json()
+        case = c.post(
+            "/v1/cases", json={"hashes": [{"type": "pdq", "value": "ab" * 32, "quality": 90}]}
+        ).json()
         c.get(f"/v1/cases/{case['case_id']}", headers={"X-Case-Pin": case["pin"]})
         c.get(f"/v1/cases/{case['case_id']}", headers={"X-Case-Pin": "0000-0000-0000"})
         c.delete(f"/v1/cases/{case['case_id']}", headers={"X-Case-Pin": case["pin"]})
@@ -133,7 +135,7 @@ def test_victim_routes_leave_no_address_anywhere(server_factory):
         case = c.post("/v1/cases", files={"image": ("me.jpg", photo, "image/jpeg")}).json()
         pin = {"X-Case-Pin": case["pin"]}
         url = f"/v1/cases/{case['case_id']}"
-        hashes = {"hashes": [{"type": "pdq", "value": "5a" * 32}]}
+        hashes = {"hashes": [{"type": "pdq", "value": "5a" * 32, "quality": 90}]}
         assert c.post(f"{url}/hashes", json=hashes, headers=pin).status_code == 200
         assert c.get(url, headers=pin).status_code == 200
         assert c.get(url, headers={"X-Case-Pin": "0000-0000-0000"}).status_code == 401
