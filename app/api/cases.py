@@ -16,7 +16,7 @@ from app.services.clients import ClientView
 from app.services.container import Services
 from app.services.images import hash_image, refuse_trivial
 from app.services.inputs import HashInput, from_hashes, validate_hashes
-from app.services.ratelimit import PinAttempts, take_report
+from app.services.ratelimit import PinAttempts, ReportBudget
 from app.web.addresses import client_address
 
 router = APIRouter(prefix="/v1/cases", tags=["cases"])
@@ -88,24 +88,29 @@ async def create_case(
     items = await _read_hashes(request, services, limit)
     # a `report` key's client is trusted to omit a PDQ quality; anyone else must send it
     items = await run_sync(services.cases.prepare, items, quality_required=client is None)
-    if client is None:
-        # only now, once the report is valid: junk must not spend a victim's budget.
-        # Keyed on an HMAC of the address, in memory only: nothing is logged or stored.
-        take_report(services.limiter, _address(request, services), s.anonymous_cases_per_hour)
     actor = f"client:{client.name}" if client is not None else "reporter"
-    new = await run_sync(
-        services.cases.report,
-        items,
-        actor=actor,
-        client_id=client.id if client else None,
-        quality_required=client is None,
-    )
+    # only now, once the report is valid: junk must not spend a victim's budget (a key's
+    # client has a budget of its own). Keyed on an HMAC of the address, in memory only.
+    with _reports(request, services, 0 if client else s.anonymous_cases_per_hour):
+        new = await run_sync(
+            services.cases.report,
+            items,
+            actor=actor,
+            client_id=client.id if client else None,
+            quality_required=client is None,
+        )
     body = NewCaseOut(case_id=new.case_id, pin=new.pin, status=new.status)
     return JSONResponse(body.model_dump(), status_code=201, headers={"Cache-Control": "no-store"})
 
 
 def _address(request: Request, services: Services) -> str:
     return client_address(request, services.settings.trusted_proxies)
+
+
+def _reports(request: Request, services: Services, per_hour: int) -> ReportBudget:
+    """A valid anonymous report spends one of the address's reports (429 when none are
+    left; given back if the report then fails)."""
+    return ReportBudget(services.limiter, _address(request, services), per_hour)
 
 
 def _pin_attempts(request: Request, services: Services) -> PinAttempts:
@@ -143,22 +148,23 @@ async def add_hashes(
     # refused before a body of up to HASHBANK_MAX_BODY_BYTES is read or its images
     # decoded; its result is handed to add_hashes, so the PIN is checked once per request.
     # Then the body is validated, and only a valid one takes a token of the address's
-    # report budget (shared with POST /v1/cases). A failed PIN spends the separate PIN
-    # budget instead; a bad body after a right PIN spends nothing.
+    # report budget (shared with POST /v1/cases; given back if the case turns out full).
+    # A failed PIN spends the separate PIN budget instead; a bad body after a right PIN
+    # spends nothing.
     with _pin_attempts(request, services):
         view = await run_sync(services.cases.authenticate, case_id, pin)
     items = await _read_hashes(request, services, s.max_hashes_anonymous)
     items = await run_sync(services.cases.prepare, items, quality_required=True, adding=True)
-    take_report(services.limiter, _address(request, services), s.anonymous_cases_per_hour)
-    view = await run_sync(
-        services.cases.add_hashes,
-        case_id,
-        pin,
-        items,
-        limit=s.max_hashes_anonymous,
-        quality_required=True,
-        authenticated=view,
-    )
+    with _reports(request, services, s.anonymous_cases_per_hour):
+        view = await run_sync(
+            services.cases.add_hashes,
+            case_id,
+            pin,
+            items,
+            limit=s.max_hashes_anonymous,
+            quality_required=True,
+            authenticated=view,
+        )
     return _case_out(view)
 
 

@@ -5,7 +5,7 @@ secret, so not even memory holds a plain address, and nothing survives a restart
 address comes from :func:`app.web.addresses.client_address` (trusted proxies, IPv6 /64).
 
 Two budgets apply to callers without a key, per address: reports (new cases and hashes
-added to a case, :func:`take_report`) and failed PIN checks (:class:`PinAttempts`).
+added to a case, :class:`ReportBudget`) and failed PIN checks (:class:`PinAttempts`).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from types import TracebackType
 
 from app.errors import RateLimited, Unauthorized
 
-__all__ = ["PinAttempts", "RateLimiter", "take_report"]
+__all__ = ["PinAttempts", "RateLimiter", "ReportBudget"]
 
 
 class RateLimiter:
@@ -60,17 +60,35 @@ class RateLimiter:
                 self._buckets[key] = (min(burst, tokens + cost), last)
 
 
-def take_report(limiter: RateLimiter, address: str, per_hour: int) -> None:
-    """Take one report (a new case, or hashes added to one) from ``address``'s budget.
+class ReportBudget:
+    """A context around one anonymous report (a new case, or hashes added to one): it
+    takes one of the address's ``per_hour`` reports, and gives it back if the report
+    fails (the case is full, the database is down).
 
-    Called only once the request has passed validation, so junk sent from an address
+    Enter it only once the request has passed validation, so junk sent from an address
     (or forged on its behalf) never spends a victim's reports. ``per_hour`` 0: no limit.
 
-    Raises:
+    Raises (on entry):
         RateLimited: the address has reported ``per_hour`` times within the hour.
     """
-    if per_hour > 0:
-        limiter.hit("case:" + limiter.anonymize(address), rate=per_hour / 3600, burst=per_hour)
+
+    def __init__(self, limiter: RateLimiter, address: str, per_hour: int) -> None:
+        self.limiter = limiter
+        self.key = "case:" + limiter.anonymize(address)
+        self.per_hour = per_hour
+
+    def __enter__(self) -> None:
+        if self.per_hour > 0:
+            self.limiter.hit(self.key, rate=self.per_hour / 3600, burst=self.per_hour)
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self.per_hour > 0 and exc_type is not None:
+            self.limiter.refund(self.key, burst=self.per_hour)
 
 
 class PinAttempts:

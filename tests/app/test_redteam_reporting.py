@@ -31,6 +31,7 @@ def proxied(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         "HASHBANK_TRUSTED_PROXIES": "127.0.0.1",
         "HASHBANK_ANONYMOUS_CASES_PER_HOUR": "2",
         "HASHBANK_PIN_ATTEMPTS_PER_ADDRESS_PER_HOUR": "4",
+        "HASHBANK_MAX_HASHES_ANONYMOUS": "3",
     }
     server = Server(workdir, fresh_database_url(workdir), extra_env=env).start()
     yield server
@@ -167,6 +168,16 @@ def test_adding_hashes_shares_the_anonymous_report_budget(proxied: Server):
     assert [r.status_code for r in added] == [200, 429]
     assert int(added[1].headers["retry-after"]) > 0
     assert report.status_code == 429  # one budget for both routes
+
+
+def test_an_addition_to_a_full_case_gives_its_report_back(proxied: Server):
+    with _client(proxied, _as("203.0.113.75")) as c:
+        case = c.post("/v1/cases", json={"hashes": [_pdq() for _ in range(3)]}).json()  # 1 of 2
+        pin = {"X-Case-Pin": case["pin"]}
+        full = c.post(f"/v1/cases/{case['case_id']}/hashes", json={"hashes": [_pdq()]}, headers=pin)
+        assert full.status_code == 422 and "at most 3 hashes" in full.json()["detail"]
+        reports = [c.post("/v1/cases", json={"hashes": [_pdq()]}).status_code for _ in range(2)]
+    assert reports == [201, 429]  # the failed addition took nothing: 2 of 2, then none
 
 
 # -- item 11: the PIN's costs ------------------------------------------------------------------
