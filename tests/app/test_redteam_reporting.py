@@ -6,6 +6,7 @@ from __future__ import annotations
 import secrets
 import sqlite3
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -254,35 +255,42 @@ def test_adding_hashes_after_authenticating_checks_the_pin_once(services: Servic
         )
 
 
-def _commits(database_url: str) -> Callable[[], object]:
+@contextmanager
+def _commits(database_url: str) -> Iterator[Callable[[], object]]:
     """A probe whose value changes when another connection commits a write."""
     if database_url.startswith("sqlite"):
         conn = sqlite3.connect(database_url.removeprefix("sqlite:///"))
-        return lambda: conn.execute("PRAGMA data_version").fetchone()[0]
+        try:
+            yield lambda: conn.execute("PRAGMA data_version").fetchone()[0]
+        finally:
+            conn.close()
+        return
     from sqlalchemy import create_engine, text
 
     engine = create_engine(database_url)
+    # the versions of the rows (a write makes a new one)
+    versions = text("SELECT xmin::text FROM case_report UNION ALL SELECT xmin::text FROM bank")
 
     def probe() -> object:
-        with engine.connect() as conn:  # the versions of the rows (a write makes a new one)
-            versions = (
-                "SELECT xmin::text AS v FROM case_report UNION ALL SELECT xmin::text FROM bank"
-            )
-            return sorted(conn.execute(text(versions)).scalars())
+        with engine.connect() as conn:
+            return sorted(conn.execute(versions).scalars())
 
-    return probe
+    try:
+        yield probe
+    finally:
+        engine.dispose()
 
 
 def test_an_unknown_case_id_costs_the_write_a_wrong_pin_costs(services: Services):
     """A wrong PIN commits its failure count; an unknown id now commits a write too, so
     neither answers faster (docs/security.md has the measured medians)."""
     new = services.cases.report([HashInput("md5", secrets.token_hex(16))], actor="test")
-    probe = _commits(services.settings.database_url)
-    before = probe()
-    with pytest.raises(Unauthorized):
-        services.cases.authenticate(new.case_id, "0000-0000-0000")
-    assert probe() != before
-    before = probe()
-    with pytest.raises(Unauthorized):
-        services.cases.authenticate("HB-0000-0000-0000-0000", "0000-0000-0000")
-    assert probe() != before
+    with _commits(services.settings.database_url) as probe:
+        before = probe()
+        with pytest.raises(Unauthorized):
+            services.cases.authenticate(new.case_id, "0000-0000-0000")
+        assert probe() != before
+        before = probe()
+        with pytest.raises(Unauthorized):
+            services.cases.authenticate("HB-0000-0000-0000-0000", "0000-0000-0000")
+        assert probe() != before
