@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from typing import Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["Settings"]
@@ -70,6 +70,18 @@ class Settings(BaseSettings):
         ge=0,
         description="Cases one address may create per hour without a key (in memory, per "
         "process; 0 disables the limit).",
+    )
+    trusted_proxies: str = Field(
+        "",
+        description="Reverse proxies whose X-Forwarded-For is believed (comma-separated "
+        "addresses or CIDRs, or *; uvicorn's --forwarded-allow-ips rule): anonymous limits key "
+        "on the rightmost address that is not one of them. Empty: the socket peer.",
+    )
+    pin_attempts_per_address_per_hour: int = Field(
+        60,
+        ge=0,
+        description="Wrong PINs or unknown case ids one address may try per hour, across every "
+        "case (in memory, per process; 0 disables the limit).",
     )
     min_pdq_quality: int = Field(
         50,
@@ -168,6 +180,14 @@ class Settings(BaseSettings):
         description="Seconds between retention purges run by each server process; 0: only "
         "`hashbank purge` (from cron, say) purges.",
     )
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies_parse(cls, value: str) -> str:
+        from app.web.addresses import parse_trusted_proxies
+
+        parse_trusted_proxies(value)  # a typo fails at start, not on the first request
+        return value
 
     @model_validator(mode="after")
     def _matches_outlive_the_quarantine_window(self) -> Settings:

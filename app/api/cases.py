@@ -16,6 +16,8 @@ from app.services.clients import ClientView
 from app.services.container import Services
 from app.services.images import hash_image, refuse_trivial
 from app.services.inputs import HashInput, from_hashes, validate_hashes
+from app.services.ratelimit import PinAttempts, ReportBudget
+from app.web.addresses import client_address
 
 router = APIRouter(prefix="/v1/cases", tags=["cases"])
 
@@ -84,49 +86,87 @@ async def create_case(
     request: Request, services: ServicesDep, client: ClientView | None = optional_client("report")
 ) -> JSONResponse:
     s = services.settings
-    if client is None and s.anonymous_cases_per_hour > 0:
-        # Keyed on an HMAC of the address, in memory only: nothing is logged or stored.
-        address = request.client.host if request.client else "unknown"
-        services.limiter.hit(
-            "case:" + services.limiter.anonymize(address),
-            rate=s.anonymous_cases_per_hour / 3600,
-            burst=s.anonymous_cases_per_hour,
-        )
     limit = s.max_hashes_per_case if client is not None else s.max_hashes_anonymous
     items = await _read_hashes(request, services, limit)
+    # a `report` key's client is trusted to omit a PDQ quality; anyone else must send it
+    items = await run_sync(services.cases.prepare, items, quality_required=client is None)
     actor = f"client:{client.name}" if client is not None else "reporter"
-    new = await run_sync(
-        services.cases.report, items, actor=actor, client_id=client.id if client else None
-    )
+    # only now, once the report is valid: junk must not spend a victim's budget (a key's
+    # client has a budget of its own). Keyed on an HMAC of the address, in memory only.
+    with _reports(request, services, 0 if client else s.anonymous_cases_per_hour):
+        new = await run_sync(
+            services.cases.report,
+            items,
+            actor=actor,
+            client_id=client.id if client else None,
+            quality_required=client is None,
+        )
     body = NewCaseOut(case_id=new.case_id, pin=new.pin, status=new.status)
     return JSONResponse(body.model_dump(), status_code=201, headers={"Cache-Control": "no-store"})
+
+
+def _address(request: Request, services: Services) -> str:
+    return client_address(request, services.settings.trusted_proxies)
+
+
+def _reports(request: Request, services: Services, per_hour: int) -> ReportBudget:
+    """A valid anonymous report spends one of the address's reports (429 when none are
+    left; given back if the report then fails)."""
+    return ReportBudget(services.limiter, _address(request, services), per_hour)
+
+
+def _pin_attempts(request: Request, services: Services) -> PinAttempts:
+    """Failed PIN checks spend the address's budget (429 once it is empty)."""
+    per_hour = services.settings.pin_attempts_per_address_per_hour
+    return PinAttempts(services.limiter, _address(request, services), per_hour)
 
 
 @router.get(
     "/{case_id}",
     response_model=CaseOut,
     summary="Follow a case with its PIN",
-    responses=problems(401, 422, 423),
+    responses=problems(401, 422, 423, 429),
 )
-async def get_case(case_id: str, pin: PinHeader, services: ServicesDep) -> CaseOut:
-    return _case_out(await run_sync(services.cases.status, case_id, pin))
+async def get_case(
+    case_id: str, pin: PinHeader, request: Request, services: ServicesDep
+) -> CaseOut:
+    with _pin_attempts(request, services):
+        view = await run_sync(services.cases.status, case_id, pin)
+    return _case_out(view)
 
 
 @router.post(
     "/{case_id}/hashes",
     response_model=CaseOut,
     summary="Add hashes (or images) to a case with its PIN",
-    responses=problems(400, 401, 409, 413, 415, 422, 423, 503),
+    responses=problems(400, 401, 409, 413, 415, 422, 423, 429, 503),
     openapi_extra=json_body(HashesIn, multipart=True),
 )
 async def add_hashes(
     case_id: str, pin: PinHeader, request: Request, services: ServicesDep
 ) -> CaseOut:
-    await run_sync(services.cases.authenticate, case_id, pin)
-    items = await _read_hashes(request, services, services.settings.max_hashes_anonymous)
-    view = await run_sync(
-        services.cases.add_hashes, case_id, pin, items, limit=services.settings.max_hashes_anonymous
-    )
+    s = services.settings
+    # The order, and why: the PIN first (one argon2 run, ~20 ms), so a wrong PIN is
+    # refused before a body of up to HASHBANK_MAX_BODY_BYTES is read or its images
+    # decoded; its result is handed to add_hashes, so the PIN is checked once per request.
+    # Then the body is validated, and only a valid one takes a token of the address's
+    # report budget (shared with POST /v1/cases; given back if the case turns out full).
+    # A failed PIN spends the separate PIN budget instead; a bad body after a right PIN
+    # spends nothing.
+    with _pin_attempts(request, services):
+        view = await run_sync(services.cases.authenticate, case_id, pin)
+    items = await _read_hashes(request, services, s.max_hashes_anonymous)
+    items = await run_sync(services.cases.prepare, items, quality_required=True, adding=True)
+    with _reports(request, services, s.anonymous_cases_per_hour):
+        view = await run_sync(
+            services.cases.add_hashes,
+            case_id,
+            pin,
+            items,
+            limit=s.max_hashes_anonymous,
+            quality_required=True,
+            authenticated=view,
+        )
     return _case_out(view)
 
 
@@ -134,7 +174,11 @@ async def add_hashes(
     "/{case_id}",
     response_model=CaseOut,
     summary="Withdraw a case with its PIN: its hashes stop matching at once",
-    responses=problems(401, 422, 423),
+    responses=problems(401, 422, 423, 429),
 )
-async def withdraw_case(case_id: str, pin: PinHeader, services: ServicesDep) -> CaseOut:
-    return _case_out(await run_sync(services.cases.withdraw, case_id, pin))
+async def withdraw_case(
+    case_id: str, pin: PinHeader, request: Request, services: ServicesDep
+) -> CaseOut:
+    with _pin_attempts(request, services):
+        view = await run_sync(services.cases.withdraw, case_id, pin)
+    return _case_out(view)

@@ -11,9 +11,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from app.errors import CaseLocked, Conflict, HashbankError, NotFound, Unauthorized
+from app.errors import CaseLocked, Conflict, HashbankError, NotFound, RateLimited, Unauthorized
 from app.portal.i18n import Texts
 from app.services.cases import CaseService, CaseView
+from app.services.ratelimit import PinAttempts
 
 __all__ = ["ACTIONS", "FollowOutcome", "follow_case"]
 
@@ -30,19 +31,35 @@ class FollowOutcome:
     confirm: bool = False  # a withdrawal waits for "yes"
     error: str | None = None
     message: str | None = None
+    retry_after: int | None = None  # the address tried too many PINs: 429 with Retry-After
 
 
 def follow_case(
-    cases: CaseService, case_id: str, pin: str, action: str, t: Texts, *, pin_attempts: int
+    cases: CaseService,
+    case_id: str,
+    pin: str,
+    action: str,
+    t: Texts,
+    *,
+    pin_attempts: int,
+    attempts: PinAttempts,
 ) -> FollowOutcome:
-    """Show a case, ask to confirm its withdrawal, or withdraw it (``action``)."""
+    """Show a case, ask to confirm its withdrawal, or withdraw it (``action``).
+
+    ``attempts``: the address's budget of failed PIN checks, shared with the API.
+    """
     if not case_id.strip() or not pin.strip():
         return FollowOutcome(case_id, error=t("js.follow.missing"))
     try:
-        if action == "withdraw-confirmed":
-            view = cases.withdraw(case_id, pin)
-            return FollowOutcome(view.case_id, view, message=t("js.withdraw.done"))
-        view = cases.status(case_id, pin)
+        with attempts:
+            if action == "withdraw-confirmed":
+                view = cases.withdraw(case_id, pin)
+                return FollowOutcome(view.case_id, view, message=t("js.withdraw.done"))
+            view = cases.status(case_id, pin)
+    except RateLimited as exc:
+        minutes = max(1, math.ceil(exc.retry_after / 60))
+        error = t("js.error.pin_rate_limited", minutes=minutes)
+        return FollowOutcome(case_id, error=error, retry_after=exc.retry_after)
     except CaseLocked as exc:
         minutes = max(1, math.ceil(exc.retry_after / 60))
         return FollowOutcome(case_id, error=t("js.error.locked", minutes=minutes))

@@ -1,8 +1,9 @@
 """Routes of the reporting page: the report and follow pages, and their static files.
 
 The pages only render text; the work happens in the browser, which hashes images
-locally and talks to the ``/v1/cases`` API with hashes only. Nothing here reads an
-address, sets a cookie or stores anything.
+locally and talks to the ``/v1/cases`` API with hashes only. Nothing here sets a cookie
+or stores anything; the no-JavaScript follow form keys its in-memory budget of failed
+PINs on an HMAC of the address, as the API does, and keeps nothing else.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from app.portal.follow import ACTIONS, FollowOutcome, follow_case
 from app.portal.i18n import negotiate, texts
 from app.portal.pages import PAGE_HEADERS, STATIC, STATIC_HEADERS, render
 from app.services.container import Services
+from app.services.ratelimit import PinAttempts
+from app.web.addresses import client_address
 
 router = APIRouter(include_in_schema=False)
 
@@ -42,6 +45,9 @@ def _page(
     chosen = negotiate(lang, request.headers.get("accept-language"))
     html = render(name, chosen, _settings(request), path=request.url.path, outcome=outcome)
     headers = {**PAGE_HEADERS, "Content-Language": chosen}
+    if outcome is not None and outcome.retry_after is not None:
+        headers["Retry-After"] = str(outcome.retry_after)
+        return HTMLResponse(html, status_code=429, headers=headers)
     return HTMLResponse(html, status_code=status, headers=headers)
 
 
@@ -94,6 +100,9 @@ async def follow_without_javascript(request: Request, lang: LangQuery = None) ->
     form = await request.form(max_files=0, max_fields=8)
     action = str(form.get("action", "show"))
     services: Services = request.app.state.services
+    settings = services.settings
+    address = client_address(request, settings.trusted_proxies)  # in memory, never kept
+    attempts = PinAttempts(services.limiter, address, settings.pin_attempts_per_address_per_hour)
     outcome = await run_in_threadpool(
         follow_case,
         services.cases,
@@ -101,7 +110,8 @@ async def follow_without_javascript(request: Request, lang: LangQuery = None) ->
         str(form.get("pin", ""))[:64],
         action if action in ACTIONS else "show",
         texts(negotiate(lang, request.headers.get("accept-language"))),
-        pin_attempts=services.settings.pin_attempts,
+        pin_attempts=settings.pin_attempts,
+        attempts=attempts,
     )
     return _page(request, "follow", lang, outcome)
 

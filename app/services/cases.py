@@ -109,10 +109,36 @@ class CaseService:
         self.min_pdq_quality = min_pdq_quality
 
     # -- reporting -----------------------------------------------------------------------
+    def prepare(
+        self, items: Sequence[HashInput], *, quality_required: bool, adding: bool = False
+    ) -> list[HashInput]:
+        """``items`` without duplicates, once they pass the checks :meth:`report` and
+        :meth:`add_hashes` make before writing (so a caller can check a request before
+        it spends a rate-limit token on it).
+
+        Raises:
+            InvalidInput: no hashes, or weak ones that would match unrelated images (see
+                :func:`app.services.inputs.weakness`; ``quality_required``: a PDQ hash
+                with no quality is one).
+        """
+        items = _dedupe(items)
+        if not items:
+            raise InvalidInput("no hashes to add" if adding else "a case needs at least one hash")
+        refuse_weak(items, min_pdq_quality=self.min_pdq_quality, quality_required=quality_required)
+        return items
+
     def report(
-        self, items: Sequence[HashInput], *, actor: str, client_id: int | None = None
+        self,
+        items: Sequence[HashInput],
+        *,
+        actor: str,
+        client_id: int | None = None,
+        quality_required: bool = False,
     ) -> NewCase:
         """Create a pending case holding ``items``; the PIN is returned only here.
+
+        ``quality_required``: refuse PDQ hashes sent without a quality (anonymous
+        reports; a ``report`` key's client is trusted to omit it).
 
         Raises:
             InvalidInput: no hashes, or weak ones that would match unrelated images
@@ -121,7 +147,7 @@ class CaseService:
         items = _dedupe(items)
         if not items:
             raise InvalidInput("a case needs at least one hash")
-        refuse_weak(items, min_pdq_quality=self.min_pdq_quality)
+        refuse_weak(items, min_pdq_quality=self.min_pdq_quality, quality_required=quality_required)
         pin = new_pin()
         pin_hash = hash_pin(pin)  # argon2 outside the write transaction
         now = utcnow()
@@ -154,14 +180,32 @@ class CaseService:
         return NewCase(public_id, pin, str(CaseStatus.PENDING), len(items))
 
     def add_hashes(
-        self, case_id: str, pin: str, items: Sequence[HashInput], *, limit: int
+        self,
+        case_id: str,
+        pin: str,
+        items: Sequence[HashInput],
+        *,
+        limit: int,
+        quality_required: bool = True,
+        authenticated: CaseView | None = None,
     ) -> CaseView:
-        """Add hashes to a reporter's own (pending or active) case."""
+        """Add hashes to a reporter's own (pending or active) case.
+
+        The PIN is checked here unless ``authenticated`` is the view that
+        :meth:`authenticate` returned for this same case and request (the API checks
+        the PIN before it reads the body, and one argon2 run per request is enough).
+
+        Raises:
+            Unauthorized: unknown case or wrong PIN.
+            Conflict: the case is closed.
+            InvalidInput: no hashes, weak ones, or more than ``limit`` in the case.
+        """
         items = _dedupe(items)
         if not items:
             raise InvalidInput("no hashes to add")
-        refuse_weak(items, min_pdq_quality=self.min_pdq_quality)
-        self.authenticate(case_id, pin)
+        refuse_weak(items, min_pdq_quality=self.min_pdq_quality, quality_required=quality_required)
+        if authenticated is None or authenticated.case_id != normalize_case_id(case_id):
+            self.authenticate(case_id, pin)
         now = utcnow()
         with self.db.write() as session:
             case = CaseRepository(session).by_public_id(normalize_case_id(case_id), for_update=True)
@@ -198,8 +242,10 @@ class CaseService:
     def authenticate(self, case_id: str, pin: str) -> CaseView:
         """Check a case id + PIN; 10 wrong PINs lock the case (423) for 15 minutes.
 
-        An unknown id and a wrong PIN get the same answer (and the same argon2 cost),
-        so ids cannot be enumerated.
+        An unknown id and a wrong PIN get the same answer and cost the same: one argon2
+        run and one committed row write each (a wrong PIN counts a failure on its case;
+        an unknown id rewrites the reports bank's row unchanged), so the time of the
+        answer does not tell whether a case id exists (docs/security.md has the numbers).
         """
         public_id = normalize_case_id(case_id)
         with self.db.read() as session:
@@ -209,24 +255,25 @@ class CaseService:
         now = utcnow()
         _locked(locked_until, now)
         ok = verify_pin(pin_hash, pin)
+        view: CaseView | None = None
         with self.db.write() as session:
             case = CaseRepository(session).by_public_id(public_id, for_update=True)
             if case is None:
-                raise Unauthorized("unknown case or wrong PIN")
-            _locked(case.locked_until, now)  # locked by a concurrent attempt meanwhile?
-            if not ok:
-                case.failed_pins += 1
-                if case.failed_pins >= self.pin_attempts:
-                    case.failed_pins = 0
-                    case.locked_until = now + self.pin_lock
-                    audit.record(session, "system", "case.locked", "case", public_id)
-                failed = True
+                # committed like a counted failure: an unknown id must not answer faster
+                BankRepository(session).rewrite(REPORTS_BANK)
             else:
-                failed = False
-                if case.failed_pins:
-                    case.failed_pins = 0
-            view = _view(case)
-        if failed:
+                _locked(case.locked_until, now)  # locked by a concurrent attempt meanwhile?
+                if not ok:
+                    case.failed_pins += 1
+                    if case.failed_pins >= self.pin_attempts:
+                        case.failed_pins = 0
+                        case.locked_until = now + self.pin_lock
+                        audit.record(session, "system", "case.locked", "case", public_id)
+                else:
+                    if case.failed_pins:
+                        case.failed_pins = 0
+                    view = _view(case)
+        if view is None:
             raise Unauthorized("unknown case or wrong PIN")
         return view
 

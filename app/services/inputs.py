@@ -22,6 +22,7 @@ DEFAULT_MIN_PDQ_QUALITY = 50
 # threshold at a median). Far fewer or far more means a blank, uniform or synthetic
 # input, whose hash would sit close to every other blank frame: a poisoned entry.
 _BITS_SET = {"pdq": (16, 240), "phash": (4, 60)}
+_NO_QUALITY = "a PDQ hash needs its quality (0-100, at least {}); one sent without counts as 0"
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,13 +59,21 @@ def from_hashes(h: hashes.Hashes, *, stored: bool) -> list[HashInput]:
     return items
 
 
-def weakness(item: HashInput, *, min_pdq_quality: int = DEFAULT_MIN_PDQ_QUALITY) -> str | None:
+def weakness(
+    item: HashInput,
+    *,
+    min_pdq_quality: int = DEFAULT_MIN_PDQ_QUALITY,
+    quality_required: bool = False,
+) -> str | None:
     """Why ``item`` must not enter a bank, or None when it may.
 
-    Refused: a PDQ quality below ``min_pdq_quality`` (a quality sent as null is not
-    judged), a PDQ hash with fewer than 16 or more than 240 of its 256 bits set, a pHash
-    with fewer than 4 or more than 60 of its 64, and any hash that is all zeros or all
-    ones. ``item`` must already be valid (see :func:`validate_hashes`).
+    Refused: a PDQ quality below ``min_pdq_quality``; a PDQ hash with no quality when
+    ``quality_required`` (it counts as the lowest: anonymous reports must send it, else
+    leaving it out would slip any hash past the floor; trusted callers such as ``report``
+    keys and imports may omit it, and it is then not judged); a PDQ hash with fewer than
+    16 or more than 240 of its 256 bits set, a pHash with fewer than 4 or more than 60 of
+    its 64, and any hash that is all zeros or all ones. ``item`` must already be valid
+    (see :func:`validate_hashes`).
     """
     bits = int(item.value, 16).bit_count()
     total = len(item.value) * 4
@@ -75,11 +84,16 @@ def weakness(item: HashInput, *, min_pdq_quality: int = DEFAULT_MIN_PDQ_QUALITY)
     low, high = _BITS_SET.get(item.type, (1, total - 1))
     if not low <= bits <= high:
         return f"a {item.type} hash with {bits} of {total} bits set (expected {low}-{high})"
+    if item.type == "pdq" and item.quality is None and quality_required and min_pdq_quality > 0:
+        return _NO_QUALITY.format(min_pdq_quality)
     return None
 
 
 def refuse_weak(
-    items: Sequence[HashInput], *, min_pdq_quality: int = DEFAULT_MIN_PDQ_QUALITY
+    items: Sequence[HashInput],
+    *,
+    min_pdq_quality: int = DEFAULT_MIN_PDQ_QUALITY,
+    quality_required: bool = False,
 ) -> None:
     """Refuse hashes that would match unrelated images (see :func:`weakness`).
 
@@ -89,10 +103,17 @@ def refuse_weak(
     weak = [
         {"index": i, "type": item.type, "reason": reason}
         for i, item in enumerate(items)
-        if (reason := weakness(item, min_pdq_quality=min_pdq_quality)) is not None
+        if (
+            reason := weakness(
+                item, min_pdq_quality=min_pdq_quality, quality_required=quality_required
+            )
+        )
+        is not None
     ]
     if weak:
         first = weak[0]
+        if first["reason"] == _NO_QUALITY.format(min_pdq_quality):
+            raise InvalidInput(f"hashes[{first['index']}]: {first['reason']}", weak=weak)
         raise InvalidInput(
             f"hashes[{first['index']}] would match unrelated images: {first['reason']}; "
             "blank, uniform or near-blank images cannot be reported",

@@ -1,7 +1,11 @@
 """In-memory rate limits (token buckets), per process; nothing is ever written.
 
 Anonymous callers are keyed by an HMAC of their address with a random per-process
-secret, so not even memory holds a plain address, and nothing survives a restart.
+secret, so not even memory holds a plain address, and nothing survives a restart. The
+address comes from :func:`app.web.addresses.client_address` (trusted proxies, IPv6 /64).
+
+Two budgets apply to callers without a key, per address: reports (new cases and hashes
+added to a case, :class:`ReportBudget`) and failed PIN checks (:class:`PinAttempts`).
 """
 
 from __future__ import annotations
@@ -12,10 +16,11 @@ import math
 import secrets
 import threading
 import time
+from types import TracebackType
 
-from app.errors import RateLimited
+from app.errors import RateLimited, Unauthorized
 
-__all__ = ["RateLimiter"]
+__all__ = ["PinAttempts", "RateLimiter", "ReportBudget"]
 
 
 class RateLimiter:
@@ -46,3 +51,80 @@ class RateLimiter:
             self._buckets[key] = (tokens - cost, now)
             if len(self._buckets) > 100_000:  # bound memory: forget full buckets
                 self._buckets = {k: v for k, v in self._buckets.items() if now - v[1] < 3600}
+
+    def refund(self, key: str, *, burst: float, cost: float = 1.0) -> None:
+        """Give back ``cost`` tokens taken by :meth:`hit` (never above ``burst``)."""
+        with self._lock:
+            if key in self._buckets:
+                tokens, last = self._buckets[key]
+                self._buckets[key] = (min(burst, tokens + cost), last)
+
+
+class ReportBudget:
+    """A context around one anonymous report (a new case, or hashes added to one): it
+    takes one of the address's ``per_hour`` reports, and gives it back if the report
+    fails (the case is full, the database is down).
+
+    Enter it only once the request has passed validation, so junk sent from an address
+    (or forged on its behalf) never spends a victim's reports. ``per_hour`` 0: no limit.
+
+    Raises (on entry):
+        RateLimited: the address has reported ``per_hour`` times within the hour.
+    """
+
+    def __init__(self, limiter: RateLimiter, address: str, per_hour: int) -> None:
+        self.limiter = limiter
+        self.key = "case:" + limiter.anonymize(address)
+        self.per_hour = per_hour
+
+    def __enter__(self) -> None:
+        if self.per_hour > 0:
+            self.limiter.hit(self.key, rate=self.per_hour / 3600, burst=self.per_hour)
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self.per_hour > 0 and exc_type is not None:
+            self.limiter.refund(self.key, burst=self.per_hour)
+
+
+class PinAttempts:
+    """A context around one PIN check: only a failed check (Unauthorized: a wrong PIN or
+    an unknown case id) spends the address's budget of ``per_hour``.
+
+    The token is taken before the check (an empty budget costs no argon2 run, which is
+    the point: each unknown id otherwise buys a full one) and given back when the check
+    did not fail, so concurrent attempts cannot overshoot the budget.
+
+    Raises (on entry):
+        RateLimited: the address has no attempts left; ``retry_after`` says when.
+    """
+
+    def __init__(self, limiter: RateLimiter, address: str, per_hour: int) -> None:
+        self.limiter = limiter
+        self.key = "pin:" + limiter.anonymize(address)
+        self.per_hour = per_hour
+
+    def __enter__(self) -> None:
+        if self.per_hour <= 0:
+            return
+        try:
+            self.limiter.hit(self.key, rate=self.per_hour / 3600, burst=self.per_hour)
+        except RateLimited as exc:
+            raise RateLimited(
+                "too many wrong PINs or unknown case numbers from this address; "
+                "please try again later",
+                retry_after=exc.retry_after,
+            ) from None
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self.per_hour > 0 and not (exc_type is not None and issubclass(exc_type, Unauthorized)):
+            self.limiter.refund(self.key, burst=self.per_hour)

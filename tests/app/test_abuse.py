@@ -20,7 +20,9 @@ PROBLEM = "application/problem+json"
 
 
 def _hashes(n: int) -> dict:
-    return {"hashes": [{"type": "pdq", "value": secrets.token_hex(32)} for _ in range(n)]}
+    return {
+        "hashes": [{"type": "pdq", "value": secrets.token_hex(32), "quality": 90} for _ in range(n)]
+    }
 
 
 # -- rate limits ------------------------------------------------------------------------

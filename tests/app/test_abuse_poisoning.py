@@ -47,10 +47,9 @@ WEAK = [
     ({"type": "sha256", "value": "F" * 64}, "all ones"),
 ]
 STRONG = [
-    {"type": "pdq", "value": _bits(16)},
-    {"type": "pdq", "value": _bits(240)},
+    {"type": "pdq", "value": _bits(16), "quality": 90},
+    {"type": "pdq", "value": _bits(240), "quality": 90},
     {"type": "pdq", "value": _bits(128), "quality": 50},
-    {"type": "pdq", "value": _bits(128), "quality": None},
     {"type": "phash", "value": _bits(4, 64)},
     {"type": "phash", "value": _bits(60, 64)},
     {"type": "md5", "value": secrets.token_hex(16)},
@@ -82,7 +81,7 @@ def _plain_images() -> dict[str, bytes]:
 
 @pytest.mark.parametrize(("item", "why"), WEAK, ids=[f"{h['type']}-{w}" for h, w in WEAK])
 def test_weak_hash_is_refused_at_report(live_server: Server, item: dict, why: str):
-    good = {"type": "pdq", "value": secrets.token_hex(32)}
+    good = {"type": "pdq", "value": secrets.token_hex(32), "quality": 90}
     with live_server.client() as c:
         r = c.post("/v1/cases", json={"hashes": [good, item]})
         assert r.status_code == 422, r.text

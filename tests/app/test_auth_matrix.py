@@ -83,7 +83,9 @@ def world(live_server: Server) -> dict:
     }
     pdq = secrets.token_hex(32)
     with live_server.client() as c:
-        case = c.post("/v1/cases", json={"hashes": [{"type": "pdq", "value": pdq}]}).json()
+        case = c.post(
+            "/v1/cases", json={"hashes": [{"type": "pdq", "value": pdq, "quality": 90}]}
+        ).json()
     with live_server.client(keys["check"]) as c:
         match = c.post("/v1/check", json={"hashes": [{"type": "pdq", "value": pdq}]}).json()
     return {"keys": keys, "case": case, "match_id": match["matches"][0]["match_id"]}
@@ -95,7 +97,7 @@ def _request(world: dict, method: str, path: str) -> dict:
     url = path.replace("{case_id}", case["case_id"]).replace("{match_id}", str(world["match_id"]))
     asset = "docs.js" if path.startswith("/docs/") else "portal.css"
     url = url.replace("{name}", asset).replace("{signal_id}", "1")
-    hashes = {"hashes": [{"type": "pdq", "value": secrets.token_hex(32)}]}
+    hashes = {"hashes": [{"type": "pdq", "value": secrets.token_hex(32), "quality": 90}]}
     bodies = {
         ("POST", "/v1/cases"): hashes,
         ("POST", "/v1/cases/{case_id}/hashes"): hashes,

@@ -29,8 +29,12 @@ def _state(server: Server) -> dict:
     server.create_user("moderator", "correct horse battery", role="moderator")
     pending, withdrawn, keyed = (secrets.token_hex(32) for _ in range(3))
     with server.client() as c:
-        case = c.post("/v1/cases", json={"hashes": [{"type": "pdq", "value": pending}]}).json()
-        gone = c.post("/v1/cases", json={"hashes": [{"type": "pdq", "value": withdrawn}]}).json()
+        case = c.post(
+            "/v1/cases", json={"hashes": [{"type": "pdq", "value": pending, "quality": 90}]}
+        ).json()
+        gone = c.post(
+            "/v1/cases", json={"hashes": [{"type": "pdq", "value": withdrawn, "quality": 90}]}
+        ).json()
         assert c.delete(f"/v1/cases/{gone['case_id']}", headers={"X-Case-Pin": gone["pin"]})
     with server.client(platform) as c:
         body = {"hashes": [{"type": "pdq", "value": keyed}, {"type": "md5", "value": "ab" * 16}]}
@@ -75,7 +79,8 @@ def test_backup_restore_round_trip_is_lossless(server_factory, tmp_path) -> None
     # new rows get new ids after the restored ones (sequences moved on PostgreSQL)
     with b.client() as c:
         new = c.post(
-            "/v1/cases", json={"hashes": [{"type": "pdq", "value": secrets.token_hex(32)}]}
+            "/v1/cases",
+            json={"hashes": [{"type": "pdq", "value": secrets.token_hex(32), "quality": 90}]},
         )
         assert new.status_code == 201
 

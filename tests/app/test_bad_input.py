@@ -61,7 +61,8 @@ def key(live_server: Server) -> str:
 def _case(live_server: Server) -> dict:
     with live_server.client() as c:
         return c.post(
-            "/v1/cases", json={"hashes": [{"type": "pdq", "value": secrets.token_hex(32)}]}
+            "/v1/cases",
+            json={"hashes": [{"type": "pdq", "value": secrets.token_hex(32), "quality": 90}]},
         ).json()
 
 

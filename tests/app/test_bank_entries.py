@@ -33,7 +33,7 @@ def test_remove_bank_entries_stops_matches_everywhere(server_factory, tmp_path: 
     key = server.create_client(scopes="check,report,feed")
     with server.client(key) as c:
         victim = secrets.token_hex(32)
-        r = c.post("/v1/cases", json={"hashes": [{"type": "pdq", "value": victim}]})
+        r = c.post("/v1/cases", json={"hashes": [{"type": "pdq", "value": victim, "quality": 90}]})
         assert r.status_code == 201, r.text
     for kind, value in [("pdq", h) for h in pdqs] + [("md5", md5)]:
         assert eventually(lambda k=kind, v=value: _matches(server, key, k, v), timeout=2.0)

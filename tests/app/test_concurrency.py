@@ -16,7 +16,9 @@ def test_concurrent_writes_from_two_replicas(server_factory) -> None:
     key = a.create_client("platform", "check,feed")
     victim = secrets.token_hex(32)
     with a.client() as c:
-        case = c.post("/v1/cases", json={"hashes": [{"type": "pdq", "value": victim}]}).json()
+        case = c.post(
+            "/v1/cases", json={"hashes": [{"type": "pdq", "value": victim, "quality": 90}]}
+        ).json()
     check = {"hashes": [{"type": "pdq", "value": victim}]}
     with b.client(key) as c:
         eventually(lambda: c.post("/v1/check", json=check).json()["match"], timeout=5)
@@ -25,7 +27,7 @@ def test_concurrent_writes_from_two_replicas(server_factory) -> None:
         server = (a, b)[i % 2]
         pdq = secrets.token_hex(32)
         with server.client() as c:
-            r = c.post("/v1/cases", json={"hashes": [{"type": "pdq", "value": pdq}]})
+            r = c.post("/v1/cases", json={"hashes": [{"type": "pdq", "value": pdq, "quality": 90}]})
         assert r.status_code == 201, r.text
         return r.json()["case_id"], pdq
 

@@ -30,7 +30,9 @@ def contract_config(server: Server, tmp_path: Path) -> Path:
     key = server.create_client(f"contract-{tmp_path.name}", "check,report,feed,admin")
     pdq = "5a" * 32
     with server.client() as c:
-        case = c.post("/v1/cases", json={"hashes": [{"type": "pdq", "value": pdq}]}).json()
+        case = c.post(
+            "/v1/cases", json={"hashes": [{"type": "pdq", "value": pdq, "quality": 90}]}
+        ).json()
     with server.client(key) as c:
         match = c.post("/v1/check", json={"hashes": [{"type": "pdq", "value": pdq}]}).json()
     config = tmp_path / "schemathesis.toml"

@@ -141,7 +141,7 @@ def test_removing_an_unknown_hash_or_a_cases_hash_is_refused(
 ):
     value = secrets.token_hex(32)
     with live_server.client(api_key) as c:
-        r = c.post("/v1/cases", json={"hashes": [{"type": "pdq", "value": value}]})
+        r = c.post("/v1/cases", json={"hashes": [{"type": "pdq", "value": value, "quality": 90}]})
         assert r.status_code == 201, r.text
     feed = live_server.feed(api_key)
     signal_id = next(i["signal_id"] for i in feed if i["op"] == "add" and i["value"] == value)

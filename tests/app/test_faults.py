@@ -42,7 +42,9 @@ class Reporter(threading.Thread):
             while not self.stop.is_set():
                 pdq = secrets.token_hex(32)
                 try:
-                    r = c.post("/v1/cases", json={"hashes": [{"type": "pdq", "value": pdq}]})
+                    r = c.post(
+                        "/v1/cases", json={"hashes": [{"type": "pdq", "value": pdq, "quality": 90}]}
+                    )
                 except httpx.HTTPError:
                     time.sleep(0.05)  # the server is gone or restarting: not acknowledged
                     continue
@@ -146,7 +148,9 @@ def test_postgres_restart_during_load(server_factory, tmp_path) -> None:
         key = a.create_client("platform", "check")
         protected = secrets.token_hex(32)
         with a.client() as c:
-            c.post("/v1/cases", json={"hashes": [{"type": "pdq", "value": protected}]})
+            c.post(
+                "/v1/cases", json={"hashes": [{"type": "pdq", "value": protected, "quality": 90}]}
+            )
         eventually(lambda: _matches(b, key, protected), timeout=5)
         assert _matches(a, key, protected)  # both replicas have seen the key
         checkers = [Checker(a, key), Checker(b, key)]

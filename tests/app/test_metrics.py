@@ -30,7 +30,9 @@ def _scrape(server: Server) -> str:
 def _traffic(server: Server, key: str, checks: int) -> dict:
     pdq = secrets.token_hex(32)
     with server.client() as c:
-        case = c.post("/v1/cases", json={"hashes": [{"type": "pdq", "value": pdq}]}).json()
+        case = c.post(
+            "/v1/cases", json={"hashes": [{"type": "pdq", "value": pdq, "quality": 90}]}
+        ).json()
         assert c.get(f"/v1/cases/{case['case_id']}", headers={"X-Case-Pin": case["pin"]}).is_success
     with server.client(key) as c:
         for _ in range(checks):

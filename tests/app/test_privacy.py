@@ -80,7 +80,9 @@ def test_uploaded_images_never_touch_disk(server_factory, tmp_path: Path):
 def test_victim_routes_log_no_ip_address(server_factory):
     server: Server = server_factory()
     with server.client() as c:
-        case = c.post("/v1/cases", json={"hashes": [{"type": "pdq", "value": "ab" * 32}]}).json()
+        case = c.post(
+            "/v1/cases", json={"hashes": [{"type": "pdq", "value": "ab" * 32, "quality": 90}]}
+        ).json()
         c.get(f"/v1/cases/{case['case_id']}", headers={"X-Case-Pin": case["pin"]})
         c.get(f"/v1/cases/{case['case_id']}", headers={"X-Case-Pin": "0000-0000-0000"})
         c.delete(f"/v1/cases/{case['case_id']}", headers={"X-Case-Pin": case["pin"]})
@@ -99,6 +101,7 @@ def test_victim_routes_log_no_ip_address(server_factory):
 # -- no visitor address anywhere, after every victim route ----------------------------------
 
 VISITOR = "127.0.0.77"  # a loopback address of its own: nothing else on the machine says it
+FORWARDED = "127.0.0.78"  # the client a trusted proxy (VISITOR) forwards: not kept either
 
 
 def _database_text(url: str) -> str:
@@ -123,17 +126,20 @@ def _files_text(root: Path) -> bytes:
 def test_victim_routes_leave_no_address_anywhere(server_factory):
     import httpx
 
-    # the per-address limit is on, so the address is really used (as an HMAC, in memory)
-    server: Server = server_factory(extra_env={"HASHBANK_ANONYMOUS_CASES_PER_HOUR": "50"})
+    # the per-address limits are on, so the address is really used (as an HMAC, in memory),
+    # here the forwarded one: VISITOR plays a trusted proxy
+    env = {"HASHBANK_ANONYMOUS_CASES_PER_HOUR": "50", "HASHBANK_TRUSTED_PROXIES": VISITOR}
+    server: Server = server_factory(extra_env=env)
     transport = httpx.HTTPTransport(local_address=VISITOR)
     photo = images.jpeg("chelsea", 90)
-    with httpx.Client(base_url=server.url, transport=transport, timeout=60) as c:
+    forwarded = {"X-Forwarded-For": FORWARDED}
+    with httpx.Client(base_url=server.url, transport=transport, timeout=60, headers=forwarded) as c:
         for page in ("/", "/report", "/follow", "/portal/static/portal.css"):
             assert c.get(page).status_code == 200
         case = c.post("/v1/cases", files={"image": ("me.jpg", photo, "image/jpeg")}).json()
         pin = {"X-Case-Pin": case["pin"]}
         url = f"/v1/cases/{case['case_id']}"
-        hashes = {"hashes": [{"type": "pdq", "value": "5a" * 32}]}
+        hashes = {"hashes": [{"type": "pdq", "value": "5a" * 32, "quality": 90}]}
         assert c.post(f"{url}/hashes", json=hashes, headers=pin).status_code == 200
         assert c.get(url, headers=pin).status_code == 200
         assert c.get(url, headers={"X-Case-Pin": "0000-0000-0000"}).status_code == 401
@@ -143,9 +149,11 @@ def test_victim_routes_leave_no_address_anywhere(server_factory):
         second = c.post("/v1/cases", json={"hashes": [{"type": "md5", "value": "ab" * 16}]})
         assert second.status_code == 201
     server.stop()
-    assert VISITOR not in _database_text(server.database_url)
+    database = _database_text(server.database_url)
+    assert VISITOR not in database and FORWARDED not in database
     files = _files_text(server.workdir)  # database file, logs, the server's temp dir
     assert server.log_path.read_bytes() and VISITOR.encode() not in files
+    assert FORWARDED.encode() not in files
     assert bytes([127, 0, 0, 77]) not in files  # nor packed
     assert case["case_id"].encode() not in server.log_path.read_bytes()
 

@@ -105,7 +105,9 @@ def test_many_clients_quarantine_and_it_survives_a_restart(server: Server, keys,
 def test_a_case_status_change_keeps_the_quarantine(server: Server, keys):
     value = _pdq()
     with server.client() as c:
-        case = c.post("/v1/cases", json={"hashes": [{"type": "pdq", "value": value}]}).json()
+        case = c.post(
+            "/v1/cases", json={"hashes": [{"type": "pdq", "value": value, "quality": 90}]}
+        ).json()
     for i in range(5):  # pending cases answer review anyway; this quarantines the hash
         assert _check(server, keys["p0"], value)["action"] == "review"
     services = Services.build(Settings(database_url=server.database_url), migrate=False)

@@ -8,7 +8,10 @@ from tests.servers import Server
 
 
 def _report(c):
-    return c.post("/v1/cases", json={"hashes": [{"type": "pdq", "value": secrets.token_hex(32)}]})
+    return c.post(
+        "/v1/cases",
+        json={"hashes": [{"type": "pdq", "value": secrets.token_hex(32), "quality": 90}]},
+    )
 
 
 def test_anonymous_case_creation_is_limited_per_address(server_factory):

@@ -21,7 +21,9 @@ def test_case_on_one_process_matches_on_another_then_withdrawal_stops_it(server_
     pdq = secrets.token_hex(32)
     assert not _check(b, key, pdq)
     with a.client() as c:
-        case = c.post("/v1/cases", json={"hashes": [{"type": "pdq", "value": pdq}]}).json()
+        case = c.post(
+            "/v1/cases", json={"hashes": [{"type": "pdq", "value": pdq, "quality": 90}]}
+        ).json()
     assert _check(a, key, pdq)  # the writing process sees it at once
     eventually(lambda: _check(b, key, pdq), timeout=2)
     with b.client() as c:
@@ -37,9 +39,10 @@ def test_a_restarted_process_loads_the_bank_from_the_database(server_factory):
     hashes = [secrets.token_hex(32) for _ in range(50)]
     with a.client() as c:
         for h in hashes[:25]:
-            c.post("/v1/cases", json={"hashes": [{"type": "pdq", "value": h}]})
+            c.post("/v1/cases", json={"hashes": [{"type": "pdq", "value": h, "quality": 90}]})
         case = c.post(
-            "/v1/cases", json={"hashes": [{"type": "pdq", "value": h} for h in hashes[25:]]}
+            "/v1/cases",
+            json={"hashes": [{"type": "pdq", "value": h, "quality": 90} for h in hashes[25:]]},
         ).json()
         c.delete(f"/v1/cases/{case['case_id']}", headers={"X-Case-Pin": case["pin"]})
     a.stop()

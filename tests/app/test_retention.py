@@ -245,7 +245,9 @@ def test_a_running_server_purges_on_its_own(server_factory):
     server: Server = server_factory(extra_env={"HASHBANK_PURGE_INTERVAL_SECONDS": "1"})
     value = _pdq()
     with server.client() as c:
-        case = c.post("/v1/cases", json={"hashes": [{"type": "pdq", "value": value}]}).json()
+        case = c.post(
+            "/v1/cases", json={"hashes": [{"type": "pdq", "value": value, "quality": 90}]}
+        ).json()
         pin = {"X-Case-Pin": case["pin"]}
         assert c.delete(f"/v1/cases/{case['case_id']}", headers=pin).status_code == 200
     engine = create_engine(server.database_url)

@@ -143,7 +143,7 @@ def new_case(server: Server, seed: int = 0) -> tuple[str, str]:
     rng = np.random.default_rng(seed)
     value = bytes(rng.integers(0, 256, 32, dtype=np.uint8)).hex()
     with server.client() as c:
-        r = c.post("/v1/cases", json={"hashes": [{"type": "pdq", "value": value}]})
+        r = c.post("/v1/cases", json={"hashes": [{"type": "pdq", "value": value, "quality": 90}]})
     assert r.status_code == 201, r.text
     return r.json()["case_id"], r.json()["pin"]
 

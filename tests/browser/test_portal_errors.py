@@ -83,6 +83,19 @@ def test_wrong_pin_then_locked_case(server_factory: Callable[..., Server], page:
     expect(error).to_have_text(t("en", "error.wrong_pin", n=3))
 
 
+def test_too_many_wrong_pins_from_one_connection(
+    server_factory: Callable[..., Server], page: Page
+) -> None:
+    server = server_factory(extra_env={"HASHBANK_PIN_ATTEMPTS_PER_ADDRESS_PER_HOUR": "1"})
+    open_page(page, server, "/follow", lang="nl")
+    error = page.locator("#follow-error")
+    follow(page, "HB-AAAA-BBBB-CCCC-DDDD", "1111-2222-3333")
+    expect(error).to_have_text(t("nl", "error.wrong_pin", n=10))
+    page.evaluate("document.getElementById('follow-error').hidden = true")
+    follow(page, "HB-AAAA-BBBB-CCCC-DDDD", "1111-2222-3333")  # 429: a budget, not a lock
+    expect(error).to_have_text(t("nl", "error.pin_rate_limited", minutes=60))
+
+
 def test_missing_case_number_or_pin(live_server: Server, page: Page) -> None:
     open_page(page, live_server, "/follow", lang="fr")
     page.fill("#follow-case", "HB-1234")

@@ -97,8 +97,10 @@ export function errorText(result) {
       return /at most \d+ hashes/.test(detail) ? t("error.case_full") : t("error.invalid");
     case 423:
       return t("error.locked", { minutes: minutes(result.retryAfter) });
-    case 429:
-      return t("error.rate_limited", { minutes: minutes(result.retryAfter) });
+    case 429: // too many reports, or (the detail says so) too many wrong PINs
+      return /PIN/.test(detail)
+        ? t("error.pin_rate_limited", { minutes: minutes(result.retryAfter) })
+        : t("error.rate_limited", { minutes: minutes(result.retryAfter) });
     default:
       return t("error.server");
   }
