@@ -20,6 +20,7 @@ from app.dashboard.pages import PAGE_HEADERS, render, url_with
 from app.errors import Forbidden, InvalidInput, PayloadTooLarge, Unauthorized
 from app.services.container import Services
 from app.services.sessions import Staff, csrf_token, csrf_valid, new_secret
+from app.web.addresses import client_address
 from app.web.inputs import INT32_MAX
 
 __all__ = [
@@ -65,11 +66,11 @@ def _secure(request: Request) -> bool:
 
 
 def login_address(request: Request) -> str:
-    """The address sign-in failures are counted against: the socket's peer.
-
-    Behind a reverse proxy every peer is the proxy; swap this for the trusted-proxy
-    resolver of the API when the deployment has one."""
-    return request.client.host if request.client else ""
+    """The address sign-in failures are counted against: the client as the trusted
+    proxies of ``HASHBANK_TRUSTED_PROXIES`` forward it (the socket's peer when there are
+    none), so that behind a proxy every visitor does not share one pause."""
+    settings: Settings = request.app.state.settings
+    return client_address(request, settings.trusted_proxies)
 
 
 def set_cookie(

@@ -229,3 +229,36 @@ def test_the_unknown_users_dummy_hash_costs_what_a_password_does():
     """Same argon2 parameters, so checking against it costs what a real check does."""
     dummy = secrets.DUMMY_PASSWORD_HASH
     assert argon2.extract_parameters(dummy) == argon2.extract_parameters(secrets.hash_password("x"))
+
+
+def test_behind_a_trusted_proxy_each_forwarded_visitor_has_its_own_pause(server_factory):
+    """Behind the documented proxy every peer is the proxy: the pause must follow the
+    forwarded client (HASHBANK_TRUSTED_PROXIES), or an outsider pauses everyone."""
+    proxied: Server = server_factory(
+        extra_env={
+            "HASHBANK_TRUSTED_PROXIES": "127.0.0.1",
+            "HASHBANK_LOGIN_ATTEMPTS_PER_ADDRESS": str(PER_ADDRESS),
+        }
+    )
+    username = "u-" + uuid.uuid4().hex[:8]
+    db = Database(proxied.database_url)
+    try:
+        UserService(db).create(username, PASSWORD, "moderator", actor="test")
+    finally:
+        db.dispose()
+
+    def via_proxy(client_ip: str, password: str) -> httpx.Response:
+        headers = {"X-Forwarded-For": client_ip}
+        with httpx.Client(base_url=proxied.url, timeout=60, headers=headers) as c:
+            token = CSRF.search(c.get("/dashboard/login").text)
+            assert token is not None
+            return c.post(
+                "/dashboard/login",
+                data={"csrf": token.group(1), "username": username, "password": password},
+            )
+
+    for i in range(PER_ADDRESS + 2):  # the outsider, past its own budget
+        assert via_proxy("203.0.113.5", f"guess-{i}").status_code == 401
+    assert via_proxy("203.0.113.5", PASSWORD).status_code == 401  # paused: not even checked
+    owner = via_proxy("198.51.100.7", PASSWORD)  # the owner, through the same proxy
+    assert owner.status_code == 303, alert(owner)
