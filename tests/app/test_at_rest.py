@@ -27,7 +27,9 @@ def test_backups_exports_and_log_files_are_mode_0600(server_factory, tmp_path: P
     server: Server = server_factory(extra_env={"HASHBANK_LOG_FILE": str(log_file)})
     with server.client() as c:
         value = secrets.token_hex(32)
-        assert c.post("/v1/cases", json={"hashes": [{"type": "pdq", "value": value}]}).is_success
+        assert c.post(
+            "/v1/cases", json={"hashes": [{"type": "pdq", "value": value, "quality": 90}]}
+        ).is_success
     old = os.umask(0o022)  # the usual umask: files would be created 0644
     try:
         backup, export = tmp_path / "state.jsonl.gz", tmp_path / "hashes.csv"
@@ -56,7 +58,8 @@ def test_erased_hashes_do_not_survive_in_the_sqlite_file(server_factory, tmp_pat
     values = [secrets.token_hex(32) for _ in range(3)]
     with server.client() as c:
         case = c.post(
-            "/v1/cases", json={"hashes": [{"type": "pdq", "value": v} for v in values]}
+            "/v1/cases",
+            json={"hashes": [{"type": "pdq", "value": v, "quality": 90} for v in values]},
         ).json()
         assert c.delete(
             f"/v1/cases/{case['case_id']}", headers={"X-Case-Pin": case["pin"]}
@@ -82,7 +85,9 @@ def test_a_failed_statement_logs_no_hash(server_factory) -> None:
     key = server.create_client("platform", "check")
     stored = secrets.token_hex(32)
     with server.client() as c:
-        assert c.post("/v1/cases", json={"hashes": [{"type": "pdq", "value": stored}]}).is_success
+        assert c.post(
+            "/v1/cases", json={"hashes": [{"type": "pdq", "value": stored, "quality": 90}]}
+        ).is_success
     # every insert into the match log now fails inside the database
     engine = create_engine(server.database_url)
     with engine.begin() as conn:

@@ -159,7 +159,9 @@ CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 NO_SUCH_ID = "987654"  # path ids of form posts: nothing is confirmed, revoked or disabled
 JSON_BODIES: dict[tuple[str, str], Any] = {
     ("POST", "/v1/cases"): {"hashes": [{"type": "pdq", "value": "ab" * 32, "quality": 90}]},
-    ("POST", "/v1/cases/{case_id}/hashes"): {"hashes": [{"type": "pdq", "value": "ab" * 32}]},
+    ("POST", "/v1/cases/{case_id}/hashes"): {
+        "hashes": [{"type": "pdq", "value": "ab" * 32, "quality": 90}]
+    },
     ("POST", "/v1/check"): {"hashes": [{"type": "pdq", "value": "ab" * 32}]},
     ("POST", "/v1/check/batch"): {"items": [{"hashes": [{"type": "md5", "value": "ab" * 16}]}]},
     ("POST", "/v1/matches/{match_id}/feedback"): {"feedback": "blocked"},
@@ -245,7 +247,9 @@ def world(hostile_server: Server) -> dict[str, Any]:
     key = hostile_server.create_client("hostile", "check,report,feed,admin")
     pdq = secrets.token_hex(32)
     with hostile_server.client() as c:
-        case = c.post("/v1/cases", json={"hashes": [{"type": "pdq", "value": pdq}]}).json()
+        case = c.post(
+            "/v1/cases", json={"hashes": [{"type": "pdq", "value": pdq, "quality": 90}]}
+        ).json()
     with hostile_server.client(key) as c:
         match = c.post("/v1/check", json={"hashes": [{"type": "pdq", "value": pdq}]}).json()
     staff = httpx.Client(base_url=hostile_server.url, timeout=60)

@@ -35,7 +35,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 
 
 def _report(server: Server, *values: str) -> dict[str, str]:
-    body = {"hashes": [{"type": "pdq", "value": v} for v in values]}
+    body = {"hashes": [{"type": "pdq", "value": v, "quality": 90} for v in values]}
     with server.client() as c:
         r = c.post("/v1/cases", json=body)
     assert r.status_code == 201, r.text
