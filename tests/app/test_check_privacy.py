@@ -13,11 +13,13 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 import time
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
 
 from app.config import Settings
@@ -238,3 +240,39 @@ def test_pending_hashes_wait_for_the_delay_or_a_moderator(
     )
     assert late and time.monotonic() - reported >= PENDING_DELAY - 0.5
     assert _check(server, key, [{"type": "sha256", "value": waiting}])["action"] == "review"
+
+
+# -- the dashboard: exact distances per client, probers flagged -------------------------------
+def test_dashboard_toggles_exact_distances_and_flags_probers(
+    server: Server, services: Services
+) -> None:
+    csrf = re.compile(r'name="csrf" value="([^"]+)"')
+    admin, password = f"adm-{secrets.token_hex(3)}", secrets.token_urlsafe(16)
+    services.users.create(admin, password, "admin", actor="test")
+    stored = secrets.token_hex(8)
+    _import(services, "phash", stored)
+    platform, prober = f"platform-{secrets.token_hex(3)}", f"prober-{secrets.token_hex(3)}"
+    key, probe_key = _key(services, name=platform), _key(services, name=prober)
+    _followed(server, key, "phash", stored)
+    near = [[{"type": "phash", "value": _flip(stored, b)}] for b in range(32)]
+    assert _batch(server, probe_key, near).status_code == 429
+
+    with httpx.Client(base_url=server.url, timeout=60) as web:
+        token = csrf.search(web.get("/dashboard").text)
+        assert token is not None
+        login = {"csrf": token.group(1), "username": admin, "password": password}
+        assert web.post("/dashboard/login", data=login).status_code == 303
+        page = web.get("/dashboard/clients").text
+        token = csrf.search(page)
+        assert token is not None
+        row = re.search(rf"<tr>\s*<td>{prober}</td>.*?</tr>", page, re.S)
+        assert row is not None and "probing" in row.group(0)
+        assert prober in web.get("/dashboard").text  # the overview names it
+        (client_id,) = [c.id for c in services.clients.list() if c.name == platform]
+        r = web.post(
+            f"/dashboard/clients/{client_id}/distances",
+            data={"csrf": token.group(1), "exact": "on"},
+        )
+        assert r.status_code == 303, r.text
+    res = _check(server, key, [{"type": "phash", "value": _flip(stored, 1, 2)}])
+    assert res["matches"][0]["distance"] == 2  # at once on the server that changed it
