@@ -104,6 +104,34 @@ class Settings(BaseSettings):
     quarantine_window_seconds: int = Field(
         86_400, ge=60, description="The window of the quarantine counts, in seconds."
     )
+    quarantine_matches_per_client: int = Field(
+        100,
+        ge=0,
+        description="Most uploads one API client adds to a stored hash's quarantine count "
+        "per window (an upload: a distinct query hash; re-checks and duplicates in a batch "
+        "count once), so that no single key can quarantine a victim's hash; 0: no cap.",
+    )
+    probe_near_misses: int = Field(
+        32,
+        ge=0,
+        description="A client whose checks bring this many distinct query hashes at a "
+        "distance above 0 to one stored perceptual hash within the probe window is probing "
+        "(rebuilding the hash bit by bit): its checks get 429 for the probe penalty and the "
+        "audit log and dashboard say so; 0: never.",
+    )
+    probe_window_seconds: int = Field(
+        3600, ge=60, description="The window of the near-miss probe counts, in seconds."
+    )
+    probe_penalty_seconds: int = Field(
+        3600, ge=1, description="How long a probing client's checks are refused, in seconds."
+    )
+    pending_review_delay_seconds: int = Field(
+        0,
+        ge=0,
+        description="A pending (not yet reviewed) case's hashes answer review only this many "
+        "seconds after they were reported (before that: no match), or once a moderator "
+        "confirms the case; 0: at once (docs/security.md weighs the two).",
+    )
     pin_attempts: int = Field(10, ge=1, description="Wrong PINs after which a case is locked.")
     pin_lock_seconds: int = Field(
         900, ge=1, description="How long a case stays locked after too many wrong PINs."
@@ -197,5 +225,9 @@ class Settings(BaseSettings):
         if days and days * 86_400 < self.quarantine_window_seconds:
             raise ValueError(
                 "HASHBANK_MATCH_RETENTION_DAYS must cover HASHBANK_QUARANTINE_WINDOW_SECONDS"
+            )
+        if days and days * 86_400 < self.probe_window_seconds:
+            raise ValueError(
+                "HASHBANK_MATCH_RETENTION_DAYS must cover HASHBANK_PROBE_WINDOW_SECONDS"
             )
         return self

@@ -152,7 +152,11 @@ class Server:
         self, name: str | None = None, scopes: str = "check,report,feed,admin", **opts: Any
     ) -> str:
         """Create an API client through the CLI and return its key."""
-        extra = [f"--{k.replace('_', '-')}={v}" for k, v in opts.items()]
+        extra = [
+            f"--{k.replace('_', '-')}" if v is True else f"--{k.replace('_', '-')}={v}"
+            for k, v in opts.items()
+            if v is not False
+        ]
         out = self.cli(
             "clients",
             "create",

@@ -45,6 +45,7 @@ async def create_bank(
         description=body.description,
         pdq_threshold=body.pdq_threshold,
         phash_threshold=body.phash_threshold,
+        phash_block=body.phash_block,
     )
     return JSONResponse(
         BankOut.model_validate(bank, from_attributes=True).model_dump(), status_code=201

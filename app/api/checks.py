@@ -22,13 +22,18 @@ INLINE_SEARCH_HASHES = 64  # bigger batches are searched in a worker thread
 NO_MATCH = CheckOut(match=False, action="none", matches=[]).model_dump_json().encode()
 
 
-def _out(result: CheckResult) -> CheckOut:
+def _out(result: CheckResult, client: ClientView) -> CheckOut:
+    exact = client.exact_distances
     return CheckOut(
         match=result.match,
         action=result.action,
         matches=[
             MatchOut(
-                signal_type=m.signal_type, distance=m.distance, bank=m.bank, match_id=m.match_id
+                signal_type=m.signal_type,
+                band=m.band,
+                distance=m.distance if exact else None,
+                bank=m.bank,
+                match_id=m.match_id,
             )
             for m in result.matches
         ],
@@ -45,6 +50,7 @@ def _out(result: CheckResult) -> CheckOut:
 async def check(
     request: Request, services: ServicesDep, client: ClientView = require("check")
 ) -> CheckOut | Response:
+    services.checks.refuse_prober(client.id)  # a dict look-up; empty unless someone probed
     s = services.settings
     if body_kind(request) == "multipart":
         parts = await read_images(request, max_files=1, max_bytes=s.max_image_bytes)
@@ -70,7 +76,7 @@ async def check(
         return Response(NO_MATCH, media_type="application/json")  # the common answer, ready-made
     result = await run_sync(services.checks.record, [found], client.id)
     _count(result)
-    return _out(result[0])
+    return _out(result[0], client)
 
 
 @router.post(
@@ -83,6 +89,7 @@ async def check(
 async def check_batch(
     request: Request, services: ServicesDep, client: ClientView = require("check")
 ) -> BatchOut | Response:
+    services.checks.refuse_prober(client.id)
     if body_kind(request) != "json":
         raise InvalidInput('a batch is JSON: {"items": [{"hashes": [...]}, ...]}')
     body = await read_model(request, BatchIn)
@@ -104,7 +111,7 @@ async def check_batch(
         )
     results = await run_sync(services.checks.record, found, client.id)
     _count(results)
-    return BatchOut(results=[_out(r) for r in results])
+    return BatchOut(results=[_out(r, client) for r in results])
 
 
 def _count(results: list[CheckResult]) -> None:

@@ -68,7 +68,13 @@ class CaseOut(BaseModel):
 
 class MatchOut(BaseModel):
     signal_type: str
-    distance: int
+    band: Literal["exact", "near"] = Field(
+        description="`exact`: the very hash (distance 0); `near`: within the threshold."
+    )
+    distance: int | None = Field(
+        description="The Hamming distance, for clients an admin allowed exact distances; "
+        "null for the others (exact distances let a caller rebuild a stored hash)."
+    )
     bank: str
     match_id: int | None = Field(
         description="Id for feedback; null if the match could not be logged (database down: "
@@ -124,6 +130,11 @@ class BankIn(BaseModel):
     description: str = Field("", max_length=500)
     pdq_threshold: int | None = Field(None, ge=0, le=48)
     phash_threshold: int | None = Field(None, ge=0, le=12)
+    phash_block: bool = Field(
+        False,
+        description="Let a match on a pHash alone block; false: it answers review "
+        "(64-bit pHashes collide too easily to block on their own).",
+    )
 
 
 class BankOut(BaseModel):
@@ -133,6 +144,7 @@ class BankOut(BaseModel):
     description: str
     pdq_threshold: int | None
     phash_threshold: int | None
+    phash_block: bool = Field(description="Whether a pHash-only match may block.")
     hashes: int
 
 

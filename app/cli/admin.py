@@ -37,6 +37,14 @@ def clients_create(
         int | None,
         typer.Option("--rate-limit", help="Requests per second for this key (default: none)."),
     ] = None,
+    exact_distances: Annotated[
+        bool,
+        typer.Option(
+            "--exact-distances",
+            help="Checks answer this client exact Hamming distances, not just exact/near "
+            "(exact distances let a caller rebuild stored hashes: trusted clients only).",
+        ),
+    ] = False,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print one JSON object for scripts.")
     ] = False,
@@ -44,7 +52,13 @@ def clients_create(
     """Create an API client and print its key (shown once, stored only as a SHA-256)."""
     svc = services()
     try:
-        new = svc.clients.create(name, parse_scopes(scopes), actor=ACTOR, rate_limit=rate_limit)
+        new = svc.clients.create(
+            name,
+            parse_scopes(scopes),
+            actor=ACTOR,
+            rate_limit=rate_limit,
+            exact_distances=exact_distances,
+        )
     except HashbankError as exc:
         fail(exc)
     finally:
@@ -74,22 +88,46 @@ def clients_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> No
                     "scopes": sorted(c.scopes),
                     "key_prefix": c.key_prefix,
                     "rate_limit": c.rate_limit,
+                    "exact_distances": c.exact_distances,
                     "revoked": c.revoked_at is not None,
                     "last_used_at": c.last_used_at,
                 }
             )
         return
-    table = Table("name", "scopes", "key prefix", "rate limit", "state", "last used")
+    table = Table("name", "scopes", "key prefix", "rate limit", "distances", "state", "last used")
     for c in rows:
         table.add_row(
             c.name,
             ",".join(sorted(c.scopes)),
             c.key_prefix + "…",
             str(c.rate_limit or "-"),
+            "exact" if c.exact_distances else "band",
             "revoked" if c.revoked_at else "active",
             str(c.last_used_at or "never"),
         )
     Console().print(table)
+
+
+@clients.command("distances")
+def clients_distances(
+    name: Annotated[str, typer.Argument(help="The client's name.")],
+    exact: Annotated[
+        bool,
+        typer.Option(
+            "--exact/--band",
+            help="Answer its checks exact Hamming distances, or only exact/near.",
+        ),
+    ],
+) -> None:
+    """Give a client exact distances in its check answers, or take them away."""
+    svc = services()
+    try:
+        svc.clients.set_exact_distances(name, exact, actor=ACTOR)
+    except HashbankError as exc:
+        fail(exc)
+    finally:
+        svc.close()
+    typer.echo(f"client {name!r} now gets {'exact distances' if exact else 'bands'}")
 
 
 @clients.command("revoke")

@@ -443,6 +443,7 @@ def create_bank(ctx: AdminPage, form: FormDep) -> Response:
         description=form.text("description"),
         pdq_threshold=_threshold(form.text("pdq_threshold")),
         phash_threshold=_threshold(form.text("phash_threshold")),
+        phash_block=form.text("phash_block") == "on",
     )
     return ctx.redirect("/dashboard/banks", f"Bank {bank.name} created.")
 
@@ -468,6 +469,7 @@ def _clients_page(ctx: AdminPage, *, new_key: tuple[str, str] | None) -> HTMLRes
         sort=sort,
         scopes=SCOPES,
         new_key=new_key,
+        probing=ctx.services.dashboard.probing_clients(),
     )
 
 
@@ -483,8 +485,18 @@ def create_client(ctx: AdminPage, form: FormDep) -> HTMLResponse:
         parse_scopes(form.all("scopes")),
         actor=_staff(ctx).actor,
         rate_limit=rate_limit,
+        exact_distances=form.text("exact_distances") == "on",
     )
     return _clients_page(ctx, new_key=(new.client.name, new.key))
+
+
+@router.post("/clients/{client_id}/distances")
+def set_client_distances(ctx: AdminPage, form: FormDep, client_id: int) -> Response:
+    """Give a client exact distances in its check answers, or take them away."""
+    exact = form.text("exact") == "on"
+    client = ctx.services.clients.set_exact_distances(client_id, exact, actor=_staff(ctx).actor)
+    what = "exact distances" if exact else "only exact/near bands"
+    return ctx.redirect("/dashboard/clients", f"Client {client.name} now gets {what}.")
 
 
 @router.post("/clients/{client_id}/revoke")
@@ -559,6 +571,7 @@ def set_thresholds(ctx: AdminPage, form: FormDep, name: str) -> Response:
         actor=_staff(ctx).actor,
         pdq_threshold=_threshold(form.text("pdq_threshold")),
         phash_threshold=_threshold(form.text("phash_threshold")),
+        phash_block=form.text("phash_block") == "on",
     )
     return ctx.redirect("/dashboard/settings", f"Thresholds of bank {bank.name} saved.")
 

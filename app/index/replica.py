@@ -51,6 +51,7 @@ class BankInfo:
     policy: BankPolicy
     pdq_threshold: int | None
     phash_threshold: int | None
+    phash_block: bool = False  # a pHash-only match may block (else it answers review)
 
 
 @dataclass(frozen=True, slots=True)
@@ -223,7 +224,14 @@ class IndexReplica:
     # -- mutation (under self._lock) -----------------------------------------------------
     def _load_banks(self, banks: Iterable[object]) -> None:
         self.banks = {
-            b.id: BankInfo(b.id, b.name, BankPolicy(b.policy), b.pdq_threshold, b.phash_threshold)  # type: ignore[attr-defined]
+            b.id: BankInfo(  # type: ignore[attr-defined]
+                b.id,  # type: ignore[attr-defined]
+                b.name,  # type: ignore[attr-defined]
+                BankPolicy(b.policy),  # type: ignore[attr-defined]
+                b.pdq_threshold,  # type: ignore[attr-defined]
+                b.phash_threshold,  # type: ignore[attr-defined]
+                bool(b.phash_block),  # type: ignore[attr-defined]
+            )
             for b in banks
         }
 

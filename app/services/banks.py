@@ -36,6 +36,7 @@ class BankView:
     pdq_threshold: int | None
     phash_threshold: int | None
     hashes: int
+    phash_block: bool = False  # pHash-only matches may block (else they answer review)
 
 
 def _view(bank: Bank, hashes: int) -> BankView:
@@ -47,6 +48,7 @@ def _view(bank: Bank, hashes: int) -> BankView:
         bank.pdq_threshold,
         bank.phash_threshold,
         hashes,
+        bool(bank.phash_block),
     )
 
 
@@ -75,7 +77,10 @@ class BankService:
         description: str = "",
         pdq_threshold: int | None = None,
         phash_threshold: int | None = None,
+        phash_block: bool = False,
     ) -> BankView:
+        """Create a bank; ``phash_block`` lets a pHash-only match block (64-bit pHashes
+        collide too easily: by default such a match answers review)."""
         if not _NAME.fullmatch(name):
             raise InvalidInput("a bank name is 1-64 lowercase letters, digits, '-' or '_'")
         try:
@@ -92,21 +97,37 @@ class BankService:
                     description=description[:500],
                     pdq_threshold=pdq_threshold,
                     phash_threshold=phash_threshold,
+                    phash_block=phash_block,
                     created_at=utcnow(),
                 )
             )
             ChangeRepository(session).append(
                 [Change(at=utcnow(), op=ChangeOp.BANK, bank_id=bank.id)]
             )
-            audit.record(session, actor, "bank.created", "bank", name, policy=str(policy_value))
+            audit.record(
+                session,
+                actor,
+                "bank.created",
+                "bank",
+                name,
+                policy=str(policy_value),
+                phash_block=phash_block,
+            )
             view = _view(bank, 0)
         self.replica.sync()
         return view
 
     def set_thresholds(
-        self, name: str, *, actor: str, pdq_threshold: int | None, phash_threshold: int | None
+        self,
+        name: str,
+        *,
+        actor: str,
+        pdq_threshold: int | None,
+        phash_threshold: int | None,
+        phash_block: bool | None = None,
     ) -> BankView:
-        """Set (or clear, with None) a bank's thresholds; every process follows."""
+        """Set (or clear, with None) a bank's thresholds, and whether a pHash-only match
+        may block (None: unchanged); every process follows."""
         _check_threshold("pdq", pdq_threshold)
         _check_threshold("phash", phash_threshold)
         with self.db.write() as session:
@@ -116,6 +137,11 @@ class BankService:
                 raise NotFound(f"no bank {name!r}")
             bank.pdq_threshold = pdq_threshold
             bank.phash_threshold = phash_threshold
+            if phash_block is not None and phash_block != bank.phash_block:
+                bank.phash_block = phash_block
+                audit.record(
+                    session, actor, "bank.phash_block", "bank", name, phash_block=phash_block
+                )
             ChangeRepository(session).append(
                 [Change(at=utcnow(), op=ChangeOp.BANK, bank_id=bank.id)]
             )

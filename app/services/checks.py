@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import logging
+import math
+import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Literal
 
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
+from app.errors import RateLimited
 from app.index.replica import BankInfo, IndexReplica
 from app.services import audit
 from app.services.inputs import HashInput
@@ -26,7 +31,14 @@ from app.storage.repositories import (
 
 log = logging.getLogger(__name__)
 
-__all__ = ["CheckResult", "CheckService", "MatchOut", "QuarantinePolicy", "Thresholds"]
+__all__ = [
+    "CheckResult",
+    "CheckService",
+    "MatchOut",
+    "ProbePolicy",
+    "QuarantinePolicy",
+    "Thresholds",
+]
 
 ACTION_RANK = {"none": 0, "review": 1, "block": 2}
 
@@ -50,14 +62,20 @@ class Thresholds:
 class QuarantinePolicy:
     """When a stored hash matches more than a victim's image plausibly would.
 
-    A victim's image comes back a few times on a few platforms; a hash with ``matches``
-    matches, or matched by ``clients`` distinct API clients, within ``window_seconds`` is
-    far more likely a common image that slipped into the bank. 0 turns a limit off.
+    A victim's image comes back a few times on a few platforms; a hash matched by
+    ``matches`` uploads, or by ``clients`` distinct API clients, within ``window_seconds``
+    is far more likely a common image that slipped into the bank. 0 turns a limit off.
+
+    An upload is a distinct (client, query hash) pair: one client re-checking the same
+    hash, or sending it many times in one batch, is one upload; and one client counts
+    for at most ``per_client`` uploads of a hash per window, so no single API key can
+    quarantine a victim's hash on its own (with the defaults it takes 10 clients, or 25).
     """
 
     matches: int = 1000
     clients: int = 25
     window_seconds: int = 86_400
+    per_client: int = 100
 
     def reason(self, matches: int, clients: int) -> str | None:
         """Why a hash with these counts in the window is hot, or None."""
@@ -68,18 +86,50 @@ class QuarantinePolicy:
             return f"matched by {clients} clients in {hours} (limit {self.clients})"
         return None
 
+    def counts(self, uploads_per_client: Sequence[int]) -> tuple[int, int]:
+        """(uploads counted, clients) from each client's distinct uploads of one hash."""
+        cap = self.per_client or None
+        return sum(n if cap is None else min(n, cap) for n in uploads_per_client), len(
+            uploads_per_client
+        )
+
     @property
     def enabled(self) -> bool:
         return bool(self.matches or self.clients)
 
 
 @dataclass(frozen=True)
+class ProbePolicy:
+    """When a client's checks look like an attempt to rebuild a stored perceptual hash.
+
+    Rebuilding a hash takes many distinct queries near it (a bit flipped at a time,
+    watching which answers still match). A client whose checks, within ``window_seconds``,
+    brought ``near_misses`` distinct query hashes (at a distance above 0) to the same
+    stored hash is refused every check (429) for ``penalty_seconds``, and the audit log
+    says so. 0 turns it off.
+    """
+
+    near_misses: int = 32
+    window_seconds: int = 3600
+    penalty_seconds: int = 3600
+
+    @property
+    def enabled(self) -> bool:
+        return self.near_misses > 0
+
+
+@dataclass(frozen=True)
 class MatchOut:
     signal_type: str
-    distance: int
+    distance: int  # answered only to clients allowed exact distances; others get the band
     bank: str
     match_id: int | None  # None: the database was unreachable, the match is not logged
     action: str
+
+    @property
+    def band(self) -> Literal["exact", "near"]:
+        """``exact`` (distance 0: the very hash) or ``near``."""
+        return "exact" if self.distance == 0 else "near"
 
 
 @dataclass
@@ -98,6 +148,13 @@ class _Candidate:
     bank: BankInfo
     case_id: int | None
     action: str
+    pending: bool = False  # the hash's case is pending review
+
+
+@dataclass
+class _Logged:
+    ids: list[int | None]
+    probing: bool = False
 
 
 class CheckService:
@@ -109,11 +166,44 @@ class CheckService:
         replica: IndexReplica,
         thresholds: Thresholds,
         quarantine: QuarantinePolicy | None = None,
+        probes: ProbePolicy | None = None,
+        *,
+        pending_review_delay: float = 0,
     ) -> None:
         self.db = db
         self.replica = replica
         self.thresholds = thresholds
         self.quarantine = quarantine or QuarantinePolicy()
+        self.probes = probes or ProbePolicy()
+        self.pending_review_delay = pending_review_delay
+        # client id -> time.monotonic() until which its checks are refused (this process;
+        # the others see the same match log and refuse the client at its next match)
+        self._probers: dict[int, float] = {}
+        self._probers_lock = threading.Lock()
+
+    def refuse_prober(self, client_id: int | None) -> None:
+        """Raise RateLimited if this client is serving a probing penalty (a dict look-up:
+        it runs before every check, matched or not, so the refusal itself reveals nothing).
+        """
+        if not self._probers or client_id is None:
+            return
+        until = self._probers.get(client_id)
+        if until is None:
+            return
+        left = until - time.monotonic()
+        if left <= 0:
+            with self._probers_lock:
+                self._probers.pop(client_id, None)
+            return
+        raise RateLimited(
+            "this key sent many near-miss checks against one stored hash (probing); its "
+            "checks are refused for a while",
+            retry_after=math.ceil(left),
+        )
+
+    def _penalise(self, client_id: int) -> None:
+        with self._probers_lock:
+            self._probers[client_id] = time.monotonic() + self.probes.penalty_seconds
 
     def _radius(self, signal_type: str) -> int:
         """The widest distance any bank accepts for this type (search once, filter per bank)."""
@@ -160,6 +250,10 @@ class CheckService:
                 action = _action(bank.policy, info.status)
                 if action == "none":
                     continue
+                if action == "block" and signal_type == "phash" and not bank.phash_block:
+                    # 64 bits collide too easily to block on their own: a pHash match
+                    # blocks only beside another hash's block, or in a bank that says so
+                    action = "review"
                 key = (info.case_id, info.bank_id if info.case_id is None else 0, signal_type)
                 found = best.setdefault(i, {})
                 if key not in found or hit.distance < found[key].distance:
@@ -171,6 +265,7 @@ class CheckService:
                         bank,
                         info.case_id,
                         action,
+                        info.status == CaseStatus.PENDING,
                     )
         out: list[list[_Candidate]] = [[] for _ in batch]
         for i, found in best.items():
@@ -181,10 +276,21 @@ class CheckService:
 
     def _log(
         self, flat: Sequence[tuple[int, _Candidate]], client_id: int | None, now: datetime
-    ) -> list[int | None]:
-        """Write the match rows and bump the cases' counters in one transaction."""
+    ) -> _Logged:
+        """Write the match rows and bump the cases' counters in one transaction; say
+        whether the client is probing (then nothing counts: no attempt, no quarantine)."""
         firsts = _first_per_upload(flat)
         with self.db.write() as session:
+            matches = MatchRepository(session)
+            # the same query hash from the same client within the window is the same
+            # upload checked again: it is logged, but it is not another re-upload attempt
+            since = now - timedelta(seconds=self.quarantine.window_seconds)
+            seen = matches.seen_uploads(
+                client_id,
+                {(c.case_id, c.query_value) for _, c in flat if c.case_id is not None},
+                since,
+            )
+            rechecked = _rechecked(flat, seen)
             rows = [
                 Match(
                     created_at=now,
@@ -196,16 +302,31 @@ class CheckService:
                     distance=c.distance,
                     query_value=c.query_value,
                     action=c.action,
-                    attempt=first,
+                    attempt=first and (i, c.case_id) not in rechecked,
                 )
-                for (_, c), first in zip(flat, firsts, strict=True)
+                for (i, c), first in zip(flat, firsts, strict=True)
             ]
-            MatchRepository(session).add_many(rows)
+            matches.add_many(rows)
+            if self._probing(matches, flat, client_id, now):
+                for row in rows:
+                    row.attempt = False
+                audit.record(
+                    session,
+                    "system",
+                    "client.probing",
+                    "client",
+                    client_id or 0,
+                    limit=self.probes.near_misses,
+                    window_seconds=self.probes.window_seconds,
+                    penalty_seconds=self.probes.penalty_seconds,
+                )
+                log.warning("client probing a stored hash", extra={"client_id": client_id})
+                return _Logged([row.id for row in rows], probing=True)
             # a case counts re-upload attempts: its rows marked ``attempt``, one per upload
             # however many of its hashes (PDQ, MD5, SHA-256, pHash) the upload matched
             attempts: dict[int, int] = {}
-            for (_, c), first in zip(flat, firsts, strict=True):
-                if first and c.case_id is not None:
+            for (_, c), row in zip(flat, rows, strict=True):
+                if row.attempt and c.case_id is not None:
                     attempts[c.case_id] = attempts.get(c.case_id, 0) + 1
             cases = CaseRepository(session)
             for case_id, n in sorted(attempts.items()):
@@ -217,7 +338,25 @@ class CheckService:
             ids: list[int | None] = [row.id for row in rows]
         if hot:
             self.replica.sync()  # this process answers review at once; others within ~1 s
-        return ids
+        return _Logged(ids)
+
+    def _probing(
+        self,
+        matches: MatchRepository,
+        flat: Sequence[tuple[int, _Candidate]],
+        client_id: int | None,
+        now: datetime,
+    ) -> bool:
+        """Whether this client has now brought too many distinct near queries to one
+        stored perceptual hash (the rows just added included)."""
+        if not self.probes.enabled or client_id is None:
+            return False
+        near = {c.signal_id for _, c in flat if c.distance > 0}
+        if not near:
+            return False
+        since = now - timedelta(seconds=self.probes.window_seconds)
+        counts = matches.near_query_counts(client_id, near, since)
+        return any(n >= self.probes.near_misses for n in counts.values())
 
     def _quarantine_hot(
         self, session: Session, flat: Sequence[tuple[int, _Candidate]], now: datetime
@@ -237,7 +376,8 @@ class CheckService:
             return set()
         since = now - timedelta(seconds=self.quarantine.window_seconds)
         hot: set[int] = set()
-        for signal_id, (matches, clients) in sorted(repo.match_counts(ids, since).items()):
+        for signal_id, per_client in sorted(repo.upload_counts(ids, since).items()):
+            matches, clients = self.quarantine.counts(per_client)
             reason = self.quarantine.reason(matches, clients)
             if reason is None:
                 continue
@@ -269,27 +409,70 @@ class CheckService:
     def record(
         self, found: Sequence[Sequence[_Candidate]], client_id: int | None
     ) -> list[CheckResult]:
-        """Log the matches of several items in one transaction; build their results."""
+        """Log the matches of several items in one transaction; build their results.
+
+        Identical items (the same matches from the same query hashes) are one upload:
+        each gets its answer, the match is logged once and they share its ``match_id``.
+
+        Raises:
+            RateLimited: the client is probing (see :class:`ProbePolicy`).
+        """
+        self.refuse_prober(client_id)
         results = [CheckResult() for _ in found]
-        flat = [(i, c) for i, cands in enumerate(found) for c in cands]
+        found = self._hold_young_pending(found)
+        same: dict[tuple[tuple[int, str], ...], int] = {}
+        first = [
+            same.setdefault(tuple((c.signal_id, c.query_value) for c in f), i)
+            for i, f in enumerate(found)
+        ]
+        flat = [(i, c) for i, cands in enumerate(found) if first[i] == i for c in cands]
         if not flat:
             return results
         now = utcnow()
         try:
-            ids = self._log(flat, client_id, now)
+            logged = self._log(flat, client_id, now)
         except DBAPIError:
             # The answer comes from memory: a platform still gets "block" while the
             # database is down (it must not let a victim's image through); only the match
             # log entry is lost, and that is logged and counted.
             log.warning("database unreachable: match answered but not logged", exc_info=True)
-            ids = [None] * len(flat)
-        for (i, c), match_id in zip(flat, ids, strict=True):
-            res = results[i]
-            res.match = True
-            if ACTION_RANK[c.action] > ACTION_RANK[res.action]:
-                res.action = c.action
-            res.matches.append(MatchOut(c.signal_type, c.distance, c.bank.name, match_id, c.action))
+            logged = _Logged([None] * len(flat))
+        if logged.probing and client_id is not None:
+            self._penalise(client_id)
+            self.refuse_prober(client_id)
+        ids: dict[int, list[int | None]] = {}
+        for (i, _), match_id in zip(flat, logged.ids, strict=True):
+            ids.setdefault(i, []).append(match_id)
+        for i, res in enumerate(results):
+            rep = first[i]
+            for c, match_id in zip(found[rep], ids.get(rep, []), strict=True):
+                res.match = True
+                if ACTION_RANK[c.action] > ACTION_RANK[res.action]:
+                    res.action = c.action
+                res.matches.append(
+                    MatchOut(c.signal_type, c.distance, c.bank.name, match_id, c.action)
+                )
         return results
+
+    def _hold_young_pending(
+        self, found: Sequence[Sequence[_Candidate]]
+    ) -> Sequence[Sequence[_Candidate]]:
+        """Drop matches of pending cases' hashes younger than the pending-review delay
+        (reported so recently that no moderator has looked at them yet)."""
+        if self.pending_review_delay <= 0 or not any(c.pending for f in found for c in f):
+            return found
+        ids = {c.signal_id for f in found for c in f if c.pending}
+        try:
+            with self.db.read() as session:
+                born = SignalRepository(session).created_at(ids)
+        except DBAPIError:
+            log.warning("database unreachable: pending hashes answer review", exc_info=True)
+            return found
+        cutoff = utcnow() - timedelta(seconds=self.pending_review_delay)
+        young = {sid for sid, at in born.items() if at > cutoff}
+        if not young:
+            return found
+        return [[c for c in f if not (c.pending and c.signal_id in young)] for f in found]
 
     def check(self, items: Sequence[HashInput], client_id: int | None) -> CheckResult:
         return self.record([self.find(items)], client_id)[0]
@@ -298,6 +481,25 @@ class CheckService:
         self, batch: Sequence[Sequence[HashInput]], client_id: int | None
     ) -> list[CheckResult]:
         return self.record([self.find(items) for items in batch], client_id)
+
+
+def _rechecked(
+    flat: Sequence[tuple[int, _Candidate]], seen: set[tuple[int, str]]
+) -> set[tuple[int, int]]:
+    """The (upload, case) pairs that are a re-check, not a new upload: one of the
+    upload's query hashes matching the case was checked by this client before (within
+    the window, or by an earlier item of the same call)."""
+    queries: dict[tuple[int, int], set[tuple[int, str]]] = {}
+    for i, c in flat:
+        if c.case_id is not None:
+            queries.setdefault((i, c.case_id), set()).add((c.case_id, c.query_value))
+    out: set[tuple[int, int]] = set()
+    before = set(seen)
+    for key, pairs in queries.items():  # in item order
+        if pairs & before:
+            out.add(key)
+        before |= pairs
+    return out
 
 
 def _first_per_upload(flat: Sequence[tuple[int, _Candidate]]) -> list[bool]:

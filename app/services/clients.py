@@ -56,6 +56,7 @@ class ClientView:
     created_at: datetime
     revoked_at: datetime | None
     last_used_at: datetime | None
+    exact_distances: bool = False  # checks answer exact Hamming distances, not bands
 
     @property
     def active(self) -> bool:
@@ -78,6 +79,7 @@ def _view(c: Client) -> ClientView:
         c.created_at,
         c.revoked_at,
         c.last_used_at,
+        c.exact_distances,
     )
 
 
@@ -102,7 +104,13 @@ class ClientService:
         self._lock = threading.Lock()
 
     def create(
-        self, name: str, scopes: list[str], *, actor: str, rate_limit: int | None = None
+        self,
+        name: str,
+        scopes: list[str],
+        *,
+        actor: str,
+        rate_limit: int | None = None,
+        exact_distances: bool = False,
     ) -> NewClient:
         name = name.strip()
         if not name or len(name) > 100:
@@ -118,11 +126,18 @@ class ClientService:
                     key_prefix=key[:10],
                     scopes=",".join(parse_scopes(scopes)),
                     rate_limit=rate_limit,
+                    exact_distances=exact_distances,
                     created_at=utcnow(),
                 )
             )
             audit.record(
-                session, actor, "client.created", "client", client.name, scopes=client.scopes
+                session,
+                actor,
+                "client.created",
+                "client",
+                client.name,
+                scopes=client.scopes,
+                exact_distances=exact_distances,
             )
             view = _view(client)
         return NewClient(view, key)
@@ -173,6 +188,25 @@ class ClientService:
             cache.move_to_end(digest)
             while len(cache) > limit:
                 cache.popitem(last=False)
+
+    def set_exact_distances(self, name_or_id: str | int, on: bool, *, actor: str) -> ClientView:
+        """Let a client's checks answer exact distances (or stop); other processes follow
+        within their key cache's lifetime."""
+        with self.db.write() as session:
+            repo = ClientRepository(session)
+            client = (
+                repo.get(name_or_id) if isinstance(name_or_id, int) else repo.by_name(name_or_id)
+            )
+            if client is None:
+                raise NotFound(f"no client {name_or_id!r}")
+            if client.exact_distances != on:
+                client.exact_distances = on
+                audit.record(session, actor, "client.exact_distances", "client", client.name, on=on)
+            view = _view(client)
+            key_hash = client.key_hash
+        with self._lock:
+            self._cache.pop(key_hash, None)
+        return view
 
     def authenticate(self, key: str | None, scope: str) -> ClientView:
         """The client owning ``key`` if it is valid and has ``scope``.

@@ -9,7 +9,7 @@ from app.config import Settings
 from app.index.replica import IndexReplica
 from app.services.banks import BankEntries, BankService
 from app.services.cases import CaseService
-from app.services.checks import CheckService, QuarantinePolicy, Thresholds
+from app.services.checks import CheckService, ProbePolicy, QuarantinePolicy, Thresholds
 from app.services.clients import ClientService
 from app.services.dashboard import DashboardService
 from app.services.feed import FeedService
@@ -90,7 +90,14 @@ class Services:
                     settings.quarantine_matches,
                     settings.quarantine_clients,
                     settings.quarantine_window_seconds,
+                    settings.quarantine_matches_per_client,
                 ),
+                ProbePolicy(
+                    settings.probe_near_misses,
+                    settings.probe_window_seconds,
+                    settings.probe_penalty_seconds,
+                ),
+                pending_review_delay=settings.pending_review_delay_seconds,
             ),
             clients=ClientService(db, cache_seconds=settings.key_cache_seconds),
             users=UserService(

@@ -18,6 +18,8 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Generic, TypeVar
 
+from sqlalchemy.orm import Session
+
 import hashes
 from app.errors import Conflict, InvalidInput, NotFound
 from app.index.replica import PERCEPTUAL_MAX_RADIUS, IndexReplica
@@ -244,6 +246,7 @@ class Overview:
     reuploads_30d: int
     per_day: list[tuple[date, int]]
     top_cases: list[CaseRow]
+    probing_clients: list[str] = field(default_factory=list)  # flagged in the last 24 h
 
 
 @dataclass(frozen=True)
@@ -345,6 +348,7 @@ class DashboardService:
             awaiting = dash.match_count(review=MatchReview.PENDING)
             counts = dash.match_counts_per_day(first_day, CHART_DAYS)
             top = CaseRepository(session).top_by_matches(TOP_CASES)
+            probing = self._probing(session, now)
         days = [(first_day + timedelta(days=i)).date() for i in range(CHART_DAYS)]
         series = list(zip(days, counts, strict=True))
         return Overview(
@@ -357,7 +361,20 @@ class DashboardService:
             reuploads_30d=sum(n for _, n in series),
             per_day=series,
             top_cases=[_case_row(c) for c in top],
+            probing_clients=(
+                sorted(c.name for c in self.clients.list() if c.id in probing) if probing else []
+            ),
         )
+
+    def probing_clients(self) -> dict[int, datetime]:
+        """client id -> when it was last refused for probing stored hashes (last 24 h)."""
+        with self.db.read() as session:
+            return self._probing(session, self.clock())
+
+    @staticmethod
+    def _probing(session: Session, now: datetime) -> dict[int, datetime]:
+        latest = AuditRepository(session).latest("client.probing", now - timedelta(days=1))
+        return {int(cid): at for cid, at in latest.items() if cid.isdigit()}
 
     # -- cases ---------------------------------------------------------------------------
     def cases(

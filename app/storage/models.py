@@ -21,6 +21,7 @@ from sqlalchemy import (
     String,
     Text,
     TypeDecorator,
+    false,
     true,
 )
 from sqlalchemy.engine import Dialect
@@ -135,6 +136,9 @@ class Bank(Base):
     pdq_threshold: Mapped[int | None] = mapped_column(Integer)
     phash_threshold: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # a pHash-only match blocks only in a bank that says so (64 bits collide too easily;
+    # migration 0006): elsewhere it answers review
+    phash_block: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class Client(Base):
@@ -149,6 +153,8 @@ class Client(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # checks answer this client the exact Hamming distance, not just a band (migration 0006)
+    exact_distances: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     @property
     def scope_set(self) -> frozenset[str]:

@@ -6,6 +6,7 @@ driver exceptions.
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -205,6 +206,14 @@ class SignalRepository:
         self.s.add_all(signals)
         self.s.flush()
 
+    def created_at(self, signal_ids: Iterable[int]) -> dict[int, datetime]:
+        """signal id -> when it was stored, for those of ``signal_ids`` that exist."""
+        ids = sorted(set(signal_ids))
+        if not ids:
+            return {}
+        rows = self.s.execute(select(Signal.id, Signal.created_at).where(Signal.id.in_(ids)))
+        return {int(sid): at for sid, at in rows}
+
     def for_case(self, case_id: int) -> Sequence[Signal]:
         stmt = select(Signal).where(Signal.case_id == case_id).order_by(Signal.id)
         return self.s.scalars(stmt).all()
@@ -338,6 +347,46 @@ class MatchRepository:
         )
         return self.s.scalars(stmt).all()
 
+    def seen_uploads(
+        self, client_id: int | None, pairs: set[tuple[int, str]], since: datetime
+    ) -> set[tuple[int, str]]:
+        """Which (case id, query hash) pairs this client's checks matched since ``since``
+        (the case's index narrows the scan to the few matches a case has)."""
+        if not pairs:
+            return set()
+        client = Match.client_id.is_(None) if client_id is None else Match.client_id == client_id
+        rows = self.s.execute(
+            select(Match.case_id, Match.query_value)
+            .where(
+                Match.case_id.in_(sorted({case for case, _ in pairs})),
+                Match.created_at >= since,
+                client,
+                Match.query_value.in_(sorted({value for _, value in pairs})),
+            )
+            .distinct()
+        ).all()
+        return {(int(case or 0), str(value)) for case, value in rows} & pairs
+
+    def near_query_counts(
+        self, client_id: int, signal_ids: Iterable[int], since: datetime
+    ) -> dict[int, int]:
+        """signal id -> distinct query hashes at a distance above 0 this client's checks
+        matched it with since ``since``."""
+        ids = sorted(set(signal_ids))
+        if not ids:
+            return {}
+        rows = self.s.execute(
+            select(Match.signal_id, func.count(func.distinct(Match.query_value)))
+            .where(
+                Match.signal_id.in_(ids),
+                Match.created_at >= since,
+                Match.client_id == client_id,
+                Match.distance > 0,
+            )
+            .group_by(Match.signal_id)
+        ).all()
+        return {int(sid): int(n) for sid, n in rows}
+
     def count_since(self, since: datetime) -> int:
         stmt = select(func.count()).select_from(Match).where(Match.created_at >= since)
         return self.s.scalar(stmt) or 0
@@ -393,19 +442,24 @@ class QuarantineRepository:
             stmt = stmt.where(SignalQuarantine.state == state)
         return self.s.scalars(stmt.order_by(SignalQuarantine.created_at.desc())).all()
 
-    def match_counts(
+    def upload_counts(
         self, signal_ids: Iterable[int], since: datetime
-    ) -> dict[int, tuple[int, int]]:
-        """signal id -> (matches, distinct clients) logged since ``since``."""
+    ) -> dict[int, builtins.list[int]]:
+        """signal id -> the distinct query hashes each client matched it with since
+        ``since``, one number per client (a client checking the same hash again, or many
+        times in one batch, is one upload)."""
         ids = list(signal_ids)
         if not ids:
             return {}
         rows = self.s.execute(
-            select(Match.signal_id, func.count(), func.count(func.distinct(Match.client_id)))
+            select(Match.signal_id, Match.client_id, func.count(func.distinct(Match.query_value)))
             .where(Match.signal_id.in_(ids), Match.created_at >= since)
-            .group_by(Match.signal_id)
+            .group_by(Match.signal_id, Match.client_id)
         ).all()
-        return {int(sid): (int(n), int(c)) for sid, n, c in rows}
+        out: dict[int, builtins.list[int]] = {}
+        for sid, _, n in rows:
+            out.setdefault(int(sid), []).append(int(n))
+        return out
 
 
 class ClientRepository:
@@ -492,6 +546,15 @@ class AuditRepository:
         total = self.s.scalar(select(func.count()).select_from(stmt.subquery())) or 0
         stmt = stmt.order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
         return self.s.scalars(stmt.offset(offset).limit(limit)).all(), total
+
+    def latest(self, action: str, since: datetime) -> dict[str, datetime]:
+        """object id -> its latest ``action`` event since ``since``."""
+        rows = self.s.execute(
+            select(AuditEvent.object_id, func.max(AuditEvent.at))
+            .where(AuditEvent.action == action, AuditEvent.at >= since)
+            .group_by(AuditEvent.object_id)
+        ).all()
+        return {str(oid): at for oid, at in rows}
 
     def for_object(self, object_type: str, object_id: str) -> Sequence[AuditEvent]:
         stmt = (

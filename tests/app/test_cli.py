@@ -19,9 +19,11 @@ def test_clients_and_users_commands_print_json(server_factory):
     assert server.cli("clients", "create", "p2", "--scopes", "nope", check=False).returncode != 0
     listed = [json.loads(x) for x in server.cli("clients", "list", "--json").stdout.splitlines()]
     assert listed[0]["name"] == "platform-a" and "key" not in listed[0]
+    assert listed[0]["exact_distances"] is False  # checks answer bands unless an admin says
+    server.cli("clients", "distances", "platform-a", "--exact")
     server.cli("clients", "revoke", "platform-a")
     listed = [json.loads(x) for x in server.cli("clients", "list", "--json").stdout.splitlines()]
-    assert listed[0]["revoked"] is True
+    assert listed[0]["revoked"] is True and listed[0]["exact_distances"] is True
 
     out = server.cli(
         "users",

@@ -47,7 +47,7 @@ def test_checks_over_http_equal_brute_force_on_a_100k_bank(server_factory, tmp_p
     _write_csv(tmp_path / "bank.csv", first)
     server.cli("import", str(tmp_path / "bank.csv"), "--bank", "reports")
     server.start(timeout=120)
-    key = server.create_client("platform", "check")
+    key = server.create_client("platform", "check", exact_distances=True)  # compares distances
     with server.client(key) as http:
         eventually(lambda: http.get("/readyz").status_code == 200, timeout=60)
         # the rest arrives through the change log while the server runs

@@ -198,14 +198,14 @@ def test_check_answers_never_echo_stored_hashes(live_server: Server, api_key: st
         status = c.get(f"/v1/cases/{case['case_id']}", headers={"X-Case-Pin": case["pin"]})
     body = one.json()
     assert body["match"] is True and body["action"] == "review"
-    # only the action, and per match the type, distance, bank and an id for feedback
+    # only the action, and per match the type, a band (no distance), bank and an id
     assert set(body) == {"match", "action", "matches"}
     assert {frozenset(m) for m in body["matches"]} == {
-        frozenset({"signal_type", "distance", "bank", "match_id"})
+        frozenset({"signal_type", "band", "distance", "bank", "match_id"})
     }
-    assert sorted((m["signal_type"], m["distance"]) for m in body["matches"]) == [
-        ("md5", 0),
-        ("pdq", 3),
+    assert sorted((m["signal_type"], m["band"], m["distance"]) for m in body["matches"]) == [
+        ("md5", "exact", None),
+        ("pdq", "near", None),
     ]
     for r in (one, batch, image, banks, status):  # nor does the reporter's own status
         assert r.status_code == 200, r.text

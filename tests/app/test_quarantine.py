@@ -16,11 +16,20 @@ from app.services.container import Services
 from app.storage.models import Signal
 from tests.servers import Server
 
-ENV = {"HASHBANK_QUARANTINE_MATCHES": "5", "HASHBANK_QUARANTINE_CLIENTS": "3"}
+ENV = {
+    "HASHBANK_QUARANTINE_MATCHES": "5",
+    "HASHBANK_QUARANTINE_CLIENTS": "3",
+    "HASHBANK_QUARANTINE_MATCHES_PER_CLIENT": "3",
+}
 
 
 def _pdq() -> str:
     return secrets.token_hex(32)
+
+
+def _near(value: str, bit: int) -> str:
+    """``value`` with one bit flipped: another upload of the same image, 1 bit away."""
+    return f"{int(value, 16) ^ (1 << bit):064x}"
 
 
 def _check(server: Server, key: str, value: str) -> dict:
@@ -61,13 +70,22 @@ def test_policy_reasons():
     assert "5 matches in 1 h" in (policy.reason(5, 1) or "")
     assert "3 clients" in (policy.reason(1, 3) or "")
     assert QuarantinePolicy(matches=0, clients=0).enabled is False
+    # each client's distinct uploads, capped per client; and the number of clients
+    assert QuarantinePolicy(per_client=100).counts([1000, 1, 7]) == (108, 3)
+    assert QuarantinePolicy(per_client=0).counts([1000, 1]) == (1001, 2)
 
 
 def test_many_matches_quarantine_then_release(server: Server, keys, tmp_path: Path):
     hot, other = _pdq(), _pdq()
     _import(server, tmp_path, hot, other)
-    actions = [_check(server, keys["p0"], hot)["action"] for _ in range(7)]
-    assert actions == ["block"] * 4 + ["review"] * 3  # the 5th match reaches the limit
+    uploads = [_near(hot, bit) for bit in range(7)]  # distinct uploads (query hashes)
+    # one client alone cannot quarantine it: it counts for at most 3 uploads
+    assert [_check(server, keys["p0"], v)["action"] for v in uploads] == ["block"] * 7
+    # re-checks of the same upload count once however often they come
+    assert [_check(server, keys["p0"], hot)["action"] for _ in range(5)] == ["block"] * 5
+    # a second client's uploads bring the count to 5: the 5th upload reaches the limit
+    actions = [_check(server, keys["p1"], v)["action"] for v in uploads[:3]]
+    assert actions == ["block", "review", "review"]
     assert _check(server, keys["p0"], other)["action"] == "block"  # others are untouched
 
     with server.client(keys["admin"]) as c:
@@ -108,8 +126,8 @@ def test_a_case_status_change_keeps_the_quarantine(server: Server, keys):
         case = c.post(
             "/v1/cases", json={"hashes": [{"type": "pdq", "value": value, "quality": 90}]}
         ).json()
-    for i in range(5):  # pending cases answer review anyway; this quarantines the hash
-        assert _check(server, keys["p0"], value)["action"] == "review"
+    for k in ("p0", "p1", "p2"):  # pending cases answer review anyway; 3 clients quarantine it
+        assert _check(server, keys[k], value)["action"] == "review"
     services = Services.build(Settings(database_url=server.database_url), migrate=False)
     try:
         services.cases.review(case["case_id"], confirm=True, actor="moderator")

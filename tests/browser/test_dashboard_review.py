@@ -37,7 +37,8 @@ def moderator(live_server: Server, admin: Staffer) -> Staffer:
 
 @pytest.fixture(scope="module")
 def platform_key(live_server: Server) -> str:
-    return live_server.create_client("review-platform", "check,report")
+    # these tests follow distances: a platform an admin gave exact distances
+    return live_server.create_client("review-platform", "check,report", exact_distances=True)
 
 
 def select_row(page: Page, case_id: str) -> None:

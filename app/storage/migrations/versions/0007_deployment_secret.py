@@ -6,7 +6,7 @@ number under a random secret made here, once per deployment: the same for every 
 kept across restarts, and carried by ``hashbank backup`` / ``restore``.
 
 Revision ID: 0007
-Revises: 0005
+Revises: 0006
 Create Date: 2026-12-07 03:00:00.000000
 """
 
@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0007"
-down_revision = "0005"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,77 @@
+"""Migration 0006 (client.exact_distances, bank.phash_block) goes up and down with data in
+place, on SQLite and (with HASHBANK_TEST_DATABASE_URL) PostgreSQL."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import create_engine, inspect, text
+
+from app.storage.db import MIGRATIONS
+from tests.servers import fresh_database_url
+
+
+def _run(url: str, step: str, revision: str) -> None:
+    engine = create_engine(url)
+    try:
+        with engine.begin() as conn:
+            cfg = Config()
+            cfg.set_main_option("script_location", str(MIGRATIONS))
+            cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+            cfg.attributes["connection"] = conn
+            getattr(command, step)(cfg, revision)
+    finally:
+        engine.dispose()
+
+
+def _columns(url: str, table: str) -> set[str]:
+    engine = create_engine(url)
+    try:
+        return {c["name"] for c in inspect(engine).get_columns(table)}
+    finally:
+        engine.dispose()
+
+
+def test_0006_up_and_down_keeps_clients_and_banks(tmp_path: Path) -> None:
+    url = fresh_database_url(tmp_path)
+    _run(url, "upgrade", "0005")
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO client (name, key_hash, key_prefix, scopes, created_at) "
+                "VALUES ('old', :h, 'hb_x', 'check', CURRENT_TIMESTAMP)"
+            ),
+            {"h": "a" * 64},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO bank (name, policy, description, created_at) "
+                "VALUES ('old-bank', 'block', '', CURRENT_TIMESTAMP)"
+            )
+        )
+    engine.dispose()
+
+    _run(url, "upgrade", "0006")
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        client = conn.execute(text("SELECT name, exact_distances FROM client")).one()
+        bank = conn.execute(
+            text("SELECT phash_block FROM bank WHERE name = 'old-bank'")
+        ).scalar_one()
+    engine.dispose()
+    assert client[0] == "old" and not client[1]  # existing clients get bands
+    assert not bank  # existing banks: pHash-only matches answer review
+
+    _run(url, "downgrade", "0005")
+    assert "exact_distances" not in _columns(url, "client")
+    assert "phash_block" not in _columns(url, "bank")
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT name FROM client")).scalars().all() == ["old"]
+        assert "old-bank" in conn.execute(text("SELECT name FROM bank")).scalars().all()
+    engine.dispose()
+    _run(url, "upgrade", "head")
+    assert "exact_distances" in _columns(url, "client")
