@@ -38,3 +38,19 @@ def test_openapi_lists_the_api(live_server):
     ]
     assert "hashes" in body["properties"]
     assert "HashIn" in spec["components"]["schemas"]
+
+
+def test_the_deploy_guides_proxy_sends_the_client_and_hsts():
+    """The nginx example is what operators copy: it must forward the client (or every
+    victim shares one anonymous budget, HASHBANK_TRUSTED_PROXIES names the proxy) and
+    keep browsers on HTTPS (a PIN typed after an http:// link)."""
+    import re
+
+    guide = (REPO / "docs" / "deploy.md").read_text()
+    blocks = re.findall(r"```nginx\n(.*?)```", guide, re.DOTALL)
+    assert blocks, "docs/deploy.md has no nginx example"
+    nginx = "\n".join(blocks)
+    hsts = re.search(r'add_header Strict-Transport-Security "max-age=(\d+)[^"]*" always;', nginx)
+    assert hsts and int(hsts.group(1)) >= 31_536_000
+    assert "proxy_set_header X-Forwarded-For $remote_addr;" in nginx
+    assert "HASHBANK_TRUSTED_PROXIES" in guide
