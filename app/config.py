@@ -8,7 +8,11 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+import hashes
+
 __all__ = ["Settings"]
+
+_PDQ, _PHASH = hashes.BUILTINS.get("pdq"), hashes.BUILTINS.get("phash")
 
 MiB = 1024 * 1024
 
@@ -27,10 +31,16 @@ class Settings(BaseSettings):
         description="SQLAlchemy URL of the database (SQLite file or postgresql+psycopg://).",
     )
     pdq_threshold: int = Field(
-        31, ge=0, le=48, description="Default PDQ match distance (a bank may override it)."
+        _PDQ.default_threshold,
+        ge=0,
+        le=_PDQ.max_threshold,
+        description="Default PDQ match distance (a bank may override it).",
     )
     phash_threshold: int = Field(
-        8, ge=0, le=12, description="Default pHash match distance (a bank may override it)."
+        _PHASH.default_threshold,
+        ge=0,
+        le=_PHASH.max_threshold,
+        description="Default pHash match distance (a bank may override it).",
     )
     max_body_bytes: int = Field(
         32 * MiB, ge=1024, description="Largest request body accepted, in bytes (else 413)."

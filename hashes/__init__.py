@@ -16,10 +16,17 @@ from hashes._errors import (
 )
 from hashes._hashes import DecodeLimits, Hashes, hash_bytes, hash_file, warm_up
 from hashes._index import HashIndex
-from hashes._registry import BUILTIN_SPECS, ENTRY_POINT_GROUP, SignalRegistry, SignalSpec
+from hashes._registry import (
+    BUILTIN_SPECS,
+    BUILTINS,
+    ENTRY_POINT_GROUP,
+    SignalRegistry,
+    SignalSpec,
+)
 from hashes._signals import SignalType, bits_of, hamming, hex_to_bytes, is_perceptual, parse_hash
 
 __all__ = [
+    "BUILTINS",
     "BUILTIN_SPECS",
     "ENTRY_POINT_GROUP",
     "CorruptImage",

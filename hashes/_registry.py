@@ -26,6 +26,7 @@ from typing import Any
 from hashes._errors import InvalidHash, SignalSpecError
 
 __all__ = [
+    "BUILTINS",
     "BUILTIN_SPECS",
     "ENTRY_POINT_GROUP",
     "MD5",
@@ -322,3 +323,7 @@ def _specs_of(ep: EntryPoint) -> list[SignalSpec]:
             raise SignalSpecError(f"{where} returned something other than a SignalSpec: {spec!r}")
         out.append(spec)
     return out
+
+
+BUILTINS = SignalRegistry(BUILTIN_SPECS)
+"""The built-in types alone (what the service runs on until it reads installed plug-ins)."""

@@ -38,7 +38,7 @@ __all__ = ["BankInfo", "Hit", "IndexReplica", "SignalInfo"]
 
 log = logging.getLogger(__name__)
 
-PERCEPTUAL_MAX_RADIUS = {"pdq": 48, "phash": 12}
+PERCEPTUAL_MAX_RADIUS = {s.name: s.max_threshold for s in hashes.BUILTIN_SPECS if s.perceptual}
 
 # index rows read during the initial load, added in one go: type -> (ids, rows) chunks
 _Staged = dict[str, tuple[list[npt.NDArray[np.int64]], list[npt.NDArray[np.uint8]]]]

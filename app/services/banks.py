@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
+import hashes
 from app.errors import Conflict, InvalidInput, NotFound
 from app.index.replica import IndexReplica
 from app.services import audit
@@ -24,7 +25,7 @@ from app.storage.repositories import (
 __all__ = ["BankEntries", "BankService", "BankView"]
 
 _NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
-MAX_RADIUS = {"pdq": 48, "phash": 12}
+MAX_RADIUS = {s.name: s.max_threshold for s in hashes.BUILTIN_SPECS if s.perceptual}
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from typing import Literal
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
+import hashes
 from app.errors import RateLimited
 from app.index.replica import BankInfo, IndexReplica
 from app.services import audit
@@ -47,8 +48,8 @@ ACTION_RANK = {"none": 0, "review": 1, "block": 2}
 class Thresholds:
     """Default match distances per perceptual signal type (a bank may override)."""
 
-    pdq: int = 31
-    phash: int = 8
+    pdq: int = hashes.BUILTINS.get("pdq").default_threshold
+    phash: int = hashes.BUILTINS.get("phash").default_threshold
 
     def for_bank(self, signal_type: str, bank: BankInfo) -> int:
         if signal_type == "pdq":

@@ -18,10 +18,9 @@ __all__ = [
 ]
 
 DEFAULT_MIN_PDQ_QUALITY = 50
-# A perceptual hash of a real picture has about half its bits set (PDQ and pHash both
-# threshold at a median). Far fewer or far more means a blank, uniform or synthetic
-# input, whose hash would sit close to every other blank frame: a poisoned entry.
-_BITS_SET = {"pdq": (16, 240), "phash": (4, 60)}
+# each type's rule for degenerate values (all zeros or ones, too few or too many bits set:
+# a blank, uniform or synthetic input whose hash sits close to every other) is its spec's
+_SPECS = {spec.name: spec for spec in hashes.BUILTIN_SPECS}
 _NO_QUALITY = "a PDQ hash needs its quality (0-100, at least {}); one sent without counts as 0"
 
 
@@ -75,15 +74,11 @@ def weakness(
     its 64, and any hash that is all zeros or all ones. ``item`` must already be valid
     (see :func:`validate_hashes`).
     """
-    bits = int(item.value, 16).bit_count()
-    total = len(item.value) * 4
-    if bits in (0, total):
-        return f"a {item.type} hash of all {'zeros' if bits == 0 else 'ones'}"
+    degenerate = _SPECS[item.type].weakness(item.value)
+    if degenerate is not None:
+        return degenerate
     if item.type == "pdq" and item.quality is not None and item.quality < min_pdq_quality:
         return f"PDQ quality {item.quality} is below {min_pdq_quality}"
-    low, high = _BITS_SET.get(item.type, (1, total - 1))
-    if not low <= bits <= high:
-        return f"a {item.type} hash with {bits} of {total} bits set (expected {low}-{high})"
     if item.type == "pdq" and item.quality is None and quality_required and min_pdq_quality > 0:
         return _NO_QUALITY.format(min_pdq_quality)
     return None
