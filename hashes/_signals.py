@@ -54,16 +54,23 @@ def parse_hash(signal_type: SignalType | str, value: str) -> str:
             f"unknown signal type {signal_type!r}; expected one of "
             + ", ".join(t.value for t in SignalType)
         ) from None
+    return parse_hex(kind.value, value, _BITS[kind] // 4)
+
+
+def parse_hex(name: str, value: object, length: int) -> str:
+    """``value`` as lowercase hex of ``length`` characters, for a hash of type ``name``
+    (surrounding whitespace ignored, upper case accepted).
+
+    Raises:
+        InvalidHash: not a string, the wrong length, or characters that are not hex.
+    """
     if not isinstance(value, str):
-        raise InvalidHash(f"a {kind.value} hash must be a string")
+        raise InvalidHash(f"a {name} hash must be a string")
     text = value.strip().lower()
-    want = _BITS[kind] // 4
-    if len(text) != want:
-        raise InvalidHash(
-            f"a {kind.value} hash has {want} hex characters, this one has {len(text)}"
-        )
+    if len(text) != length:
+        raise InvalidHash(f"a {name} hash has {length} hex characters, this one has {len(text)}")
     if not _HEX.fullmatch(text):
-        raise InvalidHash(f"a {kind.value} hash may only contain the hex digits 0-9 and a-f")
+        raise InvalidHash(f"a {name} hash may only contain the hex digits 0-9 and a-f")
     return text
 
 

@@ -148,19 +148,13 @@ class ClientService:
 
     def revoke(self, name_or_id: str | int, *, actor: str) -> ClientView:
         with self.db.write() as session:
-            repo = ClientRepository(session)
-            client = (
-                repo.get(name_or_id) if isinstance(name_or_id, int) else repo.by_name(name_or_id)
-            )
-            if client is None:
-                raise NotFound(f"no client {name_or_id!r}")
+            client = _client(ClientRepository(session), name_or_id)
             if client.revoked_at is None:
                 client.revoked_at = utcnow()
                 audit.record(session, actor, "client.revoked", "client", client.name)
             view = _view(client)
             key_hash = client.key_hash
-        with self._lock:
-            self._cache.pop(key_hash, None)
+        self._forget(key_hash)
         return view
 
     def _cached(self, digest: str, now: float) -> tuple[float, ClientView | None] | None:
@@ -193,20 +187,19 @@ class ClientService:
         """Let a client's checks answer exact distances (or stop); other processes follow
         within their key cache's lifetime."""
         with self.db.write() as session:
-            repo = ClientRepository(session)
-            client = (
-                repo.get(name_or_id) if isinstance(name_or_id, int) else repo.by_name(name_or_id)
-            )
-            if client is None:
-                raise NotFound(f"no client {name_or_id!r}")
+            client = _client(ClientRepository(session), name_or_id)
             if client.exact_distances != on:
                 client.exact_distances = on
                 audit.record(session, actor, "client.exact_distances", "client", client.name, on=on)
             view = _view(client)
             key_hash = client.key_hash
+        self._forget(key_hash)
+        return view
+
+    def _forget(self, key_hash: str) -> None:
+        """Drop a key from this process's cache: its next use reads the database."""
         with self._lock:
             self._cache.pop(key_hash, None)
-        return view
 
     def authenticate(self, key: str | None, scope: str) -> ClientView:
         """The client owning ``key`` if it is valid and has ``scope``.
@@ -263,3 +256,15 @@ class ClientService:
         if pending:
             with self.db.write() as session:
                 ClientRepository(session).touch(pending)
+
+
+def _client(repo: ClientRepository, name_or_id: str | int) -> Client:
+    """The client of that id (int) or name (str).
+
+    Raises:
+        NotFound: there is none.
+    """
+    client = repo.get(name_or_id) if isinstance(name_or_id, int) else repo.by_name(name_or_id)
+    if client is None:
+        raise NotFound(f"no client {name_or_id!r}")
+    return client

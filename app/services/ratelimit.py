@@ -60,21 +60,15 @@ class RateLimiter:
                 self._buckets[key] = (min(burst, tokens + cost), last)
 
 
-class ReportBudget:
-    """A context around one anonymous report (a new case, or hashes added to one): it
-    takes one of the address's ``per_hour`` reports, and gives it back if the report
-    fails (the case is full, the database is down).
+class _HourlyBudget:
+    """One token of an address's budget of ``per_hour``, taken on entry and given back on
+    exit when :meth:`_give_back` says so. ``per_hour`` 0: no limit."""
 
-    Enter it only once the request has passed validation, so junk sent from an address
-    (or forged on its behalf) never spends a victim's reports. ``per_hour`` 0: no limit.
-
-    Raises (on entry):
-        RateLimited: the address has reported ``per_hour`` times within the hour.
-    """
+    prefix = ""
 
     def __init__(self, limiter: RateLimiter, address: str, per_hour: int) -> None:
         self.limiter = limiter
-        self.key = "case:" + limiter.anonymize(address)
+        self.key = self.prefix + limiter.anonymize(address)
         self.per_hour = per_hour
 
     def __enter__(self) -> None:
@@ -87,11 +81,32 @@ class ReportBudget:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        if self.per_hour > 0 and exc_type is not None:
+        if self.per_hour > 0 and self._give_back(exc_type):
             self.limiter.refund(self.key, burst=self.per_hour)
 
+    def _give_back(self, exc_type: type[BaseException] | None) -> bool:
+        raise NotImplementedError
 
-class PinAttempts:
+
+class ReportBudget(_HourlyBudget):
+    """A context around one anonymous report (a new case, or hashes added to one): it
+    takes one of the address's ``per_hour`` reports, and gives it back if the report
+    fails (the case is full, the database is down).
+
+    Enter it only once the request has passed validation, so junk sent from an address
+    (or forged on its behalf) never spends a victim's reports. ``per_hour`` 0: no limit.
+
+    Raises (on entry):
+        RateLimited: the address has reported ``per_hour`` times within the hour.
+    """
+
+    prefix = "case:"
+
+    def _give_back(self, exc_type: type[BaseException] | None) -> bool:
+        return exc_type is not None
+
+
+class PinAttempts(_HourlyBudget):
     """A context around one PIN check: only a failed check (Unauthorized: a wrong PIN or
     an unknown case id) spends the address's budget of ``per_hour``.
 
@@ -103,16 +118,11 @@ class PinAttempts:
         RateLimited: the address has no attempts left; ``retry_after`` says when.
     """
 
-    def __init__(self, limiter: RateLimiter, address: str, per_hour: int) -> None:
-        self.limiter = limiter
-        self.key = "pin:" + limiter.anonymize(address)
-        self.per_hour = per_hour
+    prefix = "pin:"
 
     def __enter__(self) -> None:
-        if self.per_hour <= 0:
-            return
         try:
-            self.limiter.hit(self.key, rate=self.per_hour / 3600, burst=self.per_hour)
+            super().__enter__()
         except RateLimited as exc:
             raise RateLimited(
                 "too many wrong PINs or unknown case numbers from this address; "
@@ -120,11 +130,5 @@ class PinAttempts:
                 retry_after=exc.retry_after,
             ) from None
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        if self.per_hour > 0 and not (exc_type is not None and issubclass(exc_type, Unauthorized)):
-            self.limiter.refund(self.key, burst=self.per_hour)
+    def _give_back(self, exc_type: type[BaseException] | None) -> bool:
+        return not (exc_type is not None and issubclass(exc_type, Unauthorized))
