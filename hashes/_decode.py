@@ -190,7 +190,7 @@ def sniff_format(data: Buffer) -> str | None:
         return "BMP"
     if data[:4] in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+"):
         return "TIFF"
-    if data[4:8] == b"ftyp" and data[8:12] in _HEIF_BRANDS:
+    if data[4:8] == b"ftyp" and bytes(data[8:12]) in _HEIF_BRANDS:  # bytearray: unhashable
         return "HEIF"
     return None
 

@@ -491,7 +491,7 @@ def create_client(ctx: AdminPage, form: FormDep) -> HTMLResponse:
 
 
 @router.post("/clients/{client_id}/distances")
-def set_client_distances(ctx: AdminPage, form: FormDep, client_id: int) -> Response:
+def set_client_distances(ctx: AdminPage, form: FormDep, client_id: Id32) -> Response:
     """Give a client exact distances in its check answers, or take them away."""
     exact = form.text("exact") == "on"
     client = ctx.services.clients.set_exact_distances(client_id, exact, actor=_staff(ctx).actor)

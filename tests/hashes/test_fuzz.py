@@ -37,7 +37,12 @@ def seed(fmt: str) -> bytes:
 def _check(data: bytes) -> None:
     start = time.perf_counter()
     try:
-        h = hashes.hash_bytes(data)
+        # half the inputs as the service hands them over: a bytearray, zeroed once read
+        h = (
+            hashes.hash_bytes(bytearray(data), wipe=True)
+            if len(data) % 2
+            else hashes.hash_bytes(data)
+        )
     except hashes.ImageError:
         pass
     else:
@@ -73,7 +78,8 @@ def test_random_bytes(data: bytes) -> None:
 
 
 @SETTINGS
-@given(st.sampled_from([b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"GIF89a", b"II*\x00", b"BM"]),
+@given(st.sampled_from([b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"GIF89a", b"II*\x00", b"BM",
+                        b"\x00\x00\x00\x18ftypheic"]),
        st.binary(max_size=2048))  # fmt: skip
 def test_random_bytes_behind_a_valid_magic(magic: bytes, rest: bytes) -> None:
     _check(magic + rest)
