@@ -11,6 +11,7 @@ from starlette.concurrency import run_in_threadpool
 from app.errors import Unauthorized
 from app.services.clients import ClientView
 from app.services.container import Services
+from app.web.inputs import refuse_nul_in_head
 
 __all__ = ["Caller", "ServicesDep", "bearer_key", "optional_client", "require", "run_sync"]
 
@@ -65,6 +66,7 @@ def require(scope: str):  # type: ignore[no-untyped-def]
         # the services straight from the app, not as a sub-dependency: this runs on
         # every check, and each level of FastAPI's dependency solving costs ~30 µs
         services: Services = request.app.state.services
+        refuse_nul_in_head(request.scope)  # the checks' router has no refuse_nul dependency
         return await _authenticate(services, bearer_key(request), scope)
 
     return Depends(dependency)

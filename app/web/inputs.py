@@ -15,10 +15,20 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Path, Request
+from starlette.types import Scope
 
 from app.errors import InvalidInput
 
-__all__ = ["INT32_MAX", "INT64_MAX", "NUL_REFUSED", "Id32", "Id64", "json_has_nul", "refuse_nul"]
+__all__ = [
+    "INT32_MAX",
+    "INT64_MAX",
+    "NUL_REFUSED",
+    "Id32",
+    "Id64",
+    "json_has_nul",
+    "refuse_nul",
+    "refuse_nul_in_head",
+]
 
 INT32_MAX = 2**31 - 1  # INTEGER on PostgreSQL: ids of cases, clients, users, banks
 INT64_MAX = 2**63 - 1  # BIGINT: ids of signals, matches, audit events, the change log
@@ -28,14 +38,15 @@ NUL_REFUSED = "text may not contain a NUL character"
 _FORM = b"application/x-www-form-urlencoded"
 
 
-async def refuse_nul(request: Request) -> None:
-    """Refuse (422) a request with a NUL character in its path, query string, a header
-    or, outside the API, its form body.
+def refuse_nul_in_head(scope: Scope) -> bytes:
+    """Refuse (422) a request with a NUL character in its path, query string or a header;
+    return its media type (lower case, no parameters). A plain call, a few microseconds:
+    the check routes make it from their authentication instead of paying for one more
+    FastAPI dependency (~30 µs, 8 % of a hash check).
 
     Raises:
         InvalidInput: there is one.
     """
-    scope = request.scope
     query: bytes = scope.get("query_string", b"")
     if "\x00" in scope["path"] or b"%00" in query or b"\x00" in query:
         raise InvalidInput(NUL_REFUSED)
@@ -45,6 +56,18 @@ async def refuse_nul(request: Request) -> None:
             raise InvalidInput(NUL_REFUSED)
         if name == b"content-type":
             media = value.partition(b";")[0].strip().lower()
+    return media
+
+
+async def refuse_nul(request: Request) -> None:
+    """Refuse (422) a request with a NUL character in its path, query string, a header
+    or, outside the API, its form body (the dependency of every router but the checks').
+
+    Raises:
+        InvalidInput: there is one.
+    """
+    scope = request.scope
+    media = refuse_nul_in_head(scope)
     # forms are small (the dashboard's and the portal's); the API takes none, and its
     # bodies are read only after authentication
     if media == _FORM and not scope["path"].startswith("/v1/"):
