@@ -163,6 +163,15 @@ def markdown(base_rev: str, sides: list[Side], args: argparse.Namespace) -> str:
     for label, a, b, fmt, scale in rows:
         ma, mb = statistics.median(a) * scale, statistics.median(b) * scale
         lines.append(f"| {label} | {fmt.format(ma)} | {fmt.format(mb)} | {mb / ma:.3f} |")
+    lines += ["", "Rounds, in the order run (each round alternates which side goes first):", ""]
+    lines.append("```")
+    for r in range(args.rounds):
+        for side in sides if r % 2 == 0 else sides[::-1]:
+            lines.append(
+                f"round {r + 1} {side.name}: {side.checks_per_s[r]:,.0f} checks/s, "
+                f"{side.cpu_per_image[r] * 1000:.1f} ms CPU per image check"
+            )
+    lines.append("```")
     return "\n".join(lines)
 
 
