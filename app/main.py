@@ -5,8 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
-import importlib
-import importlib.util
 import logging
 from collections.abc import AsyncIterator
 from typing import Any
@@ -22,6 +20,7 @@ import hashes
 from app import allocator, hardening, metrics
 from app.api import banks, cases, checks, feed, health, matches
 from app.config import Settings
+from app.dashboard import routes as dashboard
 from app.errors import DatabaseUnavailable, HashbankError, InvalidInput, PayloadTooLarge
 from app.middleware import AccessLog, BodyLimit, SecurityHeaders
 from app.portal import routes as portal_pages
@@ -87,21 +86,14 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     )
     app.state.services = services
     app.state.settings = settings
-    # the dashboard, when present, renders its own errors as pages (``error_page``)
-    dashboard = (
-        importlib.import_module("app.dashboard.routes")
-        if importlib.util.find_spec("app.dashboard.routes") is not None
-        else None
-    )
 
     def page_error(request: Request, exc: Exception) -> Response | None:
         path = request.url.path
         if portal_pages.owns(path):
             return portal_pages.error_page(request, exc)
-        if dashboard is None or not path.startswith("/dashboard"):
+        if not path.startswith("/dashboard"):
             return None
-        response: Response = dashboard.error_page(request, exc)
-        return response
+        return dashboard.error_page(request, exc)  # the dashboard's errors are pages
 
     @app.exception_handler(HashbankError)
     async def _hashbank_error(request: Request, exc: HashbankError) -> Response:
@@ -161,8 +153,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         app.include_router(router, dependencies=no_nul)
     app.include_router(portal_router, dependencies=no_nul)
     app.include_router(docs.router, dependencies=no_nul)
-    if dashboard is not None:
-        app.include_router(dashboard.router, dependencies=no_nul)
+    app.include_router(dashboard.router, dependencies=no_nul)
 
     # outermost last: the security headers go on every answer, the access log's 500 for an
     # unexpected error and the body limit's 413 included
