@@ -60,11 +60,18 @@ def staff(server: Server) -> Iterator[list[str]]:
     yield names
 
 
-def sign_in(server: Server, address: str, username: str, password: str) -> httpx.Response:
-    """One sign-in from ``address`` (its own client: the form's CSRF cookie, then the post).
-    The response's ``elapsed`` is the post's time alone."""
-    transport = httpx.HTTPTransport(local_address=address)
-    with httpx.Client(base_url=server.url, timeout=60, transport=transport) as c:
+def sign_in(
+    server: Server,
+    address: str | None,
+    username: str,
+    password: str,
+    headers: dict[str, str] | None = None,
+) -> httpx.Response:
+    """One sign-in from ``address`` (its own client: the form's CSRF cookie, then the post;
+    None: the default local address), with extra ``headers``. The response's ``elapsed``
+    is the post's time alone."""
+    transport = httpx.HTTPTransport(local_address=address) if address else None
+    with httpx.Client(base_url=server.url, timeout=60, transport=transport, headers=headers) as c:
         token = CSRF.search(c.get("/dashboard/login").text)
         assert token is not None
         return c.post(
@@ -248,14 +255,7 @@ def test_behind_a_trusted_proxy_each_forwarded_visitor_has_its_own_pause(server_
         db.dispose()
 
     def via_proxy(client_ip: str, password: str) -> httpx.Response:
-        headers = {"X-Forwarded-For": client_ip}
-        with httpx.Client(base_url=proxied.url, timeout=60, headers=headers) as c:
-            token = CSRF.search(c.get("/dashboard/login").text)
-            assert token is not None
-            return c.post(
-                "/dashboard/login",
-                data={"csrf": token.group(1), "username": username, "password": password},
-            )
+        return sign_in(proxied, None, username, password, {"X-Forwarded-For": client_ip})
 
     for i in range(PER_ADDRESS + 2):  # the outsider, past its own budget
         assert via_proxy("203.0.113.5", f"guess-{i}").status_code == 401

@@ -1,5 +1,6 @@
-"""Migration 0006 (client.exact_distances, bank.phash_block) goes up and down with data in
-place, on SQLite and (with HASHBANK_TEST_DATABASE_URL) PostgreSQL."""
+"""Migrations 0006 (client.exact_distances, bank.phash_block) and 0007 (the deployment's
+secrets) go up and down with data in place, on SQLite and (with HASHBANK_TEST_DATABASE_URL)
+PostgreSQL."""
 
 from __future__ import annotations
 
@@ -75,3 +76,36 @@ def test_0006_up_and_down_keeps_clients_and_banks(tmp_path: Path) -> None:
     engine.dispose()
     _run(url, "upgrade", "head")
     assert "exact_distances" in _columns(url, "client")
+
+
+def _tables(url: str) -> list[str]:
+    engine = create_engine(url)
+    try:
+        return inspect(engine).get_table_names()
+    finally:
+        engine.dispose()
+
+
+def _secret(url: str) -> bytes:
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            value = conn.execute(
+                text("SELECT value FROM deployment_secret WHERE name = 'feed_group'")
+            ).scalar_one()
+            return bytes(value)
+    finally:
+        engine.dispose()
+
+
+def test_0007_makes_one_random_secret_and_goes_down_cleanly(tmp_path: Path) -> None:
+    url = fresh_database_url(tmp_path)
+    _run(url, "upgrade", "0006")
+    assert "deployment_secret" not in _tables(url)
+    _run(url, "upgrade", "0007")
+    first = _secret(url)
+    assert len(first) == 32 and first != bytes(32)
+    _run(url, "downgrade", "0006")
+    assert "deployment_secret" not in _tables(url)
+    _run(url, "upgrade", "head")
+    assert _secret(url) != first  # a new deployment secret each time the table is made
