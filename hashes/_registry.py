@@ -24,7 +24,7 @@ from types import MappingProxyType
 from typing import Any
 
 from hashes._errors import InvalidHash, SignalSpecError
-from hashes._signals import hamming, parse_hex
+from hashes._hex import hamming, parse_hex
 
 __all__ = [
     "BUILTINS",

@@ -75,8 +75,9 @@ class IndexReplica:
         self.db = db
         self.sync_interval = sync_interval
         self.perceptual: dict[str, hashes.HashIndex] = {
-            "pdq": hashes.HashIndex(bits=256),
-            "phash": hashes.HashIndex(bits=64),
+            s.name: hashes.HashIndex(bits=s.bits)
+            for s in hashes.BUILTINS
+            if s.perceptual and s.bits is not None
         }
         self.exact: dict[tuple[str, str], set[int]] = {}
         self.signals = SignalTable()

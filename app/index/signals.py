@@ -13,9 +13,11 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+import hashes
+
 __all__ = ["SignalInfo", "SignalTable"]
 
-TYPES = ("", "pdq", "phash", "md5", "sha256")
+TYPES = ("", *hashes.BUILTINS.names)  # code 0: "not held"; then the built-in types
 _TYPE_CODE = {name: code for code, name in enumerate(TYPES)}
 
 

@@ -61,7 +61,19 @@ SEARCH_LIMIT = 200
 EXPORT_LIMIT = 50_000
 _CASE_ID = re.compile(r"HB-[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}")
 _HEX = re.compile(r"[0-9a-fA-F]+")
-_TYPES_BY_LENGTH = {64: ("pdq", "sha256"), 16: ("phash",), 32: ("md5",)}
+
+
+def _types_by_length() -> dict[int, tuple[str, ...]]:
+    """Hex length -> the types of that length: a hash typed into the search box is looked
+    up as each of them (PDQ and SHA-256 share 64)."""
+    out: dict[int, tuple[str, ...]] = {}
+    for spec in hashes.BUILTINS:
+        if spec.hex_length is not None:
+            out[spec.hex_length] = (*out.get(spec.hex_length, ()), spec.name)
+    return out
+
+
+_TYPES_BY_LENGTH = _types_by_length()
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 import hashes
 from app.config import Settings
 from app.index.replica import PERCEPTUAL_MAX_RADIUS
@@ -29,3 +31,20 @@ def test_the_weakness_rule_is_the_specs() -> None:
         for value in ("0" * (spec.bits // 4), "f" * (spec.bits // 4), "0f" * (spec.bits // 8)):
             item = HashInput(spec.name, value, 90 if spec.has_quality else None)
             assert weakness(item) == spec.weakness(value)
+
+
+def test_validation_index_and_search_take_the_types_from_the_specs() -> None:
+    from app.index.replica import IndexReplica
+    from app.index.signals import TYPES
+    from app.services.dashboard import _TYPES_BY_LENGTH
+
+    names = hashes.BUILTINS.names
+    assert TYPES[1:] == names == ("pdq", "phash", "md5", "sha256")
+    replica = IndexReplica(db=None)  # type: ignore[arg-type]  # never loaded here
+    assert {k: i.bits for k, i in replica.perceptual.items()} == {"pdq": 256, "phash": 64}
+    assert _TYPES_BY_LENGTH == {64: ("pdq", "sha256"), 16: ("phash",), 32: ("md5",)}
+    for spec in hashes.BUILTINS:
+        assert hashes.bits_of(spec.name) == spec.bits
+        assert hashes.is_perceptual(spec.name) == spec.perceptual
+    with pytest.raises(hashes.InvalidHash, match="unknown signal type 'dhash'"):
+        hashes.bits_of("dhash")

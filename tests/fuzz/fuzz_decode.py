@@ -28,6 +28,8 @@ with atheris.instrument_imports(
         "hashes._trim",
         "hashes._variants",
         "hashes._signals",
+        "hashes._hex",
+        "hashes._registry",
     ],
     exclude=["hashes._pdq_kernels", "hashes._window_kernels", "hashes._mih_kernels"],
 ):

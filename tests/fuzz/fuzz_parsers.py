@@ -18,7 +18,14 @@ import _common  # noqa: F401  (puts the repo on sys.path)
 import atheris
 
 with atheris.instrument_imports(
-    include=["hashes._signals", "app.services.inputs", "app.services.secrets", "app.api.schemas"]
+    include=[
+        "hashes._signals",
+        "hashes._hex",
+        "hashes._registry",
+        "app.services.inputs",
+        "app.services.secrets",
+        "app.api.schemas",
+    ]
 ):
     import orjson
     from pydantic import ValidationError
