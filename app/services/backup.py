@@ -21,22 +21,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Table, func, insert, select, text
-from sqlalchemy.orm import Session
-from sqlalchemy.types import DateTime, LargeBinary, TypeDecorator
-
 from app.errors import Conflict, InvalidInput
 from app.files import open_private
+from app.storage.backup import BackupRepository, TableInfo
 from app.storage.db import Database
-from app.storage.models import Base
 
 __all__ = ["BackupService", "BackupSummary"]
 
 FORMAT = "hashbank-backup"
 VERSION = 1
 BATCH = 5_000
-# tables whose rows mean the database is in use (restore refuses to overwrite them)
-IN_USE = ("case_report", "signal", "client", "app_user", "match")
 
 
 @dataclass(frozen=True)
@@ -44,17 +38,6 @@ class BackupSummary:
     path: Path
     revision: str
     rows: dict[str, int]
-
-
-def _is_datetime(table: Table, column: str) -> bool:
-    kind = table.c[column].type
-    if isinstance(kind, TypeDecorator):
-        kind = kind.impl  # type: ignore[assignment]
-    return isinstance(kind, DateTime)
-
-
-def _is_binary(table: Table, column: str) -> bool:
-    return isinstance(table.c[column].type, LargeBinary)
 
 
 def _encode(value: Any) -> Any:
@@ -67,15 +50,15 @@ def _encode(value: Any) -> Any:
     return value
 
 
-def _decode(table: Table, row: dict[str, Any]) -> dict[str, Any]:
+def _decode(table: TableInfo, row: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in row.items():
-        if key not in table.c:
+        if key not in table.columns:
             raise InvalidInput(f"backup column {table.name}.{key} is not in this schema")
-        if value is not None and _is_datetime(table, key):
+        if value is not None and key in table.datetimes:
             parsed = datetime.fromisoformat(value)
             out[key] = parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-        elif value is not None and _is_binary(table, key):
+        elif value is not None and key in table.binaries:
             out[key] = base64.b64decode(value)
         else:
             out[key] = value
@@ -85,9 +68,6 @@ def _decode(table: Table, row: dict[str, Any]) -> dict[str, Any]:
 class BackupService:
     def __init__(self, db: Database) -> None:
         self.db = db
-
-    def _revision(self, session: Session) -> str:
-        return str(session.execute(text("SELECT version_num FROM alembic_version")).scalar_one())
 
     def backup(self, path: Path) -> BackupSummary:
         """Write every table to ``path`` (gzip'd JSON lines) from one consistent snapshot."""
@@ -99,18 +79,15 @@ class BackupService:
             open_private(tmp, "wb") as raw,
             gzip.open(raw, "wt", encoding="utf-8") as out,
         ):
-            # one read transaction, one snapshot (SQLite: a WAL read transaction already is)
-            if not self.db.sqlite:
-                session.execute(text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ"))
-            revision = self._revision(session)
+            store = BackupRepository(session)
+            store.snapshot()  # one read transaction, one snapshot
+            revision = store.revision()
             header = {"format": FORMAT, "version": VERSION, "revision": revision}
             header["created_at"] = datetime.now(UTC).isoformat()
             out.write(json.dumps(header) + "\n")
-            for table in Base.metadata.sorted_tables:
+            for table in store.tables:
                 count = 0
-                order = list(table.primary_key.columns)
-                result = session.execute(select(table).order_by(*order)).mappings()
-                for row in result:
+                for row in store.rows(table.name):
                     record = {k: _encode(v) for k, v in row.items()}
                     out.write(json.dumps({"t": table.name, "r": record}) + "\n")
                     count += 1
@@ -133,28 +110,25 @@ class BackupService:
             raise InvalidInput(f"the backup is damaged ({exc}): nothing restored") from None
 
     def _restore(self, path: Path) -> BackupSummary:
-        tables = {t.name: t for t in Base.metadata.sorted_tables}
         with self.db.write() as session:
-            for name in IN_USE:
-                used = session.execute(select(func.count()).select_from(tables[name])).scalar_one()
-                if used:
-                    raise Conflict(
-                        f"this database already holds {name} rows: restore into a new one"
-                    )
+            store = BackupRepository(session)
+            tables = {t.name: t for t in store.tables}
+            used = store.in_use()
+            if used is not None:
+                raise Conflict(f"this database already holds {used} rows: restore into a new one")
             with gzip.open(path, "rt", encoding="utf-8") as file:
                 lines = iter(file)
                 header = _header(next(lines, None))
-                revision = self._revision(session)
+                revision = store.revision()
                 if header["revision"] != revision:
                     raise InvalidInput(
                         f"backup schema {header['revision']} differs from this database's "
                         f"{revision}: restore with the hashbank version that wrote it"
                     )
-                for table in reversed(Base.metadata.sorted_tables):
-                    session.execute(table.delete())  # seeded defaults go; the backup's come
+                store.clear()  # seeded defaults go; the backup's come
                 rows: dict[str, int] = {}
                 pending: list[dict[str, Any]] = []
-                current: Table | None = None
+                current: TableInfo | None = None
                 trailer: dict[str, Any] | None = None
                 for line in lines:
                     record = json.loads(line)
@@ -165,24 +139,23 @@ class BackupService:
                     if table is None:
                         raise InvalidInput(f"unknown table in backup: {record.get('t')!r}")
                     if table is not current or len(pending) >= BATCH:
-                        _flush(session, current, pending)
+                        _flush(store, current, pending)
                         current = table
                     pending.append(_decode(table, record["r"]))
                     rows[table.name] = rows.get(table.name, 0) + 1
-                _flush(session, current, pending)
+                _flush(store, current, pending)
                 if trailer is None:
                     raise InvalidInput("the backup is truncated (no end marker): nothing restored")
                 expected = {k: v for k, v in trailer["rows"].items() if v}
                 if expected != rows:
                     raise InvalidInput("row counts differ from the backup's own: nothing restored")
-            if not self.db.sqlite:
-                _reset_sequences(session)
+            store.reset_sequences()
         return BackupSummary(path, str(header["revision"]), rows)
 
 
-def _flush(session: Session, table: Table | None, pending: list[dict[str, Any]]) -> None:
-    if table is not None and pending:
-        session.execute(insert(table), pending)
+def _flush(store: BackupRepository, table: TableInfo | None, pending: list[dict[str, Any]]) -> None:
+    if table is not None:
+        store.insert(table.name, pending)
     pending.clear()
 
 
@@ -196,24 +169,3 @@ def _header(line: str | None) -> dict[str, Any]:
     if header.get("version") != VERSION:
         raise InvalidInput(f"backup format version {header.get('version')} is not supported")
     return header
-
-
-def _reset_sequences(session: Session) -> None:
-    """PostgreSQL: move each id sequence past the restored ids."""
-    for table in Base.metadata.sorted_tables:
-        for column in table.primary_key.columns:
-            if column.autoincrement is not True and not (
-                column.autoincrement == "auto" and column.type.python_type is int
-            ):
-                continue
-            seq = session.execute(
-                text("SELECT pg_get_serial_sequence(:t, :c)"), {"t": table.name, "c": column.name}
-            ).scalar_one()
-            if seq:
-                session.execute(
-                    text(
-                        f'SELECT setval(:s, COALESCE((SELECT MAX("{column.name}") '  # noqa: S608
-                        f'FROM "{table.name}"), 0) + 1, false)'
-                    ),
-                    {"s": seq},
-                )
