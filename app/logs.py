@@ -47,7 +47,7 @@ def configure_logging(level: str = "INFO", log_file: str | None = None) -> None:
     root.handlers = handlers
     root.setLevel(level.upper())
     # uvicorn's access log prints client addresses: it is off (see app.cli.serve) and
-    # our own access log (app.middleware) records no address at all.
+    # our own access log (app.web.middleware) records no address at all.
     for name in ("uvicorn", "uvicorn.error"):
         logging.getLogger(name).handlers = []
         logging.getLogger(name).propagate = True

@@ -13,7 +13,6 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, Response
-from sqlalchemy.exc import DBAPIError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 import hashes
@@ -22,12 +21,13 @@ from app.api import banks, cases, checks, feed, health, matches
 from app.config import Settings
 from app.dashboard import routes as dashboard
 from app.errors import DatabaseUnavailable, HashbankError, InvalidInput, PayloadTooLarge
-from app.middleware import AccessLog, BodyLimit, SecurityHeaders
 from app.portal import routes as portal_pages
 from app.portal.routes import router as portal_router
 from app.services.container import Services
+from app.storage import DatabaseError, is_unavailable
 from app.web import docs
 from app.web.inputs import refuse_nul
+from app.web.middleware import AccessLog, BodyLimit, SecurityHeaders
 
 __all__ = ["create_app", "create_app_from_env"]
 
@@ -105,9 +105,9 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
             return problem(PayloadTooLarge(str(exc)))
         return problem(InvalidInput(str(exc)))
 
-    @app.exception_handler(DBAPIError)
-    async def _database_down(request: Request, exc: DBAPIError) -> Response:
-        if not exc.connection_invalidated and not isinstance(exc, OperationalError):
+    @app.exception_handler(DatabaseError)
+    async def _database_down(request: Request, exc: DatabaseError) -> Response:
+        if not is_unavailable(exc):
             raise exc  # a real bug: the access log answers it as a 500 and logs it
         log.warning("database unavailable", extra={"error": type(exc.orig).__name__})
         return problem(DatabaseUnavailable("the database cannot be reached; retry shortly"))

@@ -58,3 +58,23 @@ def test_storage_and_index_do_not_call_services():
 def test_only_storage_writes_sql():
     bad = _violations("app/services", ("sqlalchemy.sql",)) + _violations("app/api", ("sqlalchemy",))
     assert bad == []
+
+
+def test_only_storage_imports_the_database_libraries():
+    """Services get ``Session`` and ``DatabaseError`` from ``app.storage``; queries live
+    in its repositories."""
+    bad = [
+        v
+        for v in _violations("app", ("sqlalchemy", "alembic", "psycopg"))
+        if not v.startswith("app/storage/")
+    ]
+    assert bad == []
+
+
+WEB_LAYERS = ("app/api/", "app/web/", "app/dashboard/", "app/portal/", "app/main.py")
+
+
+def test_only_the_web_layers_import_fastapi_and_starlette():
+    """``app/main.py`` is the app factory; the rest of the web is in its layers."""
+    bad = [v for v in _violations("app", ("fastapi", "starlette")) if not v.startswith(WEB_LAYERS)]
+    assert bad == []

@@ -63,6 +63,6 @@ def serve(
 
 
 def _safe_url(url: str) -> str:
-    from sqlalchemy.engine import make_url
+    from app.storage.db import safe_url
 
-    return make_url(url).render_as_string(hide_password=True)
+    return safe_url(url)

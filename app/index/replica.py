@@ -22,10 +22,10 @@ import numpy as np
 import numpy.typing as npt
 
 import hashes
-from app.index.notify import ChangeListener
 from app.index.signals import SignalInfo, SignalTable
 from app.storage.db import Database
 from app.storage.models import BankPolicy, ChangeOp
+from app.storage.notify import ChangeListener
 from app.storage.repositories import (
     BankRepository,
     ChangeRepository,

@@ -5,8 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sqlalchemy.orm import Session
-
+from app.storage import Session
 from app.storage.models import AuditEvent, utcnow
 from app.storage.repositories import AuditRepository
 

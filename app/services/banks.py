@@ -6,13 +6,12 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from sqlalchemy.orm import Session
-
 import hashes
 from app.errors import Conflict, InvalidInput, NotFound
 from app.index.replica import IndexReplica
 from app.services import audit
 from app.services.inputs import DEFAULT_MIN_PDQ_QUALITY, HashInput, refuse_weak
+from app.storage import Session
 from app.storage.db import Database
 from app.storage.models import Bank, BankPolicy, Change, ChangeOp, Signal, utcnow
 from app.storage.repositories import (

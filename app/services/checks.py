@@ -11,14 +11,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Literal
 
-from sqlalchemy.exc import DBAPIError
-from sqlalchemy.orm import Session
-
 import hashes
 from app.errors import RateLimited
 from app.index.replica import BankInfo, IndexReplica
 from app.services import audit
 from app.services.inputs import HashInput
+from app.storage import DatabaseError as DBAPIError
+from app.storage import Session
 from app.storage.db import Database
 from app.storage.models import BankPolicy, CaseStatus, ChangeOp, Match, SignalQuarantine, utcnow
 from app.storage.repositories import (

@@ -10,11 +10,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.exc import DBAPIError
-
 from app.errors import Forbidden, InvalidInput, NotFound, Unauthorized
 from app.services import audit
 from app.services.secrets import hash_key, new_api_key
+from app.storage import DatabaseError
 from app.storage.db import Database
 from app.storage.models import Client, utcnow
 from app.storage.repositories import ClientRepository
@@ -220,7 +219,7 @@ class ClientService:
                 with self.db.read() as session:
                     row = ClientRepository(session).by_key_hash(digest)
                     client = _view(row) if row is not None else None
-            except DBAPIError:
+            except DatabaseError:
                 if cached is None:
                     raise
                 # database unreachable: a key known a moment ago stays valid meanwhile,

@@ -18,8 +18,6 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy.orm import Session
-
 import hashes
 from app.errors import Conflict, InvalidInput, NotFound
 from app.index.replica import PERCEPTUAL_MAX_RADIUS, IndexReplica
@@ -29,6 +27,7 @@ from app.services.clients import ClientService, ClientView
 from app.services.secrets import normalize_case_id
 from app.services.sessions import SessionService, Staff
 from app.services.users import UserService, UserView
+from app.storage import Session
 from app.storage.db import Database
 from app.storage.models import AuditEvent, Case, CaseStatus, Match, MatchReview, Signal, utcnow
 from app.storage.repositories import (

@@ -11,12 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy.orm import Session
-
 from app.errors import Conflict, NotFound
 from app.index.replica import IndexReplica
 from app.services import audit
 from app.services.feed import GroupTokens
+from app.storage import Session
 from app.storage.db import Database
 from app.storage.models import Case, ChangeOp, Signal, SignalQuarantine, utcnow
 from app.storage.repositories import (

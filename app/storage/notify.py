@@ -1,5 +1,8 @@
 """PostgreSQL LISTEN/NOTIFY: wakes the index follower as soon as a change commits.
 
+``ChangeRepository.append`` sends the NOTIFY on :data:`CHANGES_CHANNEL`; this module
+listens on it (both sides of the channel live in storage).
+
 Polling stays the safety net: a lost notification (or a dropped connection) only delays a
 change until the next poll.
 """
@@ -18,7 +21,6 @@ from app.storage.repositories import CHANGES_CHANNEL
 __all__ = ["ChangeListener"]
 
 log = logging.getLogger(__name__)
-CHANNEL = CHANGES_CHANNEL  # ChangeRepository.append notifies it
 
 
 def _conninfo(url: str) -> str:
@@ -52,7 +54,7 @@ class ChangeListener:
         while not self._stop.is_set():
             try:
                 with psycopg.connect(self.conninfo, autocommit=True, connect_timeout=5) as conn:
-                    conn.execute(f"LISTEN {CHANNEL}")
+                    conn.execute(f"LISTEN {CHANGES_CHANNEL}")
                     self.on_change()  # catch up on anything committed while disconnected
                     while not self._stop.is_set():
                         for _ in conn.notifies(timeout=1.0, stop_after=1):
