@@ -64,12 +64,14 @@ async def check(
                     density=s.pdq_variants,
                 )
         parts.clear()
-        items = from_hashes(h, stored=False)
+        items = from_hashes(h, stored=False, types=services.types)
     else:
         body = await read_model(request, HashesIn)
         if len(body.hashes) > MAX_CHECK_HASHES:
             raise InvalidInput(f"a check holds at most {MAX_CHECK_HASHES} hashes (one upload)")
-        items = validate_hashes(HashInput(x["type"], x["value"]) for x in body.hashes)
+        items = validate_hashes(
+            (HashInput(x["type"], x["value"]) for x in body.hashes), services.types
+        )
     found = services.checks.find(items)  # in memory, microseconds: no thread hop
     if not found:
         metrics.CHECKS_NONE.inc()
@@ -94,7 +96,7 @@ async def check_batch(
         raise InvalidInput('a batch is JSON: {"items": [{"hashes": [...]}, ...]}')
     body = await read_model(request, BatchIn)
     batch = [
-        validate_hashes(HashInput(x["type"], x["value"]) for x in item["hashes"])
+        validate_hashes((HashInput(x["type"], x["value"]) for x in item["hashes"]), services.types)
         for item in body.items
     ]
     # one index search per signal type; a big batch searches off the event loop (the

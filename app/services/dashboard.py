@@ -20,7 +20,7 @@ from typing import Any, Generic, TypeVar
 
 import hashes
 from app.errors import Conflict, InvalidInput, NotFound
-from app.index.replica import PERCEPTUAL_MAX_RADIUS, IndexReplica
+from app.index.replica import IndexReplica
 from app.services.cases import CaseService, CaseView
 from app.services.checks import Thresholds
 from app.services.clients import ClientService, ClientView
@@ -62,17 +62,14 @@ _CASE_ID = re.compile(r"HB-[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}")
 _HEX = re.compile(r"[0-9a-fA-F]+")
 
 
-def _types_by_length() -> dict[int, tuple[str, ...]]:
-    """Hex length -> the types of that length: a hash typed into the search box is looked
-    up as each of them (PDQ and SHA-256 share 64)."""
+def types_by_length(types: hashes.SignalRegistry) -> dict[int, tuple[str, ...]]:
+    """Hex length -> the enabled types of that length: a hash typed into the search box is
+    looked up as each of them (PDQ and SHA-256 share 64)."""
     out: dict[int, tuple[str, ...]] = {}
-    for spec in hashes.BUILTINS:
+    for spec in types:
         if spec.hex_length is not None:
             out[spec.hex_length] = (*out.get(spec.hex_length, ()), spec.name)
     return out
-
-
-_TYPES_BY_LENGTH = _types_by_length()
 
 
 @dataclass(frozen=True)
@@ -554,17 +551,21 @@ class DashboardService:
             return SearchResult(
                 text, "", message="Type a case id (HB-XXXX-XXXX-XXXX-XXXX) or a hash in hex."
             )
-        types = (signal_type,) if signal_type else _TYPES_BY_LENGTH.get(len(value), ())
+        by_length = types_by_length(self.replica.types)
+        types = (signal_type,) if signal_type else by_length.get(len(value), ())
         if not types:
+            lengths = ", ".join(
+                f"{'/'.join(self.replica.types.get(k).label or k for k in kinds)} {n}"
+                for n, kinds in sorted(by_length.items(), reverse=True)
+            )
             return SearchResult(
                 text,
                 "hash",
-                message="No signal type has hashes of this length: PDQ and SHA-256 have 64 "
-                "hex digits, MD5 32, pHash 16.",
+                message=f"No signal type has hashes of this length (hex digits: {lengths}).",
             )
         try:
             for kind in types:
-                hashes.parse_hash(kind, value)
+                self.replica.types.parse(kind, value)
         except hashes.InvalidHash as exc:
             return SearchResult(text, "hash", types=types, message=str(exc))
         if distance < 0:
@@ -575,7 +576,7 @@ class DashboardService:
     def _hash_hits(self, value: str, types: Sequence[str], distance: int) -> list[SearchHit]:
         near: dict[int, int] = {}
         for kind in types:
-            radius = min(distance, PERCEPTUAL_MAX_RADIUS.get(kind, 0))
+            radius = min(distance, self.replica.max_radius.get(kind, 0))
             if radius > 0:
                 for hit in self.replica.search(kind, [value], radius):
                     near[hit.signal_id] = hit.distance
