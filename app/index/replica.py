@@ -38,7 +38,7 @@ from app.storage.repositories import (
 )
 
 if TYPE_CHECKING:
-    from sqlalchemy.orm import Session
+    from app.storage import Session
 
 __all__ = ["BankInfo", "Hit", "IndexReplica", "SignalInfo"]
 
