@@ -22,6 +22,7 @@ from app.storage.repositories import (
     IndexedSignal,
     SignalRepository,
 )
+from app.storage.rows import BankRow
 
 __all__ = ["BankEntries", "BankService", "BankView", "check_thresholds"]
 
@@ -47,7 +48,7 @@ class BankView:
         return self.thresholds.get("phash")
 
 
-def _view(bank: Bank, thresholds: Mapping[str, int], hashes: int) -> BankView:
+def _view(bank: Bank | BankRow, thresholds: Mapping[str, int], hashes: int) -> BankView:
     return BankView(
         bank.id,
         bank.name,

@@ -29,13 +29,9 @@ from app.services.sessions import SessionService, Staff
 from app.services.users import UserService, UserView
 from app.storage import Session
 from app.storage.db import Database
-from app.storage.models import AuditEvent, Case, CaseStatus, Match, MatchReview, Signal, utcnow
-from app.storage.repositories import (
-    AuditRepository,
-    CaseRepository,
-    ClientRepository,
-    DashboardRepository,
-)
+from app.storage.models import CaseStatus, MatchReview, utcnow
+from app.storage.repositories import AuditRepository, CaseRepository, DashboardRepository
+from app.storage.rows import AuditEventRow, CaseRow, HashRow, MatchRow
 
 __all__ = [
     "AuditFilter",
@@ -116,97 +112,6 @@ def _offset(page: int, per_page: int) -> int:
 
 
 @dataclass(frozen=True)
-class CaseRow:
-    id: int
-    public_id: str
-    status: str
-    created_at: datetime
-    updated_at: datetime
-    hashes: int
-    reuploads: int
-    blocked: int
-    last_match_at: datetime | None
-    reviewed_at: datetime | None
-    reviewed_by: str | None
-    review_reason: str | None
-    withdrawn_at: datetime | None
-
-
-def _case_row(c: Case) -> CaseRow:
-    return CaseRow(
-        c.id,
-        c.public_id,
-        str(c.status),
-        c.created_at,
-        c.updated_at,
-        c.signal_count,
-        c.match_count,
-        c.blocked_count,
-        c.last_match_at,
-        c.reviewed_at,
-        c.reviewed_by,
-        c.review_reason,
-        c.withdrawn_at,
-    )
-
-
-@dataclass(frozen=True)
-class MatchRow:
-    id: int
-    created_at: datetime
-    client: str | None
-    case_id: int | None
-    case_public_id: str | None
-    bank: str
-    signal_type: str
-    distance: int
-    action: str
-    feedback: str | None
-    review: str | None
-    reviewed_by: str | None
-    query_value: str
-    attempt: bool = True  # the first match of its upload for this case
-
-    @property
-    def reviewable(self) -> bool:
-        """Not yet settled by a moderator (confirmed or marked a false positive)."""
-        return self.review in (None, MatchReview.PENDING)
-
-
-def _match_row(m: Match, client: str | None, case_public_id: str | None, bank: str) -> MatchRow:
-    return MatchRow(
-        m.id,
-        m.created_at,
-        client,
-        m.case_id,
-        case_public_id,
-        bank,
-        m.signal_type,
-        m.distance,
-        m.action,
-        str(m.feedback) if m.feedback is not None else None,
-        str(m.review) if m.review is not None else None,
-        m.reviewed_by,
-        m.query_value,
-        m.attempt,
-    )
-
-
-@dataclass(frozen=True)
-class HashRow:
-    id: int
-    type: str
-    value: str
-    quality: int | None
-    created_at: datetime
-    deleted_at: datetime | None
-
-
-def _hash_row(s: Signal) -> HashRow:
-    return HashRow(s.id, s.type, s.value, s.quality, s.created_at, s.deleted_at)
-
-
-@dataclass(frozen=True)
 class AuditRow:
     id: int
     at: datetime
@@ -218,7 +123,7 @@ class AuditRow:
     case_id: int | None = None  # the case's internal id when the object is a known case
 
 
-def _audit_row(e: AuditEvent) -> AuditRow:
+def _audit_row(e: AuditEventRow) -> AuditRow:
     try:
         detail = json.loads(e.detail) if e.detail else {}
     except ValueError:
@@ -355,7 +260,7 @@ class DashboardService:
             figures = dash.case_figures()
             awaiting = dash.match_count(review=MatchReview.PENDING)
             counts = dash.match_counts_per_day(first_day, CHART_DAYS)
-            top = CaseRepository(session).top_by_matches(TOP_CASES)
+            top = dash.top_cases(TOP_CASES)
             probing = self._probing(session, now)
         days = [(first_day + timedelta(days=i)).date() for i in range(CHART_DAYS)]
         series = list(zip(days, counts, strict=True))
@@ -368,7 +273,7 @@ class DashboardService:
             reuploads_7d=sum(n for _, n in series[-7:]),
             reuploads_30d=sum(n for _, n in series),
             per_day=series,
-            top_cases=[_case_row(c) for c in top],
+            top_cases=top,
             probing_clients=(
                 sorted(c.name for c in self.clients.list() if c.id in probing) if probing else []
             ),
@@ -408,7 +313,7 @@ class DashboardService:
                 limit=per_page,
                 search=(search or "").strip() or None,
             )
-            return Page([_case_row(c) for c in rows], total, page, per_page)
+            return Page(rows, total, page, per_page)
 
     def case(
         self,
@@ -427,35 +332,33 @@ class DashboardService:
             NotFound: no such case.
         """
         with self.db.read() as session:
-            case = CaseRepository(session).get(case_id)
-            if case is None:
-                raise NotFound(f"no case {case_id}")
-            row = _case_row(case)
-            client = ClientRepository(session).get(case.client_id) if case.client_id else None
             dash = DashboardRepository(session)
+            row = dash.case(case_id)
+            if row is None:
+                raise NotFound(f"no case {case_id}")
+            client = dash.client_name(row.client_id) if row.client_id else None
             signals, signal_total = dash.signal_page(
-                case.id,
+                row.id,
                 order=hash_sort.key,
                 descending=hash_sort.descending,
                 offset=_offset(hash_page, per_page),
                 limit=per_page,
             )
-            events = AuditRepository(session).for_object("case", case.public_id)
+            events = dash.history("case", row.public_id)
             offset = _offset(timeline_page, per_page)
             before = 1 if offset > 0 else 0
-            window, match_total = dash.match_page(
-                case_id=case.id,
+            matches, match_total = dash.match_page(
+                case_id=row.id,
                 descending=newest_first,
                 offset=offset - before,
                 limit=per_page + before + 1,
             )
         lifecycle = self._lifecycle(row, [_audit_row(e) for e in events])
-        matches = [_match_row(*r) for r in window]
         timeline = _timeline(matches, lifecycle, before, per_page, newest_first)
         return CaseDetail(
             case=row,
-            reported_by_client=client.name if client is not None else None,
-            hashes=Page([_hash_row(s) for s in signals], signal_total, hash_page, per_page),
+            reported_by_client=client,
+            hashes=Page(signals, signal_total, hash_page, per_page),
             timeline=Page(timeline, match_total, timeline_page, per_page),
             newest_first=newest_first,
         )
@@ -489,7 +392,7 @@ class DashboardService:
             Conflict: the case is not pending.
         """
         with self.db.read() as session:
-            case = CaseRepository(session).get(case_id)
+            case = DashboardRepository(session).case(case_id)
             if case is None:
                 raise NotFound(f"no case {case_id}")
             public_id = case.public_id
@@ -525,7 +428,7 @@ class DashboardService:
                 offset=_offset(page, per_page),
                 limit=per_page,
             )
-        return Page([_match_row(*r) for r in rows], total, page, per_page)
+        return Page(rows, total, page, per_page)
 
     def client_names(self) -> list[tuple[int, str]]:
         """Every client's id and name (for filters), by name."""
@@ -542,8 +445,7 @@ class DashboardService:
         case_id = normalize_case_id(text)
         if _CASE_ID.fullmatch(case_id):
             with self.db.read() as session:
-                case = CaseRepository(session).by_public_id(case_id)
-                found = _case_row(case) if case is not None else None
+                found = DashboardRepository(session).case_by_public_id(case_id)
             message = None if found else f"No case {case_id}."
             return SearchResult(case_id, "case", case=found, message=message)
         value = text.lower()
@@ -586,7 +488,7 @@ class DashboardService:
             for kind in types:
                 rows += dash.signals_in_context(value=(kind, value), limit=SEARCH_LIMIT)
             ranked = sorted(near, key=lambda i: (near[i], i))[:SEARCH_LIMIT]
-            exact_ids = {r[0].id for r in rows}
+            exact_ids = {r.id for r in rows}
             rows += dash.signals_in_context(ids=[i for i in ranked if i not in exact_ids])
         hits = [
             SearchHit(
@@ -594,14 +496,14 @@ class DashboardService:
                 s.type,
                 s.value,
                 near.get(s.id, 0) if s.value != value else 0,
-                bank,
+                s.bank,
                 s.case_id,
-                public_id,
-                status,
+                s.case_public_id,
+                s.case_status,
                 s.created_at,
                 s.deleted_at is not None,
             )
-            for s, public_id, status, bank in rows
+            for s in rows
         ]
         hits.sort(key=lambda h: (h.distance, h.signal_id))
         return hits[:SEARCH_LIMIT]

@@ -32,6 +32,15 @@ from app.storage.models import (
     User,
     utcnow,
 )
+from app.storage.rows import (
+    AuditEventRow,
+    BankRow,
+    CaseRow,
+    ChangeRow,
+    HashRow,
+    MatchRow,
+    SignalInContext,
+)
 
 __all__ = [
     "CHANGES_CHANNEL",
@@ -70,8 +79,8 @@ class BankRepository:
     def __init__(self, session: Session) -> None:
         self.s = session
 
-    def list(self) -> Sequence[Bank]:
-        return self.s.scalars(select(Bank).order_by(Bank.id)).all()
+    def list(self) -> list[BankRow]:
+        return [BankRow.of(b) for b in self.s.scalars(select(Bank).order_by(Bank.id))]
 
     def get(self, bank_id: int) -> Bank | None:
         return self.s.get(Bank, bank_id)
@@ -162,41 +171,6 @@ class CaseRepository:
     def count_by_status(self) -> dict[str, int]:
         rows = self.s.execute(select(Case.status, func.count()).group_by(Case.status)).all()
         return {str(status): n for status, n in rows}
-
-    def page(
-        self,
-        *,
-        status: CaseStatus | None = None,
-        order: str = "created_at",
-        descending: bool = False,
-        offset: int = 0,
-        limit: int = 50,
-        search: str | None = None,
-    ) -> tuple[Sequence[Case], int]:
-        stmt = select(Case)
-        if status is not None:
-            stmt = stmt.where(Case.status == status)
-        if search:
-            stmt = stmt.where(Case.public_id.contains(search.upper()))
-        total = self.s.scalar(select(func.count()).select_from(stmt.subquery())) or 0
-        column = {
-            "created_at": Case.created_at,
-            "updated_at": Case.updated_at,
-            "matches": Case.match_count,
-            "hashes": Case.signal_count,
-            "status": Case.status,
-        }.get(order, Case.created_at)
-        stmt = stmt.order_by(column.desc() if descending else column.asc(), Case.id)
-        return self.s.scalars(stmt.offset(offset).limit(limit)).all(), total
-
-    def top_by_matches(self, limit: int = 10) -> Sequence[Case]:
-        stmt = (
-            select(Case)
-            .where(Case.match_count > 0)
-            .order_by(Case.match_count.desc(), Case.id)
-            .limit(limit)
-        )
-        return self.s.scalars(stmt).all()
 
     def bump_matches(self, case_id: int, n: int, at: datetime) -> None:
         self.s.execute(
@@ -561,29 +535,6 @@ class AuditRepository:
     def add(self, event: AuditEvent) -> None:
         self.s.add(event)
 
-    def page(
-        self,
-        *,
-        actor: str | None = None,
-        action: str | None = None,
-        since: datetime | None = None,
-        until: datetime | None = None,
-        offset: int = 0,
-        limit: int = 50,
-    ) -> tuple[Sequence[AuditEvent], int]:
-        stmt = select(AuditEvent)
-        if actor:
-            stmt = stmt.where(AuditEvent.actor.contains(actor))
-        if action:
-            stmt = stmt.where(AuditEvent.action == action)
-        if since:
-            stmt = stmt.where(AuditEvent.at >= since)
-        if until:
-            stmt = stmt.where(AuditEvent.at < until)
-        total = self.s.scalar(select(func.count()).select_from(stmt.subquery())) or 0
-        stmt = stmt.order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
-        return self.s.scalars(stmt.offset(offset).limit(limit)).all(), total
-
     def latest(self, action: str, since: datetime) -> dict[str, datetime]:
         """object id -> its latest ``action`` event since ``since``."""
         rows = self.s.execute(
@@ -592,14 +543,6 @@ class AuditRepository:
             .group_by(AuditEvent.object_id)
         ).all()
         return {str(oid): at for oid, at in rows}
-
-    def for_object(self, object_type: str, object_id: str) -> Sequence[AuditEvent]:
-        stmt = (
-            select(AuditEvent)
-            .where(AuditEvent.object_type == object_type, AuditEvent.object_id == object_id)
-            .order_by(AuditEvent.at, AuditEvent.id)
-        )
-        return self.s.scalars(stmt).all()
 
 
 class ChangeRepository:
@@ -652,11 +595,11 @@ class ChangeRepository:
     def head(self) -> int:
         return self.s.scalar(select(func.max(Change.seq))) or 0
 
-    def after(self, seq: int, limit: int, *, feed_only: bool = False) -> Sequence[Change]:
+    def after(self, seq: int, limit: int, *, feed_only: bool = False) -> list[ChangeRow]:
         stmt = select(Change).where(Change.seq > seq)
         if feed_only:
             stmt = stmt.where(Change.op != ChangeOp.BANK)
-        return self.s.scalars(stmt.order_by(Change.seq).limit(limit)).all()
+        return [ChangeRow.of(c) for c in self.s.scalars(stmt.order_by(Change.seq).limit(limit))]
 
 
 class SessionRepository:
@@ -706,12 +649,6 @@ class SessionRepository:
         return int(result.rowcount)  # type: ignore[attr-defined]
 
 
-MatchListRow = tuple[Match, str | None, str | None, str]
-"""A match with its client's name, its case's public id and its bank's name."""
-SignalListRow = tuple[Signal, str | None, str | None, str]
-"""A signal with its case's public id and status, and its bank's name."""
-
-
 class DashboardRepository:
     """Read queries of the moderators' dashboard: figures, sorted pages, look-ups."""
 
@@ -727,6 +664,36 @@ class DashboardRepository:
         figures["active_hashes"] = int(self.s.scalar(stmt) or 0)
         return figures
 
+    def case(self, case_id: int) -> CaseRow | None:
+        case = self.s.get(Case, case_id)
+        return CaseRow.of(case) if case is not None else None
+
+    def case_by_public_id(self, public_id: str) -> CaseRow | None:
+        case = self.s.scalars(select(Case).where(Case.public_id == public_id)).first()
+        return CaseRow.of(case) if case is not None else None
+
+    def client_name(self, client_id: int) -> str | None:
+        return self.s.scalar(select(Client.name).where(Client.id == client_id))
+
+    def top_cases(self, limit: int = 10) -> list[CaseRow]:
+        """The cases with the most re-upload attempts (at least one)."""
+        stmt = (
+            select(Case)
+            .where(Case.match_count > 0)
+            .order_by(Case.match_count.desc(), Case.id)
+            .limit(limit)
+        )
+        return [CaseRow.of(c) for c in self.s.scalars(stmt)]
+
+    def history(self, object_type: str, object_id: str) -> list[AuditEventRow]:
+        """An object's audit events, oldest first."""
+        stmt = (
+            select(AuditEvent)
+            .where(AuditEvent.object_type == object_type, AuditEvent.object_id == object_id)
+            .order_by(AuditEvent.at, AuditEvent.id)
+        )
+        return [AuditEventRow.of(e) for e in self.s.scalars(stmt)]
+
     def case_page(
         self,
         *,
@@ -736,7 +703,7 @@ class DashboardRepository:
         descending: bool = True,
         offset: int = 0,
         limit: int = 50,
-    ) -> tuple[Sequence[Case], int]:
+    ) -> tuple[list[CaseRow], int]:
         """One page of cases and how many match the filters (``search``: a fragment of the
         public id). Ids are paged first, in one direction (ties by id), so an index gives
         the order and a deep page skips index entries, not rows."""
@@ -758,7 +725,7 @@ class DashboardRepository:
             select(Case.id).where(*where).order_by(*direction).offset(offset).limit(limit)
         ).all()
         rows = {c.id: c for c in self.s.scalars(select(Case).where(Case.id.in_(ids)))}
-        return [rows[i] for i in ids if i in rows], total
+        return [CaseRow.of(rows[i]) for i in ids if i in rows], total
 
     def match_count(self, *, since: datetime | None = None, review: str | None = None) -> int:
         stmt = select(func.count()).select_from(Match)
@@ -794,7 +761,7 @@ class DashboardRepository:
         descending: bool = True,
         offset: int = 0,
         limit: int = 50,
-    ) -> tuple[list[MatchListRow], int]:
+    ) -> tuple[list[MatchRow], int]:
         """One page of matches (newest first by default) and how many match the filters."""
         where = []
         if case_id is not None:
@@ -831,8 +798,7 @@ class DashboardRepository:
                 Match.id.desc() if descending else Match.id.asc(),
             )
         )
-        rows: list[MatchListRow] = [(r[0], r[1], r[2], r[3]) for r in self.s.execute(stmt).all()]
-        return rows, total
+        return [MatchRow.of(r[0], r[1], r[2], r[3]) for r in self.s.execute(stmt).all()], total
 
     def signal_page(
         self,
@@ -842,7 +808,7 @@ class DashboardRepository:
         descending: bool = False,
         offset: int = 0,
         limit: int = 50,
-    ) -> tuple[Sequence[Signal], int]:
+    ) -> tuple[list[HashRow], int]:
         """One page of a case's hashes, by id (the order they were added), type or quality."""
         where = Signal.case_id == case_id
         total = int(self.s.scalar(select(func.count()).select_from(Signal).where(where)) or 0)
@@ -856,11 +822,11 @@ class DashboardRepository:
             else (column.asc().nulls_last(), Signal.id.asc())
         )
         stmt = select(Signal).where(where).order_by(*direction).offset(offset).limit(limit)
-        return self.s.scalars(stmt).all(), total
+        return [HashRow.of(sig) for sig in self.s.scalars(stmt)], total
 
     def signals_in_context(
         self, *, ids: Sequence[int] = (), value: tuple[str, str] | None = None, limit: int = 500
-    ) -> list[SignalListRow]:
+    ) -> list[SignalInContext]:
         """Signals by id or by (type, value), with their case and bank."""
         stmt = (
             select(Signal, Case.public_id, Case.status, Bank.name)
@@ -872,7 +838,20 @@ class DashboardRepository:
         else:
             stmt = stmt.where(Signal.id.in_(list(ids)))
         rows = self.s.execute(stmt.order_by(Signal.id).limit(limit)).all()
-        return [(r[0], r[1], str(r[2]) if r[2] is not None else None, r[3]) for r in rows]
+        return [
+            SignalInContext(
+                sig.id,
+                sig.type,
+                sig.value,
+                sig.created_at,
+                sig.deleted_at,
+                bank,
+                sig.case_id,
+                public_id,
+                str(status) if status is not None else None,
+            )
+            for sig, public_id, status, bank in rows
+        ]
 
     def audit_page(
         self,
@@ -886,7 +865,7 @@ class DashboardRepository:
         descending: bool = True,
         offset: int = 0,
         limit: int = 50,
-    ) -> tuple[Sequence[AuditEvent], int]:
+    ) -> tuple[list[AuditEventRow], int]:
         """Audit events matching the filters (actor: a substring), newest first by default."""
         where = []
         if actor:
@@ -908,7 +887,7 @@ class DashboardRepository:
             else (AuditEvent.at.asc(), AuditEvent.id.asc())
         )
         stmt = select(AuditEvent).where(*where).order_by(*order).offset(offset).limit(limit)
-        return self.s.scalars(stmt).all(), total
+        return [AuditEventRow.of(e) for e in self.s.scalars(stmt)], total
 
     def audit_actions(self) -> list[str]:
         stmt = select(AuditEvent.action).distinct().order_by(AuditEvent.action)

@@ -1,0 +1,216 @@
+"""Plain rows that repositories hand upward: frozen dataclasses, not ORM objects.
+
+A service or the index reads these outside any session, with no lazy loading and no
+way to write back by accident. Writes still go through ORM objects that a repository
+owns inside a write session (``by_name`` then change a field, ``add``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from app.storage.models import (
+    AuditEvent,
+    Bank,
+    BankPolicy,
+    Case,
+    Change,
+    ChangeOp,
+    Match,
+    MatchReview,
+    Signal,
+)
+
+__all__ = [
+    "AuditEventRow",
+    "BankRow",
+    "CaseRow",
+    "ChangeRow",
+    "HashRow",
+    "MatchRow",
+    "SignalInContext",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class BankRow:
+    """A bank (its per-type thresholds are rows of their own: ``BankThresholdRepository``)."""
+
+    id: int
+    name: str
+    policy: BankPolicy
+    description: str
+    phash_block: bool
+    created_at: datetime
+
+    @classmethod
+    def of(cls, bank: Bank) -> BankRow:
+        return cls(
+            bank.id,
+            bank.name,
+            BankPolicy(bank.policy),
+            bank.description,
+            bool(bank.phash_block),
+            bank.created_at,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeRow:
+    """One entry of the change log (see :class:`app.storage.models.Change`)."""
+
+    seq: int
+    at: datetime
+    op: ChangeOp
+    signal_id: int | None
+    case_id: int | None
+    bank_id: int | None
+    signal_type: str | None
+    value: str | None
+    status: str | None
+
+    @classmethod
+    def of(cls, change: Change) -> ChangeRow:
+        return cls(
+            change.seq,
+            change.at,
+            ChangeOp(change.op),
+            change.signal_id,
+            change.case_id,
+            change.bank_id,
+            change.signal_type,
+            change.value,
+            change.status,
+        )
+
+
+@dataclass(frozen=True)
+class CaseRow:
+    """A case as the moderators see it (never its PIN hash)."""
+
+    id: int
+    public_id: str
+    status: str
+    created_at: datetime
+    updated_at: datetime
+    hashes: int
+    reuploads: int
+    blocked: int
+    last_match_at: datetime | None
+    reviewed_at: datetime | None
+    reviewed_by: str | None
+    review_reason: str | None
+    withdrawn_at: datetime | None
+    client_id: int | None = None  # the client that reported it (None: the portal)
+
+    @classmethod
+    def of(cls, c: Case) -> CaseRow:
+        return cls(
+            c.id,
+            c.public_id,
+            str(c.status),
+            c.created_at,
+            c.updated_at,
+            c.signal_count,
+            c.match_count,
+            c.blocked_count,
+            c.last_match_at,
+            c.reviewed_at,
+            c.reviewed_by,
+            c.review_reason,
+            c.withdrawn_at,
+            c.client_id,
+        )
+
+
+@dataclass(frozen=True)
+class MatchRow:
+    """A match with its client's name, its case's public id and its bank's name."""
+
+    id: int
+    created_at: datetime
+    client: str | None
+    case_id: int | None
+    case_public_id: str | None
+    bank: str
+    signal_type: str
+    distance: int
+    action: str
+    feedback: str | None
+    review: str | None
+    reviewed_by: str | None
+    query_value: str
+    attempt: bool = True  # the first match of its upload for this case
+
+    @property
+    def reviewable(self) -> bool:
+        """Not yet settled by a moderator (confirmed or marked a false positive)."""
+        return self.review in (None, MatchReview.PENDING)
+
+    @classmethod
+    def of(cls, m: Match, client: str | None, case_public_id: str | None, bank: str) -> MatchRow:
+        return cls(
+            m.id,
+            m.created_at,
+            client,
+            m.case_id,
+            case_public_id,
+            bank,
+            m.signal_type,
+            m.distance,
+            m.action,
+            str(m.feedback) if m.feedback is not None else None,
+            str(m.review) if m.review is not None else None,
+            m.reviewed_by,
+            m.query_value,
+            m.attempt,
+        )
+
+
+@dataclass(frozen=True)
+class HashRow:
+    """One stored hash of a case."""
+
+    id: int
+    type: str
+    value: str
+    quality: int | None
+    created_at: datetime
+    deleted_at: datetime | None
+
+    @classmethod
+    def of(cls, s: Signal) -> HashRow:
+        return cls(s.id, s.type, s.value, s.quality, s.created_at, s.deleted_at)
+
+
+@dataclass(frozen=True, slots=True)
+class SignalInContext:
+    """A stored hash with its bank's name and its case's public id and status."""
+
+    id: int
+    type: str
+    value: str
+    created_at: datetime
+    deleted_at: datetime | None
+    bank: str
+    case_id: int | None
+    case_public_id: str | None
+    case_status: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEventRow:
+    """An audit event; ``detail`` is the JSON text it was recorded with."""
+
+    id: int
+    at: datetime
+    actor: str
+    action: str
+    object_type: str
+    object_id: str
+    detail: str
+
+    @classmethod
+    def of(cls, e: AuditEvent) -> AuditEventRow:
+        return cls(e.id, e.at, e.actor, e.action, e.object_type, e.object_id, e.detail)
