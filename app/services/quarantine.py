@@ -17,16 +17,16 @@ from app.services import audit
 from app.services.feed import GroupTokens
 from app.storage import Session
 from app.storage.db import Database
-from app.storage.models import Case, ChangeOp, Signal, SignalQuarantine, utcnow
+from app.storage.models import Case, ChangeOp, Signal, utcnow
 from app.storage.repositories import (
     MATCHABLE,
     QUARANTINED,
-    BankRepository,
     CaseRepository,
     ChangeRepository,
     QuarantineRepository,
     SignalRepository,
 )
+from app.storage.rows import QuarantineRow
 
 __all__ = ["QuarantineService", "QuarantineView"]
 
@@ -63,7 +63,7 @@ class QuarantineService:
         """Quarantined hashes, newest first (``state=None``: released ones too)."""
         with self.db.read() as session:
             rows = QuarantineRepository(session).list(state)
-            return [self._view(session, row) for row in rows]
+        return [self._view(row) for row in rows]
 
     def release(self, signal_id: int, *, actor: str) -> QuarantineView:
         """Let a quarantined hash act again as its case says; it stays exempt from then on.
@@ -89,18 +89,17 @@ class QuarantineService:
                     changes = ChangeRepository(session)
                     changes.append(changes.for_signals(ChangeOp.UPDATE, [signal], status, now))
             audit.record(session, actor, "signal.released", "signal", signal_id)
-            view = self._view(session, row)
+            released = QuarantineRepository(session).row(signal_id)
         self.replica.sync()
-        return view
+        assert released is not None  # written above, in this transaction
+        return self._view(released)
 
-    def _view(self, session: Session, row: SignalQuarantine) -> QuarantineView:
-        signal = SignalRepository(session).get(row.signal_id)
-        bank = BankRepository(session).get(signal.bank_id) if signal else None
+    def _view(self, row: QuarantineRow) -> QuarantineView:
         return QuarantineView(
             signal_id=row.signal_id,
-            signal_type=signal.type if signal else "",
-            bank=bank.name if bank else "",
-            group=self.groups.of(signal.case_id if signal else None),
+            signal_type=row.signal_type,
+            bank=row.bank,
+            group=self.groups.of(row.case_id),
             state=row.state,
             reason=row.reason,
             matches=row.matches,

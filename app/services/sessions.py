@@ -135,13 +135,12 @@ class SessionService:
             found = SessionRepository(session).with_user(digest)
         if found is None:
             return None
-        row, user = found
-        if user.disabled or row.expires_at <= now or row.last_seen_at + self.idle <= now:
+        if found.disabled or found.expires_at <= now or found.last_seen_at + self.idle <= now:
             return None
-        if now - row.last_seen_at >= TOUCH_EVERY:
+        if now - found.last_seen_at >= TOUCH_EVERY:
             with self.db.write() as session:
-                SessionRepository(session).touch(row.id, now)
-        return Staff(user.id, user.username, str(user.role), csrf_token(token), row.created_at)
+                SessionRepository(session).touch(found.session_id, now)
+        return Staff(found.user_id, found.username, found.role, csrf_token(token), found.created_at)
 
     def sign_out(self, token: str | None) -> None:
         """End the session of ``token`` (audited); an unknown token is a no-op."""
@@ -154,9 +153,8 @@ class SessionService:
             found = repo.with_user(digest)
             if found is None:
                 return
-            _, user = found
             repo.delete(digest)
-            audit.record(session, f"user:{user.username}", "user.logout", "user", user.username)
+            audit.record(session, f"user:{found.username}", "user.logout", "user", found.username)
 
     def end_all(self, user_id: int) -> int:
         """End every session of a user (when disabled); returns how many ended."""

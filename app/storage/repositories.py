@@ -39,7 +39,9 @@ from app.storage.rows import (
     ChangeRow,
     HashRow,
     MatchRow,
+    QuarantineRow,
     SignalInContext,
+    SignedIn,
 )
 
 __all__ = [
@@ -447,11 +449,27 @@ class QuarantineRepository:
             return False
         return True
 
-    def list(self, state: str | None = QUARANTINED) -> Sequence[SignalQuarantine]:
-        stmt = select(SignalQuarantine)
+    def list(self, state: str | None = QUARANTINED) -> builtins.list[QuarantineRow]:
+        """Quarantined hashes (``state=None``: released ones too), newest first."""
+        stmt = (
+            select(SignalQuarantine, Signal.type, Signal.case_id, Bank.name)
+            .outerjoin(Signal, Signal.id == SignalQuarantine.signal_id)
+            .outerjoin(Bank, Bank.id == Signal.bank_id)
+        )
         if state is not None:
             stmt = stmt.where(SignalQuarantine.state == state)
-        return self.s.scalars(stmt.order_by(SignalQuarantine.created_at.desc())).all()
+        stmt = stmt.order_by(SignalQuarantine.created_at.desc())
+        return [_quarantine_row(*r) for r in self.s.execute(stmt).all()]
+
+    def row(self, signal_id: int) -> QuarantineRow | None:
+        stmt = (
+            select(SignalQuarantine, Signal.type, Signal.case_id, Bank.name)
+            .outerjoin(Signal, Signal.id == SignalQuarantine.signal_id)
+            .outerjoin(Bank, Bank.id == Signal.bank_id)
+            .where(SignalQuarantine.signal_id == signal_id)
+        )
+        found = self.s.execute(stmt).first()
+        return _quarantine_row(*found) if found is not None else None
 
     def upload_counts(
         self, signal_ids: Iterable[int], since: datetime
@@ -471,6 +489,24 @@ class QuarantineRepository:
         for sid, _, n in rows:
             out.setdefault(int(sid), []).append(int(n))
         return out
+
+
+def _quarantine_row(
+    q: SignalQuarantine, kind: str | None, case_id: int | None, bank: str | None
+) -> QuarantineRow:
+    return QuarantineRow(
+        q.signal_id,
+        kind or "",
+        bank or "",
+        case_id,
+        q.state,
+        q.reason,
+        q.matches,
+        q.clients,
+        q.created_at,
+        q.released_at,
+        q.released_by,
+    )
 
 
 class ClientRepository:
@@ -613,14 +649,26 @@ class SessionRepository:
         flush_or_conflict(self.s, "session")
         return row
 
-    def with_user(self, token_hash: str) -> tuple[DashboardSession, User] | None:
+    def with_user(self, token_hash: str) -> SignedIn | None:
         stmt = (
             select(DashboardSession, User)
             .join(User, User.id == DashboardSession.user_id)
             .where(DashboardSession.token_hash == token_hash)
         )
         row = self.s.execute(stmt).first()
-        return (row[0], row[1]) if row is not None else None
+        if row is None:
+            return None
+        session, user = row[0], row[1]
+        return SignedIn(
+            session.id,
+            session.created_at,
+            session.last_seen_at,
+            session.expires_at,
+            user.id,
+            user.username,
+            str(user.role),
+            bool(user.disabled),
+        )
 
     def touch(self, session_id: int, at: datetime) -> None:
         self.s.execute(

@@ -29,7 +29,9 @@ __all__ = [
     "ChangeRow",
     "HashRow",
     "MatchRow",
+    "QuarantineRow",
     "SignalInContext",
+    "SignedIn",
 ]
 
 
@@ -214,3 +216,34 @@ class AuditEventRow:
     @classmethod
     def of(cls, e: AuditEvent) -> AuditEventRow:
         return cls(e.id, e.at, e.actor, e.action, e.object_type, e.object_id, e.detail)
+
+
+@dataclass(frozen=True, slots=True)
+class SignedIn:
+    """A dashboard session with what a request needs of its user (no password hash)."""
+
+    session_id: int
+    created_at: datetime
+    last_seen_at: datetime
+    expires_at: datetime
+    user_id: int
+    username: str
+    role: str
+    disabled: bool
+
+
+@dataclass(frozen=True, slots=True)
+class QuarantineRow:
+    """A quarantined (or released) hash with its type, bank and case (no hash value)."""
+
+    signal_id: int
+    signal_type: str
+    bank: str
+    case_id: int | None
+    state: str
+    reason: str
+    matches: int
+    clients: int
+    created_at: datetime
+    released_at: datetime | None
+    released_by: str | None
