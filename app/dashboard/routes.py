@@ -44,8 +44,8 @@ from app.dashboard.pages import (
 )
 from app.errors import HashbankError, InvalidInput, Unauthorized
 from app.services.clients import SCOPES, parse_scopes
-from app.services.dashboard import AuditFilter, Sort, paginate
 from app.services.sessions import Staff
+from app.services.views import AuditFilter, Sort, paginate
 from app.storage.models import BankPolicy, CaseStatus, Role
 from app.web.inputs import Id32, Id64
 
@@ -100,7 +100,7 @@ def home(ctx: LoginPage) -> HTMLResponse:
     """The overview when signed in, else the sign-in form."""
     if ctx.staff is None:
         return _login_form(ctx)
-    overview = ctx.services.dashboard.overview()
+    overview = ctx.services.views.statistics.overview()
     return ctx.render(
         "overview.html",
         title="Overview",
@@ -171,7 +171,7 @@ def queue(ctx: StaffPage) -> HTMLResponse:
     """Pending cases, oldest first: confirm or reject each."""
     r = ctx.request
     sort = _sort(r, CASE_SORTS, "created_at", False)
-    page = ctx.services.dashboard.cases(
+    page = ctx.services.views.cases.page(
         status=CaseStatus.PENDING,
         search=None,
         sort=sort,
@@ -186,7 +186,7 @@ def queue_matches(ctx: StaffPage) -> HTMLResponse:
     """Matches a platform flagged as false positives, awaiting a moderator."""
     r = ctx.request
     sort = _sort(r, MATCH_SORTS, "created_at", False)
-    page = ctx.services.dashboard.matches(
+    page = ctx.services.views.matches.page(
         review="awaiting",
         action=None,
         client_id=None,
@@ -210,7 +210,7 @@ def cases(ctx: StaffPage) -> HTMLResponse:
     status = _choice(r, "status", tuple(s.value for s in CaseStatus))
     search = r.query_params.get("q", "")[:40]
     sort = _sort(r, CASE_SORTS, "created_at", True)
-    page = ctx.services.dashboard.cases(
+    page = ctx.services.views.cases.page(
         status=status or None,
         search=search,
         sort=sort,
@@ -234,7 +234,7 @@ def case(ctx: StaffPage, case_id: Id32) -> HTMLResponse:
     """One case: status, hashes, timeline, actions."""
     r = ctx.request
     hash_sort = _sort(r, HASH_SORTS, "id", False, prefix="h")
-    detail = ctx.services.dashboard.case(
+    detail = ctx.services.views.cases.detail(
         case_id,
         hash_page=_int(r, "hpage", 1),
         hash_sort=hash_sort,
@@ -253,7 +253,7 @@ def case(ctx: StaffPage, case_id: Id32) -> HTMLResponse:
 
 @router.post("/cases/{case_id}/confirm")
 def confirm_case(ctx: StaffPage, form: FormDep, case_id: Id32) -> Response:
-    view = ctx.services.dashboard.review_case(case_id, confirm=True, staff=_staff(ctx))
+    view = ctx.services.review.review_case(case_id, confirm=True, staff=_staff(ctx))
     return ctx.redirect(
         safe_next(form.text("back"), f"/dashboard/cases/{case_id}"),
         f"Case {view.case_id} confirmed: its hashes now act by their bank's policy.",
@@ -262,7 +262,7 @@ def confirm_case(ctx: StaffPage, form: FormDep, case_id: Id32) -> Response:
 
 @router.post("/cases/{case_id}/reject")
 def reject_case(ctx: StaffPage, form: FormDep, case_id: Id32) -> Response:
-    view = ctx.services.dashboard.review_case(
+    view = ctx.services.review.review_case(
         case_id, confirm=False, staff=_staff(ctx), reason=form.text("reason")
     )
     return ctx.redirect(
@@ -277,11 +277,11 @@ def matches(ctx: StaffPage) -> HTMLResponse:
     r = ctx.request
     review = _choice(r, "review", ("awaiting", "confirmed", "false_positive"))
     action = _choice(r, "action", ("block", "review"))
-    clients = ctx.services.dashboard.client_names()
+    clients = ctx.services.views.matches.client_names()
     client = _int(r, "client", 0, 0)
     client_id = client if any(c == client for c, _ in clients) else None
     sort = _sort(r, MATCH_SORTS, "created_at", True)
-    page = ctx.services.dashboard.matches(
+    page = ctx.services.views.matches.page(
         review=review or None,
         action=action or None,
         client_id=client_id,
@@ -328,7 +328,7 @@ def search(ctx: StaffPage) -> Response:
     r = ctx.request
     kind = _choice(r, "type", ctx.services.types.names)
     distance = _int(r, "distance", 0, 0, 256)
-    result = ctx.services.dashboard.search(
+    result = ctx.services.views.search.find(
         r.query_params.get("q", "")[:200], signal_type=kind, distance=distance
     )
     if result.case is not None:
@@ -381,7 +381,7 @@ def audit(ctx: StaffPage) -> HTMLResponse:
     r = ctx.request
     filters = _audit_filter(r)
     sort = _sort(r, ("at",), "at", True)
-    page = ctx.services.dashboard.audit(
+    page = ctx.services.views.audit.page(
         filters, newest_first=sort.descending, page=_int(r, "page", 1), per_page=_per_page(r)
     )
     return ctx.render(
@@ -390,7 +390,7 @@ def audit(ctx: StaffPage) -> HTMLResponse:
         section="audit",
         page=page,
         filters=filters,
-        actions=ctx.services.dashboard.audit_actions(),
+        actions=ctx.services.views.audit.actions(),
         sort=sort,
         export_url=url_with(
             "/dashboard/audit.csv",
@@ -403,7 +403,7 @@ def audit(ctx: StaffPage) -> HTMLResponse:
 def audit_csv(ctx: StaffPage) -> StreamingResponse:
     """The filtered audit log as a CSV download (at most 50,000 events)."""
     r = ctx.request
-    rows = ctx.services.dashboard.audit_csv(
+    rows = ctx.services.views.audit.csv(
         _audit_filter(r), newest_first=_sort(r, ("at",), "at", True).descending
     )
     return StreamingResponse(
@@ -458,7 +458,7 @@ def clients(ctx: AdminPage) -> HTMLResponse:
 def _clients_page(ctx: AdminPage, *, new_key: tuple[str, str] | None) -> HTMLResponse:
     r = ctx.request
     sort = _sort(r, ("name", "created_at", "last_used_at"), "name", False)
-    rows = ctx.services.dashboard.client_list()
+    rows = ctx.services.admin.client_list()
     rows.sort(key=lambda c: (getattr(c, sort.key) is not None, getattr(c, sort.key) or 0))
     if sort.descending:
         rows.reverse()
@@ -470,7 +470,7 @@ def _clients_page(ctx: AdminPage, *, new_key: tuple[str, str] | None) -> HTMLRes
         sort=sort,
         scopes=SCOPES,
         new_key=new_key,
-        probing=ctx.services.dashboard.probing_clients(),
+        probing=ctx.services.views.statistics.probing_clients(),
     )
 
 
@@ -540,13 +540,13 @@ def create_user(ctx: AdminPage, form: FormDep) -> Response:
 
 @router.post("/users/{user_id}/disable")
 def disable_user(ctx: AdminPage, form: FormDep, user_id: Id32) -> Response:
-    user = ctx.services.dashboard.set_user_disabled(user_id, True, staff=_staff(ctx))
+    user = ctx.services.admin.set_user_disabled(user_id, True, staff=_staff(ctx))
     return ctx.redirect("/dashboard/users", f"User {user.username} disabled and signed out.")
 
 
 @router.post("/users/{user_id}/enable")
 def enable_user(ctx: AdminPage, form: FormDep, user_id: Id32) -> Response:
-    user = ctx.services.dashboard.set_user_disabled(user_id, False, staff=_staff(ctx))
+    user = ctx.services.admin.set_user_disabled(user_id, False, staff=_staff(ctx))
     return ctx.redirect("/dashboard/users", f"User {user.username} enabled.")
 
 

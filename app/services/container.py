@@ -8,19 +8,21 @@ from datetime import timedelta
 import hashes
 from app.config import Settings
 from app.index.replica import IndexReplica
+from app.services.admin import AdminService
 from app.services.banks import BankEntries, BankService
 from app.services.cases import CaseService
 from app.services.checks import CheckService, ProbePolicy, QuarantinePolicy, Thresholds
 from app.services.clients import ClientService
-from app.services.dashboard import DashboardService
 from app.services.feed import FeedService
 from app.services.images import DecodeSlots
 from app.services.matches import MatchService
 from app.services.ratelimit import RateLimiter
 from app.services.retention import RetentionPolicy, RetentionService
+from app.services.review import ReviewService
 from app.services.sessions import SessionService
 from app.services.signal_types import load_signal_types
 from app.services.users import LoginPolicy, UserService
+from app.services.views import Views
 from app.storage.db import Database
 
 __all__ = ["Services"]
@@ -42,7 +44,9 @@ class Services:
     limiter: RateLimiter
     entries: BankEntries = field(init=False)
     sessions: SessionService = field(init=False)
-    dashboard: DashboardService = field(init=False)
+    review: ReviewService = field(init=False)
+    admin: AdminService = field(init=False)
+    views: Views = field(init=False)
     retention: RetentionService = field(init=False)
     decodes: DecodeSlots = field(init=False)
 
@@ -60,15 +64,9 @@ class Services:
         self.retention = RetentionService(
             self.db, self.replica, RetentionPolicy.from_settings(self.settings)
         )
-        self.dashboard = DashboardService(
-            self.db,
-            self.replica,
-            self.checks.thresholds,
-            cases=self.cases,
-            users=self.users,
-            clients=self.clients,
-            sessions=self.sessions,
-        )
+        self.review = ReviewService(self.db, self.cases)
+        self.admin = AdminService(self.users, self.sessions, self.clients)
+        self.views = Views.build(self.db, self.replica, self.clients)
 
     @classmethod
     def build(cls, settings: Settings, *, migrate: bool = True) -> Services:

@@ -163,6 +163,10 @@ class CaseRepository:
     def get(self, case_id: int) -> Case | None:
         return self.s.get(Case, case_id)
 
+    def public_id(self, case_id: int) -> str | None:
+        """The public id of the case numbered ``case_id`` (None: no such case)."""
+        return self.s.scalar(select(Case.public_id).where(Case.id == case_id))
+
     def ids_by_public_id(self, public_ids: Collection[str]) -> dict[str, int]:
         """Internal ids of the cases with these public ids (unknown ones left out)."""
         if not public_ids:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from app.config import Settings
 from app.services.container import Services
-from app.services.dashboard import AuditFilter
+from app.services.views import AuditFilter
 from tests.servers import Server, eventually
 
 
@@ -80,7 +80,7 @@ def test_remove_bank_entries_stops_matches_everywhere(server_factory, tmp_path: 
 
     services = Services.build(Settings(database_url=server.database_url), migrate=False)
     try:
-        page = services.dashboard.audit(
+        page = services.views.audit.page(
             AuditFilter(action="bank.entries_removed"), newest_first=False, page=1, per_page=10
         )
     finally:

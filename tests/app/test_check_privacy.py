@@ -168,8 +168,8 @@ def test_bit_flips_no_longer_rebuild_a_stored_phash(server: Server, services: Se
     with server.client(prober) as c:
         nothing = c.post("/v1/check", json={"hashes": [{"type": "sha256", "value": "ab" * 32}]})
     assert nothing.status_code == 429  # no-match checks too: a 429 must not mean "match"
-    assert "prober" in services.dashboard.overview().probing_clients
-    assert list(services.dashboard.probing_clients()) != []
+    assert "prober" in services.views.statistics.overview().probing_clients
+    assert list(services.views.statistics.probing_clients()) != []
 
     # a client an admin trusts with exact distances still gets them
     res = _check(server, trusted, [{"type": "phash", "value": start}])

@@ -15,9 +15,9 @@ from sqlalchemy import select
 from app.config import Settings
 from app.errors import Conflict, Unauthorized
 from app.services.container import Services
-from app.services.dashboard import AuditFilter, Sort
 from app.services.inputs import HashInput
 from app.services.sessions import SessionService, Staff
+from app.services.views import AuditFilter, Sort
 from app.storage.models import DashboardSession
 
 PASSWORD = "correct-horse-battery"
@@ -81,13 +81,13 @@ def test_disabling_a_user_ends_their_sessions_but_not_oneself(services: Services
     token, _ = services.sessions.sign_in("mod", PASSWORD)
     boss = staff(services, "boss")
     mod_id = next(u.id for u in services.users.list() if u.username == "mod")
-    services.dashboard.set_user_disabled(mod_id, True, staff=boss)
+    services.admin.set_user_disabled(mod_id, True, staff=boss)
     assert services.sessions.resolve(token) is None
     with pytest.raises(Unauthorized):
         services.sessions.sign_in("mod", PASSWORD)
     with pytest.raises(Conflict):
-        services.dashboard.set_user_disabled(boss.user_id, True, staff=boss)
-    services.dashboard.set_user_disabled(mod_id, False, staff=boss)
+        services.admin.set_user_disabled(boss.user_id, True, staff=boss)
+    services.admin.set_user_disabled(mod_id, False, staff=boss)
     assert services.sessions.sign_in("mod", PASSWORD)
 
 
@@ -97,13 +97,13 @@ def test_timeline_pages_hold_every_event_once_in_order(services: Services, newes
     new = services.cases.report([HashInput("pdq", value)], actor="anonymous")
     mod = staff(services)
     case_id = (
-        services.dashboard.cases(
+        services.views.cases.page(
             status="pending", search=new.case_id[3:], sort=Sort("created_at"), page=1, per_page=5
         )
         .items[0]
         .id
     )
-    services.dashboard.review_case(case_id, confirm=True, staff=mod)
+    services.review.review_case(case_id, confirm=True, staff=mod)
     for n in range(4):
         services.checks.check([HashInput("pdq", flip(value, n))], client_id=None)
     services.cases.add_hashes(new.case_id, new.pin, [HashInput("md5", "ab" * 16)], limit=100)
@@ -112,7 +112,7 @@ def test_timeline_pages_hold_every_event_once_in_order(services: Services, newes
     services.cases.withdraw(new.case_id, new.pin)
 
     pages = [
-        services.dashboard.case(case_id, timeline_page=p, newest_first=newest_first, per_page=3)
+        services.views.cases.detail(case_id, timeline_page=p, newest_first=newest_first, per_page=3)
         for p in (1, 2, 3)
     ]
     assert pages[0].timeline.pages == 3 and pages[0].timeline.total == 7
@@ -125,46 +125,46 @@ def test_timeline_pages_hold_every_event_once_in_order(services: Services, newes
     assert times == sorted(times, reverse=newest_first)
     # each page: its re-uploads plus the steps that fall between them and the next page's
     assert [len(p.timeline.items) for p in pages] == ([4, 4, 3] if newest_first else [5, 4, 2])
-    assert services.dashboard.case(case_id, timeline_page=9, per_page=3).timeline.items == []
+    assert services.views.cases.detail(case_id, timeline_page=9, per_page=3).timeline.items == []
 
 
 def test_search_exact_any_status_and_near_among_matchable(services: Services):
     mod = staff(services)
     value = pdq()
     rejected = services.cases.report([HashInput("pdq", value)], actor="anonymous")
-    case_id = services.dashboard.search(rejected.case_id.lower()).case
+    case_id = services.views.search.find(rejected.case_id.lower()).case
     assert case_id is not None and case_id.public_id == rejected.case_id
-    services.dashboard.review_case(case_id.id, confirm=False, staff=mod, reason="not ours")
+    services.review.review_case(case_id.id, confirm=False, staff=mod, reason="not ours")
 
-    exact = services.dashboard.search(value)
+    exact = services.views.search.find(value)
     assert exact.types == ("pdq", "sha256")  # 64 hex digits: either
     assert [(h.case_public_id, h.case_status, h.distance) for h in exact.hits] == [
         (rejected.case_id, "rejected", 0)
     ]
-    near = services.dashboard.search(flip(value, 5), distance=10)
+    near = services.views.search.find(flip(value, 5), distance=10)
     assert near.hits == []  # a rejected case's hash is not in the index
 
     pending = services.cases.report([HashInput("pdq", flip(value, 40))], actor="anonymous")
-    near = services.dashboard.search(flip(value, 45), signal_type="pdq", distance=5)
+    near = services.views.search.find(flip(value, 45), signal_type="pdq", distance=5)
     assert [(h.case_public_id, h.distance) for h in near.hits] == [(pending.case_id, 5)]
-    assert services.dashboard.search("abc").message is not None
-    assert services.dashboard.search("zz-not-hex").message is not None
-    assert services.dashboard.search("ab" * 8, signal_type="md5").message is not None
+    assert services.views.search.find("abc").message is not None
+    assert services.views.search.find("zz-not-hex").message is not None
+    assert services.views.search.find("ab" * 8, signal_type="md5").message is not None
 
 
 def test_overview_counts_and_top_cases(services: Services):
     mod = staff(services)
-    before = services.dashboard.overview()
+    before = services.views.statistics.overview()
     values = [pdq() for _ in range(3)]
     reports = [services.cases.report([HashInput("pdq", v)], actor="anonymous") for v in values]
     for r in reports[:2]:
-        case = services.dashboard.search(r.case_id).case
+        case = services.views.search.find(r.case_id).case
         assert case is not None
-        services.dashboard.review_case(case.id, confirm=True, staff=mod)
+        services.review.review_case(case.id, confirm=True, staff=mod)
     for n in range(3):
         services.checks.check([HashInput("pdq", flip(values[1], n))], client_id=None)
     services.checks.check([HashInput("pdq", values[0])], client_id=None)
-    now = services.dashboard.overview()
+    now = services.views.statistics.overview()
     assert now.pending_cases == before.pending_cases + 1
     assert now.active_cases == before.active_cases + 2
     assert now.active_hashes == before.active_hashes + 2
@@ -180,16 +180,16 @@ def test_an_upload_matching_several_hashes_is_one_reupload_attempt(services: Ser
         HashInput("sha256", secrets.token_hex(32)),
     ]
     report = services.cases.report(hashes, actor="anonymous")
-    case = services.dashboard.search(report.case_id).case
+    case = services.views.search.find(report.case_id).case
     assert case is not None
-    before = services.dashboard.overview()
+    before = services.views.statistics.overview()
     assert len(services.checks.check(hashes, client_id=None).matches) == 3
     assert [len(r.matches) for r in services.checks.check_batch([hashes, hashes], None)] == [3, 3]
-    now = services.dashboard.overview()
+    now = services.views.statistics.overview()
     # one upload and three matches; the same hashes checked again by the same client (here
     # twice in one batch) are that upload re-checked: logged once more, not another attempt
     assert now.reuploads_today == before.reuploads_today + 1
-    detail = services.dashboard.case(case.id)
+    detail = services.views.cases.detail(case.id)
     assert detail.case.reuploads == 1 and detail.timeline.total == 6
 
 
@@ -199,7 +199,7 @@ def test_case_pages_are_disjoint_and_sorted(services: Services):
     for descending in (True, False):
         sort = Sort("created_at", descending)
         pages = [
-            services.dashboard.cases(status=None, search=None, sort=sort, page=p, per_page=3)
+            services.views.cases.page(status=None, search=None, sort=sort, page=p, per_page=3)
             for p in (1, 2, 3)
         ]
         ids = [c.id for p in pages for c in p.items]
@@ -209,16 +209,14 @@ def test_case_pages_are_disjoint_and_sorted(services: Services):
 
 def test_audit_filters(services: Services):
     staff(services)
-    everything = services.dashboard.audit(AuditFilter(), newest_first=True, page=1, per_page=50)
+    everything = services.views.audit.page(AuditFilter(), newest_first=True, page=1, per_page=50)
     assert {e.action for e in everything.items} >= {"user.created", "user.login"}
-    logins = services.dashboard.audit(
+    logins = services.views.audit.page(
         AuditFilter(actor="mod", action="user.login"), newest_first=True, page=1, per_page=50
     )
     assert [e.actor for e in logins.items] == ["user:mod"]
-    assert "user.login" in services.dashboard.audit_actions()
-    csv = "".join(
-        services.dashboard.audit_csv(AuditFilter(action="user.created"), newest_first=False)
-    )
+    assert "user.login" in services.views.audit.actions()
+    csv = "".join(services.views.audit.csv(AuditFilter(action="user.created"), newest_first=False))
     assert csv.splitlines()[0].startswith("id,at,actor,action")
     assert len(csv.splitlines()) == 3  # header + two users
 
@@ -231,11 +229,11 @@ def test_a_cases_hashes_sort_by_type_and_quality(services: Services):
         HashInput("sha256", "cd" * 32),
     ]
     new = services.cases.report(items, actor="anonymous")
-    case = services.dashboard.search(new.case_id).case
+    case = services.views.search.find(new.case_id).case
     assert case is not None
 
     def hashes(sort: Sort) -> list[tuple[str, int | None]]:
-        page = services.dashboard.case(case.id, hash_sort=sort, per_page=3).hashes
+        page = services.views.cases.detail(case.id, hash_sort=sort, per_page=3).hashes
         assert page.total == 4 and len(page.items) == 3
         return [(h.type, h.quality) for h in page.items]
 

@@ -11,9 +11,9 @@ from app.errors import InvalidInput
 from app.index.replica import IndexReplica
 from app.services.banks import check_thresholds
 from app.services.checks import Thresholds
-from app.services.dashboard import types_by_length
 from app.services.inputs import HashInput, validate_hashes, weakness
 from app.services.signal_types import load_signal_types
+from app.services.views import types_by_length
 
 DHASH = hashes.SignalSpec(
     name="dhash", bits=64, perceptual=True, default_threshold=10, max_threshold=16
