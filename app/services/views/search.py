@@ -71,18 +71,23 @@ class HashSearch:
         text = query.strip()
         if not text:
             return SearchResult("", "")
+        value = text.lower()
+        by_length = types_by_length(self.replica.types)
+        # 16 hex digits are a pHash as well as a case id without its dashes: a hash of an
+        # enabled type's length is looked up as a hash (a case id is typed with HB- or dashes)
+        hashlike = _HEX.fullmatch(value) is not None and (
+            bool(signal_type) or len(value) in by_length
+        )
         case_id = normalize_case_id(text)
-        if _CASE_ID.fullmatch(case_id):
+        if not hashlike and _CASE_ID.fullmatch(case_id):
             with self.db.read() as session:
                 found = DashboardRepository(session).case_by_public_id(case_id)
             message = None if found else f"No case {case_id}."
             return SearchResult(case_id, "case", case=found, message=message)
-        value = text.lower()
         if not _HEX.fullmatch(value):
             return SearchResult(
                 text, "", message="Type a case id (HB-XXXX-XXXX-XXXX-XXXX) or a hash in hex."
             )
-        by_length = types_by_length(self.replica.types)
         types = (signal_type,) if signal_type else by_length.get(len(value), ())
         if not types:
             lengths = ", ".join(
