@@ -11,7 +11,7 @@ from app.index.replica import IndexReplica
 from app.services.admin import AdminService
 from app.services.banks import BankEntries, BankService
 from app.services.cases import CaseService
-from app.services.checks import CheckService, ProbePolicy, QuarantinePolicy, Thresholds
+from app.services.checks import CheckService, ProbePolicy, QuarantinePolicy
 from app.services.clients import ClientService
 from app.services.feed import FeedService
 from app.services.images import DecodeSlots
@@ -20,7 +20,7 @@ from app.services.ratelimit import RateLimiter
 from app.services.retention import RetentionPolicy, RetentionService
 from app.services.review import ReviewService
 from app.services.sessions import SessionService
-from app.services.signal_types import load_signal_types
+from app.services.signal_types import default_thresholds, load_signal_types
 from app.services.users import LoginPolicy, UserService
 from app.services.views import Views
 from app.storage.db import Database
@@ -82,9 +82,7 @@ class Services:
         if migrate:
             db.upgrade()
         replica = IndexReplica(db, types=types, sync_interval=settings.sync_interval)
-        thresholds = Thresholds(
-            types, {"pdq": settings.pdq_threshold, "phash": settings.phash_threshold}
-        )
+        thresholds = default_thresholds(settings, types)
         return cls(
             settings=settings,
             types=types,
