@@ -9,6 +9,7 @@ from app.config import Settings
 from app.index.replica import IndexReplica
 from app.services.banks import BankEntries, BankService
 from app.services.cases import CaseService
+from app.services.checking import Checker, CheckLimits
 from app.services.checks import CheckService, ProbePolicy, QuarantinePolicy, Thresholds
 from app.services.clients import ClientService
 from app.services.dashboard import DashboardService
@@ -42,10 +43,20 @@ class Services:
     dashboard: DashboardService = field(init=False)
     retention: RetentionService = field(init=False)
     decodes: DecodeSlots = field(init=False)
+    checker: Checker = field(init=False)
 
     def __post_init__(self) -> None:
         self.decodes = DecodeSlots(
             self.settings.max_concurrent_decodes, self.settings.decode_wait_seconds
+        )
+        self.checker = Checker(
+            self.checks,
+            self.decodes,
+            CheckLimits(
+                max_image_bytes=self.settings.max_image_bytes,
+                max_image_pixels=self.settings.max_image_pixels,
+                density=self.settings.pdq_variants,
+            ),
         )
         self.entries = BankEntries(
             self.db, self.replica, min_pdq_quality=self.settings.min_pdq_quality
