@@ -30,7 +30,7 @@ REPORTS_BANK = "reports"
 class NewCase:
     case_id: str
     pin: str
-    status: str
+    status: CaseStatus
     hashes: int
 
 
@@ -39,7 +39,7 @@ class CaseView:
     """What a reporter may see of their own case."""
 
     case_id: str
-    status: str
+    status: CaseStatus
     hashes: int
     reupload_attempts: int
     confirmed_blocked: int
@@ -50,7 +50,7 @@ class CaseView:
 def _view(case: Case) -> CaseView:
     return CaseView(
         case_id=case.public_id,
-        status=str(case.status),
+        status=CaseStatus(case.status),
         hashes=case.signal_count,
         reupload_attempts=case.match_count,
         confirmed_blocked=case.blocked_count,
@@ -177,7 +177,7 @@ class CaseService:
             changes.append(changes.for_signals(ChangeOp.ADD, signals, CaseStatus.PENDING, now))
             audit.record(session, actor, "case.reported", "case", public_id, hashes=len(items))
         self.replica.sync()
-        return NewCase(public_id, pin, str(CaseStatus.PENDING), len(items))
+        return NewCase(public_id, pin, CaseStatus.PENDING, len(items))
 
     def add_hashes(
         self,

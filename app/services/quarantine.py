@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Literal, cast
 
 from sqlalchemy.orm import Session
 
@@ -29,9 +30,10 @@ from app.storage.repositories import (
     SignalRepository,
 )
 
-__all__ = ["QuarantineService", "QuarantineView"]
+__all__ = ["QuarantineService", "QuarantineState", "QuarantineView"]
 
-RELEASED = "released"
+QuarantineState = Literal["quarantined", "released"]  # a hot hash held, or let go
+RELEASED: QuarantineState = "released"
 
 
 @dataclass(frozen=True)
@@ -43,7 +45,7 @@ class QuarantineView:
     signal_type: str
     bank: str
     group: str | None
-    state: str
+    state: QuarantineState
     reason: str
     matches: int
     clients: int
@@ -60,7 +62,7 @@ class QuarantineService:
         self.replica = replica
         self.groups = groups or GroupTokens(db)
 
-    def list(self, *, state: str | None = QUARANTINED) -> list[QuarantineView]:
+    def list(self, *, state: QuarantineState | None = "quarantined") -> list[QuarantineView]:
         """Quarantined hashes, newest first (``state=None``: released ones too)."""
         with self.db.read() as session:
             rows = QuarantineRepository(session).list(state)
@@ -102,7 +104,7 @@ class QuarantineService:
             signal_type=signal.type if signal else "",
             bank=bank.name if bank else "",
             group=self.groups.of(signal.case_id if signal else None),
-            state=row.state,
+            state=cast(QuarantineState, row.state),
             reason=row.reason,
             matches=row.matches,
             clients=row.clients,
