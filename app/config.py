@@ -42,6 +42,12 @@ class Settings(BaseSettings):
         le=_PHASH.max_threshold,
         description="Default pHash match distance (a bank may override it).",
     )
+    signal_types: str = Field(
+        "",
+        description="Signal types enabled (comma-separated names, e.g. pdq,md5). Empty: the "
+        "built-in pdq, phash, md5 and sha256 plus every type installed plug-in packages "
+        "register (entry-point group hashbank.signal_types).",
+    )
     max_body_bytes: int = Field(
         32 * MiB, ge=1024, description="Largest request body accepted, in bytes (else 413)."
     )
@@ -218,6 +224,11 @@ class Settings(BaseSettings):
         description="Seconds between retention purges run by each server process; 0: only "
         "`hashbank purge` (from cron, say) purges.",
     )
+
+    @property
+    def enabled_signal_types(self) -> tuple[str, ...]:
+        """The names in HASHBANK_SIGNAL_TYPES (empty: all installed types)."""
+        return tuple(n.strip() for n in self.signal_types.split(",") if n.strip())
 
     @field_validator("trusted_proxies")
     @classmethod

@@ -135,7 +135,8 @@ async def _purge_periodically(services: Services) -> None:
 
 
 def _openapi(app: FastAPI) -> dict[str, Any]:
-    """FastAPI's schema, plus the models of bodies that handlers read after auth."""
+    """FastAPI's schema, plus the models of bodies that handlers read after auth, with the
+    enabled signal types (the registry's, plug-ins included) as the enum of type names."""
     if app.openapi_schema:
         return app.openapi_schema
     schema = get_openapi(
@@ -148,6 +149,11 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
             operation.pop("x-hashbank-defs", None)
             if defs:
                 components.update(defs)
+    names = list(app.state.services.types.names)
+    for model in ("HashIn", "HashIn-Input"):
+        prop = components.get(model, {}).get("properties", {}).get("type")
+        if prop is not None:
+            prop["enum"] = names
     app.openapi_schema = schema
     return schema
 

@@ -233,9 +233,17 @@ class SignalRegistry:
                 names the entry point and its package.
         """
         specs = list(BUILTIN_SPECS)
+        origin = {spec.name: "the built-in type" for spec in specs}
         found = entry_points(group=ENTRY_POINT_GROUP) if plugins is None else plugins
         for ep in sorted(found, key=lambda e: e.name):
-            specs += _specs_of(ep)
+            for spec in _specs_of(ep):
+                if spec.name in origin:
+                    raise SignalSpecError(
+                        f"{_where(ep)} registers a signal type named {spec.name!r}, "
+                        f"as {origin[spec.name]} does: names must be unique"
+                    )
+                origin[spec.name] = _where(ep)
+                specs.append(spec)
         registry = cls(specs)
         if not enabled:
             return registry
@@ -285,11 +293,15 @@ class SignalRegistry:
         return len(self._specs)
 
 
-def _specs_of(ep: EntryPoint) -> list[SignalSpec]:
+def _where(ep: EntryPoint) -> str:
     where = f"entry point {ep.name!r} ({ep.value}"
     if ep.dist is not None:
         where += f", package {ep.dist.name}"
-    where += f") of {ENTRY_POINT_GROUP}"
+    return where + f") of {ENTRY_POINT_GROUP}"
+
+
+def _specs_of(ep: EntryPoint) -> list[SignalSpec]:
+    where = _where(ep)
     try:
         obj: object = ep.load()
     except Exception as exc:  # a plug-in's own failure: any exception, reported by name

@@ -43,8 +43,7 @@ async def create_bank(
         body.policy,
         actor=f"client:{client.name}",
         description=body.description,
-        pdq_threshold=body.pdq_threshold,
-        phash_threshold=body.phash_threshold,
+        thresholds=body.all_thresholds(),
         phash_block=body.phash_block,
     )
     return JSONResponse(

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Request
 from fastapi.responses import JSONResponse
 
+import hashes
 from app.api.deps import ServicesDep, optional_client, run_sync
 from app.api.problems import json_body, problems
 from app.api.schemas import CaseOut, HashesIn, NewCaseOut
@@ -41,11 +42,13 @@ async def _read_hashes(request: Request, services: Services, limit: int) -> list
                     s.max_image_pixels,
                     s.min_pdq_quality,
                     s.pdq_variants,
+                    services.types,
                 )
     else:
         body = await read_model(request, HashesIn)
         items = validate_hashes(
-            HashInput(h["type"], h["value"], h.get("quality")) for h in body.hashes
+            (HashInput(h["type"], h["value"], h.get("quality")) for h in body.hashes),
+            services.types,
         )
     if len(items) > limit:
         raise InvalidInput(f"a case may hold at most {limit} hashes")
@@ -53,7 +56,12 @@ async def _read_hashes(request: Request, services: Services, limit: int) -> list
 
 
 def _hash_parts(
-    parts: list[ImagePart], max_bytes: int, max_pixels: int, min_quality: int, density: str
+    parts: list[ImagePart],
+    max_bytes: int,
+    max_pixels: int,
+    min_quality: int,
+    density: str,
+    types: hashes.SignalRegistry,
 ) -> list[HashInput]:
     items: list[HashInput] = []
     for part in parts:
@@ -65,7 +73,7 @@ def _hash_parts(
             density=density,
         )
         refuse_trivial(h, name=part.filename, min_pdq_quality=min_quality)
-        items += from_hashes(h, stored=True)
+        items += from_hashes(h, stored=True, types=types)
         part.data = b""  # drop the bytes as soon as they are hashed
     return items
 

@@ -9,10 +9,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal, NotRequired
 
-from pydantic import BaseModel, ConfigDict, Field, with_config
+from pydantic import BaseModel, ConfigDict, Field, model_validator, with_config
 from typing_extensions import TypedDict  # pydantic needs this one before Python 3.12
 
-SignalTypeName = Literal["pdq", "phash", "md5", "sha256"]
+# A signal type's name: the enabled types are the service's registry (plug-ins included),
+# checked by the services; create_app writes them into the OpenAPI document as an enum
+SignalTypeName = Annotated[str, Field(min_length=1, max_length=32)]
 # The largest id or sequence number a BIGINT column holds: larger ones are refused (422)
 # before they reach the database driver (which cannot even bind them).
 MAX_ID = 2**63 - 1
@@ -22,12 +24,13 @@ MAX_ID = 2**63 - 1
 # 1,000 items of up to 64 hashes, and dicts validate in about half the time of models.
 @with_config(ConfigDict(extra="forbid", strict=True))
 class HashIn(TypedDict):
-    type: Annotated[SignalTypeName, Field(description="Signal type.")]
+    type: Annotated[SignalTypeName, Field(description="Signal type (one of the enabled types).")]
     value: Annotated[
         str,
         Field(
             max_length=128,
-            description="The hash as hex (64 for pdq and sha256, 16 for phash, 32 for md5).",
+            description="The hash as its type writes it: hex of the type's size (64 for pdq "
+            "and sha256, 16 for phash, 32 for md5).",
         ),
     ]
     quality: NotRequired[
@@ -130,11 +133,35 @@ class BankIn(BaseModel):
     description: str = Field("", max_length=500)
     pdq_threshold: int | None = Field(None, ge=0, le=48)
     phash_threshold: int | None = Field(None, ge=0, le=12)
+    thresholds: dict[Annotated[str, Field(max_length=32)], int] = Field(
+        default_factory=dict,
+        max_length=64,
+        description="The bank's own match distance per perceptual signal type (any enabled "
+        "type, plug-ins' included; `pdq_threshold` and `phash_threshold` are the same for "
+        "those two). A type left out uses the service's default.",
+    )
     phash_block: bool = Field(
         False,
         description="Let a match on a pHash alone block; false: it answers review "
         "(64-bit pHashes collide too easily to block on their own).",
     )
+
+    @model_validator(mode="after")
+    def _one_threshold_per_type(self) -> BankIn:
+        for kind in ("pdq", "phash"):
+            own = getattr(self, f"{kind}_threshold")
+            if own is not None and self.thresholds.get(kind, own) != own:
+                raise ValueError(f"{kind}_threshold and thresholds.{kind} differ")
+        return self
+
+    def all_thresholds(self) -> dict[str, int | None]:
+        """Every threshold the request sets, by signal type."""
+        out: dict[str, int | None] = dict(self.thresholds)
+        for kind in ("pdq", "phash"):
+            own = getattr(self, f"{kind}_threshold")
+            if own is not None:
+                out[kind] = own
+        return out
 
 
 class BankOut(BaseModel):
@@ -144,6 +171,10 @@ class BankOut(BaseModel):
     description: str
     pdq_threshold: int | None
     phash_threshold: int | None
+    thresholds: dict[str, int] = Field(
+        description="The bank's own match distances by signal type (types left out use the "
+        "service's defaults)."
+    )
     phash_block: bool = Field(description="Whether a pHash-only match may block.")
     hashes: int
 

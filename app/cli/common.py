@@ -8,6 +8,7 @@ from typing import Any, NoReturn
 
 import typer
 
+import hashes
 from app.config import Settings
 from app.errors import HashbankError
 from app.services.container import Services
@@ -16,8 +17,14 @@ __all__ = ["emit", "fail", "services"]
 
 
 def services() -> Services:
-    """Services on HASHBANK_DATABASE_URL, with the schema brought up to date first."""
-    return Services.build(Settings())
+    """Services on HASHBANK_DATABASE_URL, with the schema brought up to date first.
+
+    Signal types that cannot be loaded (HASHBANK_SIGNAL_TYPES, a broken plug-in) stop
+    the command with their message (exit code 2)."""
+    try:
+        return Services.build(Settings())
+    except hashes.SignalSpecError as exc:
+        fail(f"signal types: {exc}", 2)
 
 
 def emit(obj: dict[str, Any]) -> None:

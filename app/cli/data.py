@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
+import hashes
 from app.cli.common import fail, services
 from app.errors import HashbankError, InvalidInput
 from app.files import open_private
@@ -40,14 +41,14 @@ def _format(path: Path, fmt: str | None = None) -> str:
     return fmt or ("jsonl" if path.suffix.lower() in (".jsonl", ".ndjson", ".json") else "csv")
 
 
-def _hash_of(n: int, row: dict[str, str]) -> HashInput:
-    """The validated hash of line ``n``; any fault names the line."""
+def _hash_of(n: int, row: dict[str, str], types: hashes.SignalRegistry) -> HashInput:
+    """The validated hash of line ``n`` (of an enabled type); any fault names the line."""
     try:
         quality = row.get("quality")
         item = HashInput(
             str(row["type"]), str(row["value"]), int(quality) if quality not in (None, "") else None
         )
-        (valid,) = validate_hashes([item])
+        (valid,) = validate_hashes([item], types)
     except (KeyError, ValueError, TypeError, AttributeError, InvalidInput) as exc:
         raise InvalidInput(f"line {n}: {exc}") from None
     return valid
@@ -82,7 +83,7 @@ def import_hashes(
     kind = _format(file, fmt)
     svc = services()
     floor = svc.settings.min_pdq_quality
-    loader = BankEntries(svc.db, min_pdq_quality=floor)
+    loader = BankEntries(svc.db, min_pdq_quality=floor, types=svc.types)
     total = file.stat().st_size
     added = skipped = 0
     batch: list[HashInput] = []
@@ -98,9 +99,9 @@ def import_hashes(
             task = bar.add_task("import", total=total, n=0)
             with file.open("rb") as raw:
                 for n, row in _rows(file, kind):
-                    valid = _hash_of(n, row)
+                    valid = _hash_of(n, row, svc.types)
                     # the service refuses weak hashes anyway; asking here names the line
-                    reason = weakness(valid, min_pdq_quality=floor)
+                    reason = weakness(valid, min_pdq_quality=floor, types=svc.types)
                     if reason is not None:
                         if not skip_weak:
                             raise InvalidInput(
@@ -154,16 +155,13 @@ def remove_hashes(
     Removing a hash that is not there is not an error (the count says what happened).
     """
     items: list[HashInput] = []
-    try:
-        if file is not None:
-            items += [_hash_of(n, row) for n, row in _rows(file, _format(file))]
-        items += validate_hashes(HashInput(kind, v) for v in values or [])
-    except InvalidInput as exc:
-        fail(exc)
-    if not items:
-        fail("give the hashes to remove as arguments or with --file")
     svc = services()
     try:
+        if file is not None:
+            items += [_hash_of(n, row, svc.types) for n, row in _rows(file, _format(file))]
+        items += validate_hashes((HashInput(kind, v) for v in values or []), svc.types)
+        if not items:
+            raise InvalidInput("give the hashes to remove as arguments or with --file")
         removed = BankEntries(svc.db).remove(bank, items, actor="cli", reason=reason)
     except HashbankError as exc:
         fail(exc)

@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 import uvicorn
 
+import hashes
 from app import hardening
 from app.config import Settings
 from app.logs import configure_logging
@@ -24,7 +25,11 @@ def serve(
     hardening.harden()  # no core dump of this process; each worker does it again
     settings = Settings()
     configure_logging(settings.log_level, settings.log_file)
-    svc = Services.build(settings)  # migrates, under a lock, before workers start
+    try:
+        svc = Services.build(settings)  # migrates, under a lock, before workers start
+    except hashes.SignalSpecError as exc:
+        typer.echo(f"error: signal types: {exc}", err=True)
+        raise typer.Exit(2) from None
     try:
         first_run = svc.users.count() == 0 and not svc.clients.list()
     finally:

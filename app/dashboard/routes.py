@@ -18,6 +18,7 @@ from app.dashboard.deps import (
     LOGIN_COOKIE,
     SESSION_COOKIE,
     AdminPage,
+    Fields,
     FormDep,
     LoginPage,
     PageContext,
@@ -324,7 +325,7 @@ def confirm_match(ctx: StaffPage, form: FormDep, match_id: Id64) -> Response:
 def search(ctx: StaffPage) -> Response:
     """By case id (straight to the case) or by hash, exactly or within a distance."""
     r = ctx.request
-    kind = _choice(r, "type", ("pdq", "phash", "md5", "sha256"))
+    kind = _choice(r, "type", ctx.services.types.names)
     distance = _int(r, "distance", 0, 0, 256)
     result = ctx.services.dashboard.search(
         r.query_params.get("q", "")[:200], signal_type=kind, distance=distance
@@ -430,6 +431,7 @@ def banks(ctx: AdminPage) -> HTMLResponse:
         page=paginate(rows, _int(r, "page", 1), _per_page(r)),
         sort=sort,
         policies=[p.value for p in BankPolicy],
+        perceptual=[t for t in ctx.services.types if t.perceptual],
     )
 
 
@@ -440,8 +442,7 @@ def create_bank(ctx: AdminPage, form: FormDep) -> Response:
         form.text("policy", 16),
         actor=_staff(ctx).actor,
         description=form.text("description"),
-        pdq_threshold=_threshold(form.text("pdq_threshold")),
-        phash_threshold=_threshold(form.text("phash_threshold")),
+        thresholds=_thresholds(ctx, form),
         phash_block=form.text("phash_block") == "on",
     )
     return ctx.redirect("/dashboard/banks", f"Bank {bank.name} created.")
@@ -560,6 +561,8 @@ def settings(ctx: AdminPage) -> HTMLResponse:
         page=paginate(rows, _int(r, "page", 1), _per_page(r)),
         defaults=ctx.services.checks.thresholds,
         settings=ctx.services.settings,
+        perceptual=[t for t in ctx.services.types if t.perceptual],
+        exact=[t for t in ctx.services.types if not t.perceptual],
     )
 
 
@@ -568,11 +571,19 @@ def set_thresholds(ctx: AdminPage, form: FormDep, name: str) -> Response:
     bank = ctx.services.banks.set_thresholds(
         name,
         actor=_staff(ctx).actor,
-        pdq_threshold=_threshold(form.text("pdq_threshold")),
-        phash_threshold=_threshold(form.text("phash_threshold")),
+        thresholds=_thresholds(ctx, form),
         phash_block=form.text("phash_block") == "on",
     )
     return ctx.redirect("/dashboard/settings", f"Thresholds of bank {bank.name} saved.")
+
+
+def _thresholds(ctx: PageContext, form: Fields) -> dict[str, int | None]:
+    """The form's ``<type>_threshold`` field of each perceptual signal type."""
+    return {
+        spec.name: _threshold(form.text(f"{spec.name}_threshold"))
+        for spec in ctx.services.types
+        if spec.perceptual
+    }
 
 
 def _threshold(text: str) -> int | None:

@@ -15,8 +15,10 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
@@ -28,17 +30,19 @@ from app.storage.db import Database
 from app.storage.models import BankPolicy, ChangeOp
 from app.storage.repositories import (
     BankRepository,
+    BankThresholdRepository,
     ChangeRepository,
     IndexedSignal,
     MatchableColumns,
     SignalRepository,
 )
 
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
 __all__ = ["BankInfo", "Hit", "IndexReplica", "SignalInfo"]
 
 log = logging.getLogger(__name__)
-
-PERCEPTUAL_MAX_RADIUS = {s.name: s.max_threshold for s in hashes.BUILTIN_SPECS if s.perceptual}
 
 # index rows read during the initial load, added in one go: type -> (ids, rows) chunks
 _Staged = dict[str, tuple[list[npt.NDArray[np.int64]], list[npt.NDArray[np.uint8]]]]
@@ -49,8 +53,8 @@ class BankInfo:
     id: int
     name: str
     policy: BankPolicy
-    pdq_threshold: int | None
-    phash_threshold: int | None
+    # the bank's own match distance per signal type; a type not here uses the default
+    thresholds: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
     phash_block: bool = False  # a pHash-only match may block (else it answers review)
 
 
@@ -69,18 +73,31 @@ def _rows(values: Sequence[str], nbytes: int) -> npt.NDArray[np.uint8]:
 
 
 class IndexReplica:
-    """Matchable signals of this process, kept current from the change log."""
+    """Matchable signals of this process, kept current from the change log.
 
-    def __init__(self, db: Database, *, sync_interval: float = 0.5) -> None:
+    ``types`` are the enabled signal types (default: the built-in ones): one
+    :class:`hashes.HashIndex` per perceptual type, exact look-up for the others. Stored
+    signals of a type that is not enabled are not loaded (they match nothing).
+    """
+
+    def __init__(
+        self,
+        db: Database,
+        *,
+        types: hashes.SignalRegistry = hashes.BUILTINS,
+        sync_interval: float = 0.5,
+    ) -> None:
         self.db = db
+        self.types = types
         self.sync_interval = sync_interval
         self.perceptual: dict[str, hashes.HashIndex] = {
             s.name: hashes.HashIndex(bits=s.bits)
-            for s in hashes.BUILTINS
+            for s in types
             if s.perceptual and s.bits is not None
         }
+        self.max_radius = {s.name: s.max_threshold for s in types if s.perceptual}
         self.exact: dict[tuple[str, str], set[int]] = {}
-        self.signals = SignalTable()
+        self.signals = SignalTable(types=types.names)
         self.banks: dict[int, BankInfo] = {}
         self.seq = 0
         self.head_seen = 0
@@ -102,7 +119,7 @@ class IndexReplica:
         staged: _Staged = {}
         with self.db.read() as session:
             head = ChangeRepository(session).head()
-            self._load_banks(BankRepository(session).list())
+            self._load_banks(session)
             for columns in SignalRepository(session).iter_matchable_columns():
                 with self._lock:
                     self._load_columns(columns, staged)
@@ -136,15 +153,16 @@ class IndexReplica:
                 changes = repo.after(self.seq, limit)
                 head = repo.head() if len(changes) < limit else 0
                 needs_banks = any(c.op == ChangeOp.BANK for c in changes)
-                banks = BankRepository(session).list() if needs_banks else None
+                if needs_banks:
+                    self._load_banks(session)
             with self._lock:
-                if banks is not None:
-                    self._load_banks(banks)
                 adds: list[IndexedSignal] = []
                 removes: list[int] = []
                 for change in changes:
                     if change.op == ChangeOp.BANK or change.signal_id is None:
                         continue
+                    if change.op != ChangeOp.REMOVE and change.signal_type not in self.types:
+                        continue  # a type not enabled here: it matches nothing
                     if change.op == ChangeOp.REMOVE:
                         self._flush_adds(adds)
                         removes.append(change.signal_id)
@@ -223,22 +241,34 @@ class IndexReplica:
                 log.warning("index sync failed", extra={"error": self.last_error})
 
     # -- mutation (under self._lock) -----------------------------------------------------
-    def _load_banks(self, banks: Iterable[object]) -> None:
-        self.banks = {
-            b.id: BankInfo(  # type: ignore[attr-defined]
-                b.id,  # type: ignore[attr-defined]
-                b.name,  # type: ignore[attr-defined]
-                BankPolicy(b.policy),  # type: ignore[attr-defined]
-                b.pdq_threshold,  # type: ignore[attr-defined]
-                b.phash_threshold,  # type: ignore[attr-defined]
-                bool(b.phash_block),  # type: ignore[attr-defined]
+    def _load_banks(self, session: Session) -> None:
+        thresholds = BankThresholdRepository(session).all()
+        banks = {
+            b.id: BankInfo(
+                b.id,
+                b.name,
+                BankPolicy(b.policy),
+                MappingProxyType(thresholds.get(b.id, {})),
+                bool(b.phash_block),
             )
-            for b in banks
+            for b in BankRepository(session).list()
         }
+        with self._lock:
+            self.banks = banks
 
     def _load_columns(self, cols: MatchableColumns, staged: _Staged) -> None:
         """Initial load of one batch (ids unique and new): table rows now, index rows staged
         for one bulk add per index."""
+        if not set(cols.types) <= set(self.types.names):  # types not enabled: left out
+            keep = [i for i, kind in enumerate(cols.types) if kind in self.types]
+            cols = MatchableColumns(
+                [cols.ids[i] for i in keep],
+                [cols.types[i] for i in keep],
+                [cols.values[i] for i in keep],
+                [cols.banks[i] for i in keep],
+                [cols.cases[i] for i in keep],
+                [cols.statuses[i] for i in keep],
+            )
         ids = np.asarray(cols.ids, dtype=np.int64)
         self.signals.put(ids, cols.types, cols.banks, cols.cases, cols.statuses)
         types = np.asarray(cols.types, dtype=object)
@@ -293,7 +323,9 @@ class IndexReplica:
             index = self.perceptual.get(kind)
             if index is not None:
                 index.remove(np.asarray(sids, dtype=np.int64))
-        gone = set(by_type.get("md5", [])) | set(by_type.get("sha256", []))
+        gone = {
+            sid for kind, sids in by_type.items() if kind not in self.perceptual for sid in sids
+        }
         if gone:
             for key in [k for k, v in self.exact.items() if v & gone]:
                 self.exact[key] -= gone
@@ -313,7 +345,7 @@ class IndexReplica:
                 for sid in tuple(self.exact.get((signal_type, value), ())):
                     hits.append(Hit(sid, 0, qi))
             return hits
-        radius = min(radius, PERCEPTUAL_MAX_RADIUS[signal_type])
+        radius = min(radius, self.max_radius[signal_type])
         results = index.search(_rows(values, index.bits // 8), radius)
         for qi, (ids, dists) in enumerate(results):
             hits.extend(Hit(int(i), int(d), qi) for i, d in zip(ids, dists, strict=True))

@@ -7,7 +7,7 @@ is four numpy columns indexed by signal id (14 bytes per id), grown by doubling.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal, cast
 
@@ -24,9 +24,6 @@ __all__ = ["SignalInfo", "SignalStatus", "SignalTable"]
 # ``quarantined`` (a hot hash: review, see QuarantinePolicy)
 SignalStatus = Literal["pending", "active", "rejected", "withdrawn", "bank", "quarantined"]
 
-TYPES = ("", *hashes.BUILTINS.names)  # code 0: "not held"; then the built-in types
-_TYPE_CODE = {name: code for code, name in enumerate(TYPES)}
-
 
 @dataclass(frozen=True, slots=True)
 class SignalInfo:
@@ -37,16 +34,24 @@ class SignalInfo:
 
 
 class SignalTable:
-    """Signal id -> (type, bank, case, status); type code 0 means "not held"."""
+    """Signal id -> (type, bank, case, status); type code 0 means "not held".
 
-    def __init__(self, capacity: int = 1024) -> None:
+    ``types`` are the names of the signal types it may hold (default: the built-in ones);
+    each gets a one-byte code in registry order.
+    """
+
+    def __init__(self, capacity: int = 1024, types: Iterable[str] | None = None) -> None:
+        self.types: tuple[str, ...] = ("", *(hashes.BUILTINS.names if types is None else types))
+        if len(self.types) > 256:
+            raise ValueError("at most 255 signal types")
+        self._type_code = {name: code for code, name in enumerate(self.types)}
         self._type = np.zeros(capacity, dtype=np.uint8)
         self._status = np.zeros(capacity, dtype=np.uint8)
         self._bank = np.zeros(capacity, dtype=np.int32)
         self._case = np.full(capacity, -1, dtype=np.int64)
         self._statuses: list[SignalStatus] = [cast(SignalStatus, "")]  # code 0: none
         self._status_code: dict[str, int] = {"": 0}
-        self._counts = np.zeros(len(TYPES), dtype=np.int64)
+        self._counts = np.zeros(len(self.types), dtype=np.int64)
 
     def _code(self, status: str) -> int:
         code = self._status_code.get(status)
@@ -91,13 +96,13 @@ class SignalTable:
             return
         self._reserve(int(ids.max()))
         self.remove(ids)
-        codes = self._codes(types, _TYPE_CODE.__getitem__)
+        codes = self._codes(types, self._type_code.__getitem__)
         self._type[ids] = codes
         self._bank[ids] = np.asarray(banks, dtype=np.int32)
         case_list = cases if None not in cases else [-1 if c is None else c for c in cases]
         self._case[ids] = np.asarray(case_list, dtype=np.int64)
         self._status[ids] = self._codes(statuses, self._code)
-        self._counts += np.bincount(codes, minlength=len(TYPES))
+        self._counts += np.bincount(codes, minlength=len(self.types))
 
     @staticmethod
     def _codes(names: Sequence[str], code_of: Callable[[str], int]) -> npt.NDArray[np.uint8]:
@@ -116,8 +121,8 @@ class SignalTable:
         held = codes != 0
         ids, codes = ids[held], codes[held]
         self._type[ids] = 0
-        self._counts -= np.bincount(codes, minlength=len(TYPES))
-        return {TYPES[c]: ids[codes == c].tolist() for c in np.unique(codes).tolist()}
+        self._counts -= np.bincount(codes, minlength=len(self.types))
+        return {self.types[c]: ids[codes == c].tolist() for c in np.unique(codes).tolist()}
 
     def get(self, signal_id: int) -> SignalInfo | None:
         if not 0 <= signal_id < self._type.shape[0]:
@@ -127,7 +132,7 @@ class SignalTable:
             return None
         case = int(self._case[signal_id])
         return SignalInfo(
-            TYPES[code],
+            self.types[code],
             int(self._bank[signal_id]),
             None if case < 0 else case,
             self._statuses[int(self._status[signal_id])],
@@ -137,7 +142,7 @@ class SignalTable:
         return int(self._counts.sum())
 
     def counts(self) -> dict[str, int]:
-        return {name: int(self._counts[code]) for code, name in enumerate(TYPES) if code}
+        return {name: int(self._counts[code]) for code, name in enumerate(self.types) if code}
 
     def memory_bytes(self) -> int:
         return int(sum(a.nbytes for a in (self._type, self._status, self._bank, self._case)))

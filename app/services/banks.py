@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 
 from sqlalchemy.orm import Session
 
@@ -17,15 +18,15 @@ from app.storage.db import Database
 from app.storage.models import Bank, BankPolicy, Change, ChangeOp, Signal, utcnow
 from app.storage.repositories import (
     BankRepository,
+    BankThresholdRepository,
     ChangeRepository,
     IndexedSignal,
     SignalRepository,
 )
 
-__all__ = ["BankEntries", "BankService", "BankView"]
+__all__ = ["BankEntries", "BankService", "BankView", "check_thresholds"]
 
 _NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
-MAX_RADIUS = {s.name: s.max_threshold for s in hashes.BUILTIN_SPECS if s.perceptual}
 
 
 @dataclass(frozen=True)
@@ -34,40 +35,75 @@ class BankView:
     name: str
     policy: str
     description: str
-    pdq_threshold: int | None
-    phash_threshold: int | None
+    thresholds: Mapping[str, int]  # the bank's own match distances, by signal type
     hashes: int
     phash_block: bool = False  # pHash-only matches may block (else they answer review)
 
+    @property
+    def pdq_threshold(self) -> int | None:
+        return self.thresholds.get("pdq")
 
-def _view(bank: Bank, hashes: int) -> BankView:
+    @property
+    def phash_threshold(self) -> int | None:
+        return self.thresholds.get("phash")
+
+
+def _view(bank: Bank, thresholds: Mapping[str, int], hashes: int) -> BankView:
     return BankView(
         bank.id,
         bank.name,
         str(bank.policy),
         bank.description,
-        bank.pdq_threshold,
-        bank.phash_threshold,
+        MappingProxyType(dict(sorted(thresholds.items()))),
         hashes,
         bool(bank.phash_block),
     )
 
 
-def _check_threshold(kind: str, value: int | None) -> None:
-    if value is not None and not 0 <= value <= MAX_RADIUS[kind]:
-        raise InvalidInput(f"{kind} threshold must be between 0 and {MAX_RADIUS[kind]}")
+def check_thresholds(
+    types: hashes.SignalRegistry, thresholds: Mapping[str, int | None]
+) -> dict[str, int | None]:
+    """``thresholds`` once each names an enabled perceptual type and is within its range.
+
+    Raises:
+        InvalidInput: an unknown or exact type, or a distance out of range.
+    """
+    out: dict[str, int | None] = {}
+    for kind, value in thresholds.items():
+        spec = types.get(kind) if kind in types else None
+        if spec is None or not spec.perceptual:
+            perceptual = ", ".join(s.name for s in types if s.perceptual)
+            raise InvalidInput(
+                f"no threshold for {kind!r}: thresholds are set for perceptual signal types "
+                f"({perceptual})"
+            )
+        if value is not None and (
+            isinstance(value, bool)
+            or not isinstance(value, int)
+            or not 0 <= value <= spec.max_threshold
+        ):
+            raise InvalidInput(f"{kind} threshold must be between 0 and {spec.max_threshold}")
+        out[kind] = value
+    return out
 
 
 class BankService:
-    def __init__(self, db: Database, replica: IndexReplica) -> None:
+    def __init__(
+        self,
+        db: Database,
+        replica: IndexReplica,
+        types: hashes.SignalRegistry = hashes.BUILTINS,
+    ) -> None:
         self.db = db
         self.replica = replica
+        self.types = types
 
     def list(self) -> list[BankView]:
         with self.db.read() as session:
             repo = BankRepository(session)
             counts = repo.hash_counts()
-            return [_view(b, counts.get(b.id, 0)) for b in repo.list()]
+            own = BankThresholdRepository(session).all()
+            return [_view(b, own.get(b.id, {}), counts.get(b.id, 0)) for b in repo.list()]
 
     def create(
         self,
@@ -76,32 +112,31 @@ class BankService:
         *,
         actor: str,
         description: str = "",
-        pdq_threshold: int | None = None,
-        phash_threshold: int | None = None,
+        thresholds: Mapping[str, int | None] | None = None,
         phash_block: bool = False,
     ) -> BankView:
-        """Create a bank; ``phash_block`` lets a pHash-only match block (64-bit pHashes
-        collide too easily: by default such a match answers review)."""
+        """Create a bank, with its own match distance for some signal types
+        (``thresholds``; the others use the service's defaults); ``phash_block`` lets a
+        pHash-only match block (64-bit pHashes collide too easily: by default such a
+        match answers review)."""
         if not _NAME.fullmatch(name):
             raise InvalidInput("a bank name is 1-64 lowercase letters, digits, '-' or '_'")
         try:
             policy_value = BankPolicy(policy)
         except ValueError:
             raise InvalidInput("policy must be block, review or allow") from None
-        _check_threshold("pdq", pdq_threshold)
-        _check_threshold("phash", phash_threshold)
+        own = check_thresholds(self.types, thresholds or {})
         with self.db.write() as session:
             bank = BankRepository(session).add(
                 Bank(
                     name=name,
                     policy=policy_value,
                     description=description[:500],
-                    pdq_threshold=pdq_threshold,
-                    phash_threshold=phash_threshold,
                     phash_block=phash_block,
                     created_at=utcnow(),
                 )
             )
+            BankThresholdRepository(session).replace(bank.id, own)
             ChangeRepository(session).append(
                 [Change(at=utcnow(), op=ChangeOp.BANK, bank_id=bank.id)]
             )
@@ -113,8 +148,9 @@ class BankService:
                 name,
                 policy=str(policy_value),
                 phash_block=phash_block,
+                **{f"{k}_threshold": v for k, v in own.items() if v is not None},
             )
-            view = _view(bank, 0)
+            view = _view(bank, {k: v for k, v in own.items() if v is not None}, 0)
         self.replica.sync()
         return view
 
@@ -123,21 +159,20 @@ class BankService:
         name: str,
         *,
         actor: str,
-        pdq_threshold: int | None,
-        phash_threshold: int | None,
+        thresholds: Mapping[str, int | None],
         phash_block: bool | None = None,
     ) -> BankView:
-        """Set (or clear, with None) a bank's thresholds, and whether a pHash-only match
-        may block (None: unchanged); every process follows."""
-        _check_threshold("pdq", pdq_threshold)
-        _check_threshold("phash", phash_threshold)
+        """Set (or clear, with None) a bank's thresholds of the types in ``thresholds``
+        (others unchanged), and whether a pHash-only match may block (None: unchanged);
+        every process follows."""
+        own = check_thresholds(self.types, thresholds)
         with self.db.write() as session:
             repo = BankRepository(session)
             bank = repo.by_name(name)
             if bank is None:
                 raise NotFound(f"no bank {name!r}")
-            bank.pdq_threshold = pdq_threshold
-            bank.phash_threshold = phash_threshold
+            rows = BankThresholdRepository(session)
+            rows.replace(bank.id, own)
             if phash_block is not None and phash_block != bank.phash_block:
                 bank.phash_block = phash_block
                 audit.record(
@@ -146,16 +181,8 @@ class BankService:
             ChangeRepository(session).append(
                 [Change(at=utcnow(), op=ChangeOp.BANK, bank_id=bank.id)]
             )
-            audit.record(
-                session,
-                actor,
-                "bank.thresholds",
-                "bank",
-                name,
-                pdq=pdq_threshold,
-                phash=phash_threshold,
-            )
-            view = _view(bank, repo.hash_counts().get(bank.id, 0))
+            audit.record(session, actor, "bank.thresholds", "bank", name, **own)
+            view = _view(bank, rows.of(bank.id), repo.hash_counts().get(bank.id, 0))
         self.replica.sync()
         return view
 
@@ -177,10 +204,12 @@ class BankEntries:
         replica: IndexReplica | None = None,
         *,
         min_pdq_quality: int = DEFAULT_MIN_PDQ_QUALITY,
+        types: hashes.SignalRegistry = hashes.BUILTINS,
     ) -> None:
         self.db = db
         self.replica = replica
         self.min_pdq_quality = min_pdq_quality
+        self.types = types
 
     def add(
         self, bank_name: str, items: list[HashInput], *, actor: str, note: str | None = None
@@ -193,7 +222,7 @@ class BankEntries:
         """
         if not items:
             return 0
-        refuse_weak(items, min_pdq_quality=self.min_pdq_quality)
+        refuse_weak(items, min_pdq_quality=self.min_pdq_quality, types=self.types)
         now = utcnow()
         with self.db.write() as session:
             bank = BankRepository(session).by_name(bank_name)

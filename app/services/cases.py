@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+import hashes
 from app.errors import CaseLocked, Conflict, InvalidInput, NotFound, Unauthorized
 from app.index.replica import IndexReplica
 from app.services import audit
@@ -101,9 +102,11 @@ class CaseService:
         pin_attempts: int = 10,
         pin_lock_seconds: int = 900,
         min_pdq_quality: int = DEFAULT_MIN_PDQ_QUALITY,
+        types: hashes.SignalRegistry = hashes.BUILTINS,
     ) -> None:
         self.db = db
         self.replica = replica
+        self.types = types
         self.pin_attempts = pin_attempts
         self.pin_lock = timedelta(seconds=pin_lock_seconds)
         self.min_pdq_quality = min_pdq_quality
@@ -124,7 +127,12 @@ class CaseService:
         items = _dedupe(items)
         if not items:
             raise InvalidInput("no hashes to add" if adding else "a case needs at least one hash")
-        refuse_weak(items, min_pdq_quality=self.min_pdq_quality, quality_required=quality_required)
+        refuse_weak(
+            items,
+            min_pdq_quality=self.min_pdq_quality,
+            quality_required=quality_required,
+            types=self.types,
+        )
         return items
 
     def report(
@@ -147,7 +155,12 @@ class CaseService:
         items = _dedupe(items)
         if not items:
             raise InvalidInput("a case needs at least one hash")
-        refuse_weak(items, min_pdq_quality=self.min_pdq_quality, quality_required=quality_required)
+        refuse_weak(
+            items,
+            min_pdq_quality=self.min_pdq_quality,
+            quality_required=quality_required,
+            types=self.types,
+        )
         pin = new_pin()
         pin_hash = hash_pin(pin)  # argon2 outside the write transaction
         now = utcnow()
@@ -201,7 +214,12 @@ class CaseService:
         items = _dedupe(items)
         if not items:
             raise InvalidInput("no hashes to add")
-        refuse_weak(items, min_pdq_quality=self.min_pdq_quality, quality_required=quality_required)
+        refuse_weak(
+            items,
+            min_pdq_quality=self.min_pdq_quality,
+            quality_required=quality_required,
+            types=self.types,
+        )
         now = utcnow()
         with self.db.write() as session:
             row = CaseRepository(session).by_public_id(case.case_id, for_update=True)

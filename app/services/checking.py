@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from anyio import to_thread
 
+import hashes
 from app import metrics
 from app.errors import InvalidInput
 from app.services.checks import CheckResult, CheckService
@@ -37,8 +38,15 @@ class CheckLimits:
 class Checker:
     """Checks as the API receives them; every answer of a check comes from here."""
 
-    def __init__(self, checks: CheckService, decodes: DecodeSlots, limits: CheckLimits) -> None:
+    def __init__(
+        self,
+        checks: CheckService,
+        decodes: DecodeSlots,
+        limits: CheckLimits,
+        types: hashes.SignalRegistry = hashes.BUILTINS,
+    ) -> None:
         self.checks = checks
+        self.types = types  # the enabled signal types
         self.decodes = decodes
         self.limits = limits
 
@@ -55,7 +63,7 @@ class Checker:
             raise InvalidInput(
                 f"a check holds at most {self.limits.max_hashes} hashes (one upload)"
             )
-        return await self._check(validate_hashes(items), client_id)
+        return await self._check(validate_hashes(items, self.types), client_id)
 
     async def check_image(
         self, data: bytes | bytearray, client_id: int | None
@@ -79,7 +87,7 @@ class Checker:
                 )
             )
         # the variants of the image checked (``stored=False``), not the ones a report keeps
-        return await self._check(from_hashes(h, stored=False), client_id)
+        return await self._check(from_hashes(h, stored=False, types=self.types), client_id)
 
     async def _check(self, items: list[HashInput], client_id: int | None) -> CheckResult | None:
         found = self.checks.find(items)  # in memory, microseconds: no thread hop
@@ -100,7 +108,7 @@ class Checker:
             InvalidInput: an invalid hash.
             RateLimited: the client is probing.
         """
-        valid = [validate_hashes(items) for items in batch]
+        valid = [validate_hashes(items, self.types) for items in batch]
         # one index search per signal type; a big batch searches off the event loop (the
         # kernels release the GIL), so that single checks on this process keep flowing
         if sum(len(items) for items in valid) > self.limits.inline_search:

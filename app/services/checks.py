@@ -6,7 +6,7 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Literal
@@ -48,19 +48,26 @@ Action = Literal["none", "review", "block"]  # what a platform does with an uplo
 ACTION_RANK: dict[Action, int] = {"none": 0, "review": 1, "block": 2}
 
 
-@dataclass(frozen=True)
 class Thresholds:
-    """Default match distances per perceptual signal type (a bank may override)."""
+    """Default match distance per signal type (0 for exact ones); a bank may override."""
 
-    pdq: int = hashes.BUILTINS.get("pdq").default_threshold
-    phash: int = hashes.BUILTINS.get("phash").default_threshold
+    def __init__(
+        self,
+        types: hashes.SignalRegistry = hashes.BUILTINS,
+        overrides: Mapping[str, int] | None = None,
+    ) -> None:
+        """Each type's spec default, or its entry in ``overrides`` (the settings')."""
+        self.types = types
+        self.defaults: dict[str, int] = {
+            s.name: (overrides or {}).get(s.name, s.default_threshold) for s in types
+        }
+
+    def default(self, signal_type: str) -> int:
+        return self.defaults.get(signal_type, 0)
 
     def for_bank(self, signal_type: str, bank: BankInfo) -> int:
-        if signal_type == "pdq":
-            return bank.pdq_threshold if bank.pdq_threshold is not None else self.pdq
-        if signal_type == "phash":
-            return bank.phash_threshold if bank.phash_threshold is not None else self.phash
-        return 0
+        own = bank.thresholds.get(signal_type)
+        return self.defaults.get(signal_type, 0) if own is None else own
 
 
 @dataclass(frozen=True)
@@ -217,7 +224,7 @@ class CheckService:
 
     def _radius(self, signal_type: str) -> int:
         """The widest distance any bank accepts for this type (search once, filter per bank)."""
-        radius = getattr(self.thresholds, signal_type, 0)
+        radius = self.thresholds.default(signal_type)
         for bank in list(self.replica.banks.values()):
             radius = max(radius, self.thresholds.for_bank(signal_type, bank))
         return int(radius)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+import hashes
 from app.config import Settings
 from app.index.replica import IndexReplica
 from app.services.banks import BankEntries, BankService
@@ -19,6 +20,7 @@ from app.services.matches import MatchService
 from app.services.ratelimit import RateLimiter
 from app.services.retention import RetentionPolicy, RetentionService
 from app.services.sessions import SessionService
+from app.services.signal_types import load_signal_types
 from app.services.users import LoginPolicy, UserService
 from app.storage.db import Database
 
@@ -28,6 +30,7 @@ __all__ = ["Services"]
 @dataclass
 class Services:
     settings: Settings
+    types: hashes.SignalRegistry
     db: Database
     replica: IndexReplica
     cases: CaseService
@@ -57,9 +60,13 @@ class Services:
                 max_image_pixels=self.settings.max_image_pixels,
                 density=self.settings.pdq_variants,
             ),
+            self.types,
         )
         self.entries = BankEntries(
-            self.db, self.replica, min_pdq_quality=self.settings.min_pdq_quality
+            self.db,
+            self.replica,
+            min_pdq_quality=self.settings.min_pdq_quality,
+            types=self.types,
         )
         self.sessions = SessionService(self.db, self.users)
         self.retention = RetentionService(
@@ -77,13 +84,24 @@ class Services:
 
     @classmethod
     def build(cls, settings: Settings, *, migrate: bool = True) -> Services:
+        """Every service of one process.
+
+        Raises:
+            hashes.SignalSpecError: the signal types cannot be loaded (a broken plug-in,
+                a name clash, an unknown name in HASHBANK_SIGNAL_TYPES): before anything
+                touches the database.
+        """
+        types = load_signal_types(settings)
         db = Database(settings.database_url)
         if migrate:
             db.upgrade()
-        replica = IndexReplica(db, sync_interval=settings.sync_interval)
-        thresholds = Thresholds(pdq=settings.pdq_threshold, phash=settings.phash_threshold)
+        replica = IndexReplica(db, types=types, sync_interval=settings.sync_interval)
+        thresholds = Thresholds(
+            types, {"pdq": settings.pdq_threshold, "phash": settings.phash_threshold}
+        )
         return cls(
             settings=settings,
+            types=types,
             db=db,
             replica=replica,
             cases=CaseService(
@@ -92,6 +110,7 @@ class Services:
                 pin_attempts=settings.pin_attempts,
                 pin_lock_seconds=settings.pin_lock_seconds,
                 min_pdq_quality=settings.min_pdq_quality,
+                types=types,
             ),
             checks=CheckService(
                 db,
@@ -119,7 +138,7 @@ class Services:
                     lock=timedelta(minutes=settings.login_lock_minutes),
                 ),
             ),
-            banks=BankService(db, replica),
+            banks=BankService(db, replica, types),
             feed=FeedService(db, include_allow_list=settings.feed_allow_list),
             matches=MatchService(db, replica),
             limiter=RateLimiter(),

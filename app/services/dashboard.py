@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 import hashes
 from app.errors import Conflict, InvalidInput, NotFound
-from app.index.replica import PERCEPTUAL_MAX_RADIUS, IndexReplica
+from app.index.replica import IndexReplica
 from app.services.cases import CaseService, CaseView
 from app.services.checks import Thresholds
 from app.services.clients import ClientService, ClientView
@@ -63,17 +63,14 @@ _CASE_ID = re.compile(r"HB-[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}")
 _HEX = re.compile(r"[0-9a-fA-F]+")
 
 
-def _types_by_length() -> dict[int, tuple[str, ...]]:
-    """Hex length -> the types of that length: a hash typed into the search box is looked
-    up as each of them (PDQ and SHA-256 share 64)."""
+def types_by_length(types: hashes.SignalRegistry) -> dict[int, tuple[str, ...]]:
+    """Hex length -> the enabled types of that length: a hash typed into the search box is
+    looked up as each of them (PDQ and SHA-256 share 64)."""
     out: dict[int, tuple[str, ...]] = {}
-    for spec in hashes.BUILTINS:
+    for spec in types:
         if spec.hex_length is not None:
             out[spec.hex_length] = (*out.get(spec.hex_length, ()), spec.name)
     return out
-
-
-_TYPES_BY_LENGTH = _types_by_length()
 
 
 @dataclass(frozen=True)
@@ -543,29 +540,38 @@ class DashboardService:
         text = query.strip()
         if not text:
             return SearchResult("", "")
+        value = text.lower()
+        by_length = types_by_length(self.replica.types)
+        # 16 hex digits are a pHash as well as a case id without its dashes: a hash of an
+        # enabled type's length is looked up as a hash (a case id is typed with HB- or dashes)
+        hashlike = _HEX.fullmatch(value) is not None and (
+            bool(signal_type) or len(value) in by_length
+        )
         case_id = normalize_case_id(text)
-        if _CASE_ID.fullmatch(case_id):
+        if not hashlike and _CASE_ID.fullmatch(case_id):
             with self.db.read() as session:
                 case = CaseRepository(session).by_public_id(case_id)
                 found = _case_row(case) if case is not None else None
             message = None if found else f"No case {case_id}."
             return SearchResult(case_id, "case", case=found, message=message)
-        value = text.lower()
         if not _HEX.fullmatch(value):
             return SearchResult(
                 text, "", message="Type a case id (HB-XXXX-XXXX-XXXX-XXXX) or a hash in hex."
             )
-        types = (signal_type,) if signal_type else _TYPES_BY_LENGTH.get(len(value), ())
+        types = (signal_type,) if signal_type else by_length.get(len(value), ())
         if not types:
+            lengths = ", ".join(
+                f"{'/'.join(self.replica.types.get(k).label or k for k in kinds)} {n}"
+                for n, kinds in sorted(by_length.items(), reverse=True)
+            )
             return SearchResult(
                 text,
                 "hash",
-                message="No signal type has hashes of this length: PDQ and SHA-256 have 64 "
-                "hex digits, MD5 32, pHash 16.",
+                message=f"No signal type has hashes of this length (hex digits: {lengths}).",
             )
         try:
             for kind in types:
-                hashes.parse_hash(kind, value)
+                self.replica.types.parse(kind, value)
         except hashes.InvalidHash as exc:
             return SearchResult(text, "hash", types=types, message=str(exc))
         if distance < 0:
@@ -576,7 +582,7 @@ class DashboardService:
     def _hash_hits(self, value: str, types: Sequence[str], distance: int) -> list[SearchHit]:
         near: dict[int, int] = {}
         for kind in types:
-            radius = min(distance, PERCEPTUAL_MAX_RADIUS.get(kind, 0))
+            radius = min(distance, self.replica.max_radius.get(kind, 0))
             if radius > 0:
                 for hit in self.replica.search(kind, [value], radius):
                     near[hit.signal_id] = hit.distance

@@ -18,10 +18,7 @@ __all__ = [
 ]
 
 DEFAULT_MIN_PDQ_QUALITY = 50
-# each type's rule for degenerate values (all zeros or ones, too few or too many bits set:
-# a blank, uniform or synthetic input whose hash sits close to every other) is its spec's
-_SPECS = {spec.name: spec for spec in hashes.BUILTIN_SPECS}
-_NO_QUALITY = "a PDQ hash needs its quality (0-100, at least {}); one sent without counts as 0"
+_NO_QUALITY = "hash needs its quality (0-100, at least {}); one sent without counts as 0"
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,12 +30,15 @@ class HashInput:
     quality: int | None = None
 
 
-def validate_hashes(items: Iterable[HashInput]) -> list[HashInput]:
-    """Normalize hash strings; a wrong type, length or non-hex text is InvalidInput."""
+def validate_hashes(
+    items: Iterable[HashInput], types: hashes.SignalRegistry = hashes.BUILTINS
+) -> list[HashInput]:
+    """Normalize hash strings; a type not in ``types`` (the enabled ones), a wrong length
+    or text the type cannot parse is InvalidInput."""
     out: list[HashInput] = []
     for i, item in enumerate(items):
         try:
-            value = hashes.parse_hash(item.type, item.value)
+            value = types.parse(item.type, item.value)
         except hashes.InvalidHash as exc:
             raise InvalidInput(f"hashes[{i}]: {exc}") from exc
         if item.quality is not None and not 0 <= item.quality <= 100:
@@ -47,15 +47,17 @@ def validate_hashes(items: Iterable[HashInput]) -> list[HashInput]:
     return out
 
 
-def from_hashes(h: hashes.Hashes, *, stored: bool) -> list[HashInput]:
-    """The signals of one hashed image.
+def from_hashes(
+    h: hashes.Hashes, *, stored: bool, types: hashes.SignalRegistry = hashes.BUILTINS
+) -> list[HashInput]:
+    """The signals of one hashed image, of the types enabled in ``types``.
 
     ``pdq_stored`` for a report (``stored=True``), ``pdq_variants`` for a check.
     """
     pdqs: Sequence[str] = h.pdq_stored if stored else h.pdq_variants
     items = [HashInput("pdq", v, h.pdq_quality) for v in pdqs]
     items += [HashInput("phash", h.phash), HashInput("md5", h.md5), HashInput("sha256", h.sha256)]
-    return items
+    return [item for item in items if item.type in types]
 
 
 def weakness(
@@ -63,6 +65,7 @@ def weakness(
     *,
     min_pdq_quality: int = DEFAULT_MIN_PDQ_QUALITY,
     quality_required: bool = False,
+    types: hashes.SignalRegistry = hashes.BUILTINS,
 ) -> str | None:
     """Why ``item`` must not enter a bank, or None when it may.
 
@@ -71,16 +74,22 @@ def weakness(
     leaving it out would slip any hash past the floor; trusted callers such as ``report``
     keys and imports may omit it, and it is then not judged); a PDQ hash with fewer than
     16 or more than 240 of its 256 bits set, a pHash with fewer than 4 or more than 60 of
-    its 64, and any hash that is all zeros or all ones. ``item`` must already be valid
-    (see :func:`validate_hashes`).
+    its 64, and any hash that is all zeros or all ones: each type's spec has the rule
+    (:meth:`hashes.SignalSpec.weakness`), and the quality floor applies to every type
+    whose spec says its values have a quality. ``item`` must already be valid (see
+    :func:`validate_hashes`).
     """
-    degenerate = _SPECS[item.type].weakness(item.value)
+    spec = types.get(item.type)
+    degenerate = spec.weakness(item.value)
     if degenerate is not None:
         return degenerate
-    if item.type == "pdq" and item.quality is not None and item.quality < min_pdq_quality:
-        return f"PDQ quality {item.quality} is below {min_pdq_quality}"
-    if item.type == "pdq" and item.quality is None and quality_required and min_pdq_quality > 0:
-        return _NO_QUALITY.format(min_pdq_quality)
+    if not spec.has_quality:
+        return None
+    label = spec.label or spec.name
+    if item.quality is not None and item.quality < min_pdq_quality:
+        return f"{label} quality {item.quality} is below {min_pdq_quality}"
+    if item.quality is None and quality_required and min_pdq_quality > 0:
+        return f"a {label} " + _NO_QUALITY.format(min_pdq_quality)
     return None
 
 
@@ -89,6 +98,7 @@ def refuse_weak(
     *,
     min_pdq_quality: int = DEFAULT_MIN_PDQ_QUALITY,
     quality_required: bool = False,
+    types: hashes.SignalRegistry = hashes.BUILTINS,
 ) -> None:
     """Refuse hashes that would match unrelated images (see :func:`weakness`).
 
@@ -100,14 +110,17 @@ def refuse_weak(
         for i, item in enumerate(items)
         if (
             reason := weakness(
-                item, min_pdq_quality=min_pdq_quality, quality_required=quality_required
+                item,
+                min_pdq_quality=min_pdq_quality,
+                quality_required=quality_required,
+                types=types,
             )
         )
         is not None
     ]
     if weak:
         first = weak[0]
-        if first["reason"] == _NO_QUALITY.format(min_pdq_quality):
+        if str(first["reason"]).endswith(_NO_QUALITY.format(min_pdq_quality)):
             raise InvalidInput(f"hashes[{first['index']}]: {first['reason']}", weak=weak)
         raise InvalidInput(
             f"hashes[{first['index']}] would match unrelated images: {first['reason']}; "

@@ -28,9 +28,11 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 __all__ = [
+    "VALUE_LENGTH",
     "AuditEvent",
     "Bank",
     "BankPolicy",
+    "BankThreshold",
     "Base",
     "Case",
     "CaseStatus",
@@ -48,6 +50,11 @@ __all__ = [
     "User",
     "utcnow",
 ]
+
+
+# The longest hash value the signal, match and change-log columns hold (a 256-bit hash in
+# hex); a signal type whose values are longer cannot be enabled (app.services.signal_types)
+VALUE_LENGTH = 64
 
 
 def utcnow() -> datetime:
@@ -133,12 +140,21 @@ class Bank(Base):
     name: Mapped[str] = mapped_column(String(64), unique=True)
     policy: Mapped[BankPolicy] = mapped_column(_enum(BankPolicy, "bank_policy"))
     description: Mapped[str] = mapped_column(String(500), default="")
-    pdq_threshold: Mapped[int | None] = mapped_column(Integer)
-    phash_threshold: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # a pHash-only match blocks only in a bank that says so (64 bits collide too easily;
     # migration 0006): elsewhere it answers review
     phash_block: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+
+
+class BankThreshold(Base):
+    """A bank's own match distance for one signal type (migration 0008; before it, two
+    columns of ``bank``). A type with no row here uses the service's default."""
+
+    __tablename__ = "bank_threshold"
+
+    bank_id: Mapped[int] = mapped_column(ForeignKey("bank.id"), primary_key=True)
+    signal_type: Mapped[str] = mapped_column(String(32), primary_key=True)
+    threshold: Mapped[int] = mapped_column(Integer)
 
 
 class Client(Base):
@@ -205,8 +221,8 @@ class Signal(Base):
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     case_id: Mapped[int | None] = mapped_column(ForeignKey("case_report.id"), index=True)
     bank_id: Mapped[int] = mapped_column(ForeignKey("bank.id"), index=True)
-    type: Mapped[str] = mapped_column(String(8))
-    value: Mapped[str] = mapped_column(String(64))
+    type: Mapped[str] = mapped_column(String(32))
+    value: Mapped[str] = mapped_column(String(VALUE_LENGTH))
     quality: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -250,7 +266,7 @@ class Match(Base):
     signal_id: Mapped[int] = mapped_column(ForeignKey("signal.id"), index=True)
     case_id: Mapped[int | None] = mapped_column(ForeignKey("case_report.id"))
     bank_id: Mapped[int] = mapped_column(ForeignKey("bank.id"))
-    signal_type: Mapped[str] = mapped_column(String(8))
+    signal_type: Mapped[str] = mapped_column(String(32))
     distance: Mapped[int] = mapped_column(Integer)
     query_value: Mapped[str] = mapped_column(String(64))
     action: Mapped[str] = mapped_column(String(8))
@@ -289,7 +305,7 @@ class Change(Base):
     signal_id: Mapped[int | None] = mapped_column(BigInteger)
     case_id: Mapped[int | None] = mapped_column(Integer)
     bank_id: Mapped[int | None] = mapped_column(Integer)
-    signal_type: Mapped[str | None] = mapped_column(String(8))
+    signal_type: Mapped[str | None] = mapped_column(String(32))
     value: Mapped[str | None] = mapped_column(String(64))
     status: Mapped[str | None] = mapped_column(String(16))
 

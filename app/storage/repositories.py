@@ -19,6 +19,7 @@ from app.errors import Conflict
 from app.storage.models import (
     AuditEvent,
     Bank,
+    BankThreshold,
     Case,
     CaseStatus,
     Change,
@@ -36,6 +37,7 @@ __all__ = [
     "CHANGES_CHANNEL",
     "AuditRepository",
     "BankRepository",
+    "BankThresholdRepository",
     "CaseRepository",
     "ChangeRepository",
     "ClientRepository",
@@ -95,6 +97,41 @@ class BankRepository:
             .group_by(Signal.bank_id)
         ).all()
         return {bank_id: count for bank_id, count in rows}
+
+
+class BankThresholdRepository:
+    """Banks' own match distances, one row per (bank, signal type)."""
+
+    def __init__(self, session: Session) -> None:
+        self.s = session
+
+    def all(self) -> dict[int, dict[str, int]]:
+        """Every bank's overrides: bank id -> signal type -> threshold."""
+        out: dict[int, dict[str, int]] = {}
+        for row in self.s.scalars(select(BankThreshold)):
+            out.setdefault(row.bank_id, {})[row.signal_type] = row.threshold
+        return out
+
+    def of(self, bank_id: int) -> dict[str, int]:
+        rows = self.s.scalars(select(BankThreshold).where(BankThreshold.bank_id == bank_id))
+        return {row.signal_type: row.threshold for row in rows}
+
+    def replace(self, bank_id: int, thresholds: dict[str, int | None]) -> None:
+        """Set the given types' thresholds (None: back to the default); others unchanged."""
+        if not thresholds:
+            return
+        self.s.execute(
+            delete(BankThreshold).where(
+                BankThreshold.bank_id == bank_id,
+                BankThreshold.signal_type.in_(sorted(thresholds)),
+            )
+        )
+        self.s.add_all(
+            BankThreshold(bank_id=bank_id, signal_type=kind, threshold=value)
+            for kind, value in sorted(thresholds.items())
+            if value is not None
+        )
+        self.s.flush()
 
 
 class CaseRepository:

@@ -153,6 +153,17 @@ def test_search_exact_any_status_and_near_among_matchable(services: Services):
     assert services.dashboard.search("ab" * 8, signal_type="md5").message is not None
 
 
+def test_a_phash_typed_into_search_is_a_hash_not_a_case_id(services: Services):
+    # 16 hex digits also read as a case id without its dashes: they were looked up as a
+    # case ("No case HB-...") and a pHash could not be found by its value
+    value = "c72990232a261166"
+    new = services.cases.report([HashInput("phash", value)], actor="anonymous")
+    found = services.dashboard.search(value.upper())
+    assert found.case is None and found.types == ("phash",)
+    assert [h.case_public_id for h in found.hits] == [new.case_id]
+    assert services.dashboard.search(new.case_id.replace("-", " ")).case is not None
+
+
 def test_overview_counts_and_top_cases(services: Services):
     mod = staff(services)
     before = services.dashboard.overview()

@@ -1,6 +1,6 @@
-"""Migrations 0006 (client.exact_distances, bank.phash_block) and 0007 (the deployment's
-secrets) go up and down with data in place, on SQLite and (with HASHBANK_TEST_DATABASE_URL)
-PostgreSQL."""
+"""Migrations 0006 (client.exact_distances, bank.phash_block), 0007 (the deployment's
+secrets) and 0008 (bank thresholds as rows) go up and down with data in place, on SQLite
+and (with HASHBANK_TEST_DATABASE_URL) PostgreSQL."""
 
 from __future__ import annotations
 
@@ -109,3 +109,78 @@ def test_0007_makes_one_random_secret_and_goes_down_cleanly(tmp_path: Path) -> N
     assert "deployment_secret" not in _tables(url)
     _run(url, "upgrade", "head")
     assert _secret(url) != first  # a new deployment secret each time the table is made
+
+
+def _varchar_length(url: str, table: str, column: str) -> int | None:
+    engine = create_engine(url)
+    try:
+        (col,) = [c for c in inspect(engine).get_columns(table) if c["name"] == column]
+        return getattr(col["type"], "length", None)
+    finally:
+        engine.dispose()
+
+
+def test_0008_moves_bank_thresholds_into_rows_and_back(tmp_path: Path) -> None:
+    url = fresh_database_url(tmp_path)
+    _run(url, "upgrade", "0007")
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        for name, pdq, phash in (("both", 20, 6), ("pdq-only", 0, None), ("none", None, None)):
+            conn.execute(
+                text(
+                    "INSERT INTO bank (name, policy, description, pdq_threshold, "
+                    "phash_threshold, created_at) VALUES (:n, 'block', '', :p, :h, "
+                    "CURRENT_TIMESTAMP)"
+                ),
+                {"n": name, "p": pdq, "h": phash},
+            )
+    engine.dispose()
+
+    _run(url, "upgrade", "0008")
+    assert {"pdq_threshold", "phash_threshold"} & _columns(url, "bank") == set()
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        rows = conn.execute(
+            text(
+                "SELECT b.name, t.signal_type, t.threshold FROM bank_threshold t "
+                "JOIN bank b ON b.id = t.bank_id ORDER BY b.name, t.signal_type"
+            )
+        ).all()
+        # a plug-in's type, with a name longer than the old 8 characters, fits everywhere
+        conn.execute(
+            text(
+                "INSERT INTO bank_threshold (bank_id, signal_type, threshold) "
+                "SELECT id, 'a_long_plugin_type', 3 FROM bank WHERE name = 'none'"
+            )
+        )
+    engine.dispose()
+    # lossless, 0 included (a bank that matches only the very hash)
+    assert [tuple(r) for r in rows] == [
+        ("both", "pdq", 20),
+        ("both", "phash", 6),
+        ("pdq-only", "pdq", 0),
+    ]
+    if not url.startswith("sqlite"):  # SQLite does not keep VARCHAR lengths
+        assert _varchar_length(url, "signal", "type") == 32
+        assert _varchar_length(url, "match", "signal_type") == 32
+
+    _run(url, "downgrade", "0007")
+    assert "bank_threshold" not in _tables(url)
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        back = conn.execute(
+            text(
+                "SELECT name, pdq_threshold, phash_threshold FROM bank "
+                "WHERE name IN ('both', 'none', 'pdq-only') ORDER BY name"
+            )
+        ).all()
+    engine.dispose()
+    assert [tuple(r) for r in back] == [
+        ("both", 20, 6),
+        ("none", None, None),
+        ("pdq-only", 0, None),
+    ]
+    if not url.startswith("sqlite"):
+        assert _varchar_length(url, "signal", "type") == 8
+    _run(url, "upgrade", "head")
+    assert "bank_threshold" in _tables(url)

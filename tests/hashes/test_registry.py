@@ -191,7 +191,7 @@ def test_an_installed_plugin_adds_its_types(site: Path) -> None:
             "from hashes import SignalSpec\nX = SignalSpec(name='md5', bits=128, "
             "perceptual=False, default_threshold=0, max_threshold=0)",
             "hb_plugin_bad:X",
-            "two signal types are named 'md5'",
+            "registers a signal type named 'md5', as the built-in type does",
         ),
         (
             "from hashes import SignalSpec\ndef X():\n    return [SignalSpec(name='x', bits=64, "

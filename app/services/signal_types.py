@@ -1,0 +1,33 @@
+"""The signal types this deployment runs: the registry, read once at start-up."""
+
+from __future__ import annotations
+
+import hashes
+from app.config import Settings
+from app.storage.models import VALUE_LENGTH
+
+__all__ = ["load_signal_types"]
+
+
+def load_signal_types(settings: Settings) -> hashes.SignalRegistry:
+    """The built-in types plus installed plug-ins', limited to HASHBANK_SIGNAL_TYPES.
+
+    Raises:
+        hashes.SignalSpecError: a plug-in that fails to load or is invalid, a name clash,
+            an unknown name enabled, or a type whose values the database cannot hold; the
+            message names the type and where it came from. Start-up stops on it.
+    """
+    types = hashes.SignalRegistry.load(settings.enabled_signal_types)
+    for spec in types:
+        if spec.bits is None:
+            # a type with its own serialisation needs storage of its own (not built yet)
+            raise hashes.SignalSpecError(
+                f"signal type {spec.name!r} has no fixed size (bits=None): this version "
+                "stores fixed-length hex hashes only"
+            )
+        if spec.bits // 4 > VALUE_LENGTH:
+            raise hashes.SignalSpecError(
+                f"signal type {spec.name!r} has {spec.bits}-bit values: the database holds "
+                f"hashes of at most {VALUE_LENGTH * 4} bits"
+            )
+    return types
