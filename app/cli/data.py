@@ -162,7 +162,9 @@ def remove_hashes(
         items += validate_hashes((HashInput(kind, v) for v in values or []), svc.types)
         if not items:
             raise InvalidInput("give the hashes to remove as arguments or with --file")
-        removed = BankEntries(svc.db).remove(bank, items, actor="cli", reason=reason)
+        removed = BankEntries(svc.db, types=svc.types).remove(
+            bank, items, actor="cli", reason=reason
+        )
     except HashbankError as exc:
         fail(exc)
     finally:

@@ -11,7 +11,7 @@ from app.index.replica import IndexReplica
 from app.services.banks import BankEntries, BankService
 from app.services.cases import CaseService
 from app.services.checking import Checker, CheckLimits
-from app.services.checks import CheckService, ProbePolicy, QuarantinePolicy, Thresholds
+from app.services.checks import CheckService, ProbePolicy, QuarantinePolicy
 from app.services.clients import ClientService
 from app.services.dashboard import DashboardService
 from app.services.feed import FeedService
@@ -20,7 +20,7 @@ from app.services.matches import MatchService
 from app.services.ratelimit import RateLimiter
 from app.services.retention import RetentionPolicy, RetentionService
 from app.services.sessions import SessionService
-from app.services.signal_types import load_signal_types
+from app.services.signal_types import default_thresholds, load_signal_types
 from app.services.users import LoginPolicy, UserService
 from app.storage.db import Database
 
@@ -96,9 +96,7 @@ class Services:
         if migrate:
             db.upgrade()
         replica = IndexReplica(db, types=types, sync_interval=settings.sync_interval)
-        thresholds = Thresholds(
-            types, {"pdq": settings.pdq_threshold, "phash": settings.phash_threshold}
-        )
+        thresholds = default_thresholds(settings, types)
         return cls(
             settings=settings,
             types=types,

@@ -72,7 +72,10 @@ class MatchService:
                 # the allow-list is a bank too: a hash that matches everything would
                 # cancel every match near it, so it passes the same poisoning guard
                 try:
-                    refuse_weak([HashInput(match.signal_type, match.query_value)])
+                    refuse_weak(
+                        [HashInput(match.signal_type, match.query_value)],
+                        types=self.replica.types,
+                    )
                 except InvalidInput as exc:
                     raise InvalidInput(
                         f"match {match_id}: the uploaded image's hash cannot go on the "

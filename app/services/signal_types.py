@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import hashes
 from app.config import Settings
+from app.services.checks import Thresholds
 from app.storage.models import VALUE_LENGTH
 
-__all__ = ["load_signal_types"]
+__all__ = ["default_thresholds", "load_signal_types"]
 
 
 def load_signal_types(settings: Settings) -> hashes.SignalRegistry:
@@ -31,3 +32,9 @@ def load_signal_types(settings: Settings) -> hashes.SignalRegistry:
                 f"hashes of at most {VALUE_LENGTH * 4} bits"
             )
     return types
+
+
+def default_thresholds(settings: Settings, types: hashes.SignalRegistry) -> Thresholds:
+    """Each type's default match distance: its spec's, or HASHBANK_PDQ_THRESHOLD and
+    HASHBANK_PHASH_THRESHOLD for the built-in perceptual types."""
+    return Thresholds(types, {"pdq": settings.pdq_threshold, "phash": settings.phash_threshold})

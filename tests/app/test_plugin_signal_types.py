@@ -101,6 +101,22 @@ def test_a_plugin_type_is_reported_checked_batched_and_fed(plugged: Server) -> N
     fed = {(i["type"], i["value"]) for i in plugged.feed(key) if i["op"] == "add"}
     assert {("dhash", dhash), ("sha1", sha1)} <= fed
 
+    # a moderator marks a match false positive: the upload's hash goes on the allow-list
+    # (through the same weakness rule, the plug-in's) and stops matching
+    upload = _flip(dhash, 9)
+    with plugged.client(key) as c:
+        match_id = _check(c, ("dhash", upload))["matches"][0]["match_id"]  # type: ignore[index]
+    plugged.create_user("plugmod", PASSWORD, "moderator")
+    browser, csrf = sign_in(plugged, "plugmod")
+    try:
+        r = browser.post(f"/dashboard/matches/{match_id}/false-positive", data={"csrf": csrf})
+        assert r.status_code == 303, r.text
+    finally:
+        browser.close()
+    with plugged.client(key) as c:
+        assert eventually(lambda: not _matches(c, "dhash", upload))
+        assert _matches(c, "dhash", dhash)  # the victim's own image still matches
+
 
 def test_per_bank_thresholds_dashboard_export_backup_and_restore(
     plugged: Server, server_factory: Callable[..., Server], tmp_path: Path
@@ -223,6 +239,12 @@ def test_start_up_stops_on_an_unknown_type_or_a_clashing_plugin(tmp_path: Path) 
 
 def test_enabled_types_limit_what_is_accepted(server_factory: Callable[..., Server]) -> None:
     server = server_factory(extra_env={**PLUGIN, "HASHBANK_SIGNAL_TYPES": "pdq,md5,dhash"})
+    listed = [json.loads(line) for line in server.cli("types", "--json").stdout.splitlines()]
+    assert [(t["name"], t["source"], t["default_threshold"]) for t in listed] == [
+        ("pdq", "built-in", 31),
+        ("md5", "built-in", 0),
+        ("dhash", "plug-in", 10),
+    ]
     key = server.create_client("limited", "check")
     with server.client(key) as c:
         enum = c.get("/openapi.json").json()["components"]["schemas"]["HashIn"]
