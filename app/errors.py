@@ -14,8 +14,9 @@
     ├── NotReady                 503
     └── Busy                     503  (every image-decoding slot taken; Retry-After)
 
-Services raise these; one handler in :mod:`app.main` turns them into
-``application/problem+json`` responses, so routers need no ``try``/``except``.
+Services raise these; the one renderer, :mod:`app.web.errors`, turns them into
+``application/problem+json`` responses (or the pages of the dashboard and the reporting
+page), so routers need no ``try``/``except``.
 Each class has a stable ``type`` URI (``https://hashbank.dev/problems/<slug>``).
 """
 

@@ -9,40 +9,23 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
-from fastapi import Depends, FastAPI, Request
-from fastapi.exceptions import RequestValidationError
+from fastapi import Depends, FastAPI
 from fastapi.openapi.utils import get_openapi
-from fastapi.responses import JSONResponse, Response
-from starlette.exceptions import HTTPException as StarletteHTTPException
 
 import hashes
 from app import allocator, hardening, metrics
 from app.api import banks, cases, checks, feed, health, matches
 from app.config import Settings
 from app.dashboard import routes as dashboard
-from app.errors import DatabaseUnavailable, HashbankError, InvalidInput, PayloadTooLarge
 from app.portal import routes as portal_pages
-from app.portal.routes import router as portal_router
 from app.services.container import Services
-from app.storage import DatabaseError, is_unavailable
-from app.web import docs
+from app.web import docs, errors
 from app.web.inputs import refuse_nul
 from app.web.middleware import AccessLog, BodyLimit, SecurityHeaders
 
 __all__ = ["create_app", "create_app_from_env"]
 
 log = logging.getLogger(__name__)
-PROBLEM = "application/problem+json"
-
-
-def problem(error: HashbankError) -> JSONResponse:
-    headers = {}
-    retry = getattr(error, "retry_after", None)
-    if retry is not None:
-        headers["Retry-After"] = str(retry)
-    return JSONResponse(
-        error.problem(), status_code=error.status, media_type=PROBLEM, headers=headers
-    )
 
 
 def create_app(settings: Settings | None = None, *, services: Services | None = None) -> FastAPI:
@@ -87,62 +70,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     app.state.services = services
     app.state.settings = settings
 
-    def page_error(request: Request, exc: Exception) -> Response | None:
-        path = request.url.path
-        if portal_pages.owns(path):
-            return portal_pages.error_page(request, exc)
-        if not path.startswith("/dashboard"):
-            return None
-        return dashboard.error_page(request, exc)  # the dashboard's errors are pages
-
-    @app.exception_handler(HashbankError)
-    async def _hashbank_error(request: Request, exc: HashbankError) -> Response:
-        return page_error(request, exc) or problem(exc)
-
-    @app.exception_handler(hashes.HashError)
-    async def _hash_error(request: Request, exc: hashes.HashError) -> Response:
-        if isinstance(exc, hashes.ImageTooLarge):
-            return problem(PayloadTooLarge(str(exc)))
-        return problem(InvalidInput(str(exc)))
-
-    @app.exception_handler(DatabaseError)
-    async def _database_down(request: Request, exc: DatabaseError) -> Response:
-        if not is_unavailable(exc):
-            raise exc  # a real bug: the access log answers it as a 500 and logs it
-        log.warning("database unavailable", extra={"error": type(exc.orig).__name__})
-        return problem(DatabaseUnavailable("the database cannot be reached; retry shortly"))
-
-    @app.exception_handler(RequestValidationError)
-    async def _validation(request: Request, exc: RequestValidationError) -> Response:
-        page = page_error(request, exc)
-        if page is not None:
-            return page
-        errors = [
-            {
-                "loc": [str(p) for p in e.get("loc", ())],
-                "msg": e.get("msg", ""),
-                "type": e.get("type", ""),
-            }
-            for e in exc.errors()
-        ]
-        return problem(InvalidInput("the request is not valid", errors=errors))
-
-    @app.exception_handler(StarletteHTTPException)
-    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
-        page = page_error(request, exc)
-        if page is not None:
-            return page
-        error = HashbankError(str(exc.detail))
-        body = {
-            "type": f"https://hashbank.dev/problems/http-{exc.status_code}",
-            "title": str(exc.detail),
-            "status": exc.status_code,
-            "detail": str(exc.detail),
-        }
-        del error
-        return JSONResponse(
-            body, status_code=exc.status_code, media_type=PROBLEM, headers=exc.headers
-        )
+    errors.install(app, [portal_pages.ERROR_PAGES, dashboard.PAGES])
 
     # checks first: the hot path, matched against the fewest routes. No NUL reaches the
     # database: every router refuses one (``refuse_nul``), the checks' from their
@@ -151,7 +79,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     no_nul = [Depends(refuse_nul)]
     for router in (cases.router, feed.router, matches.router, banks.router, health.router):
         app.include_router(router, dependencies=no_nul)
-    app.include_router(portal_router, dependencies=no_nul)
+    app.include_router(portal_pages.router, dependencies=no_nul)
     app.include_router(docs.router, dependencies=no_nul)
     app.include_router(dashboard.router, dependencies=no_nul)
 

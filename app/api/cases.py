@@ -156,7 +156,7 @@ async def add_hashes(
     s = services.settings
     # The order, and why: the PIN first (one argon2 run, ~20 ms), so a wrong PIN is
     # refused before a body of up to HASHBANK_MAX_BODY_BYTES is read or its images
-    # decoded; its result is handed to add_hashes, so the PIN is checked once per request.
+    # decoded; the view it returns is what add_hashes takes, so the PIN is checked once.
     # Then the body is validated, and only a valid one takes a token of the address's
     # report budget (shared with POST /v1/cases; given back if the case turns out full).
     # A failed PIN spends the separate PIN budget instead; a bad body after a right PIN
@@ -168,12 +168,10 @@ async def add_hashes(
     with _reports(request, services, s.anonymous_cases_per_hour):
         view = await run_sync(
             services.cases.add_hashes,
-            case_id,
-            pin,
+            view,
             items,
             limit=s.max_hashes_anonymous,
             quality_required=True,
-            authenticated=view,
         )
     return _case_out(view)
 

@@ -4,21 +4,17 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 
-from app import metrics
-from app.api.deps import ServicesDep, require, run_sync
+from app.api.deps import ServicesDep, require
 from app.api.problems import json_body, problems
 from app.api.schemas import BatchIn, BatchOut, CheckOut, HashesIn, MatchOut
 from app.api.uploads import body_kind, read_images, read_model, wiped
 from app.errors import InvalidInput
 from app.services.checks import CheckResult
 from app.services.clients import ClientView
-from app.services.images import hash_image
-from app.services.inputs import HashInput, from_hashes, validate_hashes
+from app.services.inputs import HashInput
 
 router = APIRouter(prefix="/v1/check", tags=["checks"])
 
-MAX_CHECK_HASHES = 64
-INLINE_SEARCH_HASHES = 64  # bigger batches are searched in a worker thread
 NO_MATCH = CheckOut(match=False, action="none", matches=[]).model_dump_json().encode()
 
 
@@ -50,35 +46,20 @@ def _out(result: CheckResult, client: ClientView) -> CheckOut:
 async def check(
     request: Request, services: ServicesDep, client: ClientView = require("check")
 ) -> CheckOut | Response:
-    services.checks.refuse_prober(client.id)  # a dict look-up; empty unless someone probed
-    s = services.settings
+    # a client serving a probing penalty was refused with its authentication (before the
+    # body is read); the use case decides the rest (budget, variants, threads)
     if body_kind(request) == "multipart":
-        parts = await read_images(request, max_files=1, max_bytes=s.max_image_bytes)
+        parts = await read_images(request, max_files=1, max_bytes=services.settings.max_image_bytes)
         with wiped(parts):
-            async with services.decodes.hold():
-                h = await run_sync(
-                    hash_image,
-                    parts[0].data,
-                    max_bytes=s.max_image_bytes,
-                    max_pixels=s.max_image_pixels,
-                    density=s.pdq_variants,
-                )
+            result = await services.checker.check_image(parts[0].data, client.id)
         parts.clear()
-        items = from_hashes(h, stored=False, types=services.types)
     else:
         body = await read_model(request, HashesIn)
-        if len(body.hashes) > MAX_CHECK_HASHES:
-            raise InvalidInput(f"a check holds at most {MAX_CHECK_HASHES} hashes (one upload)")
-        items = validate_hashes(
-            (HashInput(x["type"], x["value"]) for x in body.hashes), services.types
-        )
-    found = services.checks.find(items)  # in memory, microseconds: no thread hop
-    if not found:
-        metrics.CHECKS_NONE.inc()
+        items = [HashInput(x["type"], x["value"]) for x in body.hashes]
+        result = await services.checker.check_hashes(items, client.id)
+    if result is None:
         return Response(NO_MATCH, media_type="application/json")  # the common answer, ready-made
-    result = await run_sync(services.checks.record, [found], client.id)
-    _count(result)
-    return _out(result[0], client)
+    return _out(result, client)
 
 
 @router.post(
@@ -91,34 +72,14 @@ async def check(
 async def check_batch(
     request: Request, services: ServicesDep, client: ClientView = require("check")
 ) -> BatchOut | Response:
-    services.checks.refuse_prober(client.id)
     if body_kind(request) != "json":
         raise InvalidInput('a batch is JSON: {"items": [{"hashes": [...]}, ...]}')
     body = await read_model(request, BatchIn)
-    batch = [
-        validate_hashes((HashInput(x["type"], x["value"]) for x in item["hashes"]), services.types)
-        for item in body.items
-    ]
-    # one index search per signal type; a big batch searches off the event loop (the
-    # kernels release the GIL), so that single checks on this process keep flowing
-    if sum(len(item) for item in batch) > INLINE_SEARCH_HASHES:
-        found = await run_sync(services.checks.find_many, batch)
-    else:
-        found = services.checks.find_many(batch)
-    if not any(found):  # the common answer, from ready-made bytes
-        metrics.CHECKS_NONE.inc(len(found))
+    batch = [[HashInput(x["type"], x["value"]) for x in item["hashes"]] for item in body.items]
+    results = await services.checker.check_batch(batch, client.id)
+    if results is None:  # the common answer, from ready-made bytes
         return Response(
-            b'{"results":[' + b",".join([NO_MATCH] * len(found)) + b"]}",
+            b'{"results":[' + b",".join([NO_MATCH] * len(batch)) + b"]}",
             media_type="application/json",
         )
-    results = await run_sync(services.checks.record, found, client.id)
-    _count(results)
     return BatchOut(results=[_out(r, client) for r in results])
-
-
-def _count(results: list[CheckResult]) -> None:
-    matched = [r for r in results if r.match]
-    metrics.CHECKS_NONE.inc(len(results) - len(matched))
-    metrics.CHECKS_MATCH.inc(len(matched))
-    for r in matched:
-        metrics.MATCHES.labels(r.action).inc()

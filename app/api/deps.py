@@ -56,6 +56,10 @@ async def _authenticate(services: Services, key: str | None, scope: str) -> Clie
     if client is None:
         client = await run_sync(services.clients.authenticate, key, scope)
     _rate_limit(services, client)
+    if scope == "check":
+        # a client serving a probing penalty is refused every check, like a rate limit:
+        # before its body is read (a dict look-up, empty unless someone probed)
+        services.checks.refuse_prober(client.id)
     return client
 
 

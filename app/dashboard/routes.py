@@ -2,8 +2,8 @@
 
 GET never changes anything. Every POST passes the CSRF guard first, then the role check,
 then calls one service and answers "see other" (303) with a one-time message. Errors are
-rendered as pages by :func:`error_page` (``app.main`` hands it every error under
-``/dashboard``).
+rendered as pages by :func:`error_page` (the one renderer, :mod:`app.web.errors`, hands it
+every error under ``/dashboard``).
 """
 
 from __future__ import annotations
@@ -12,9 +12,7 @@ from datetime import date
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
-from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.dashboard.deps import (
     LOGIN_COOKIE,
@@ -42,14 +40,15 @@ from app.dashboard.pages import (
     render,
     url_with,
 )
-from app.errors import HashbankError, InvalidInput, Unauthorized
+from app.errors import InvalidInput, Unauthorized
 from app.services.clients import SCOPES, parse_scopes
 from app.services.sessions import Staff
 from app.services.views import AuditFilter, Sort, paginate
 from app.storage.models import BankPolicy, CaseStatus, Role
+from app.web.errors import Pages, Problem
 from app.web.inputs import Id32, Id64
 
-__all__ = ["error_page", "router"]
+__all__ = ["PAGES", "error_page", "router"]
 
 router = APIRouter(prefix="/dashboard", include_in_schema=False, dependencies=[Depends(csrf_guard)])
 
@@ -624,29 +623,18 @@ _TITLES = {
 }
 
 
-def error_page(request: Request, exc: Exception) -> Response:
-    """The page for an error under ``/dashboard`` (``app.main`` calls this).
+def error_page(request: Request, problem: Problem) -> Response:
+    """The page for an error under ``/dashboard`` (:mod:`app.web.errors` calls this).
 
     Signed out, a page redirects to the sign-in form and comes back after it.
     """
-    if isinstance(exc, SignInRequired):
+    if isinstance(problem.error, SignInRequired):
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         if request.method == "GET":
             return RedirectResponse(f"/dashboard?next={quote(target)}", status_code=303)
         return RedirectResponse("/dashboard", status_code=303)
-    headers: dict[str, str] = {}
-    if isinstance(exc, HashbankError):
-        status, detail = exc.status, exc.detail
-        retry = getattr(exc, "retry_after", None)
-        if retry is not None:
-            headers["Retry-After"] = str(retry)
-    elif isinstance(exc, StarletteHTTPException):
-        status, detail = exc.status_code, str(exc.detail)
-        headers.update(exc.headers or {})
-    elif isinstance(exc, RequestValidationError):
-        status, detail = 422, "The address is not valid."
-    else:
-        status, detail = 500, "An unexpected error occurred; it has been logged."
+    status = problem.status
+    detail = "The address is not valid." if problem.source == "validation" else problem.detail
     staff = getattr(request.state, "staff", None)
     template = f"errors/{status}.html" if has_template(f"errors/{status}.html") else None
     html = render(
@@ -661,7 +649,14 @@ def error_page(request: Request, exc: Exception) -> Response:
         path=request.url.path,
         back=_section_of(request.url.path),
     )
-    return HTMLResponse(html, status_code=status, headers={**PAGE_HEADERS, **headers})
+    return HTMLResponse(html, status_code=status, headers={**PAGE_HEADERS, **problem.headers})
+
+
+def _owns(path: str) -> bool:
+    return path.startswith("/dashboard")
+
+
+PAGES = Pages(_owns, error_page)  # the dashboard's errors are pages
 
 
 def _section_of(path: str) -> str:

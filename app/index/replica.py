@@ -284,8 +284,8 @@ class IndexReplica:
                 for i in picked.tolist():
                     self.exact.setdefault((kind, cols.values[i]), set()).add(int(ids[i]))
 
-    def _upsert(self, batch: Sequence[IndexedSignal], staged: _Staged | None = None) -> None:
-        """Insert or replace signals; with ``staged``, collect index rows for one bulk add."""
+    def _upsert(self, batch: Sequence[IndexedSignal]) -> None:
+        """Insert or replace signals."""
         latest = list({sig.id: sig for sig in batch}.values())  # last write wins
         ids = np.fromiter((s.id for s in latest), dtype=np.int64, count=len(latest))
         held = self.signals.held(ids)
@@ -307,12 +307,7 @@ class IndexReplica:
             if index is not None:
                 sids = np.fromiter((s.id for s in sigs), dtype=np.int64, count=len(sigs))
                 rows = _rows([s.value for s in sigs], index.bits // 8)
-                if staged is None:
-                    index.add(sids, rows)
-                else:
-                    staged.setdefault(kind, ([], []))
-                    staged[kind][0].append(sids)
-                    staged[kind][1].append(rows)
+                index.add(sids, rows)
             else:
                 for s in sigs:
                     self.exact.setdefault((kind, s.value), set()).add(s.id)

@@ -9,13 +9,20 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Literal, cast
 
 import numpy as np
 import numpy.typing as npt
 
 import hashes
 
-__all__ = ["SignalInfo", "SignalTable"]
+__all__ = ["SignalInfo", "SignalStatus", "SignalTable"]
+
+# What a stored hash answers by: its case's status (``pending``, ``active``; a
+# ``rejected`` or ``withdrawn`` case's hashes leave the index, and the change log says
+# so), ``bank`` for a hash entered straight into a bank (its bank's policy decides), or
+# ``quarantined`` (a hot hash: review, see QuarantinePolicy)
+SignalStatus = Literal["pending", "active", "rejected", "withdrawn", "bank", "quarantined"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,7 +30,7 @@ class SignalInfo:
     type: str
     bank_id: int
     case_id: int | None
-    status: str  # case status, or "bank" for a signal entered straight into a bank
+    status: SignalStatus
 
 
 class SignalTable:
@@ -42,7 +49,7 @@ class SignalTable:
         self._status = np.zeros(capacity, dtype=np.uint8)
         self._bank = np.zeros(capacity, dtype=np.int32)
         self._case = np.full(capacity, -1, dtype=np.int64)
-        self._statuses: list[str] = [""]
+        self._statuses: list[SignalStatus] = [cast(SignalStatus, "")]  # code 0: none
         self._status_code: dict[str, int] = {"": 0}
         self._counts = np.zeros(len(self.types), dtype=np.int64)
 
@@ -52,7 +59,7 @@ class SignalTable:
             code = len(self._statuses)
             if code > 255:
                 raise ValueError("too many distinct statuses")
-            self._statuses.append(status)
+            self._statuses.append(cast(SignalStatus, status))  # the change log's own
             self._status_code[status] = code
         return code
 

@@ -16,9 +16,23 @@ from app.portal.i18n import Texts
 from app.services.cases import CaseService, CaseView
 from app.services.ratelimit import PinAttempts
 
-__all__ = ["ACTIONS", "FollowOutcome", "follow_case"]
+__all__ = ["ACTIONS", "FollowOutcome", "explain", "follow_case"]
 
 ACTIONS = ("show", "withdraw", "withdraw-confirmed")
+
+
+def explain(error: Exception, t: Texts, *, pin_attempts: int) -> str:
+    """The follow page's words for ``error`` (a refused follow-up, or bad input to the
+    page: :func:`app.portal.routes.error_page` says it with these words too)."""
+    if isinstance(error, RateLimited):
+        return t("js.error.pin_rate_limited", minutes=max(1, math.ceil(error.retry_after / 60)))
+    if isinstance(error, CaseLocked):
+        return t("js.error.locked", minutes=max(1, math.ceil(error.retry_after / 60)))
+    if isinstance(error, Unauthorized | NotFound):
+        return t("js.error.wrong_pin", n=pin_attempts)
+    if isinstance(error, Conflict):
+        return t("js.error.closed")
+    return t("js.error.invalid")
 
 
 @dataclass(frozen=True)
@@ -56,18 +70,10 @@ def follow_case(
                 view = cases.withdraw(case_id, pin)
                 return FollowOutcome(view.case_id, view, message=t("js.withdraw.done"))
             view = cases.status(case_id, pin)
-    except RateLimited as exc:
-        minutes = max(1, math.ceil(exc.retry_after / 60))
-        error = t("js.error.pin_rate_limited", minutes=minutes)
-        return FollowOutcome(case_id, error=error, retry_after=exc.retry_after)
-    except CaseLocked as exc:
-        minutes = max(1, math.ceil(exc.retry_after / 60))
-        return FollowOutcome(case_id, error=t("js.error.locked", minutes=minutes))
-    except (Unauthorized, NotFound):
-        return FollowOutcome(case_id, error=t("js.error.wrong_pin", n=pin_attempts))
-    except Conflict:
-        return FollowOutcome(case_id, error=t("js.error.closed"))
-    except HashbankError:
-        return FollowOutcome(case_id, error=t("js.error.invalid"))
+    except HashbankError as exc:
+        # a locked case answers 200 with its words; only the address's budget is a 429
+        retry = exc.retry_after if isinstance(exc, RateLimited) else None
+        error = explain(exc, t, pin_attempts=pin_attempts)
+        return FollowOutcome(case_id, error=error, retry_after=retry)
     confirm = action == "withdraw" and view.status != "withdrawn"
     return FollowOutcome(view.case_id, view, pin=pin, confirm=confirm)

@@ -11,19 +11,17 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
-from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.config import Settings
-from app.errors import HashbankError
-from app.portal.follow import ACTIONS, FollowOutcome, follow_case
+from app.portal.follow import ACTIONS, FollowOutcome, explain, follow_case
 from app.portal.i18n import negotiate, texts
 from app.portal.pages import PAGE_HEADERS, STATIC, STATIC_HEADERS, render
 from app.services.container import Services
 from app.services.ratelimit import PinAttempts
 from app.web.addresses import client_address
+from app.web.errors import Pages, Problem
 
 router = APIRouter(include_in_schema=False)
 
@@ -59,21 +57,22 @@ def owns(path: str) -> bool:
     return path in PAGES
 
 
-def error_page(request: Request, exc: Exception) -> HTMLResponse | None:
-    """The page itself, with the status of a refused request (``app.main`` calls this for
-    bad input on the portal's paths; the follow page says so in its own words)."""
-    if isinstance(exc, HashbankError):
-        status = exc.status
-    elif isinstance(exc, RequestValidationError):
-        status = 422
-    elif isinstance(exc, StarletteHTTPException) and exc.status_code in (400, 413, 415):
-        status = exc.status_code  # a form Starlette could not parse
-    else:
-        return None
+def error_page(request: Request, problem: Problem) -> HTMLResponse | None:
+    """The page itself, with the status of a refused request (:mod:`app.web.errors`
+    calls this for errors on the portal's paths; the follow page says so in its own
+    words). Only bad input is a page; anything else is answered as problem+json."""
+    if problem.source == "http" and problem.status not in (400, 413, 415):
+        return None  # not a form Starlette could not parse (a method not allowed...)
     name = PAGES[request.url.path]
     t = texts(negotiate(None, request.headers.get("accept-language")))
-    outcome = FollowOutcome("", error=t("js.error.invalid")) if name == "follow" else None
-    return _page(request, name, None, outcome, status=status)
+    outcome = None
+    if name == "follow":
+        error = explain(problem.error, t, pin_attempts=_settings(request).pin_attempts)
+        outcome = FollowOutcome("", error=error)
+    return _page(request, name, None, outcome, status=problem.status)
+
+
+ERROR_PAGES = Pages(owns, error_page)
 
 
 @router.get("/")

@@ -31,7 +31,7 @@ REPORTS_BANK = "reports"
 class NewCase:
     case_id: str
     pin: str
-    status: str
+    status: CaseStatus
     hashes: int
 
 
@@ -40,7 +40,7 @@ class CaseView:
     """What a reporter may see of their own case."""
 
     case_id: str
-    status: str
+    status: CaseStatus
     hashes: int
     reupload_attempts: int
     confirmed_blocked: int
@@ -51,7 +51,7 @@ class CaseView:
 def _view(case: Case) -> CaseView:
     return CaseView(
         case_id=case.public_id,
-        status=str(case.status),
+        status=CaseStatus(case.status),
         hashes=case.signal_count,
         reupload_attempts=case.match_count,
         confirmed_blocked=case.blocked_count,
@@ -190,26 +190,24 @@ class CaseService:
             changes.append(changes.for_signals(ChangeOp.ADD, signals, CaseStatus.PENDING, now))
             audit.record(session, actor, "case.reported", "case", public_id, hashes=len(items))
         self.replica.sync()
-        return NewCase(public_id, pin, str(CaseStatus.PENDING), len(items))
+        return NewCase(public_id, pin, CaseStatus.PENDING, len(items))
 
     def add_hashes(
         self,
-        case_id: str,
-        pin: str,
+        case: CaseView,
         items: Sequence[HashInput],
         *,
         limit: int,
         quality_required: bool = True,
-        authenticated: CaseView | None = None,
     ) -> CaseView:
         """Add hashes to a reporter's own (pending or active) case.
 
-        The PIN is checked here unless ``authenticated`` is the view that
-        :meth:`authenticate` returned for this same case and request (the API checks
-        the PIN before it reads the body, and one argon2 run per request is enough).
+        ``case``: the view :meth:`authenticate` returned for this request. The PIN is
+        checked there, once (one argon2 run): the API checks it before it reads the body,
+        so a wrong PIN never gets as far as decoding images.
 
         Raises:
-            Unauthorized: unknown case or wrong PIN.
+            Unauthorized: the case is gone.
             Conflict: the case is closed.
             InvalidInput: no hashes, weak ones, or more than ``limit`` in the case.
         """
@@ -222,37 +220,35 @@ class CaseService:
             quality_required=quality_required,
             types=self.types,
         )
-        if authenticated is None or authenticated.case_id != normalize_case_id(case_id):
-            self.authenticate(case_id, pin)
         now = utcnow()
         with self.db.write() as session:
-            case = CaseRepository(session).by_public_id(normalize_case_id(case_id), for_update=True)
-            if case is None:
+            row = CaseRepository(session).by_public_id(case.case_id, for_update=True)
+            if row is None:
                 raise Unauthorized("unknown case or wrong PIN")
-            if case.status not in (CaseStatus.PENDING, CaseStatus.ACTIVE):
-                raise Conflict(f"a {case.status} case cannot take more hashes")
+            if row.status not in (CaseStatus.PENDING, CaseStatus.ACTIVE):
+                raise Conflict(f"a {row.status} case cannot take more hashes")
             signals_repo = SignalRepository(session)
-            have = {(s.type, s.value) for s in signals_repo.for_case(case.id)}
+            have = {(s.type, s.value) for s in signals_repo.for_case(row.id)}
             new = [i for i in items if (i.type, i.value) not in have]
-            if case.signal_count + len(new) > limit:
+            if row.signal_count + len(new) > limit:
                 raise InvalidInput(f"a case may hold at most {limit} hashes")
             bank = BankRepository(session).by_name(REPORTS_BANK)
             assert bank is not None
-            signals = _signals(case.id, bank.id, new, now)
+            signals = _signals(row.id, bank.id, new, now)
             signals_repo.add_many(signals)
-            case.signal_count += len(signals)
-            case.updated_at = now
+            row.signal_count += len(signals)
+            row.updated_at = now
             changes = ChangeRepository(session)
-            changes.append(changes.for_signals(ChangeOp.ADD, signals, str(case.status), now))
+            changes.append(changes.for_signals(ChangeOp.ADD, signals, str(row.status), now))
             audit.record(
                 session,
                 "reporter",
                 "case.hashes_added",
                 "case",
-                case.public_id,
+                row.public_id,
                 hashes=len(signals),
             )
-            view = _view(case)
+            view = _view(row)
         self.replica.sync()
         return view
 

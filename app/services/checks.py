@@ -14,12 +14,13 @@ from typing import Literal
 import hashes
 from app.errors import RateLimited
 from app.index.replica import BankInfo, IndexReplica
+from app.index.signals import SignalStatus
 from app.services import audit
 from app.services.inputs import HashInput
 from app.storage import DatabaseError as DBAPIError
 from app.storage import Session
 from app.storage.db import Database
-from app.storage.models import BankPolicy, CaseStatus, ChangeOp, Match, SignalQuarantine, utcnow
+from app.storage.models import BankPolicy, ChangeOp, Match, SignalQuarantine, utcnow
 from app.storage.repositories import (
     QUARANTINED,
     CaseRepository,
@@ -32,15 +33,18 @@ from app.storage.repositories import (
 log = logging.getLogger(__name__)
 
 __all__ = [
+    "Action",
+    "Candidate",
     "CheckResult",
     "CheckService",
-    "MatchOut",
+    "MatchFound",
     "ProbePolicy",
     "QuarantinePolicy",
     "Thresholds",
 ]
 
-ACTION_RANK = {"none": 0, "review": 1, "block": 2}
+Action = Literal["none", "review", "block"]  # what a platform does with an upload
+ACTION_RANK: dict[Action, int] = {"none": 0, "review": 1, "block": 2}
 
 
 class Thresholds:
@@ -126,12 +130,14 @@ class ProbePolicy:
 
 
 @dataclass(frozen=True)
-class MatchOut:
+class MatchFound:
+    """One match of a check, as answered (the API shows it as ``MatchOut``)."""
+
     signal_type: str
     distance: int  # answered only to clients allowed exact distances; others get the band
     bank: str
     match_id: int | None  # None: the database was unreachable, the match is not logged
-    action: str
+    action: Action
 
     @property
     def band(self) -> Literal["exact", "near"]:
@@ -142,19 +148,22 @@ class MatchOut:
 @dataclass
 class CheckResult:
     match: bool = False
-    action: str = "none"
-    matches: list[MatchOut] = field(default_factory=list)
+    action: Action = "none"
+    matches: list[MatchFound] = field(default_factory=list)
 
 
 @dataclass
-class _Candidate:
+class Candidate:
+    """A stored hash within a bank's threshold of a query hash, before it is logged
+    (:meth:`CheckService.find` finds them, :meth:`CheckService.record` logs them)."""
+
     signal_id: int
     signal_type: str
     distance: int
     query_value: str
     bank: BankInfo
     case_id: int | None
-    action: str
+    action: Action
     pending: bool = False  # the hash's case is pending review
 
 
@@ -219,7 +228,7 @@ class CheckService:
             radius = max(radius, self.thresholds.for_bank(signal_type, bank))
         return int(radius)
 
-    def find(self, items: Sequence[HashInput]) -> list[_Candidate]:
+    def find(self, items: Sequence[HashInput]) -> list[Candidate]:
         """Matches for one item (one uploaded image's hashes); no database access.
 
         An allow-list hit cancels the matches of its signal type that are farther
@@ -230,7 +239,7 @@ class CheckService:
         """
         return self.find_many([items])[0]
 
-    def find_many(self, batch: Sequence[Sequence[HashInput]]) -> list[list[_Candidate]]:
+    def find_many(self, batch: Sequence[Sequence[HashInput]]) -> list[list[Candidate]]:
         """:meth:`find` for many items with one index search per signal type in all."""
         values: dict[str, list[str]] = {}
         owners: dict[str, list[int]] = {}
@@ -238,7 +247,7 @@ class CheckService:
             for item in items:
                 values.setdefault(item.type, []).append(item.value)
                 owners.setdefault(item.type, []).append(i)
-        best: dict[int, dict[tuple[int | None, int, str], _Candidate]] = {}
+        best: dict[int, dict[tuple[int | None, int, str], Candidate]] = {}
         allowed: dict[int, dict[str, int]] = {}  # item -> signal type -> closest allow hit
         for signal_type, queries in values.items():
             owner = owners[signal_type]
@@ -264,7 +273,7 @@ class CheckService:
                 key = (info.case_id, info.bank_id if info.case_id is None else 0, signal_type)
                 found = best.setdefault(i, {})
                 if key not in found or hit.distance < found[key].distance:
-                    found[key] = _Candidate(
+                    found[key] = Candidate(
                         hit.signal_id,
                         signal_type,
                         hit.distance,
@@ -272,9 +281,9 @@ class CheckService:
                         bank,
                         info.case_id,
                         action,
-                        info.status == CaseStatus.PENDING,
+                        info.status == "pending",
                     )
-        out: list[list[_Candidate]] = [[] for _ in batch]
+        out: list[list[Candidate]] = [[] for _ in batch]
         for i, found in best.items():
             allow = allowed.get(i, {})
             kept = [c for c in found.values() if c.distance <= allow.get(c.signal_type, c.distance)]
@@ -282,7 +291,7 @@ class CheckService:
         return out
 
     def _log(
-        self, flat: Sequence[tuple[int, _Candidate]], client_id: int | None, now: datetime
+        self, flat: Sequence[tuple[int, Candidate]], client_id: int | None, now: datetime
     ) -> _Logged:
         """Write the match rows and bump the cases' counters in one transaction; say
         whether the client is probing (then nothing counts: no attempt, no quarantine)."""
@@ -350,7 +359,7 @@ class CheckService:
     def _probing(
         self,
         matches: MatchRepository,
-        flat: Sequence[tuple[int, _Candidate]],
+        flat: Sequence[tuple[int, Candidate]],
         client_id: int | None,
         now: datetime,
     ) -> bool:
@@ -366,7 +375,7 @@ class CheckService:
         return any(n >= self.probes.near_misses for n in counts.values())
 
     def _quarantine_hot(
-        self, session: Session, flat: Sequence[tuple[int, _Candidate]], now: datetime
+        self, session: Session, flat: Sequence[tuple[int, Candidate]], now: datetime
     ) -> set[int]:
         """Quarantine the matched signals that are hot (see :class:`QuarantinePolicy`),
         counting the matches just logged; return the ids quarantined now."""
@@ -414,7 +423,7 @@ class CheckService:
         return hot
 
     def record(
-        self, found: Sequence[Sequence[_Candidate]], client_id: int | None
+        self, found: Sequence[Sequence[Candidate]], client_id: int | None
     ) -> list[CheckResult]:
         """Log the matches of several items in one transaction; build their results.
 
@@ -457,13 +466,13 @@ class CheckService:
                 if ACTION_RANK[c.action] > ACTION_RANK[res.action]:
                     res.action = c.action
                 res.matches.append(
-                    MatchOut(c.signal_type, c.distance, c.bank.name, match_id, c.action)
+                    MatchFound(c.signal_type, c.distance, c.bank.name, match_id, c.action)
                 )
         return results
 
     def _hold_young_pending(
-        self, found: Sequence[Sequence[_Candidate]]
-    ) -> Sequence[Sequence[_Candidate]]:
+        self, found: Sequence[Sequence[Candidate]]
+    ) -> Sequence[Sequence[Candidate]]:
         """Drop matches of pending cases' hashes younger than the pending-review delay
         (reported so recently that no moderator has looked at them yet)."""
         if self.pending_review_delay <= 0 or not any(c.pending for f in found for c in f):
@@ -491,7 +500,7 @@ class CheckService:
 
 
 def _rechecked(
-    flat: Sequence[tuple[int, _Candidate]], seen: set[tuple[int, str]]
+    flat: Sequence[tuple[int, Candidate]], seen: set[tuple[int, str]]
 ) -> set[tuple[int, int]]:
     """The (upload, case) pairs that are a re-check, not a new upload: one of the
     upload's query hashes matching the case was checked by this client before (within
@@ -509,7 +518,7 @@ def _rechecked(
     return out
 
 
-def _first_per_upload(flat: Sequence[tuple[int, _Candidate]]) -> list[bool]:
+def _first_per_upload(flat: Sequence[tuple[int, Candidate]]) -> list[bool]:
     """True for the first match of each (upload, case) — or (upload, bank) for hashes
     imported without a case: the rows that count as one re-upload attempt each."""
     seen: set[tuple[int, int | None, int]] = set()
@@ -521,9 +530,11 @@ def _first_per_upload(flat: Sequence[tuple[int, _Candidate]]) -> list[bool]:
     return out
 
 
-def _action(policy: BankPolicy, status: str) -> str:
-    if status in (CaseStatus.PENDING, QUARANTINED):
+def _action(policy: BankPolicy, status: SignalStatus) -> Action:
+    if status in ("pending", "quarantined"):
         return "review"
-    if status in (CaseStatus.ACTIVE, "bank"):
-        return {BankPolicy.BLOCK: "block", BankPolicy.REVIEW: "review"}.get(policy, "none")
+    if status in ("active", "bank"):
+        if policy == BankPolicy.BLOCK:
+            return "block"
+        return "review" if policy == BankPolicy.REVIEW else "none"
     return "none"

@@ -11,6 +11,7 @@ from app.index.replica import IndexReplica
 from app.services.admin import AdminService
 from app.services.banks import BankEntries, BankService
 from app.services.cases import CaseService
+from app.services.checking import Checker, CheckLimits
 from app.services.checks import CheckService, ProbePolicy, QuarantinePolicy
 from app.services.clients import ClientService
 from app.services.feed import FeedService
@@ -49,10 +50,21 @@ class Services:
     views: Views = field(init=False)
     retention: RetentionService = field(init=False)
     decodes: DecodeSlots = field(init=False)
+    checker: Checker = field(init=False)
 
     def __post_init__(self) -> None:
         self.decodes = DecodeSlots(
             self.settings.max_concurrent_decodes, self.settings.decode_wait_seconds
+        )
+        self.checker = Checker(
+            self.checks,
+            self.decodes,
+            CheckLimits(
+                max_image_bytes=self.settings.max_image_bytes,
+                max_image_pixels=self.settings.max_image_pixels,
+                density=self.settings.pdq_variants,
+            ),
+            self.types,
         )
         self.entries = BankEntries(
             self.db,

@@ -7,7 +7,9 @@ import hmac
 import threading
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Literal, cast
 
+from app.index.signals import SignalStatus
 from app.storage.db import Database
 from app.storage.models import BankPolicy
 from app.storage.repositories import BankRepository, ChangeRepository
@@ -58,7 +60,7 @@ class FeedItem:
     type: str
     value: str | None  # None on tombstones: the platform removes by signal_id
     bank: str
-    status: str
+    status: SignalStatus | Literal[""]  # the hash's status as of this change
 
 
 @dataclass(frozen=True)
@@ -102,7 +104,7 @@ class FeedService:
                 type=r.signal_type or "",
                 value=None if str(r.op) == "remove" else r.value,
                 bank=banks[r.bank_id].name if r.bank_id in banks else "",
-                status=r.status or "",
+                status=cast(SignalStatus, r.status or ""),
             )
             for r in rows
             if r.bank_id not in hidden

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Literal, cast
 
 from app.errors import Conflict, NotFound
 from app.index.replica import IndexReplica
@@ -28,9 +29,10 @@ from app.storage.repositories import (
 )
 from app.storage.rows import QuarantineRow
 
-__all__ = ["QuarantineService", "QuarantineView"]
+__all__ = ["QuarantineService", "QuarantineState", "QuarantineView"]
 
-RELEASED = "released"
+QuarantineState = Literal["quarantined", "released"]  # a hot hash held, or let go
+RELEASED: QuarantineState = "released"
 
 
 @dataclass(frozen=True)
@@ -42,7 +44,7 @@ class QuarantineView:
     signal_type: str
     bank: str
     group: str | None
-    state: str
+    state: QuarantineState
     reason: str
     matches: int
     clients: int
@@ -59,7 +61,7 @@ class QuarantineService:
         self.replica = replica
         self.groups = groups or GroupTokens(db)
 
-    def list(self, *, state: str | None = QUARANTINED) -> list[QuarantineView]:
+    def list(self, *, state: QuarantineState | None = "quarantined") -> list[QuarantineView]:
         """Quarantined hashes, newest first (``state=None``: released ones too)."""
         with self.db.read() as session:
             rows = QuarantineRepository(session).list(state)
@@ -100,7 +102,7 @@ class QuarantineService:
             signal_type=row.signal_type,
             bank=row.bank,
             group=self.groups.of(row.case_id),
-            state=row.state,
+            state=cast(QuarantineState, row.state),
             reason=row.reason,
             matches=row.matches,
             clients=row.clients,

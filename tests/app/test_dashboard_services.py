@@ -106,7 +106,8 @@ def test_timeline_pages_hold_every_event_once_in_order(services: Services, newes
     services.review.review_case(case_id, confirm=True, staff=mod)
     for n in range(4):
         services.checks.check([HashInput("pdq", flip(value, n))], client_id=None)
-    services.cases.add_hashes(new.case_id, new.pin, [HashInput("md5", "ab" * 16)], limit=100)
+    own = services.cases.authenticate(new.case_id, new.pin)
+    services.cases.add_hashes(own, [HashInput("md5", "ab" * 16)], limit=100)
     for n in range(4, 7):
         services.checks.check([HashInput("pdq", flip(value, n))], client_id=None)
     services.cases.withdraw(new.case_id, new.pin)

@@ -3,17 +3,20 @@ of reports (item 4), and the PIN's costs (item 11): real servers, real databases
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import argon2
 import httpx
 import pytest
 
 from app.config import Settings
 from app.errors import Unauthorized
+from app.main import create_app
 from app.services.container import Services
 from app.services.inputs import HashInput
 from app.web.addresses import limit_key, parse_trusted_proxies, resolve
@@ -231,28 +234,42 @@ def services(tmp_path: Path):
     svc.close()
 
 
-def test_adding_hashes_after_authenticating_checks_the_pin_once(services: Services):
+@pytest.fixture
+def argon2_runs(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every argon2 verification in this process (argon2-cffi's, called through)."""
+    runs: list[str] = []
+    verify = argon2.PasswordHasher.verify
+
+    def counted(self: argon2.PasswordHasher, hash: str | bytes, password: str | bytes) -> bool:
+        runs.append("verify")
+        return verify(self, hash, password)
+
+    monkeypatch.setattr(argon2.PasswordHasher, "verify", counted)
+    return runs
+
+
+def test_adding_hashes_checks_the_pin_once_per_request(services: Services, argon2_runs):
+    """POST /v1/cases/{id}/hashes through the real app (its router, services, database):
+    one argon2 run for the PIN, not one before the body is read and another to add."""
     new = services.cases.report([HashInput("md5", secrets.token_hex(16))], actor="test")
-    other = services.cases.report([HashInput("md5", secrets.token_hex(16))], actor="test")
-    view = services.cases.authenticate(new.case_id, new.pin)
-    # the view of this request's own PIN check stands for it: no second argon2 run ...
-    added = services.cases.add_hashes(
-        new.case_id,
-        new.pin,
-        [HashInput("md5", secrets.token_hex(16))],
-        limit=10,
-        authenticated=view,
-    )
-    assert added.hashes == 2
-    # ... but only for that case: another case's view does not open this one
-    with pytest.raises(Unauthorized):
-        services.cases.add_hashes(
-            other.case_id,
-            "0000-0000-0000",
-            [HashInput("md5", secrets.token_hex(16))],
-            limit=10,
-            authenticated=view,
-        )
+    services.replica.load()  # what the app's start-up does (the transport runs no lifespan)
+    app = create_app(services.settings, services=services)
+
+    async def add(pin: str, value: str) -> httpx.Response:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://hashbank") as c:
+            return await c.post(
+                f"/v1/cases/{new.case_id}/hashes",
+                headers={"X-Case-Pin": pin},
+                json={"hashes": [{"type": "md5", "value": value}]},
+            )
+
+    added = asyncio.run(add(new.pin, secrets.token_hex(16)))
+    assert added.status_code == 200 and added.json()["hashes"] == 2
+    assert argon2_runs == ["verify"]
+    argon2_runs.clear()
+    refused = asyncio.run(add("0000-0000-0000", secrets.token_hex(16)))
+    assert refused.status_code == 401 and argon2_runs == ["verify"]
 
 
 @contextmanager

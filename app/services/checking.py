@@ -1,0 +1,131 @@
+"""The check use cases, one call per request: an upload's hashes, its image, or a batch.
+
+Each decides what the router used to: the hash budget of one upload, the PDQ variant
+density and ``stored=False`` for an image, whether a search runs on the event loop or in
+a worker thread. A search (in memory, microseconds) runs on the event loop; only a match
+goes to a thread, to be logged (:meth:`CheckService.record`), so the common answer, no
+match, costs no thread hop.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from anyio import to_thread
+
+import hashes
+from app import metrics
+from app.errors import InvalidInput
+from app.services.checks import CheckResult, CheckService
+from app.services.images import DecodeSlots, hash_image
+from app.services.inputs import HashInput, from_hashes, validate_hashes
+
+__all__ = ["CheckLimits", "Checker"]
+
+
+@dataclass(frozen=True)
+class CheckLimits:
+    """The limits and choices of checks (from Settings)."""
+
+    max_image_bytes: int
+    max_image_pixels: int
+    density: str = "default"  # the PDQ variant plan of an image checked (HASHBANK_PDQ_VARIANTS)
+    max_hashes: int = 64  # one upload's hashes: PDQ variants, pHash, MD5, SHA-256
+    inline_search: int = 64  # a batch with more hashes in all is searched in a thread
+
+
+class Checker:
+    """Checks as the API receives them; every answer of a check comes from here."""
+
+    def __init__(
+        self,
+        checks: CheckService,
+        decodes: DecodeSlots,
+        limits: CheckLimits,
+        types: hashes.SignalRegistry = hashes.BUILTINS,
+    ) -> None:
+        self.checks = checks
+        self.types = types  # the enabled signal types
+        self.decodes = decodes
+        self.limits = limits
+
+    async def check_hashes(
+        self, items: Sequence[HashInput], client_id: int | None
+    ) -> CheckResult | None:
+        """Check one upload's hashes (as sent: validated here); None when nothing matched.
+
+        Raises:
+            InvalidInput: more hashes than one upload has, or an invalid one.
+            RateLimited: the client is probing (see :class:`ProbePolicy`).
+        """
+        if len(items) > self.limits.max_hashes:
+            raise InvalidInput(
+                f"a check holds at most {self.limits.max_hashes} hashes (one upload)"
+            )
+        return await self._check(validate_hashes(items, self.types), client_id)
+
+    async def check_image(
+        self, data: bytes | bytearray, client_id: int | None
+    ) -> CheckResult | None:
+        """Hash one uploaded image in memory (a ``bytearray`` is zeroed once read) with
+        every PDQ variant of the density, and check it; None when nothing matched.
+
+        Raises:
+            Busy: every decoding slot stayed taken.
+            PayloadTooLarge, InvalidInput: see :func:`hash_image`.
+            RateLimited: the client is probing.
+        """
+        limits = self.limits
+        async with self.decodes.hold():
+            h = await to_thread.run_sync(
+                lambda: hash_image(
+                    data,
+                    max_bytes=limits.max_image_bytes,
+                    max_pixels=limits.max_image_pixels,
+                    density=limits.density,
+                )
+            )
+        # the variants of the image checked (``stored=False``), not the ones a report keeps
+        return await self._check(from_hashes(h, stored=False, types=self.types), client_id)
+
+    async def _check(self, items: list[HashInput], client_id: int | None) -> CheckResult | None:
+        found = self.checks.find(items)  # in memory, microseconds: no thread hop
+        if not found:
+            metrics.CHECKS_NONE.inc()
+            return None
+        results = await to_thread.run_sync(self.checks.record, [found], client_id)
+        _count(results)
+        return results[0]
+
+    async def check_batch(
+        self, batch: Sequence[Sequence[HashInput]], client_id: int | None
+    ) -> list[CheckResult] | None:
+        """Check many uploads' hashes, one result per item in order; None when no item
+        matched.
+
+        Raises:
+            InvalidInput: an invalid hash.
+            RateLimited: the client is probing.
+        """
+        valid = [validate_hashes(items, self.types) for items in batch]
+        # one index search per signal type; a big batch searches off the event loop (the
+        # kernels release the GIL), so that single checks on this process keep flowing
+        if sum(len(items) for items in valid) > self.limits.inline_search:
+            found = await to_thread.run_sync(self.checks.find_many, valid)
+        else:
+            found = self.checks.find_many(valid)
+        if not any(found):
+            metrics.CHECKS_NONE.inc(len(found))
+            return None
+        results = await to_thread.run_sync(self.checks.record, found, client_id)
+        _count(results)
+        return results
+
+
+def _count(results: list[CheckResult]) -> None:
+    matched = [r for r in results if r.match]
+    metrics.CHECKS_NONE.inc(len(results) - len(matched))
+    metrics.CHECKS_MATCH.inc(len(matched))
+    for r in matched:
+        metrics.MATCHES.labels(r.action).inc()
