@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 
 from app.api.deps import ServicesDep, require, run_sync
-from app.api.problems import problems
-from app.api.schemas import MAX_ID, FeedItemOut, FeedOut
+from app.api.problems import json_body, problems
+from app.api.schemas import MAX_ID, FeedFeedbackIn, FeedFeedbackOut, FeedItemOut, FeedOut
+from app.api.uploads import read_model
 from app.services.clients import ClientView
 
 router = APIRouter(prefix="/v1/feed", tags=["feed"])
@@ -34,3 +35,27 @@ async def feed(
         next_after=page.next_after,
         has_more=page.has_more,
     )
+
+
+@router.post(
+    "/feedback",
+    response_model=FeedFeedbackOut,
+    summary="Feedback on a feed hash from a platform that matches on its own side",
+    responses=problems(400, 401, 403, 404, 413, 422, 429),
+    openapi_extra=json_body(FeedFeedbackIn),
+)
+async def feed_feedback(
+    request: Request,
+    services: ServicesDep,
+    client: ClientView = require("feed"),
+) -> FeedFeedbackOut:
+    body = await read_model(request, FeedFeedbackIn)
+    n = await run_sync(
+        services.matches.feedback_on_hash,
+        body.type,
+        body.value,
+        body.feedback,
+        client_id=client.id,
+        client_name=client.name,
+    )
+    return FeedFeedbackOut(feedback=body.feedback, hashes=n)

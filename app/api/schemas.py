@@ -120,6 +120,21 @@ class FeedItemOut(BaseModel):
     status: str
 
 
+class FeedFeedbackIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+    type: str = Field(max_length=32, description="The hash's type, as the feed names it.")
+    value: str = Field(max_length=512, description="The hash, as the feed gave it.")
+    feedback: Literal["seen", "blocked", "not_blocked", "false_positive"] = Field(
+        description="`seen`: content matching it was uploaded; `blocked`, `not_blocked`, "
+        "`false_positive`: what the platform did, as on a match's feedback."
+    )
+
+
+class FeedFeedbackOut(BaseModel):
+    feedback: str
+    hashes: int = Field(description="How many hashes of the feed have this value (recorded).")
+
+
 class FeedOut(BaseModel):
     items: list[FeedItemOut]
     next_after: int = Field(description="Pass as `after` to get the next page.")

@@ -5,20 +5,34 @@ from __future__ import annotations
 from app.errors import Conflict, InvalidInput, NotFound
 from app.index.replica import IndexReplica
 from app.services import audit
-from app.services.inputs import HashInput, refuse_weak
+from app.services.inputs import HashInput, refuse_weak, validate_hashes
 from app.storage.db import Database
-from app.storage.models import ChangeOp, Feedback, MatchReview, Signal, utcnow
+from app.storage.models import (
+    BankPolicy,
+    CaseStatus,
+    ChangeOp,
+    Feedback,
+    Match,
+    MatchReview,
+    Signal,
+    utcnow,
+)
 from app.storage.repositories import (
     BankRepository,
     CaseRepository,
     ChangeRepository,
     MatchRepository,
+    QuarantineRepository,
     SignalRepository,
 )
 
-__all__ = ["ALLOWLIST_BANK", "MatchService"]
+__all__ = ["ALLOWLIST_BANK", "HASH_FEEDBACK", "MatchService"]
 
 ALLOWLIST_BANK = "allowlist"
+
+# What a platform matching on its own side (from the feed) says about a feed hash:
+# ``seen`` a re-upload, or what it did with it (the values of a match's feedback).
+HASH_FEEDBACK = ("seen", "blocked", "not_blocked", "false_positive")
 
 
 class MatchService:
@@ -48,6 +62,78 @@ class MatchService:
                 match.review = MatchReview.PENDING
             audit.record(session, f"client:{client_name}", f"match.{feedback}", "match", match_id)
         return str(feedback)
+
+    def feedback_on_hash(
+        self, signal_type: str, value: str, feedback: str, *, client_id: int, client_name: str
+    ) -> int:
+        """A platform that matches from the feed reports content matching a feed hash.
+
+        Each live hash of that exact value the feed shows (not an ``allow`` bank's, not
+        deleted, its case neither withdrawn nor rejected) gets a match row, as a check
+        would have logged: it counts as a re-upload of the case, ``blocked`` also as a
+        confirmed block, and ``false_positive`` puts the row in the moderators' review.
+        Returns how many hashes were recorded.
+
+        Raises:
+            InvalidInput: an unknown type, a malformed value or feedback.
+            NotFound: no hash of the feed has this value.
+        """
+        if feedback not in HASH_FEEDBACK:
+            raise InvalidInput("feedback must be one of " + ", ".join(HASH_FEEDBACK))
+        [item] = validate_hashes([HashInput(signal_type, value)], self.replica.types)
+        now = utcnow()
+        with self.db.write() as session:
+            banks = BankRepository(session)
+            cases = CaseRepository(session)
+            live = []
+            for signal in SignalRepository(session).find_value(item.type, item.value):
+                bank = banks.get(signal.bank_id)
+                if signal.deleted_at is not None or bank is None:
+                    continue
+                if bank.policy == BankPolicy.ALLOW:
+                    continue
+                case = cases.get(signal.case_id) if signal.case_id is not None else None
+                if case is not None and case.status in (CaseStatus.WITHDRAWN, CaseStatus.REJECTED):
+                    continue
+                blocks = bank.policy == BankPolicy.BLOCK and (
+                    case is None or case.status == CaseStatus.ACTIVE
+                )
+                live.append((signal, blocks))
+            if not live:
+                raise NotFound("no hash of the feed has this value")
+            held = QuarantineRepository(session).quarantined_among([s.id for s, _ in live])
+            given = None if feedback == "seen" else Feedback(feedback)
+            rows = [
+                Match(
+                    created_at=now,
+                    client_id=client_id,
+                    signal_id=signal.id,
+                    case_id=signal.case_id,
+                    bank_id=signal.bank_id,
+                    signal_type=item.type,
+                    distance=0,
+                    query_value=item.value,
+                    action="block" if blocks and signal.id not in held else "review",
+                    feedback=given,
+                    feedback_at=now if given is not None else None,
+                    review=MatchReview.PENDING if given == Feedback.FALSE_POSITIVE else None,
+                )
+                for signal, blocks in live
+            ]
+            MatchRepository(session).add_many(rows)
+            for case_id in sorted({s.case_id for s, _ in live if s.case_id is not None}):
+                cases.bump_matches(case_id, 1, now)
+                if given == Feedback.BLOCKED:
+                    cases.bump_blocked(case_id)
+            audit.record(
+                session,
+                f"client:{client_name}",
+                f"feed.feedback.{feedback}",
+                "match",
+                rows[0].id,
+                hashes=len(rows),
+            )
+        return len(rows)
 
     def mark_false_positive(self, match_id: int, *, actor: str) -> int:
         """Put the match's *query* hash on the allow-list; the victim's hash stays.

@@ -88,7 +88,7 @@ def world(live_server: Server) -> dict:
         ).json()
     with live_server.client(keys["check"]) as c:
         match = c.post("/v1/check", json={"hashes": [{"type": "pdq", "value": pdq}]}).json()
-    return {"keys": keys, "case": case, "match_id": match["matches"][0]["match_id"]}
+    return {"keys": keys, "case": case, "match_id": match["matches"][0]["match_id"], "pdq": pdq}
 
 
 def _request(world: dict, method: str, path: str) -> dict:
@@ -104,6 +104,7 @@ def _request(world: dict, method: str, path: str) -> dict:
         ("POST", "/v1/check"): hashes,
         ("POST", "/v1/check/batch"): {"items": [hashes]},
         ("POST", "/v1/matches/{match_id}/feedback"): {"feedback": "not_blocked"},
+        ("POST", "/v1/feed/feedback"): {"type": "pdq", "value": world["pdq"], "feedback": "seen"},
         ("POST", "/v1/banks"): {"name": f"m-{secrets.token_hex(4)}", "policy": "review"},
         ("POST", "/v1/quarantine/{signal_id}/release"): None,  # no body (admin: 404 here)
     }
