@@ -10,6 +10,7 @@ check:  ## lint and types only
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
 	.venv/bin/mypy hashes app
+	.venv/bin/mypy tx-extension-hashbank/tx_extension_hashbank
 
 fmt:
 	.venv/bin/ruff format .

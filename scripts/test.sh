@@ -10,6 +10,8 @@ PY=${PYTHON:-python3}
 # the pinned set (constraints.txt, written by scripts/constraints.py)
 .venv/bin/python -m pip install -q -c constraints.txt --upgrade pip
 .venv/bin/python -m pip install -q -c constraints.txt -e '.[test]'
+# the ThreatExchange extension, installed as a platform installs it (docs/integrations.md)
+.venv/bin/python -m pip install -q -c constraints.txt ./tx-extension-hashbank
 if [ -f scripts/install-browser.sh ]; then bash scripts/install-browser.sh; fi
 
 echo "== dependencies: pinned set and known vulnerabilities (report only; see scripts/audit.sh)"
@@ -20,6 +22,7 @@ echo "== lint and types"
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 .venv/bin/mypy hashes app
+.venv/bin/mypy tx-extension-hashbank/tx_extension_hashbank
 
 run_pytest() {
   set +e
