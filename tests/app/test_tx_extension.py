@@ -290,3 +290,21 @@ def test_feed_feedback_refuses_bad_input_and_hashes_the_feed_does_not_hold(live_
     with live_server.client(key) as c:
         r = c.post("/v1/feed/feedback", json=good)
     assert r.status_code == 404, r.text
+
+
+def test_feed_pages_are_feedout_byte_for_byte(live_server: Server):
+    """/v1/feed writes its JSON with orjson for speed: the very bytes pydantic's FeedOut
+    (the documented schema) would write, tombstones and groups included."""
+    from app.api.schemas import FeedOut
+
+    key = live_server.create_client(f"tx-bytes-{secrets.token_hex(3)}", "feed")
+    case = report(live_server, [{"type": "pdq", "value": secrets.token_hex(32)}])
+    with live_server.client() as c:
+        c.delete(f"/v1/cases/{case['case_id']}", headers={"X-Case-Pin": case["pin"]})
+    with live_server.client(key) as c:
+        r = c.get("/v1/feed", params={"limit": 10_000})
+    assert r.status_code == 200 and r.headers["content-type"] == "application/json"
+    page = FeedOut.model_validate_json(r.content)
+    ops = {i.op for i in page.items}
+    assert {"add", "remove"} <= ops and any(i.group for i in page.items)
+    assert page.model_dump_json().encode() == r.content
