@@ -30,6 +30,7 @@ def test_openapi_lists_the_api(live_server):
         "/v1/check/batch",
         "/v1/feed",
         "/v1/matches/{match_id}/feedback",
+        "/v1/feed/feedback",
         "/v1/banks",
         "/healthz",
     }
