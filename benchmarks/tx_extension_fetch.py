@@ -124,6 +124,7 @@ def run(n: int) -> dict[str, float]:
             "lib_s": lib_s,
             "cli_s": cli_s,
             "index_s": index_s,
+            "load": os.getloadavg()[1],  # the 5-minute load average: the run's neighbours
         }
     finally:
         servers.stop()
@@ -163,7 +164,9 @@ def render(r: dict[str, float]) -> str:
             f"A full fetch of 1,000,000 hashes through the CLI takes about {cli_1m:.0f} s, "
             f"{verdict} the 2-minute budget; the extension adds "
             f"{r['lib_s'] / r['base_s']:.2f}x the time of merely paging the feed. "
-            "Building pytx's index is pytx's cost and comes after the fetch.",
+            "Building pytx's index is pytx's cost and comes after the fetch. "
+            f"The machine's 5-minute load average at the end of the run: {r['load']:.1f} "
+            f"on {os.cpu_count()} cores (other work shared it: trust the ratios first).",
         ]
     )
 
