@@ -165,6 +165,7 @@ JSON_BODIES: dict[tuple[str, str], Any] = {
     ("POST", "/v1/check"): {"hashes": [{"type": "pdq", "value": "ab" * 32}]},
     ("POST", "/v1/check/batch"): {"items": [{"hashes": [{"type": "md5", "value": "ab" * 16}]}]},
     ("POST", "/v1/matches/{match_id}/feedback"): {"feedback": "blocked"},
+    ("POST", "/v1/feed/feedback"): {"type": "pdq", "value": "ab" * 32, "feedback": "seen"},
     ("POST", "/v1/banks"): {"name": "hostile", "policy": "review", "description": "d"},
     ("POST", "/v1/quarantine/{signal_id}/release"): None,
 }
