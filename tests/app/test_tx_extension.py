@@ -120,8 +120,8 @@ def test_cli_fetch_match_withdraw_and_label(server_factory, tmp_path: Path):
     assert after["confirmed_blocked"] == before["confirmed_blocked"] + 1
 
 
-def test_cli_without_a_key_says_how_to_give_one(server_factory, tmp_path: Path):
-    server: Server = server_factory()
+def test_cli_without_a_key_says_how_to_give_one(live_server: Server, tmp_path: Path):
+    server = live_server
     env = tx_env(tmp_path, "")
     env.pop("TX_HASHBANK_KEY")
     tx(env, "config", "extensions", "add", "tx_extension_hashbank")
@@ -130,7 +130,7 @@ def test_cli_without_a_key_says_how_to_give_one(server_factory, tmp_path: Path):
     assert r.returncode != 0
     assert "TX_HASHBANK_KEY" in r.stderr and "~/.tx_hashbank_key" in r.stderr
     # a key without the feed scope: the fetch fails (403), nothing is stored
-    env["TX_HASHBANK_KEY"] = server.create_client("tx-check-only", "check")
+    env["TX_HASHBANK_KEY"] = server.create_client(f"tx-check-{secrets.token_hex(3)}", "check")
     r = tx(env, "fetch", ok=False)
     assert r.returncode == 3 and "failed to fetch" in r.stderr
 
@@ -145,12 +145,22 @@ def fetched_values(store: CliSimpleState, collab: HashbankCollabConfig) -> set[s
     return set(got)
 
 
-def test_fetch_loop_resumes_from_its_checkpoint(server_factory, tmp_path: Path):
+def head(server: Server, key: str) -> HashbankCheckpoint:
+    """The feed's end now: a test's fetches start there, past the shared server's rows."""
+    checkpoint = None
+    for delta in api_for(server, key, page_size=10_000).fetch_iter([PdqSignal], None):
+        checkpoint = delta.checkpoint
+    assert checkpoint is not None
+    return checkpoint
+
+
+def test_fetch_loop_resumes_from_its_checkpoint(live_server: Server, tmp_path: Path):
     """Pages of 3 through pytx's own on-disk store (the CLI's): an abandoned fetch
     resumes from the flushed checkpoint without re-reading what it had; a later fetch
     reads only what changed since, withdrawals included."""
-    server: Server = server_factory()
-    key = server.create_client("tx-lib", "feed")
+    server = live_server
+    key = server.create_client(f"tx-lib-{secrets.token_hex(3)}", "feed")
+    start = head(server, key)
     first = [secrets.token_hex(32) for _ in range(7)]
     case = report(server, [{"type": "pdq", "value": v} for v in first])
     report(server, [{"type": "md5", "value": secrets.token_hex(16)}])  # no pytx name: skipped
@@ -158,7 +168,7 @@ def test_fetch_loop_resumes_from_its_checkpoint(server_factory, tmp_path: Path):
     collab = api.collab
 
     store = CliSimpleState(HashbankSignalExchangeAPI, tmp_path / "fetched")
-    it = api.fetch_iter([PdqSignal], None)
+    it = api.fetch_iter([PdqSignal], start)
     delta = next(it)
     assert len(delta.updates) == 3 and isinstance(delta.checkpoint, HashbankCheckpoint)
     store.merge(collab, delta)
@@ -192,14 +202,15 @@ def test_fetch_loop_resumes_from_its_checkpoint(server_factory, tmp_path: Path):
     assert fetched_values(store, collab) == {more}
 
 
-def test_types_and_feedback_through_the_library(server_factory):
-    server: Server = server_factory()
-    key = server.create_client("tx-types", "feed")
+def test_types_and_feedback_through_the_library(live_server: Server):
+    server = live_server
+    key = server.create_client(f"tx-types-{secrets.token_hex(3)}", "feed")
+    start = head(server, key)
     pdq = secrets.token_hex(32)
     case = report(server, [{"type": "pdq", "value": pdq}, {"type": "sha256", "value": "e" * 64}])
     api = api_for(server, key, page_size=100)
     fetched: dict[int, Any] = {}
-    for d in api.fetch_iter([PdqSignal, VideoMD5Signal], None):
+    for d in api.fetch_iter([PdqSignal, VideoMD5Signal], start):
         api.naive_fetch_merge(fetched, d.updates)
     assert [r.signal_type for r in fetched.values()] == ["pdq"]  # image sha256 is not video
     by_type = api.naive_convert_to_signal_type([PdqSignal, VideoMD5Signal], api.collab, fetched)
