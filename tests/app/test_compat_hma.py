@@ -21,10 +21,10 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-import hashes as hashlib_hashes
 import httpx
 import pytest
 
+import hashes as hashlib_hashes
 from app.config import Settings
 from app.services.container import Services
 from tests import images
@@ -54,6 +54,13 @@ def services(server: Server) -> Iterator[Services]:
     svc = Services.build(Settings(database_url=server.database_url), migrate=False)
     yield svc
     svc.close()
+
+
+def _key(services: Services, scopes: str, *, exact: bool = False) -> str:
+    """A new API key (made in this process, on the server's database: no CLI start-up)."""
+    name = f"c-{secrets.token_hex(4)}"
+    new = services.clients.create(name, scopes.split(","), actor="test", exact_distances=exact)
+    return new.key
 
 
 def _pdq() -> str:
@@ -96,8 +103,8 @@ def _until_matches(server: Server, key: str, signal: str) -> Any:
 
 
 def test_raw_lookup_matches_within_the_threshold_only(server: Server, services: Services):
-    key = server.create_client(scopes="check")
-    feed_key = server.create_client(scopes="feed")
+    key = _key(services, "check")
+    feed_key = _key(services, "feed")
     value = _pdq()
     _confirmed(server, services, [{"type": "pdq", "value": value, "quality": 100}])
     near = _flip(value, 10)
@@ -105,7 +112,7 @@ def test_raw_lookup_matches_within_the_threshold_only(server: Server, services: 
     assert isinstance(content_id, int) and 0 <= content_id < 2**53
     assert _raw(server, key, _flip(value, 40)) == {"matches": []}  # PDQ threshold: 31
     # the same stored hash, the same content id, on every look-up and for every client
-    other = server.create_client(scopes="check")
+    other = _key(services, "check")
     assert _raw(server, other, _flip(value, 12, 100))["matches"] == [content_id]
     # opaque: not the stored hash's signal id (the feed shows that one)
     [signal_id] = {i["signal_id"] for i in server.feed(feed_key) if i["value"] == value}
@@ -117,8 +124,8 @@ def test_include_distance_is_a_band_unless_the_client_may_see_distances(
 ):
     value = _pdq()
     _confirmed(server, services, [{"type": "pdq", "value": value, "quality": 100}])
-    band_key = server.create_client(scopes="check")
-    exact_key = server.create_client(scopes="check", exact_distances=True)
+    band_key = _key(services, "check")
+    exact_key = _key(services, "check", exact=True)
     near = _flip(value, 7)
     [content_id] = _until_matches(server, band_key, near)
 
@@ -143,7 +150,7 @@ def test_include_distance_is_a_band_unless_the_client_may_see_distances(
 
 
 def test_lookup_by_hash_answers_by_bank(server: Server, services: Services):
-    key = server.create_client(scopes="check")
+    key = _key(services, "check")
     value = _pdq()
     _confirmed(server, services, [{"type": "pdq", "value": value, "quality": 100}])
     [content_id] = _until_matches(server, key, value)
@@ -171,7 +178,7 @@ def test_lookup_by_hash_answers_by_bank(server: Server, services: Services):
 
 
 def test_lookup_and_hash_of_an_uploaded_file(server: Server, services: Services):
-    key = server.create_client(scopes="check")
+    key = _key(services, "check")
     photo = images.jpeg("chelsea")
     with server.client() as c:
         r = c.post("/v1/cases", files=[("image", ("me.jpg", photo, "image/jpeg"))])
@@ -207,7 +214,7 @@ def test_lookup_and_hash_of_an_uploaded_file(server: Server, services: Services)
 
 
 def test_every_lookup_is_a_check_that_counts_the_reupload(server: Server, services: Services):
-    key = server.create_client(scopes="check")
+    key = _key(services, "check")
     value = _pdq()
     case = _confirmed(server, services, [{"type": "pdq", "value": value, "quality": 100}])
     _until_matches(server, key, _flip(value, 5))
@@ -226,7 +233,7 @@ def test_every_lookup_is_a_check_that_counts_the_reupload(server: Server, servic
 
 
 def test_an_allow_listed_false_positive_no_longer_comes_back(server: Server, services: Services):
-    key = server.create_client(scopes="check")
+    key = _key(services, "check")
     value = _pdq()
     _confirmed(server, services, [{"type": "pdq", "value": value, "quality": 100}])
     look_alike = _flip(value, 20)
@@ -243,7 +250,7 @@ def test_an_allow_listed_false_positive_no_longer_comes_back(server: Server, ser
 
 
 def test_a_prober_is_refused_as_on_v1_check(server: Server, services: Services):
-    key = server.create_client(scopes="check")
+    key = _key(services, "check")
     value = _pdq()
     _confirmed(server, services, [{"type": "pdq", "value": value, "quality": 100}])
     _until_matches(server, key, _flip(value, 1))
@@ -283,9 +290,9 @@ def test_a_prober_is_refused_as_on_v1_check(server: Server, services: Services):
     ],
 )
 def test_bad_parameters_are_400_in_hmas_shape(
-    server: Server, path: str, params: dict[str, str], message: str
+    server: Server, services: Services, path: str, params: dict[str, str], message: str
 ):
-    key = server.create_client(scopes="check")
+    key = _key(services, "check")
     with _hma(server, key) as c:
         r = c.get(path, params=params)
     assert r.status_code == 400, r.text
@@ -293,8 +300,8 @@ def test_bad_parameters_are_400_in_hmas_shape(
     assert list(r.json()) == ["message"] and message in r.json()["message"]
 
 
-def test_bad_uploads_are_400_or_413(server: Server):
-    key = server.create_client(scopes="check")
+def test_bad_uploads_are_400_or_413(server: Server, services: Services):
+    key = _key(services, "check")
     with _hma(server, key) as c:
         for path in ("/m/lookup", "/h/hash"):
             no_file = c.post(path, data={"photo": "not a file"}, files={"x": ("a", b"b")})
@@ -315,7 +322,7 @@ def test_bad_uploads_are_400_or_413(server: Server):
     assert httpx.get(server.url + "/readyz").status_code == 200  # still serving
 
 
-def test_keys_and_scopes_as_on_v1(server: Server):
+def test_keys_and_scopes_as_on_v1(server: Server, services: Services):
     calls = [
         ("GET", "/m/raw_lookup?signal_type=pdq&signal=" + "ab" * 32),
         ("GET", "/m/lookup?signal_type=pdq&signal=" + "ab" * 32),
@@ -323,7 +330,7 @@ def test_keys_and_scopes_as_on_v1(server: Server):
         ("GET", "/m/index/status"),
         ("POST", "/h/hash"),
     ]
-    feed_key = server.create_client(scopes="feed,report,admin")
+    feed_key = _key(services, "feed,report,admin")
     for method, path in calls:
         for key, status in ((None, 401), ("hb_wrong", 401), (feed_key, 403)):
             with _hma(server, key) as c:
@@ -333,7 +340,7 @@ def test_keys_and_scopes_as_on_v1(server: Server):
 
 
 def test_index_status(server: Server, services: Services):
-    key = server.create_client(scopes="check")
+    key = _key(services, "check")
     _confirmed(server, services, [{"type": "pdq", "value": _pdq(), "quality": 100}])
     with _hma(server, key) as c:
         body = c.get("/m/index/status").json()
@@ -343,14 +350,14 @@ def test_index_status(server: Server, services: Services):
     assert abs(pdq["built_to"] - time.time()) < 30
 
 
-def test_an_index_not_loaded_answers_503(server: Server):
+def test_an_index_not_loaded_answers_503(server: Server, services: Services):
     """The app as it is before its start-up has loaded the index (the server's lifespan
     loads it before it accepts a connection, so this state is reached by serving the app
     without running its lifespan): every look-up is 503, as HMA answers while its index
     cache is not ready."""
     from app.main import create_app
 
-    key = server.create_client(scopes="check")
+    key = _key(services, "check")
     app = create_app(Settings(database_url=server.database_url))
 
     async def run() -> list[httpx.Response]:
