@@ -66,6 +66,7 @@ class HmaCompat:
         self.replica = replica
         self.tokens = tokens
         self.types = types
+        self._names = {self.name_of(spec): spec.name for spec in types}
 
     # -- names -------------------------------------------------------------------------
     @staticmethod
@@ -75,7 +76,7 @@ class HmaCompat:
 
     def names(self) -> dict[str, str]:
         """HMA name -> hashbank name, for every enabled type."""
-        return {self.name_of(spec): spec.name for spec in self.types}
+        return dict(self._names)
 
     def spec(self, name: str) -> hashes.SignalSpec:
         """The enabled type HMA calls ``name``.
@@ -83,7 +84,7 @@ class HmaCompat:
         Raises:
             BadRequest: no enabled type has that name (HMA answers 400).
         """
-        hashbank_name = self.names().get(name)
+        hashbank_name = self._names.get(name)
         if hashbank_name is None:
             raise BadRequest(f"No such SignalType '{name}'")
         return self.types.get(hashbank_name)
