@@ -89,6 +89,24 @@ _UPLOAD_DOC: dict[str, Any] = {
 }
 
 
+def _query(*params: tuple[str, bool, str]) -> dict[str, Any]:
+    """``openapi_extra`` declaring the query parameters a route reads itself (HMA's names;
+    read by hand so that a bad one is HMA's 400, not FastAPI's validation error)."""
+    return {
+        "parameters": [
+            {"name": n, "in": "query", "required": req, "schema": {"type": "string"},
+             "description": d}
+            for n, req, d in params
+        ]
+    }  # fmt: skip
+
+
+_SIGNAL = ("signal", True, "The hash, as text (PDQ: 64 hex digits)")
+_TYPE = ("signal_type", True, "The signal type's name, as /m/index/status lists them (pdq)")
+_BANKS = ("banks", False, "Only these banks' matches (comma-separated names)")
+_COIN = ("bypass_coinflip", False, "Accepted (true/false/1/0); every bank always matches")
+
+
 def _param(request: Request, name: str) -> str:
     value = request.query_params.get(name)
     if value is None:
@@ -143,6 +161,12 @@ def _refuse_url(request: Request) -> None:
     "/m/raw_lookup",
     summary="HMA: check one hash; the matched content ids (with distances on request)",
     responses=_ERRORS_DOC,
+    openapi_extra=_query(
+        _SIGNAL,
+        _TYPE,
+        ("include_distance", False, "true/1: matches as objects with a distance (false/0)"),
+        _BANKS,
+    ),
 )
 async def raw_lookup(
     request: Request, services: ServicesDep, client: ClientView = require("check")
@@ -167,6 +191,7 @@ async def raw_lookup(
     "/m/lookup",
     summary="HMA: check one hash; its matches by bank",
     responses=_ERRORS_DOC,
+    openapi_extra=_query(_SIGNAL, _TYPE, _BANKS, _COIN, ("seed", False, "Accepted, unused")),
 )
 async def lookup_get(
     request: Request, services: ServicesDep, client: ClientView = require("check")
@@ -207,6 +232,7 @@ async def lookup_post(
     "/m/index/status",
     summary="HMA: whether each signal type's index is loaded, when it caught up, its size",
     responses=_ERRORS_DOC,
+    openapi_extra=_query(("signal_type", False, "Only this signal type")),
 )
 async def index_status(
     request: Request, services: ServicesDep, client: ClientView = require("check")
