@@ -24,7 +24,7 @@ from typing import Any
 import httpx
 import pytest
 
-import hashes as hashlib_hashes
+import hashes as hashes_lib
 from app.config import Settings
 from app.services.container import Services
 from tests import images
@@ -185,7 +185,7 @@ def test_lookup_and_hash_of_an_uploaded_file(server: Server, services: Services)
     assert r.status_code == 201, r.text
     services.cases.review(r.json()["case_id"], confirm=True, actor="user:test")
 
-    expected = hashlib_hashes.hash_bytes(photo)
+    expected = hashes_lib.hash_bytes(photo)
     with _hma(server, key) as c:
         # HMA's docs: curl -X POST --form photo='@example.png' .../h/hash
         r = c.post("/h/hash", files={"photo": ("example.jpg", photo, "image/jpeg")})
