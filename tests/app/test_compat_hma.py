@@ -32,6 +32,7 @@ from tests.servers import Server, eventually, fresh_database_url
 
 PROBE_LIMIT = 6  # near misses of one key at one stored hash before it is refused
 MAX_IMAGE = 2 * 2**20  # an upload's limit (the body's stays 32 MiB)
+QUARANTINE_CLIENTS = 3  # clients matching one stored hash before it is quarantined
 
 
 @pytest.fixture(scope="module")
@@ -43,6 +44,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         extra_env={
             "HASHBANK_PROBE_NEAR_MISSES": str(PROBE_LIMIT),
             "HASHBANK_MAX_IMAGE_BYTES": str(MAX_IMAGE),
+            "HASHBANK_QUARANTINE_CLIENTS": str(QUARANTINE_CLIENTS),
         },
     ).start()
     yield srv
@@ -247,6 +249,24 @@ def test_an_allow_listed_false_positive_no_longer_comes_back(server: Server, ser
         r = c.get("/m/lookup", params={"signal_type": "pdq", "signal": look_alike})
     assert r.json() == {}
     assert len(_raw(server, key, value)["matches"]) == 1  # the victim's own image still does
+
+
+def test_lookups_of_many_clients_quarantine_a_hot_hash(server: Server, services: Services):
+    value = _pdq()
+    _confirmed(server, services, [{"type": "pdq", "value": value, "quality": 100}])
+    keys = [_key(services, "check") for _ in range(QUARANTINE_CLIENTS)]
+    _until_matches(server, keys[0], value)
+    for key in keys[1:]:
+        _raw(server, key, value)
+    # counted like /v1/check's matches: the hash now answers review, for every client
+
+    def action() -> str:
+        return str(_raw(server, keys[0], value, include_distance="true")["matches"][0]["action"])
+
+    eventually(lambda: action() == "review")
+    with server.client(keys[1]) as c:
+        r = c.post("/v1/check", json={"hashes": [{"type": "pdq", "value": value}]})
+    assert r.json()["action"] == "review"
 
 
 def test_a_prober_is_refused_as_on_v1_check(server: Server, services: Services):
