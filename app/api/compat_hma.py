@@ -135,7 +135,7 @@ def _json(body: Any) -> Response:
 
 
 def _with_distance(m: HmaMatch) -> dict[str, Any]:
-    # bank_content_id: HMA 1.0.11 and later; content_id: HMA 1.0.10 and earlier
+    # bank_content_id: current HMA's name; content_id: its name in earlier 1.0 releases
     return {
         "bank_content_id": m.content_id,
         "content_id": m.content_id,
