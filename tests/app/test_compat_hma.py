@@ -404,3 +404,20 @@ def test_an_index_not_loaded_answers_503(server: Server, services: Services):
         assert r.json() == {"message": "index not yet ready"}
     assert status.status_code == 200
     assert status.json()["pdq"] == {"present": False, "built_to": -1, "size": 0}
+
+
+def test_what_hashbank_does_not_serve_of_hmas_api(server: Server, services: Services):
+    """Banks, content, exchanges, compare and the UI are the hotline's (404); hashing a URL
+    is refused (GET /h/hash: 405), each in HMA's error shape."""
+    key = _key(services, "check")
+    with _hma(server, key) as c:
+        for method, path, status in (
+            ("GET", "/c/banks", 404),
+            ("POST", "/c/bank/X/content", 404),
+            ("POST", "/m/compare", 404),
+            ("GET", "/ui/", 404),
+            ("GET", "/h/hash?url=http://169.254.169.254/", 405),
+        ):
+            r = c.request(method, path)
+            assert r.status_code == status, (path, r.text)
+            assert list(r.json()) == ["message"]
