@@ -197,7 +197,7 @@ def test_weak_hashes_name_their_line_or_are_counted():
 @given(
     text=st.one_of(
         st.text(),
-        st.text(alphabet="pdq ,\n\r{}[]\":0123456789abcdefABCDEF_tyvalueshRcordsActiv"),
+        st.text(alphabet='pdq ,\n\r{}[]":0123456789abcdefABCDEF_tyvalueshRcordsActiv'),
     ),
     fmt=st.sampled_from(FORMATS),
     skip_unknown=st.booleans(),
