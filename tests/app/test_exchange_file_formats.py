@@ -318,3 +318,29 @@ def test_stopncii_client_parses_every_exported_record(file_server: tuple[str, Pa
         assert record.hashStatus is StopNCIICaseStatus.Active
         assert record.caseNumbers == {}  # never a case id: half of a victim's secret
     assert "case_id" not in text and '"1"' not in text
+
+
+def test_type_names_come_from_the_registry_not_the_code():
+    """A plug-in type that names itself in the exchanges is read and written by that name;
+    with PDQ disabled, ThreatExchange's pdq is an unknown type."""
+    dhash = hashes.SignalSpec(
+        name="dhash",
+        bits=64,
+        perceptual=True,
+        default_threshold=10,
+        max_threshold=16,
+        exchange_names={"threatexchange": "tx_dhash", "stopncii": "ImageDHash"},
+    )
+    types = hashes.SignalRegistry([*(s for s in hashes.BUILTIN_SPECS if s.name == "md5"), dhash])
+    value = secrets.token_hex(8)
+    text = f"tx_dhash {value}\npdq {pdq()}\n"
+    entries = list(read_entries(io.StringIO(text), "pytx-file", types, skip_unknown=True))
+    assert [(e.item.type, e.item.value) for e in entries if e.item] == [("dhash", value)]
+    assert entries[1].skipped == "threatexchange signal type 'pdq' (no enabled type)"
+    record = json.dumps([_record(value, kind="ImageDHash")])
+    (entry,) = read_entries(io.StringIO(record), "stopncii", types)
+    assert entry.item == HashInput("dhash", value)
+    out = io.StringIO()
+    rows = [IndexedSignal(1, "dhash", value, 1, None, "bank")]
+    write_entries(out, "pytx-file", rows, BANKS, types, now=0)
+    assert out.getvalue() == f"tx_dhash {value}\n"

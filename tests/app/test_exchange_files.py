@@ -157,3 +157,65 @@ def test_stopncii_records_import_only_active_hashes(server_factory, tmp_path: Pa
     server.cli("export", "--format", "stopncii", "--output", str(again))
     assert json.loads(again.read_text())["hashRecords"][0]["hashValue"] == active
     assert "imported 1 hashes" in server.cli("import", str(again)).stderr
+
+
+def _fail_inserts_after(database_url: str, rows: int) -> None:
+    """Make the database refuse every signal past the first ``rows`` (a full disk, say)."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(database_url)
+    with engine.begin() as conn:
+        if engine.dialect.name == "sqlite":
+            conn.execute(
+                text(
+                    f"CREATE TRIGGER full_disk AFTER INSERT ON signal WHEN NEW.id > {rows} "
+                    "BEGIN SELECT RAISE(ABORT, 'disk full'); END"
+                )
+            )
+        else:
+            conn.execute(
+                text(
+                    "CREATE FUNCTION full_disk() RETURNS trigger AS $$ BEGIN "
+                    f"IF NEW.id > {rows} THEN RAISE EXCEPTION 'disk full'; END IF; "
+                    "RETURN NEW; END $$ LANGUAGE plpgsql"
+                )
+            )
+            conn.execute(
+                text(
+                    "CREATE TRIGGER full_disk BEFORE INSERT ON signal "
+                    "FOR EACH ROW EXECUTE FUNCTION full_disk()"
+                )
+            )
+    engine.dispose()
+
+
+def _repair(database_url: str) -> None:
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(database_url)
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "DROP TRIGGER full_disk" + ("" if engine.dialect.name == "sqlite" else " ON signal")
+            )
+        )
+    engine.dispose()
+
+
+def test_a_database_failure_part_way_says_where_to_resume(server_factory, tmp_path: Path):
+    server: Server = server_factory(start=False)
+    server.cli("db", "upgrade")
+    values = [pdq() for _ in range(12_000)]
+    path = tmp_path / "list.txt"
+    path.write_text("".join(f"pdq {v}\n" for v in values))
+    _fail_inserts_after(server.database_url, 5_000)
+    stopped = server.cli("import", str(path), check=False)
+    assert stopped.returncode == 1, stopped.stderr
+    assert "5000 hashes are imported, up to line 5000; resume with --from-line 5001" in (
+        stopped.stderr
+    ), stopped.stderr
+    assert "Traceback" not in stopped.stderr
+
+    _repair(server.database_url)
+    assert "imported 7000 hashes" in server.cli("import", str(path), "--from-line", "5001").stderr
+    assert [line.split(",")[1] for line in exported(server)[1:]] == values  # each once
