@@ -100,8 +100,15 @@ def _raw(server: Server, key: str, signal: str, **params: Any) -> Any:
 
 
 def _until_matches(server: Server, key: str, signal: str) -> Any:
-    # the server follows the change log (the case was confirmed in this process)
-    return eventually(lambda: _raw(server, key, signal)["matches"])
+    """The content ids ``signal`` matches once the server has applied the confirmation
+    (made in this process: the server follows the change log). The same query each time:
+    one upload, however often it is repeated."""
+
+    def confirmed() -> Any:
+        matches = _raw(server, key, signal, include_distance="true")["matches"]
+        return matches and all(m["action"] == "block" for m in matches) and matches
+
+    return [m["content_id"] for m in eventually(confirmed)]
 
 
 def test_raw_lookup_matches_within_the_threshold_only(server: Server, services: Services):
@@ -202,7 +209,8 @@ def test_lookup_and_hash_of_an_uploaded_file(server: Server, services: Services)
         def lookup() -> Any:
             copy = images.resized_reencoded("chelsea")  # a re-upload, not the same file
             body = c.post("/m/lookup", files={"photo": ("up.jpg", copy, "image/jpeg")}).json()
-            return body if body["pdq"] else None
+            confirmed = [m["action"] for ms in body["pdq"].values() for m in ms] == ["block"]
+            return body if confirmed else None  # once the confirmation has been applied
 
         body = eventually(lookup)
     assert set(body) == {"pdq", "phash", "md5", "sha256"}  # every type the file hashed to

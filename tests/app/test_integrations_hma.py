@@ -1,48 +1,53 @@
-"""docs/integrations.md, "You call HMA's API": its commands, run as written against a
-live server (the key made by the command the section gives, its curl lines through bash),
-answer what the section's comments say."""
+"""docs/integrations.md, "You call HMA's API": its blocks, run as written against a live
+server (the key made by the command the section gives; the setup block, then each call,
+through tests/docs_blocks.py), answer what the section says."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
-import os
 import re
 import shlex
-import subprocess
 from pathlib import Path
 from typing import Any
 
 from app.config import Settings
 from app.services.container import Services
 from tests import images
+from tests.conftest import REPO
+from tests.docs_blocks import Page, run_block
 from tests.servers import Server, eventually
 
-REPO = Path(__file__).resolve().parents[2]
-SECTION = "## You call HMA's API"
+PAGE = REPO / "docs" / "integrations.md"
+SECTION = "You call HMA's API"
 DOC_PDQ = "d811ac390bfa6005d08543fe27fd5a11f6b55bdd2603000dc26476fc79fc76b5"  # HMA's docs'
+CALLS = [
+    "hma-index-status",
+    "hma-raw-lookup",
+    "hma-raw-lookup-distance",
+    "hma-lookup",
+    "hma-hash",
+    "hma-lookup-file",
+]
 
 
-def _section() -> str:
-    text = (REPO / "docs" / "integrations.md").read_text()
-    assert SECTION in text
-    return text.split(SECTION, 1)[1].split("\n## ", 1)[0]
+def test_every_block_of_the_section_is_marked_and_run():
+    page = Page.read(PAGE)
+    assert page.unmarked(SECTION) == []
+    assert [b.name for b in page.tested(SECTION)] == ["hma-setup", *CALLS]
 
 
-def _bash_blocks(section: str) -> list[list[str]]:
-    blocks = re.findall(r"```bash\n(.*?)```", section, re.DOTALL)
-    return [[ln for ln in b.splitlines() if ln.strip() and not ln.startswith("#")] for b in blocks]
-
-
-def _key_command(section: str) -> list[str]:
+def _key_command(page_text: str) -> list[str]:
+    section = page_text.split(f"## {SECTION}", 1)[1].split("\n## ", 1)[0]
     m = re.search(r"`(hashbank clients create [^`]+)`", section)
     assert m, "the section says how to make a key"
     return shlex.split(m.group(1))[1:]
 
 
-def test_the_sections_commands_against_a_live_server(server_factory: Any, tmp_path: Path):
-    section = _section()
+def test_the_sections_blocks_against_a_live_server(server_factory: Any, tmp_path: Path):
+    page = Page.read(PAGE)
     server: Server = server_factory()
-    out = server.cli(*_key_command(section)).stdout
+    out = server.cli(*_key_command(PAGE.read_text())).stdout
     [key] = re.findall(r"hbk_[A-Za-z0-9_-]{43}", out)
 
     # a victim's report of HMA's example hash and of the example photo, confirmed
@@ -64,27 +69,26 @@ def test_the_sections_commands_against_a_live_server(server_factory: Any, tmp_pa
     finally:
         svc.close()
 
-    setup, calls = _bash_blocks(section)
-    env = {**os.environ, "HASHBANK_URL": server.url, "HASHBANK_KEY": key}
+    setup = page.block("hma-setup")
+    env = {"HASHBANK_URL": server.url, "HASHBANK_KEY": key}
 
-    def run(line: str) -> Any:
-        script = "\n".join([*setup, line])
-        done = subprocess.run(
-            ["bash", "-euo", "pipefail", "-c", script],
-            cwd=tmp_path,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-        assert done.returncode == 0, (line, done.stderr)
-        return json.loads(done.stdout)
+    def run(name: str, **more: str) -> Any:
+        block = page.block(name)
+        both = dataclasses.replace(block, code=setup.code + block.code)
+        return json.loads(run_block(both, cwd=tmp_path, env={**env, **more}).stdout)
 
-    assert len(calls) == 6, calls
-    status = eventually(lambda: (s := run(calls[0]))["pdq"]["size"] >= 2 and s)
+    status = eventually(lambda: (s := run("hma-index-status"))["pdq"]["size"] >= 2 and s)
     assert status["pdq"]["present"] is True
-    [content_id] = run(calls[1])["matches"]
-    assert run(calls[2]) == {
+
+    def confirmed() -> bool:
+        """The server has applied both confirmations (it follows the change log); the
+        same queries each time: one upload each, however often repeated."""
+        by_bank = [run("hma-lookup"), run("hma-lookup-file")["pdq"]]
+        return [m["action"] for b in by_bank for ms in b.values() for m in ms] == ["block"] * 2
+
+    eventually(confirmed)
+    [content_id] = run("hma-raw-lookup")["matches"]
+    assert run("hma-raw-lookup-distance") == {
         "matches": [
             {
                 "bank_content_id": content_id,
@@ -94,22 +98,15 @@ def test_the_sections_commands_against_a_live_server(server_factory: Any, tmp_pa
             }
         ]
     }
-    [(bank, [match])] = run(calls[3]).items()
+    [(bank, [match])] = run("hma-lookup").items()
     assert match["content_id"] == content_id and match["distance"] == "exact"
-    hashed = run(calls[4])
+    hashed = run("hma-hash")
     assert set(hashed) == {"pdq", "phash", "md5", "sha256"}
-    looked_up = run(calls[5])
+    looked_up = run("hma-lookup-file")
     assert set(looked_up) == set(hashed)
     assert looked_up["pdq"][bank][0]["action"] == "block"
     assert looked_up["sha256"][bank][0]["distance"] == "exact"  # the very file
 
-    # without the header: HMA's error shape, 401
-    no_key = {**env, "HASHBANK_KEY": ""}
-    done = subprocess.run(
-        ["bash", "-c", "\n".join([*setup, calls[1].replace('-H "$HMA_AUTH" ', "")])],
-        env=no_key,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert list(json.loads(done.stdout)) == ["message"]
+    # a key without the check scope: 403 in HMA's error shape
+    refused = run("hma-raw-lookup", HASHBANK_KEY=server.create_client(scopes="feed"))
+    assert list(refused) == ["message"]
