@@ -42,6 +42,12 @@ class GroupTokens:
                 self._key = key
         return self._key
 
+    def digest(self, message: bytes) -> bytes:
+        """HMAC-SHA-256 of ``message`` under the deployment's secret (callers prefix their
+        own domain, ``b"case:"``, ``b"hma-content:"``, so tokens of one never equal
+        another's)."""
+        return hmac.new(self._secret(), message, hashlib.sha256).digest()
+
     def of(self, case_id: int | None) -> str | None:
         """The token of the case numbered ``case_id``; None for hashes of no case."""
         if case_id is None:

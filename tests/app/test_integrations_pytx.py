@@ -1,7 +1,7 @@
-"""docs/integrations.md, "You use pytx or its CLI" and "You run HMA": the commands of the
-doc's code blocks, run as written (URL, key and install target filled in) against a live
-hashbank, with the real threatexchange CLI; for HMA, which does not install here, the same
-pytx calls HMA makes on the doc's settings."""
+"""docs/integrations.md, "You use pytx or its CLI" and "You run HMA": the page's marked
+blocks (tests/docs_blocks.py), run as written (URL, key and install target filled in)
+against a live hashbank with the real threatexchange CLI; for HMA, which does not install
+here, the same pytx calls HMA makes on the page's settings."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ import pytest
 from tests import images
 from tests.app.test_api_e2e import confirm, report
 from tests.app.test_tx_extension import case_of
+from tests.docs_blocks import Page
 from tests.servers import Server
 
 pytest.importorskip("tx_extension_hashbank", reason="pip install ./tx-extension-hashbank")
@@ -40,8 +41,15 @@ def section(title: str) -> str:
     return text.split(f"\n## {title}\n", 1)[1].split("\n## ", 1)[0]
 
 
-def blocks(text: str, lang: str) -> list[str]:
-    return re.findall(rf"```{lang}\n(.*?)```", text, re.DOTALL)
+def block(name: str) -> str:
+    return Page.read(DOC).block(name).code
+
+
+def test_every_block_of_these_sections_is_marked():
+    page = Page.read(DOC)
+    for title in ("You use pytx or its CLI", "You run HMA"):
+        assert page.in_section(title), title
+        assert page.unmarked(title) == [], title
 
 
 def fill(text: str, server: Server, key: str) -> str:
@@ -94,7 +102,7 @@ def test_the_pytx_section_runs_as_written(server_factory, cli_dir):
     key = server.create_client("doc-pytx", "feed")
     work, env = cli_dir
     text = section("You use pytx or its CLI")
-    main, label = blocks(text, "sh")
+    main, label = block("pytx-cli"), block("pytx-label")
     doc_hash = re.findall(r"-- ([0-9a-f]{64})", main)[0]
     # the bank holds the doc's hash (accepted) and a reported photo (pending)
     # (a second hash: pytx 1.2.17 loses a saved PDQ index of exactly one hash)
@@ -107,7 +115,7 @@ def test_the_pytx_section_runs_as_written(server_factory, cli_dir):
     (work / "upload.jpg").write_bytes(images.resized_reencoded("chelsea"))
 
     out = sh(fill(main, server, key), work, env).stdout.splitlines()
-    [shown] = blocks(text, "text")
+    shown = block("pytx-match-output")
     assert shown.strip() in out  # `match --hashes`: the doc's very line
     assert sum("(victims)" in line for line in out) == 2, out  # and the photo
     # the CLI used the copy the doc's `pip install` put in place
@@ -117,7 +125,7 @@ def test_the_pytx_section_runs_as_written(server_factory, cli_dir):
     printed = sh(
         "threatexchange config collab print victims", work, {**env, "TX_HASHBANK_KEY": key}
     )
-    [config] = blocks(text, "json")
+    config = block("pytx-collab-config")
     assert json.loads(printed.stdout) == json.loads(fill(config, server, key))
 
     # the victim withdraws: the doc's next fetch drops the photo, the other hash stays
@@ -166,12 +174,11 @@ def test_the_hma_section_settings_work_with_the_pytx_calls_hma_makes(
     from threatexchange.utils import dataclass_json
     from tx_extension_hashbank import HashbankCredentials, HashbankSignalExchangeAPI
 
-    text = section("You run HMA")
-    pytx_install = blocks(section("You use pytx or its CLI"), "sh")[0].splitlines()[0]
-    assert blocks(text, "sh")[0].strip() == pytx_install == PIP
+    pytx_install = block("pytx-cli").splitlines()[0]
+    assert block("hma-install").strip() == pytx_install == PIP
 
     # step 2: the omm_config snippet, run with HMA's storage class faked
-    [config_py] = blocks(text, "python")
+    config_py = block("hma-omm-config")
     fake = types.ModuleType("OpenMediaMatch.storage.postgres.impl")
     fake.DefaultOMMStore = _FakeOMMStore  # type: ignore[attr-defined]
     for name in ("OpenMediaMatch", "OpenMediaMatch.storage", "OpenMediaMatch.storage.postgres"):
@@ -189,7 +196,7 @@ def test_the_hma_section_settings_work_with_the_pytx_calls_hma_makes(
 
     # step 3: the curl bodies, as HMA's curation API parses them
     key = live_server.create_client(f"doc-hma-{secrets.token_hex(3)}", "feed")
-    [curl] = blocks(text, "sh")[1:]
+    curl = block("hma-exchange")
     bodies = [json.loads(fill(b, live_server, key)) for b in re.findall(r"-d '([^']+)'", curl)]
     cred_json, exchange = bodies
     assert issubclass(HashbankSignalExchangeAPI, SignalExchangeWithAuth)
