@@ -14,7 +14,7 @@ from fastapi.openapi.utils import get_openapi
 
 import hashes
 from app import allocator, hardening, metrics
-from app.api import banks, cases, checks, feed, health, matches
+from app.api import banks, cases, checks, compat_stopncii, feed, health, matches
 from app.config import Settings
 from app.dashboard import routes as dashboard
 from app.portal import routes as portal_pages
@@ -77,7 +77,14 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     # authentication (``deps.require``), which runs on each check anyway
     app.include_router(checks.router)
     no_nul = [Depends(refuse_nul)]
-    for router in (cases.router, feed.router, matches.router, banks.router, health.router):
+    for router in (
+        cases.router,
+        feed.router,
+        matches.router,
+        banks.router,
+        health.router,
+        compat_stopncii.router,
+    ):
         app.include_router(router, dependencies=no_nul)
     app.include_router(portal_pages.router, dependencies=no_nul)
     app.include_router(docs.router, dependencies=no_nul)
