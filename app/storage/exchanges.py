@@ -3,6 +3,7 @@ read by time, the state of hash values across cases, platforms' feedback on hash
 
 from __future__ import annotations
 
+import json
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -58,7 +59,7 @@ class FeedbackRow:
     value: str
     client: str
     feedback: str
-    tags: str  # a JSON list
+    tags: tuple[str, ...]
     at: datetime
 
 
@@ -205,7 +206,14 @@ class ExchangeRepository:
                     )
                 )
                 out += [
-                    FeedbackRow(fb.signal_type, fb.value, str(name), fb.feedback, fb.tags, fb.at)
+                    FeedbackRow(
+                        fb.signal_type,
+                        fb.value,
+                        str(name),
+                        fb.feedback,
+                        tuple(str(t) for t in json.loads(fb.tags or "[]")),
+                        fb.at,
+                    )
                     for fb, name in self.s.execute(stmt).all()
                 ]
         return sorted(out, key=lambda r: r.at, reverse=True)
