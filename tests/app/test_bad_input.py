@@ -167,7 +167,16 @@ JSON_BODIES: dict[tuple[str, str], Any] = {
     ("POST", "/v1/matches/{match_id}/feedback"): {"feedback": "blocked"},
     ("POST", "/v1/banks"): {"name": "hostile", "policy": "review", "description": "d"},
     ("POST", "/v1/quarantine/{signal_id}/release"): None,
+    ("POST", "/compat/stopncii/v1/SubmitFeedback"): {
+        "count": 1,
+        "hashFeedbacks": [{"hashValue": "ab" * 32, "feedbackValue": "Blocked", "tags": ["t"]}],
+    },
+    ("POST", "/compat/stopncii/v1/SubmitHashes"): {
+        "count": 1,
+        "hashRecords": [{"signalType": "ImagePDQ", "hashValue": "ab" * 32}],
+    },
 }
+API = ("/v1/", "/compat/")  # JSON routes with API keys: problem+json errors
 FORM_FIELDS = [
     "back",
     "case_id",
@@ -312,13 +321,15 @@ def _send(
 ) -> httpx.Response:
     """One request of ``kind`` (path, query, body) carrying ``text``."""
     headers = {"X-Case-Pin": world["case"]["pin"]}
-    if path.startswith("/v1/"):
+    if path.startswith(API):
         headers["Authorization"] = f"Bearer {world['key']}"
     if kind == "query":
-        url += "?" + urlencode({k: text for k in ("lang", "page", "q", "after", "per", "next")})
+        names = ("lang", "page", "q", "after", "per", "next")
+        names += ("startTimestamp", "pageSize", "nextPageToken")
+        url += "?" + urlencode({k: text for k in names})
     args: dict[str, Any] = {}
     if method == "POST" and kind in ("path", "query", "body"):
-        if path.startswith("/v1/"):
+        if path.startswith(API):
             body = JSON_BODIES[(method, path)]
             if kind == "body":
                 body = _mutate(body, text)
@@ -344,7 +355,7 @@ def _calls() -> list[tuple[str, str, str, str]]:
         kinds = ["query"]
         if "{" in path:
             kinds.append("path")
-        if method == "POST" and ((method, path) in JSON_BODIES or not path.startswith("/v1/")):
+        if method == "POST" and ((method, path) in JSON_BODIES or not path.startswith(API)):
             kinds.append("body")
         for kind in kinds:
             for name in HOSTILE_TEXT:
@@ -376,7 +387,7 @@ def test_every_route_refuses_hostile_text_with_a_4xx(
     assert r.status_code < 500, (r.status_code, r.text[:500])
     if r.status_code >= 400 and r.status_code != 405:
         kind_of = r.headers.get("content-type", "")
-        if path.startswith("/v1/"):
+        if path.startswith(API):
             assert kind_of == PROBLEM, (r.status_code, kind_of)
         elif path.startswith("/dashboard") or path in ("/", "/report", "/follow"):
             assert kind_of.startswith("text/html"), (r.status_code, kind_of, r.text[:300])
