@@ -191,25 +191,33 @@ class StopNCIIService:
             if not token:
                 after = repo.seq_before(datetime.fromtimestamp(start_timestamp, UTC))
                 checkpoint = start_timestamp
-            changes = repo.value_changes(after, page_size + 1, list(self.names), hidden)
-            more = len(changes) > page_size
-            changes = changes[:page_size]
-            latest: dict[tuple[str, str], ValueChange] = {}
-            for change in changes:
-                latest[(change.signal_type, change.value)] = change
-            held = repo.held(list(latest), hidden) if latest else []
-            own = repo.feedback_of(client_id, list(latest)) if latest else {}
+            rows = repo.value_states(after, page_size + 1, list(self.names), hidden, client_id)
+        # one row per (change, stored hash of its value): the changes, in order, first
+        changes: list[ValueChange] = []
+        held: dict[tuple[str, str], dict[int, HeldSignal]] = {}
+        own: dict[tuple[str, str], tuple[str, str]] = {}
+        for row in rows:
+            if not changes or changes[-1].seq != row.change.seq:
+                changes.append(row.change)
+            key = (row.change.signal_type, row.change.value)
+            if row.held is not None:
+                # a value changed twice in the page comes with its hashes twice
+                held.setdefault(key, {})[row.held.signal_id] = row.held
+            if row.feedback is not None:
+                own[key] = row.feedback
+        more = len(changes) > page_size
+        changes = changes[:page_size]
+        latest: dict[tuple[str, str], ValueChange] = {}
+        for change in changes:
+            latest[(change.signal_type, change.value)] = change
         if changes:
             after, checkpoint = changes[-1].seq, _seconds(changes[-1].at)
         if not more:
             # nothing else of ours up to ``head``: the next page need not scan it again
             after = max(after, head)
-        by_value: dict[tuple[str, str], list[HeldSignal]] = {}
-        for h in held:
-            by_value.setdefault((h.signal_type, h.value), []).append(h)
         records = []
         for key, change in sorted(latest.items(), key=lambda kv: kv[1].seq):
-            signals = by_value.get(key, [])
+            signals = list(held.get(key, {}).values())
             cases: dict[str, str] = {}
             for h in signals:
                 group = self.groups.of(h.case_id)
@@ -218,13 +226,9 @@ class StopNCIIService:
                     cases[group] = _aggregate([status, cases.get(group, status)])
             feedbacks: list[dict[str, object]] = []
             if key in own:
-                fb = own[key]
+                value, tags = own[key]
                 feedbacks.append(
-                    {
-                        "feedbackValue": fb.feedback,
-                        "tags": json.loads(fb.tags or "[]"),
-                        "source": client_name,
-                    }
+                    {"feedbackValue": value, "tags": json.loads(tags), "source": client_name}
                 )
             records.append(
                 HashRecord(

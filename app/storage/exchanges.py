@@ -27,6 +27,7 @@ __all__ = [
     "FeedbackRow",
     "HeldSignal",
     "ValueChange",
+    "ValueState",
 ]
 
 
@@ -44,6 +45,7 @@ class ValueChange:
 class HeldSignal:
     """One stored hash of a value, with what decides its state."""
 
+    signal_id: int
     signal_type: str
     value: str
     case_id: int | None
@@ -51,6 +53,16 @@ class HeldSignal:
     bank_policy: str
     deleted: bool
     quarantined: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ValueState:
+    """A changed value (``change``) with one stored hash holding it (``held``: None when
+    none does any more) and the asking client's feedback on it (feedback, JSON tags)."""
+
+    change: ValueChange
+    held: HeldSignal | None
+    feedback: tuple[str, str] | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,23 +102,92 @@ class ExchangeRepository:
             return self.head()
         return int(lowest) - 1
 
-    def value_changes(
-        self, after: int, limit: int, types: Collection[str], hidden_banks: Collection[int]
-    ) -> list[ValueChange]:
-        """Up to ``limit`` changes after ``after`` of hash values of ``types`` outside
-        ``hidden_banks``, in sequence order (erased values, whose value is gone, left out)."""
+    def value_states(
+        self,
+        after: int,
+        limit: int,
+        types: Collection[str],
+        hidden_banks: Collection[int],
+        client_id: int,
+    ) -> list[ValueState]:
+        """:meth:`value_changes` joined, in one statement, to every stored hash of each
+        changed value outside ``hidden_banks`` and to ``client_id``'s feedback on it: one
+        row per (change, hash), in sequence order. One statement, each value looked up
+        through the (type, value) index: a page of 1,000 values is one round trip with no
+        list of 1,000 bound values to expand."""
         if not types:
             return []
-        stmt = select(Change.seq, Change.at, Change.signal_type, Change.value).where(
+        page_where = [
             Change.seq > after,
             Change.op != ChangeOp.BANK,
             Change.signal_type.in_(sorted(types)),
             Change.value.is_not(None),
-        )
+        ]
         if hidden_banks:
-            stmt = stmt.where(Change.bank_id.not_in(sorted(hidden_banks)))
-        rows = self.s.execute(stmt.order_by(Change.seq).limit(limit)).all()
-        return [ValueChange(int(r[0]), r[1], str(r[2]), str(r[3])) for r in rows]
+            page_where.append(Change.bank_id.not_in(sorted(hidden_banks)))
+        page = (
+            select(Change.seq, Change.at, Change.signal_type, Change.value)
+            .where(*page_where)
+            .order_by(Change.seq)
+            .limit(limit)
+            .subquery()
+        )
+        same_value = and_(Signal.type == page.c.signal_type, Signal.value == page.c.value)
+        if hidden_banks:
+            same_value = and_(same_value, Signal.bank_id.not_in(sorted(hidden_banks)))
+        stmt = (
+            select(
+                page.c.seq,
+                page.c.at,
+                page.c.signal_type,
+                page.c.value,
+                Signal.case_id,
+                Case.status,
+                Bank.policy,
+                Signal.deleted_at.is_not(None),  # a flag: no timestamp to parse per row
+                SignalQuarantine.state,
+                HashFeedback.feedback,
+                HashFeedback.tags,
+                Signal.id,
+            )
+            .select_from(page)
+            .outerjoin(Signal, same_value)
+            .outerjoin(Bank, Bank.id == Signal.bank_id)
+            .outerjoin(Case, Case.id == Signal.case_id)
+            .outerjoin(SignalQuarantine, SignalQuarantine.signal_id == Signal.id)
+            .outerjoin(
+                HashFeedback,
+                and_(
+                    HashFeedback.client_id == client_id,
+                    HashFeedback.signal_type == page.c.signal_type,
+                    HashFeedback.value == page.c.value,
+                ),
+            )
+            .order_by(page.c.seq)
+        )
+        out: list[ValueState] = []
+        for r in self.s.execute(stmt).all():
+            kind, value = str(r[2]), str(r[3])
+            held = None
+            if r[11] is not None:
+                held = HeldSignal(
+                    int(r[11]),
+                    kind,
+                    value,
+                    r[4],
+                    str(r[5]) if r[5] is not None else None,
+                    str(r[6]),
+                    bool(r[7]),
+                    r[8] == "quarantined",
+                )
+            out.append(
+                ValueState(
+                    ValueChange(int(r[0]), r[1], kind, value),
+                    held,
+                    (str(r[9]), str(r[10] or "[]")) if r[9] is not None else None,
+                )
+            )
+        return out
 
     def held(
         self, pairs: Collection[tuple[str, str]], hidden_banks: Collection[int]
@@ -118,6 +199,7 @@ class ExchangeRepository:
             for start in range(0, len(values), 500):
                 stmt = (
                     select(
+                        Signal.id,
                         Signal.type,
                         Signal.value,
                         Signal.case_id,
@@ -135,13 +217,14 @@ class ExchangeRepository:
                     stmt = stmt.where(Signal.bank_id.not_in(sorted(hidden_banks)))
                 out += [
                     HeldSignal(
-                        str(r[0]),
+                        int(r[0]),
                         str(r[1]),
-                        r[2],
-                        str(r[3]) if r[3] is not None else None,
-                        str(r[4]),
-                        r[5] is not None,
-                        r[6] == "quarantined",
+                        str(r[2]),
+                        r[3],
+                        str(r[4]) if r[4] is not None else None,
+                        str(r[5]),
+                        r[6] is not None,
+                        r[7] == "quarantined",
                     )
                     for r in self.s.execute(stmt).all()
                 ]
