@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import threading
 from dataclasses import dataclass
@@ -45,15 +44,15 @@ class GroupTokens:
     def mac(self, purpose: bytes, message: bytes) -> str:
         """A 64-bit HMAC of ``message`` for ``purpose`` under the same secret (other
         opaque tokens, such as StopNCII's page tokens: a forged one is told apart)."""
-        digest = hmac.new(self._secret(), purpose + b":" + message, hashlib.sha256)
-        return digest.hexdigest()[:16]
+        return hmac.digest(self._secret(), purpose + b":" + message, "sha256").hex()[:16]
 
     def of(self, case_id: int | None) -> str | None:
         """The token of the case numbered ``case_id``; None for hashes of no case."""
         if case_id is None:
             return None
-        digest = hmac.new(self._secret(), b"case:%d" % case_id, hashlib.sha256)
-        return digest.hexdigest()[:32]
+        # hmac.digest: OpenSSL's one-shot HMAC, a third of hmac.new's cost (a feed or
+        # FetchHashes page makes up to 1,000 of these)
+        return hmac.digest(self._secret(), b"case:%d" % case_id, "sha256").hex()[:32]
 
 
 @dataclass(frozen=True)

@@ -191,7 +191,9 @@ class StopNCIIService:
             if not token:
                 after = repo.seq_before(datetime.fromtimestamp(start_timestamp, UTC))
                 checkpoint = start_timestamp
-            rows = repo.value_states(after, page_size + 1, list(self.names), hidden, client_id)
+            # most platforms never send feedback: then no look-up of it per value
+            asker = client_id if repo.any_feedback(client_id) else None
+            rows = repo.value_states(after, page_size + 1, list(self.names), hidden, asker)
         # one row per (change, stored hash of its value): the changes, in order, first
         changes: list[ValueChange] = []
         held: dict[tuple[str, str], dict[int, HeldSignal]] = {}
@@ -216,11 +218,16 @@ class StopNCIIService:
             # nothing else of ours up to ``head``: the next page need not scan it again
             after = max(after, head)
         records = []
+        tokens: dict[int, str | None] = {}  # case id -> its token (a case has several hashes)
         for key, change in sorted(latest.items(), key=lambda kv: kv[1].seq):
             signals = list(held.get(key, {}).values())
             cases: dict[str, str] = {}
             for h in signals:
-                group = self.groups.of(h.case_id)
+                if h.case_id is None:
+                    continue
+                group = tokens.get(h.case_id)
+                if group is None:
+                    group = tokens[h.case_id] = self.groups.of(h.case_id)
                 if group is not None:
                     status = _status(h)
                     cases[group] = _aggregate([status, cases.get(group, status)])

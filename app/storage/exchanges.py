@@ -8,7 +8,7 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, delete, exists, func, select
+from sqlalchemy import and_, delete, exists, func, null, select
 from sqlalchemy.orm import Session
 
 from app.storage.models import (
@@ -108,13 +108,14 @@ class ExchangeRepository:
         limit: int,
         types: Collection[str],
         hidden_banks: Collection[int],
-        client_id: int,
+        client_id: int | None,
     ) -> list[ValueState]:
-        """:meth:`value_changes` joined, in one statement, to every stored hash of each
-        changed value outside ``hidden_banks`` and to ``client_id``'s feedback on it: one
-        row per (change, hash), in sequence order. One statement, each value looked up
-        through the (type, value) index: a page of 1,000 values is one round trip with no
-        list of 1,000 bound values to expand."""
+        """Up to ``limit`` changes after ``after`` of values of ``types`` outside
+        ``hidden_banks`` (erased values left out), joined to every stored hash of each
+        value outside ``hidden_banks`` and to ``client_id``'s feedback on it (None: none
+        looked up): one row per (change, hash), in sequence order. One statement, each
+        value looked up through the (type, value) index: a page of 1,000 values is one
+        round trip with no list of 1,000 bound values to expand."""
         if not types:
             return []
         page_where = [
@@ -146,8 +147,8 @@ class ExchangeRepository:
                 Bank.policy,
                 Signal.deleted_at.is_not(None),  # a flag: no timestamp to parse per row
                 SignalQuarantine.state,
-                HashFeedback.feedback,
-                HashFeedback.tags,
+                HashFeedback.feedback if client_id is not None else null(),
+                HashFeedback.tags if client_id is not None else null(),
                 Signal.id,
             )
             .select_from(page)
@@ -155,7 +156,9 @@ class ExchangeRepository:
             .outerjoin(Bank, Bank.id == Signal.bank_id)
             .outerjoin(Case, Case.id == Signal.case_id)
             .outerjoin(SignalQuarantine, SignalQuarantine.signal_id == Signal.id)
-            .outerjoin(
+        )
+        if client_id is not None:
+            stmt = stmt.outerjoin(
                 HashFeedback,
                 and_(
                     HashFeedback.client_id == client_id,
@@ -163,8 +166,7 @@ class ExchangeRepository:
                     HashFeedback.value == page.c.value,
                 ),
             )
-            .order_by(page.c.seq)
-        )
+        stmt = stmt.order_by(page.c.seq)
         out: list[ValueState] = []
         for r in self.s.execute(stmt).all():
             kind, value = str(r[2]), str(r[3])
