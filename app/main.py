@@ -14,7 +14,7 @@ from fastapi.openapi.utils import get_openapi
 
 import hashes
 from app import allocator, hardening, metrics
-from app.api import banks, cases, checks, compat_stopncii, feed, health, matches
+from app.api import banks, cases, checks, compat_hma, compat_stopncii, feed, health, matches
 from app.config import Settings
 from app.dashboard import routes as dashboard
 from app.portal import routes as portal_pages
@@ -70,12 +70,13 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     app.state.services = services
     app.state.settings = settings
 
-    errors.install(app, [portal_pages.ERROR_PAGES, dashboard.PAGES])
+    errors.install(app, [compat_hma.ERRORS, portal_pages.ERROR_PAGES, dashboard.PAGES])
 
     # checks first: the hot path, matched against the fewest routes. No NUL reaches the
     # database: every router refuses one (``refuse_nul``), the checks' from their
     # authentication (``deps.require``), which runs on each check anyway
     app.include_router(checks.router)
+    app.include_router(compat_hma.router)  # checks too: NUL refused by their authentication
     no_nul = [Depends(refuse_nul)]
     for router in (
         cases.router,

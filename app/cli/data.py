@@ -1,10 +1,12 @@
-"""``hashbank import`` / ``remove`` / ``export``: hash lists in and out (CSV or JSONL)."""
+"""``hashbank import`` / ``remove`` / ``export``: hash files in and out (hashbank's own
+formats and the exchanges', :mod:`app.services.exchange_files`)."""
 
 from __future__ import annotations
 
 import csv
 import json
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
@@ -17,9 +19,8 @@ from app.cli.common import fail, services
 from app.errors import HashbankError, InvalidInput
 from app.files import open_private
 from app.services.banks import BankEntries
-from app.services.inputs import HashInput, validate_hashes, weakness
-
-BATCH = 5_000
+from app.services.exchange_files import FORMATS, ImportProgress, import_file, write_entries
+from app.services.inputs import HashInput, validate_hashes
 
 
 def _rows(path: Path, fmt: str) -> Iterator[tuple[int, dict[str, str]]]:
@@ -54,16 +55,22 @@ def _hash_of(n: int, row: dict[str, str], types: hashes.SignalRegistry) -> HashI
     return valid
 
 
+_FORMATS_HELP = (
+    "csv, jsonl (hashbank's own), pytx-file (python-threatexchange's local-file exchange: "
+    "'<signal_type> <value>' a line), pytx-csv (`threatexchange dataset -P --csv`), "
+    "stopncii (StopNCII hash records: a FetchHashes answer or its hashRecords)"
+)
+
+
 def import_hashes(
     file: Annotated[
         Path,
-        typer.Argument(
-            exists=True, dir_okay=False, help="CSV (header: type,value[,quality]) or JSONL."
-        ),
+        typer.Argument(exists=True, dir_okay=False, help="A hash file (see --format)."),
     ],
     bank: Annotated[str, typer.Option("--bank", help="Bank to load into.")] = "reports",
     fmt: Annotated[
-        str | None, typer.Option("--format", help="csv or jsonl (default: from the file name).")
+        str | None,
+        typer.Option("--format", help=_FORMATS_HELP + "; default: told from the content."),
     ] = None,
     skip_weak: Annotated[
         bool,
@@ -73,57 +80,77 @@ def import_hashes(
             "instead of stopping at the first one.",
         ),
     ] = False,
+    skip_unknown: Annotated[
+        bool,
+        typer.Option(
+            "--skip-unknown",
+            help="Leave out (and count) lines of signal types no enabled type is, instead "
+            "of stopping at the first one.",
+        ),
+    ] = False,
+    from_line: Annotated[
+        int,
+        typer.Option(
+            "--from-line",
+            min=1,
+            help="Write only the hashes from this line on (the resume point an interrupted "
+            "import prints).",
+        ),
+    ] = 1,
 ) -> None:
-    """Bulk-load hashes from a CSV or JSONL file into a bank, with a progress bar.
+    """Bulk-load hashes from a file into a bank, with a progress bar.
 
-    Weak hashes, which would match unrelated images, are refused as in reports
-    (HASHBANK_MIN_PDQ_QUALITY, degenerate values): the import stops at the first one,
-    or leaves them out with --skip-weak.
+    The whole file is checked before anything is written: a bad line (named by its
+    number) stops the import with nothing imported. Weak hashes, which would match
+    unrelated images, are refused as in reports (HASHBANK_MIN_PDQ_QUALITY, degenerate
+    values), or left out with --skip-weak. StopNCII records other than Active, and
+    pytx-csv rows of category NEGATIVE_CLASS, are left out and counted. Hashes are then
+    written 5,000 a transaction: should the database fail part way, the error says which
+    lines are in and the --from-line that resumes.
     """
-    kind = _format(file, fmt)
     svc = services()
-    floor = svc.settings.min_pdq_quality
-    loader = BankEntries(svc.db, min_pdq_quality=floor, types=svc.types)
-    total = file.stat().st_size
-    added = skipped = 0
-    batch: list[HashInput] = []
+    loader = BankEntries(svc.db, min_pdq_quality=svc.settings.min_pdq_quality, types=svc.types)
+    state = ImportProgress()
     try:
         with Progress(
-            TextColumn("importing"),
+            TextColumn("{task.fields[phase]}"),
             BarColumn(),
             TextColumn("{task.fields[n]} hashes"),
             TimeRemainingColumn(),
             transient=False,
-            console=None,
         ) as bar:
-            task = bar.add_task("import", total=total, n=0)
-            with file.open("rb") as raw:
-                for n, row in _rows(file, kind):
-                    valid = _hash_of(n, row, svc.types)
-                    # the service refuses weak hashes anyway; asking here names the line
-                    reason = weakness(valid, min_pdq_quality=floor, types=svc.types)
-                    if reason is not None:
-                        if not skip_weak:
-                            raise InvalidInput(
-                                f"line {n}: would match unrelated images: {reason} "
-                                "(--skip-weak leaves such hashes out)"
-                            )
-                        skipped += 1
-                        continue
-                    batch.append(valid)
-                    if len(batch) >= BATCH:
-                        added += loader.add(bank, batch, actor="cli", note=f"import {file.name}")
-                        batch = []
-                        bar.update(task, completed=min(total, raw.tell() or total), n=added)
-                added += loader.add(bank, batch, actor="cli", note=f"import {file.name}")
-                bar.update(task, completed=total, n=added)
+            task = bar.add_task("import", total=file.stat().st_size, n=0, phase="checking")
+
+            def show(p: ImportProgress) -> None:
+                bar.update(task, completed=p.bytes_read, n=p.hashes, phase=p.phase)
+
+            tally = import_file(
+                file,
+                fmt,
+                bank,
+                loader,
+                skip_weak=skip_weak,
+                skip_unknown=skip_unknown,
+                from_line=from_line,
+                progress=state,
+                on_progress=show,
+            )
     except HashbankError as exc:
-        fail(f"{exc} ({added} hashes were imported before it)")
+        if state.committed:
+            fail(
+                f"{exc}: {state.committed} hashes are imported, up to line {state.line}; "
+                f"resume with --from-line {state.line + 1}"
+            )
+        fail(f"{exc} (nothing was imported)")
     finally:
         svc.close()
-    typer.echo(f"imported {added} hashes into bank {bank!r}", err=True)
-    if skipped:
-        typer.echo(f"left out {skipped} weak hashes (they would match unrelated images)", err=True)
+    typer.echo(f"imported {state.committed} hashes into bank {bank!r}", err=True)
+    if tally.weak:
+        typer.echo(
+            f"left out {tally.weak} weak hashes (they would match unrelated images)", err=True
+        )
+    for reason, count in sorted(tally.skipped.items()):
+        typer.echo(f"left out {count}: {reason}", err=True)
 
 
 def remove_hashes(
@@ -176,35 +203,30 @@ def export_hashes(
     bank: Annotated[
         str | None, typer.Option("--bank", help="Only this bank (default: all).")
     ] = None,
-    fmt: Annotated[str, typer.Option("--format", help="csv or jsonl.")] = "csv",
+    fmt: Annotated[str, typer.Option("--format", help=_FORMATS_HELP + ".")] = "csv",
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="File to write (default: stdout).")
     ] = None,
 ) -> None:
-    """Export the matchable hashes (hash lists; see `hashbank backup` for whole state)."""
+    """Export the matchable hashes (hash lists; see `hashbank backup` for whole state).
+
+    The exchanges' formats hold only the types they have a name for (PDQ); pytx-file and
+    stopncii leave out allow-list banks' hashes (false positives), pytx-csv gives each
+    bank's policy as the category.
+    """
+    if fmt not in FORMATS:
+        fail(f"unknown format {fmt!r}; expected one of " + ", ".join(FORMATS))
     svc = services()
     # hash values: a file written here is the owner's only (0600)
     out = open_private(output, "w", encoding="utf-8", newline="") if output else sys.stdout
     try:
-        writer = csv.writer(out) if fmt == "csv" else None
-        if writer:
-            writer.writerow(["type", "value", "bank_id", "status"])
-        for sig in BankEntries(svc.db).export(bank):
-            if writer:
-                writer.writerow([sig.type, sig.value, sig.bank_id, sig.status])
-            else:
-                out.write(
-                    json.dumps(
-                        {
-                            "type": sig.type,
-                            "value": sig.value,
-                            "bank_id": sig.bank_id,
-                            "status": sig.status,
-                        }
-                    )
-                    + "\n"
-                )
+        entries = BankEntries(svc.db, types=svc.types)
+        result = write_entries(
+            out, fmt, entries.export(bank), entries.banks(), svc.types, now=int(time.time())
+        )
     finally:
         if output:
             out.close()
         svc.close()
+    for reason, count in sorted(result.left_out.items()):
+        typer.echo(f"left out {count} {reason}", err=True)

@@ -312,6 +312,11 @@ class BankEntries:
         if self.replica is not None:
             self.replica.sync()
 
+    def banks(self) -> dict[int, BankRow]:
+        """Every bank, by id."""
+        with self.db.read() as session:
+            return {b.id: b for b in BankRepository(session).list()}
+
     def export(self, bank_name: str | None) -> Iterator[IndexedSignal]:
         """Every matchable signal (of one bank, or all), in id order."""
         with self.db.read() as session:

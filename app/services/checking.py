@@ -76,9 +76,21 @@ class Checker:
             PayloadTooLarge, InvalidInput: see :func:`hash_image`.
             RateLimited: the client is probing.
         """
+        h = await self.hash_upload(data)
+        # the variants of the image checked (``stored=False``), not the ones a report keeps
+        return await self._check(from_hashes(h, stored=False, types=self.types), client_id)
+
+    async def hash_upload(self, data: bytes | bytearray) -> hashes.Hashes:
+        """Hash one uploaded image in memory (a ``bytearray`` is zeroed once read) in a
+        worker thread, holding a decoding slot; nothing is checked.
+
+        Raises:
+            Busy: every decoding slot stayed taken.
+            PayloadTooLarge, InvalidInput: see :func:`hash_image`.
+        """
         limits = self.limits
         async with self.decodes.hold():
-            h = await to_thread.run_sync(
+            return await to_thread.run_sync(
                 lambda: hash_image(
                     data,
                     max_bytes=limits.max_image_bytes,
@@ -86,8 +98,6 @@ class Checker:
                     density=limits.density,
                 )
             )
-        # the variants of the image checked (``stored=False``), not the ones a report keeps
-        return await self._check(from_hashes(h, stored=False, types=self.types), client_id)
 
     async def _check(self, items: list[HashInput], client_id: int | None) -> CheckResult | None:
         found = self.checks.find(items)  # in memory, microseconds: no thread hop

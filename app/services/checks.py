@@ -138,6 +138,7 @@ class MatchFound:
     bank: str
     match_id: int | None  # None: the database was unreachable, the match is not logged
     action: Action
+    signal_id: int | None = None  # the stored hash matched: never answered as such
 
     @property
     def band(self) -> Literal["exact", "near"]:
@@ -466,7 +467,9 @@ class CheckService:
                 if ACTION_RANK[c.action] > ACTION_RANK[res.action]:
                     res.action = c.action
                 res.matches.append(
-                    MatchFound(c.signal_type, c.distance, c.bank.name, match_id, c.action)
+                    MatchFound(
+                        c.signal_type, c.distance, c.bank.name, match_id, c.action, c.signal_id
+                    )
                 )
         return results
 

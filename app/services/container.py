@@ -15,6 +15,7 @@ from app.services.checking import Checker, CheckLimits
 from app.services.checks import CheckService, ProbePolicy, QuarantinePolicy
 from app.services.clients import ClientService
 from app.services.feed import FeedService
+from app.services.hma import HmaCompat
 from app.services.images import DecodeSlots
 from app.services.matches import MatchService
 from app.services.ratelimit import RateLimiter
@@ -53,6 +54,7 @@ class Services:
     decodes: DecodeSlots = field(init=False)
     checker: Checker = field(init=False)
     stopncii: StopNCIIService = field(init=False)
+    hma: HmaCompat = field(init=False)
 
     def __post_init__(self) -> None:
         self.decodes = DecodeSlots(
@@ -68,6 +70,7 @@ class Services:
             ),
             self.types,
         )
+        self.hma = HmaCompat(self.checker, self.replica, self.feed.groups, self.types)
         self.entries = BankEntries(
             self.db,
             self.replica,

@@ -41,18 +41,24 @@ class GroupTokens:
                 self._key = key
         return self._key
 
+    def digest(self, message: bytes) -> bytes:
+        """HMAC-SHA-256 of ``message`` under the deployment's secret (callers prefix their
+        own domain, ``b"case:"``, ``b"hma-content:"``, so tokens of one never equal
+        another's)."""
+        # hmac.digest: OpenSSL's one-shot HMAC, a third of hmac.new's cost (a feed or
+        # FetchHashes page makes up to 1,000 of these)
+        return hmac.digest(self._secret(), message, "sha256")
+
     def mac(self, purpose: bytes, message: bytes) -> str:
         """A 64-bit HMAC of ``message`` for ``purpose`` under the same secret (other
         opaque tokens, such as StopNCII's page tokens: a forged one is told apart)."""
-        return hmac.digest(self._secret(), purpose + b":" + message, "sha256").hex()[:16]
+        return self.digest(purpose + b":" + message).hex()[:16]
 
     def of(self, case_id: int | None) -> str | None:
         """The token of the case numbered ``case_id``; None for hashes of no case."""
         if case_id is None:
             return None
-        # hmac.digest: OpenSSL's one-shot HMAC, a third of hmac.new's cost (a feed or
-        # FetchHashes page makes up to 1,000 of these)
-        return hmac.digest(self._secret(), b"case:%d" % case_id, "sha256").hex()[:32]
+        return self.digest(b"case:%d" % case_id).hex()[:32]
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,9 @@ What maps to what, in one place (:func:`problem_of`)::
     Starlette HTTPException       its status and headers (unknown route 404, 405, ...)
 
 A surface (:class:`Pages`) draws the pages of the paths it owns; it may decline one
-(``None``), which is then answered as problem+json like every error of the API.
+(``None``), which is then answered as problem+json like every error of the API. A
+compatible API (``/compat/hma``) is a surface too, one that answers ``every`` problem of
+its paths in the error shape of the API it imitates.
 ``install`` registers :func:`render` for all of these in ``create_app``.
 """
 
@@ -88,6 +90,7 @@ class Pages:
 
     owns: Callable[[str], bool]
     page: Callable[[Request, Problem], Response | None]
+    every: bool = False  # it answers every problem of its paths, not only page-worthy ones
 
 
 def _from_error(
@@ -166,14 +169,14 @@ def problem_response(problem: Problem) -> JSONResponse:
 def render(request: Request, exc: Exception, surfaces: Sequence[Pages] = ()) -> Response:
     """The answer to ``exc``: the page of the surface owning the path, else problem+json."""
     problem = problem_of(exc)
-    if problem.pages:
-        path = request.url.path
-        for surface in surfaces:
-            if surface.owns(path):
+    path = request.url.path
+    for surface in surfaces:
+        if surface.owns(path):
+            if problem.pages or surface.every:
                 page = surface.page(request, problem)
                 if page is not None:
                     return page
-                break
+            break
     return problem_response(problem)
 
 

@@ -13,8 +13,10 @@ import re
 import secrets
 from pathlib import Path
 
+import httpx
 import pytest
 
+from tests import images
 from tests.servers import Server, eventually
 
 REPO = Path(__file__).resolve().parents[2]
@@ -64,6 +66,7 @@ def route_table() -> set[tuple[str, str]]:
 
 
 MATRIX = documented_matrix()
+PNG = images.png("coffee")
 
 
 def test_the_table_covers_the_route_table_exactly():
@@ -116,11 +119,31 @@ def _request(world: dict, method: str, path: str) -> dict:
     forms = {
         ("POST", "/follow"): {"case_id": case["case_id"], "pin": case["pin"], "action": "show"},
     }
+    photo = {"photo": ("a.png", PNG, "image/png")}
+    uploads = {("POST", "/compat/hma/m/lookup"): photo, ("POST", "/compat/hma/h/hash"): photo}
+    query = {"signal_type": "pdq", "signal": secrets.token_hex(32)}
+    params = {("GET", "/compat/hma/m/raw_lookup"): query, ("GET", "/compat/hma/m/lookup"): query}
     if method in ("POST", "PUT", "PATCH"):
-        assert (method, path) in {**bodies, **forms}, f"add a sample body for {method} {path}"
+        assert (method, path) in {**bodies, **forms, **uploads}, (
+            f"add a sample body for {method} {path}"
+        )
     if (method, path) in forms:
         return {"method": method, "url": url, "data": forms[(method, path)]}
+    if (method, path) in uploads:
+        return {"method": method, "url": url, "files": uploads[(method, path)]}
+    if (method, path) in params:
+        return {"method": method, "url": url, "params": params[(method, path)]}
     return {"method": method, "url": url, "json": bodies.get((method, path))}
+
+
+def _refused_in_its_shape(path: str, r: httpx.Response, kind: str) -> None:
+    """A refusal in the error shape of the API the route belongs to: HMA's ``{"message"}``
+    under /compat/hma (docs/integrations.md), RFC 9457 problem+json everywhere else."""
+    if path.startswith("/compat/hma/"):
+        assert list(r.json()) == ["message"], r.text
+        return
+    assert r.headers["content-type"] == "application/problem+json"
+    assert r.json()["type"].endswith(kind)
 
 
 CALLS = [(route, role) for route in sorted(MATRIX) for role in ROLES]
@@ -146,7 +169,7 @@ def test_route_as_role(live_server: Server, world: dict, route, role):
         assert r.status_code < 500, r.text
     else:
         assert r.status_code == (401 if key is None else 403), r.text
-        assert r.headers["content-type"] == "application/problem+json"
+        _refused_in_its_shape(path, r, "/unauthorized" if key is None else "/forbidden")
 
 
 @pytest.mark.parametrize("route", [r for r in sorted(MATRIX) if "no" in MATRIX[r].values()])
@@ -159,7 +182,8 @@ def test_bad_keys_are_401(live_server: Server, world: dict, route):
         if MATRIX[route]["anonymous"] == "yes":  # optional key: a bad one is still refused
             assert r.status_code == 401, (headers, r.text)
         else:
-            assert r.status_code == 401 and r.json()["type"].endswith("/unauthorized")
+            assert r.status_code == 401, (headers, r.text)
+            _refused_in_its_shape(path, r, "/unauthorized")
 
 
 def test_auth_is_checked_before_the_body(live_server: Server):

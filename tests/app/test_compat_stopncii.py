@@ -8,8 +8,6 @@ from __future__ import annotations
 import re
 import secrets
 import shlex
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -31,10 +29,12 @@ from app.services.clients import ClientService
 from app.services.inputs import HashInput
 from app.services.users import UserService
 from app.storage.db import Database
+from tests.docs_blocks import Block, Page, run_block
 from tests.servers import Server, fresh_database_url
 
 REPO = Path(__file__).resolve().parents[2]
 PREFIX = "/compat/stopncii/v1"
+SECTION = "You already pull StopNCII"
 BANK_SIZE = 10_000
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 STAFF, PASSWORD = "stopncii-admin", "correct-horse-battery"
@@ -422,60 +422,44 @@ def test_bad_bodies(server_module: Server, bank: dict[str, Any], route, body, st
     assert r.headers["content-type"] == "application/problem+json"
 
 
-def _doc_section() -> str:
-    text = (REPO / "docs" / "integrations.md").read_text()
-    return text.split("## You already pull StopNCII", 1)[1].split("\n## ", 1)[0]
-
-
 def test_the_integration_guide_runs_as_written(server_factory: Any, tmp_path: Path) -> None:
     """docs/integrations.md's StopNCII section, as written: its ``hashbank`` command makes
     the key, its Python fetches the bank with pytx's client, its shell commands run pytx's
     CLI (fetch, then match a reported hash); a withdrawn hash is gone from the Python's copy
     and (pytx 1.2.x) still matches in the CLI, as the section says."""
-    section = _doc_section()
-    commands, cli = re.findall(r"```sh\n(.*?)```", section, re.S)
-    (python,) = re.findall(r"```python\n(.*?)```", section, re.S)
-    (create,) = commands.strip().splitlines()
-    server_module = server_factory()
-    made = server_module.cli(*shlex.split(create)[1:])
+    page = Page.read(REPO / "docs" / "integrations.md")
+    assert page.unmarked(SECTION) == []
+    assert [b.name for b in page.tested(SECTION)] == [
+        "stopncii-key",
+        "stopncii-python",
+        "stopncii-cli",
+    ]
+    server = server_factory()
+    (create,) = page.block("stopncii-key").code.strip().splitlines()
+    made = server.cli(*shlex.split(create)[1:])
     key = re.search(r"hbk_[A-Za-z0-9_-]+", made.stdout + made.stderr)
     assert key is not None, made.stdout
     value, gone = _pdq(), _pdq()
-    report(server_module, value)
-    withdrawn = report(server_module, gone)
+    report(server, value)
+    withdrawn = report(server, gone)
     env = {
-        "HASHBANK_URL": server_module.url,
+        "HASHBANK_URL": server.url,
         "HASHBANK_FEED_KEY": key[0],
         "PDQ": value,
-        "GONE": gone,
         "HOME": str(tmp_path),
-        "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin",
     }
-    run = subprocess.run(
-        [sys.executable, "-c", python], env=env, capture_output=True, text=True, timeout=120
-    )
-    assert run.returncode == 0, run.stderr
+    python, cli = page.block("stopncii-python"), page.block("stopncii-cli")
+    run = run_block(python, cwd=tmp_path, env=env)
     found = re.search(r"^active hashes: (\d+)$", run.stdout, re.M)
-    assert found is not None, run.stdout
-    assert int(found[1]) == 2
-    shell = subprocess.run(
-        ["bash", "-ec", cli], env=env, capture_output=True, text=True, timeout=300
-    )
-    assert shell.returncode == 0, shell.stdout + shell.stderr
+    assert found is not None and int(found[1]) == 2, run.stdout
+    shell = run_block(cli, cwd=tmp_path, env=env, timeout=300)
     assert re.search(r"^pdq 0 \(hashbank\) INVESTIGATION_SEED", shell.stdout, re.M), shell.stdout
 
-    withdraw(server_module, withdrawn)
-    env["PDQ"] = gone
-    run = subprocess.run(
-        [sys.executable, "-c", python], env=env, capture_output=True, text=True, timeout=120
-    )
-    assert int(re.findall(r"^active hashes: (\d+)$", run.stdout, re.M)[0]) == int(found[1]) - 1
-    again = subprocess.run(
-        ["bash", "-ec", "\n".join(line for line in cli.splitlines() if "collab edit" not in line)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    # pytx 1.2.x keeps the withdrawn hash
-    assert re.search(r"^pdq 0 \(hashbank\)", again.stdout, re.M), again.stdout
+    withdraw(server, withdrawn)
+    run = run_block(python, cwd=tmp_path, env=env)
+    assert re.search(r"^active hashes: 1$", run.stdout, re.M), run.stdout
+    # pytx 1.2.x's own fetch keeps the withdrawn hash: it still matches in the CLI
+    fetch_again = "\n".join(line for line in cli.code.splitlines() if "collab edit" not in line)
+    again = Block(cli.name, cli.lang, fetch_again, cli.line, cli.section)
+    shell = run_block(again, cwd=tmp_path, env={**env, "PDQ": gone}, timeout=300)
+    assert re.search(r"^pdq 0 \(hashbank\)", shell.stdout, re.M), shell.stdout
