@@ -180,7 +180,8 @@ API = ("/v1/", "/compat/stopncii/")  # JSON routes with API keys: problem+json e
 # the query parameters of every route (the portal's and dashboard's, the API's, HMA's)
 QUERY_PARAMS = ("lang", "page", "q", "after", "per", "next", "signal", "signal_type")
 QUERY_PARAMS += ("include_distance", "banks", "seed", "bypass_coinflip", "url")
-QUERY_PARAMS += ("startTimestamp", "pageSize", "nextPageToken")  # StopNCII's
+# StopNCII's, sent to its routes only (all of them at 5,000 characters: too long a URL)
+STOPNCII_PARAMS = ("startTimestamp", "pageSize", "nextPageToken")
 FORM_FIELDS = [
     "back",
     "case_id",
@@ -328,7 +329,8 @@ def _send(
     if path.startswith(("/v1/", "/compat/")):
         headers["Authorization"] = f"Bearer {world['key']}"
     if kind == "query":
-        url += "?" + urlencode({k: text for k in QUERY_PARAMS})
+        names = STOPNCII_PARAMS if path.startswith("/compat/stopncii/") else QUERY_PARAMS
+        url += "?" + urlencode({k: text for k in names})
     args: dict[str, Any] = {}
     if method == "POST" and kind in ("path", "query", "body"):
         if path.startswith("/compat/hma/"):  # an upload: the text as the file and its name
