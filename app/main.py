@@ -14,7 +14,7 @@ from fastapi.openapi.utils import get_openapi
 
 import hashes
 from app import allocator, hardening, metrics
-from app.api import banks, cases, checks, compat_hma, feed, health, matches
+from app.api import banks, cases, checks, compat_hma, compat_stopncii, feed, health, matches
 from app.config import Settings
 from app.dashboard import routes as dashboard
 from app.portal import routes as portal_pages
@@ -78,7 +78,14 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     app.include_router(checks.router)
     app.include_router(compat_hma.router)  # checks too: NUL refused by their authentication
     no_nul = [Depends(refuse_nul)]
-    for router in (cases.router, feed.router, matches.router, banks.router, health.router):
+    for router in (
+        cases.router,
+        feed.router,
+        matches.router,
+        banks.router,
+        health.router,
+        compat_stopncii.router,
+    ):
         app.include_router(router, dependencies=no_nul)
     app.include_router(portal_pages.router, dependencies=no_nul)
     app.include_router(docs.router, dependencies=no_nul)

@@ -13,7 +13,15 @@ from app.services.clients import ClientView
 from app.services.container import Services
 from app.web.inputs import refuse_nul_in_head
 
-__all__ = ["Caller", "ServicesDep", "bearer_key", "optional_client", "require", "run_sync"]
+__all__ = [
+    "Caller",
+    "ServicesDep",
+    "bearer_key",
+    "optional_client",
+    "require",
+    "require_key_header",
+    "run_sync",
+]
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -72,6 +80,23 @@ def require(scope: str):  # type: ignore[no-untyped-def]
         services: Services = request.app.state.services
         refuse_nul_in_head(request.scope)  # the checks' router has no refuse_nul dependency
         return await _authenticate(services, bearer_key(request), scope)
+
+    return Depends(dependency)
+
+
+def require_key_header(scope: str, first: str, last: str):  # type: ignore[no-untyped-def]
+    """Like :func:`require`, for an API that carries the key in headers of its own
+    (StopNCII's ``x-functions-key`` and ``Ocp-Apim-Subscription-Key``): the key is header
+    ``first``, else ``Authorization: Bearer``, else header ``last``. Same answers: 401
+    for a missing or wrong key, 403 for a missing scope."""
+
+    async def dependency(request: Request) -> ClientView:
+        services: Services = request.app.state.services
+        refuse_nul_in_head(request.scope)
+        key = (request.headers.get(first) or "").strip() or bearer_key(request)
+        if key is None:
+            key = (request.headers.get(last) or "").strip() or None
+        return await _authenticate(services, key, scope)
 
     return Depends(dependency)
 

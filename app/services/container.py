@@ -23,6 +23,7 @@ from app.services.retention import RetentionPolicy, RetentionService
 from app.services.review import ReviewService
 from app.services.sessions import SessionService
 from app.services.signal_types import default_thresholds, load_signal_types
+from app.services.stopncii import StopNCIIService
 from app.services.users import LoginPolicy, UserService
 from app.services.views import Views
 from app.storage.db import Database
@@ -52,6 +53,7 @@ class Services:
     retention: RetentionService = field(init=False)
     decodes: DecodeSlots = field(init=False)
     checker: Checker = field(init=False)
+    stopncii: StopNCIIService = field(init=False)
     hma: HmaCompat = field(init=False)
 
     def __post_init__(self) -> None:
@@ -82,6 +84,7 @@ class Services:
         self.review = ReviewService(self.db, self.cases)
         self.admin = AdminService(self.users, self.sessions, self.clients)
         self.views = Views.build(self.db, self.replica, self.clients)
+        self.stopncii = StopNCIIService(self.db, self.types, self.cases, self.feed.groups)
 
     @classmethod
     def build(cls, settings: Settings, *, migrate: bool = True) -> Services:

@@ -42,6 +42,7 @@ __all__ = [
     "DashboardSession",
     "DeploymentSecret",
     "Feedback",
+    "HashFeedback",
     "Match",
     "MatchReview",
     "Role",
@@ -335,6 +336,9 @@ Index("ix_audit_object", AuditEvent.object_type, AuditEvent.object_id)
 Index("ix_audit_action_at", AuditEvent.action, AuditEvent.at, AuditEvent.id)
 # Re-upload attempts per day (migration 0005), counted from the index alone.
 Index("ix_match_created_attempt", Match.created_at, Match.attempt)
+# StopNCII's FetchHashes starts at a time (migration 0009): the first change at or after it
+# is found in this index, not by scanning the log (a covering index: seq rides along).
+Index("ix_change_at", Change.at, Change.seq)
 
 
 class DeploymentSecret(Base):
@@ -347,3 +351,19 @@ class DeploymentSecret(Base):
     name: Mapped[str] = mapped_column(String(32), primary_key=True)
     value: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class HashFeedback(Base):
+    """A platform's word on a stored hash value, as StopNCII's ``SubmitFeedback`` sends it
+    (``/compat/stopncii/v1``; migration 0009): the latest per client and hash. Only for
+    values a bank holds; erased with the last hash of that value (retention)."""
+
+    __tablename__ = "hash_feedback"
+    __table_args__ = (Index("ix_hash_feedback_value", "signal_type", "value"),)
+
+    client_id: Mapped[int] = mapped_column(ForeignKey("client.id"), primary_key=True)
+    signal_type: Mapped[str] = mapped_column(String(32), primary_key=True)
+    value: Mapped[str] = mapped_column(String(VALUE_LENGTH), primary_key=True)
+    feedback: Mapped[str] = mapped_column(String(16))  # StopNCII's value: Blocked, NotBlocked...
+    tags: Mapped[str] = mapped_column(String(2000), default="")  # a JSON list of strings
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

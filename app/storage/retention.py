@@ -12,6 +12,7 @@ from datetime import datetime
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
+from app.storage.exchanges import ExchangeRepository
 from app.storage.models import (
     AuditEvent,
     Case,
@@ -77,7 +78,10 @@ class RetentionRepository:
         re-uploaded images' hashes), its quarantine rows, and the hash values in the
         change log. The change log keeps one tombstone per hash, without a value, so a
         platform that follows the feed still removes it. Returns (hashes, matches)."""
-        ids = self.s.scalars(select(Signal.id).where(Signal.case_id == case_id)).all()
+        held = self.s.execute(
+            select(Signal.id, Signal.type, Signal.value).where(Signal.case_id == case_id)
+        ).all()
+        ids = [int(r[0]) for r in held]
         if not ids:
             return 0, 0
         result = self.s.execute(
@@ -90,6 +94,9 @@ class RetentionRepository:
         )
         self.s.execute(update(Change).where(Change.signal_id.in_(ids)).values(value=None))
         self.s.execute(delete(Signal).where(Signal.id.in_(ids)))
+        # platforms' feedback on these values (StopNCII's SubmitFeedback) goes with the
+        # last hash of each value
+        ExchangeRepository(self.s).erase_orphan_feedback({(str(r[1]), str(r[2])) for r in held})
         return len(ids), int(matches or 0)
 
     def active_cases_reviewed_before(self, cutoff: datetime, limit: int) -> Sequence[Case]:

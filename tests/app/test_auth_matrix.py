@@ -110,6 +110,12 @@ def _request(world: dict, method: str, path: str) -> dict:
         ("POST", "/v1/feed/feedback"): {"type": "pdq", "value": world["pdq"], "feedback": "seen"},
         ("POST", "/v1/banks"): {"name": f"m-{secrets.token_hex(4)}", "policy": "review"},
         ("POST", "/v1/quarantine/{signal_id}/release"): None,  # no body (admin: 404 here)
+        ("POST", "/compat/stopncii/v1/SubmitFeedback"): {
+            "hashFeedbacks": [{"hashValue": secrets.token_hex(32), "feedbackValue": "Blocked"}]
+        },
+        ("POST", "/compat/stopncii/v1/SubmitHashes"): {
+            "hashRecords": [{"signalType": "ImagePDQ", "hashValue": secrets.token_hex(32)}]
+        },
     }
     forms = {
         ("POST", "/follow"): {"case_id": case["case_id"], "pin": case["pin"], "action": "show"},

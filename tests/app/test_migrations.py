@@ -1,5 +1,6 @@
 """Migrations 0006 (client.exact_distances, bank.phash_block), 0007 (the deployment's
-secrets) and 0008 (bank thresholds as rows) go up and down with data in place, on SQLite
+secrets), 0008 (bank thresholds as rows) and 0009 (hash_feedback, the change log's time
+index) go up and down with data in place, on SQLite
 and (with HASHBANK_TEST_DATABASE_URL) PostgreSQL."""
 
 from __future__ import annotations
@@ -184,3 +185,61 @@ def test_0008_moves_bank_thresholds_into_rows_and_back(tmp_path: Path) -> None:
         assert _varchar_length(url, "signal", "type") == 8
     _run(url, "upgrade", "head")
     assert "bank_threshold" in _tables(url)
+
+
+def _indexes(url: str, table: str) -> set[str]:
+    engine = create_engine(url)
+    try:
+        return {str(i["name"]) for i in inspect(engine).get_indexes(table)}
+    finally:
+        engine.dispose()
+
+
+def test_0009_adds_hash_feedback_and_the_change_log_time_index_and_back(tmp_path: Path) -> None:
+    url = fresh_database_url(tmp_path)
+    _run(url, "upgrade", "0008")
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO client (name, key_hash, key_prefix, scopes, created_at) "
+                "VALUES ('platform', :h, 'hb_x', 'feed', CURRENT_TIMESTAMP)"
+            ),
+            {"h": "b" * 64},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO change_log (at, op, signal_id, bank_id, signal_type, value, status) "
+                "VALUES (CURRENT_TIMESTAMP, 'add', 1, 1, 'pdq', :v, 'bank')"
+            ),
+            {"v": "ab" * 32},
+        )
+    engine.dispose()
+
+    _run(url, "upgrade", "0009")
+    assert "ix_change_at" in _indexes(url, "change_log")
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO hash_feedback (client_id, signal_type, value, feedback, tags, at) "
+                "SELECT id, 'pdq', :v, 'Blocked', '[\"t\"]', CURRENT_TIMESTAMP FROM client"
+            ),
+            {"v": "ab" * 32},
+        )
+        stored = conn.execute(text("SELECT feedback, tags FROM hash_feedback")).one()
+        log = conn.execute(text("SELECT value FROM change_log")).scalars().all()
+    engine.dispose()
+    assert tuple(stored) == ("Blocked", '["t"]')
+    assert log == ["ab" * 32]  # the change log is untouched, only indexed
+
+    _run(url, "downgrade", "0008")
+    assert "hash_feedback" not in _tables(url)
+    assert "ix_change_at" not in _indexes(url, "change_log")
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT name FROM client")).scalars().all() == ["platform"]
+        assert conn.execute(text("SELECT count(*) FROM change_log")).scalar_one() == 1
+    engine.dispose()
+    _run(url, "upgrade", "head")
+    assert "hash_feedback" in _tables(url)

@@ -65,7 +65,10 @@ def test_the_server_and_its_workers_forbid_core_dumps(workers: Server) -> None:
             r'^hashbank_process_dumpable\{pid="(\d+)"\} (\S+)$', text, re.M
         )
     }
-    assert dumpable == {p: 0.0 for p in workers}
+    # every worker reports it, and every process that ever reported says 0 (uvicorn may
+    # replace a worker that missed its health check on a loaded machine: the series of
+    # the replaced one stays in the shared metrics directory)
+    assert set(workers) <= set(dumpable) and set(dumpable.values()) == {0.0}, dumpable
 
 
 def test_metrics_need_the_metrics_key_when_one_is_set(workers: Server) -> None:

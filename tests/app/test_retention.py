@@ -168,6 +168,33 @@ def test_closed_cases_hashes_are_erased_everywhere(services: Services):
     assert again.erased_cases == 0
 
 
+def test_platform_feedback_on_hashes_is_erased_with_them(services: Services):
+    """StopNCII's SubmitFeedback stores a hash value with a platform's word on it: it goes
+    when the last hash of that value is erased, and FetchHashes no longer names the value."""
+    from app.services.stopncii import HashFeedbackIn
+
+    withdrawn, kept = _pdq(), _pdq()
+    w_id, w_pin = _report(services, withdrawn)
+    _report(services, kept)
+    platform = services.clients.create("platform", ["feed"], actor="test").client
+    recorded = services.stopncii.submit_feedback(
+        [HashFeedbackIn(withdrawn, "Blocked", ["x"]), HashFeedbackIn(kept, "NotBlocked")],
+        client_id=platform.id,
+        client_name=platform.name,
+    )
+    assert recorded == 2
+    services.cases.withdraw(w_id, w_pin)
+    result = services.retention.purge(actor="test", now=utcnow() + timedelta(days=31))
+    assert result.erased_hashes == 1
+
+    everything = _all_text(services.db.url)
+    assert withdrawn not in everything
+    assert kept in everything and "NotBlocked" in everything
+    page = services.stopncii.fetch(10, 1000, None, client_id=platform.id)
+    assert [r.hashValue for r in page.hashRecords] == [kept]
+    assert page.hashRecords[0].CSPFeedbacks[0]["feedbackValue"] == "NotBlocked"
+
+
 def _age(svc: Services, case_id: str, days: int) -> None:
     """Move a case's report and review ``days`` into the past (arranging the data)."""
     past = utcnow() - timedelta(days=days)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -11,6 +11,7 @@ from app.errors import NotFound
 from app.services.views.audit import AuditRow, audit_row
 from app.services.views.paging import Page, Sort, row_offset
 from app.storage.db import Database
+from app.storage.exchanges import ExchangeRepository, FeedbackRow
 from app.storage.models import CaseStatus
 from app.storage.repositories import DashboardRepository
 from app.storage.rows import CaseRow, HashRow, MatchRow
@@ -36,6 +37,9 @@ class CaseDetail:
     hashes: Page[HashRow]
     timeline: Page[TimelineEvent]
     newest_first: bool
+    # platforms' feedback on the page's hash values (StopNCII's SubmitFeedback), newest
+    # first: (type, value) -> rows
+    feedback: dict[tuple[str, str], list[FeedbackRow]] = field(default_factory=dict)
 
 
 _LIFECYCLE = {
@@ -116,6 +120,9 @@ class CaseViews:
                 offset=row_offset(hash_page, per_page),
                 limit=per_page,
             )
+            feedback: dict[tuple[str, str], list[FeedbackRow]] = {}
+            for fb in ExchangeRepository(session).feedback_on({(h.type, h.value) for h in signals}):
+                feedback.setdefault((fb.signal_type, fb.value), []).append(fb)
             events = dash.history("case", row.public_id)
             offset = row_offset(timeline_page, per_page)
             before = 1 if offset > 0 else 0
@@ -133,6 +140,7 @@ class CaseViews:
             hashes=Page(signals, signal_total, hash_page, per_page),
             timeline=Page(timeline, match_total, timeline_page, per_page),
             newest_first=newest_first,
+            feedback=feedback,
         )
 
     @staticmethod
