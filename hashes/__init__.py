@@ -24,11 +24,26 @@ from hashes._registry import (
     SignalSpec,
 )
 from hashes._signals import SignalType, bits_of, hamming, hex_to_bytes, is_perceptual, parse_hash
+from hashes._vpdq import (
+    VIDEO_MD5,
+    VIDEO_SHA256,
+    VPDQ,
+    VideoMatch,
+    VpdqFrame,
+    VpdqSpec,
+    format_vpdq,
+    match_percentages,
+    parse_vpdq,
+    prepare_frames,
+)
 
 __all__ = [
     "BUILTINS",
     "BUILTIN_SPECS",
     "ENTRY_POINT_GROUP",
+    "VIDEO_MD5",
+    "VIDEO_SHA256",
+    "VPDQ",
     "CorruptImage",
     "DecodeLimits",
     "HashError",
@@ -42,13 +57,20 @@ __all__ = [
     "SignalSpecError",
     "SignalType",
     "UnsupportedImage",
+    "VideoMatch",
+    "VpdqFrame",
+    "VpdqSpec",
     "bits_of",
+    "format_vpdq",
     "hamming",
     "hash_bytes",
     "hash_file",
     "hex_to_bytes",
     "is_perceptual",
+    "match_percentages",
     "parse_hash",
+    "parse_vpdq",
+    "prepare_frames",
     "warm_up",
     "wipe",
 ]
