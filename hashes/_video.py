@@ -52,7 +52,7 @@ from hashes._variants import (
     stored_variants,
     work_pixels,
 )
-from hashes._vpdq import VpdqFrame
+from hashes._vpdq import QUALITY_FLOOR, VpdqFrame
 
 __all__ = [
     "CHECK_BUDGET",
@@ -347,7 +347,8 @@ def hash_video(
         fps: frames sampled a second (Meta's ``1 / seconds_per_hash``).
         limits: :class:`VideoLimits` (defaults when None).
         variants: ``"stored"``: a report's frame variants (mirrored, trimmed, crops,
-            windows) per distinct sampled frame, at most :data:`STORED_BUDGET` hashes;
+            windows) per distinct sampled frame of quality 50 or more, at most
+            :data:`STORED_BUDGET` hashes;
             ``"check"``: a check's (trimmed, de-rotated, windows), at most
             :data:`CHECK_BUDGET`; ``"none"``: no variants.
         progress: called with the share of the video done (0.0 to 1.0).
@@ -465,8 +466,10 @@ def _hash_container(
             frames.append(VpdqFrame(pdq, quality, round(seconds, 6)))
             if len(frames) > limits.max_frames:
                 raise VideoTooLarge(f"the video gives over {limits.max_frames} sampled frames")
-            if variants != "none" and (
-                last_pdq is None or hamming(pdq, last_pdq) > DISTINCT_DISTANCE
+            if (
+                variants != "none"
+                and quality >= QUALITY_FLOOR  # vPDQ ignores the frame: no variants either
+                and (last_pdq is None or hamming(pdq, last_pdq) > DISTINCT_DISTANCE)
             ):
                 chosen.append((round(seconds, 6), pdq, pixels))
                 last_pdq = pdq

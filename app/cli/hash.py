@@ -90,7 +90,8 @@ def hash_video_path(
     """Hash one video into the JSON object printed for it (an ``error`` key on failure).
 
     With ``variants`` other than ``"none"``, ``frame_variants`` lists
-    ``{"seconds": s, "pdq": [...]}`` per distinct frame.
+    ``{"seconds": s, "quality": q, "pdq": [...]}`` per distinct frame (``q``: the frame's
+    PDQ quality).
     """
     try:
         v = hashes.hash_video(path, variants=variants, progress=progress)
@@ -109,8 +110,10 @@ def hash_video_path(
         "format": v.format,
     }
     if variants != "none":
+        quality = {f.seconds: f.quality for f in v.frames}
         out["frame_variants"] = [
-            {"seconds": fv.seconds, "pdq": list(fv.pdq)} for fv in v.frame_variants
+            {"seconds": fv.seconds, "quality": quality[fv.seconds], "pdq": list(fv.pdq)}
+            for fv in v.frame_variants
         ]
     return out
 

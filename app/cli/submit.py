@@ -102,11 +102,19 @@ def _video_entries(result: dict[str, Any]) -> list[dict[str, Any]]:
     ]
     frames = result["frame_variants"]
     seen: set[str] = set()
-    for fv in [*({"seconds": f["seconds"], "pdq": f["pdq"][:1]} for f in frames), *frames]:
+    # a variant carries its frame's PDQ quality (the server's quality floor judges it)
+    for fv in [*({**f, "pdq": f["pdq"][:1]} for f in frames), *frames]:
         for value in fv["pdq"]:
             if value not in seen:
                 seen.add(value)
-                items.append({"type": "pdq", "value": value, "seconds": fv["seconds"]})
+                items.append(
+                    {
+                        "type": "pdq",
+                        "value": value,
+                        "quality": fv["quality"],
+                        "seconds": fv["seconds"],
+                    }
+                )
     return items
 
 
