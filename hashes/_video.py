@@ -80,7 +80,7 @@ STORED_BUDGET = 4800
 """Most frame-variant hashes a reported video stores (200 distinct frames x 24)."""
 
 CHECK_BUDGET = 4800
-"""Most frame-variant hashes a checked video compares (600 distinct frames x 8)."""
+"""Most frame-variant hashes a checked video compares (400 distinct frames x 12)."""
 
 VIDEO_PLAN = replace(
     DENSITIES["default"],
@@ -110,8 +110,7 @@ _MAX_FRAME_RATE = 1000.0
 class VideoLimits:
     """Limits of :func:`hash_video`, checked before decoding and while decoding.
 
-    ``max_bytes``: the file (512 MB: a 10-minute 1080p phone video at 7 Mb/s fits
-    with room). ``max_seconds``: the duration (3 hours). ``max_frames``: sampled frames
+    ``max_bytes``: the file (512 MB: 10 minutes of 1080p at 6.5 Mb/s). ``max_seconds``: the duration (3 hours). ``max_frames``: sampled frames
     (10,800: 3 hours at one a second). ``max_pixels``: one frame's width x height (8K
     UHD, 7680 x 4320). ``max_decoded``: frames decoded in all (3 hours at 60 frames a
     second), which bounds the time a hostile stream of tiny frames can take.
