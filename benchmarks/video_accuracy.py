@@ -75,7 +75,8 @@ def _screen(rgb: np.ndarray, t: float) -> np.ndarray:
     for i in range(6):
         y = int(h * (0.2 + 0.1 * i))
         draw.rectangle((int(w * 0.8), y, int(w * 0.97), y + int(h * 0.05)), fill=(200, 200, 210))
-    canvas.paste(Image.fromarray(_resize(rgb, int(w * 0.7), int(h * 0.7))), (int(w * 0.05), int(h * 0.15)))
+    inner = Image.fromarray(_resize(rgb, int(w * 0.7), int(h * 0.7)))
+    canvas.paste(inner, (int(w * 0.05), int(h * 0.15)))
     draw.text((int(w * 0.05), int(h * 0.88)), "Trending now - 1.2M views", fill=(20, 20, 20))
     return np.asarray(canvas)
 
@@ -85,7 +86,8 @@ def _caption(rgb: np.ndarray, t: float) -> np.ndarray:
     h, w = out.shape[:2]
     out[int(h * 0.85) :] = 0
     img = Image.fromarray(out)
-    ImageDraw.Draw(img).text((int(w * 0.1), int(h * 0.9)), "caption: look at this " * 2, fill=(255, 255, 255))
+    text = "caption: look at this " * 2
+    ImageDraw.Draw(img).text((int(w * 0.1), int(h * 0.9)), text, fill=(255, 255, 255))
     return np.asarray(img)
 
 
@@ -94,7 +96,8 @@ def _watermark(rgb: np.ndarray, t: float) -> np.ndarray:
     layer = Image.new("RGBA", img.size, (0, 0, 0, 0))
     w, h = img.size
     draw = ImageDraw.Draw(layer)
-    draw.rectangle((int(w * 0.72), int(h * 0.86), int(w * 0.97), int(h * 0.96)), fill=(255, 255, 255, 110))
+    box = (int(w * 0.72), int(h * 0.86), int(w * 0.97), int(h * 0.96))
+    draw.rectangle(box, fill=(255, 255, 255, 110))
     draw.text((int(w * 0.74), int(h * 0.89)), "@reposter  tiktok", fill=(0, 0, 0, 200))
     return np.asarray(Image.alpha_composite(img, layer).convert("RGB"))
 
@@ -165,7 +168,7 @@ def _jpeg(rgb: np.ndarray, scale: float = 0.6) -> bytes:
     return buf.getvalue()
 
 
-def main() -> None:  # noqa: PLR0915 - one report, read top to bottom
+def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="3 originals, 20 unrelated clips")
     parser.add_argument("--write", action="store_true", help="update docs/benchmarks.md")
@@ -206,7 +209,8 @@ def main() -> None:  # noqa: PLR0915 - one report, read top to bottom
     worst = 0.0
     for k in range(n_unrelated):
         picks = rng.sample(b_photos, 2)
-        q = hashes.hash_video(encode(frames_of(shots_from(picks, 3.0, seed=100 + k), W, H, FPS), FPS), variants="check")
+        shots = shots_from(picks, 3.0, seed=100 + k)
+        q = hashes.hash_video(encode(frames_of(shots, W, H, FPS), FPS), variants="check")
         for s in stored:
             p, b = _matches(q, s)
             false_plain += p >= MATCH
@@ -215,7 +219,8 @@ def main() -> None:  # noqa: PLR0915 - one report, read top to bottom
     print(f"unrelated: {false_plain} / {false_both} false matches, worst {worst:.0f} %", flush=True)
 
     # stills at random times, and what denser sampling of the report buys
-    denser = {fps: [hashes.hash_video(encode(frames_of(sh, W, H, FPS), FPS), fps=fps) for sh in originals] for fps in (2.0, 4.0)}
+    clips = [encode(frames_of(sh, W, H, FPS), FPS) for sh in originals]
+    denser = {fps: [hashes.hash_video(c, fps=fps) for c in clips] for fps in (2.0, 4.0)}
     stills = represented = matched_rep = matched_all = named_ok = 0
     dense_hits = {1.0: 0, 2.0: 0, 4.0: 0}
     for idx, (shots, s) in enumerate(zip(originals, stored, strict=True)):
@@ -241,7 +246,7 @@ def main() -> None:  # noqa: PLR0915 - one report, read top to bottom
             for fps, videos in ((1.0, None), (2.0, denser[2.0]), (4.0, denser[4.0])):
                 frames = s.frames if videos is None else videos[idx].frames
                 dense_hits[fps] += bool((_distances([h.pdq], [f.pdq for f in frames]) <= 31).any())
-    print(f"stills: {matched_rep}/{represented} represented, {matched_all}/{stills} all", flush=True)
+    print(f"stills: {matched_rep}/{represented} represented, {matched_all}/{stills} all")
 
     # a reported photo shown for 3 s inside another video
     shown = shown_hits = host_false = 0
@@ -254,8 +259,8 @@ def main() -> None:  # noqa: PLR0915 - one report, read top to bottom
         for with_photo in (True, False):
             shots = [host[0], insert, host[1]] if with_photo else host
             q = hashes.hash_video(encode(frames_of(shots, W, H, FPS), FPS), variants="check")
-            groups = hashes.match_with_variants  # the same grouping rule, per frame
-            del groups
+            # match_with_variants' grouping: a frame uses the variants of the last
+            # distinct frame at or before it
             seconds = 0
             by_time = {v.seconds: v.pdq for v in q.frame_variants}
             last: tuple[str, ...] = ()
@@ -272,9 +277,7 @@ def main() -> None:  # noqa: PLR0915 - one report, read top to bottom
                 host_false += seconds >= 2
     print(f"photo in video: {shown_hits}/{shown}, host alone {host_false}", flush=True)
 
-    rows = "\n".join(
-        f"| {name} | {p}/{n_orig} | {b}/{n_orig} |" for name, (p, b) in recall.items()
-    )
+    rows = "\n".join(f"| {name} | {p}/{n_orig} | {b}/{n_orig} |" for name, (p, b) in recall.items())
     total_p = sum(p for p, _ in recall.values())
     total_b = sum(b for _, b in recall.values())
     n = n_orig * len(EDITS)
@@ -292,7 +295,8 @@ evaluation).
 | edit | plain vPDQ | with variants |
 |---|---|---|
 {rows}
-| **all edits** | **{total_p}/{n} ({100 * total_p / n:.0f} %)** | **{total_b}/{n} ({100 * total_b / n:.0f} %)** |
+| **all edits** | **{total_p}/{n} ({100 * total_p / n:.0f} %)** | **{total_b}/{n} \
+({100 * total_b / n:.0f} %)** |
 
 Unrelated clips: {n_unrelated} clips of other photos against each original
 ({n_unrelated * n_orig} pairs): {false_plain} false matches plain, {false_both} with

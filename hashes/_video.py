@@ -110,7 +110,8 @@ _MAX_FRAME_RATE = 1000.0
 class VideoLimits:
     """Limits of :func:`hash_video`, checked before decoding and while decoding.
 
-    ``max_bytes``: the file (512 MB: 10 minutes of 1080p at 6.5 Mb/s). ``max_seconds``: the duration (3 hours). ``max_frames``: sampled frames
+    ``max_bytes``: the file (512 MB: 10 minutes of 1080p at 6.5 Mb/s).
+    ``max_seconds``: the duration (3 hours). ``max_frames``: sampled frames
     (10,800: 3 hours at one a second). ``max_pixels``: one frame's width x height (8K
     UHD, 7680 x 4320). ``max_decoded``: frames decoded in all (3 hours at 60 frames a
     second), which bounds the time a hostile stream of tiny frames can take.
