@@ -165,10 +165,17 @@ class Work:
         top, bottom, left, right = box
         return float(top), float(bottom), float(left), float(right)
 
-    @functools.cache  # noqa: B019 - one Work per image, dropped with it
     def keypoints(self, n: int, scale: float = 1.0) -> list[tuple[float, float]]:
-        """The ``n`` strongest corners (``_windows.keypoints``)."""
-        return keypoints(self.plane, n, scale)
+        """The ``n`` strongest corners (``_windows.keypoints``), computed once per Work.
+
+        Cached on the instance, not with ``functools.cache``: that cache is global and
+        would keep every Work (pixels and planes, ~4 MB) alive for ever.
+        """
+        cache = self.__dict__.setdefault("_keypoints", {})
+        if (n, scale) not in cache:
+            cache[n, scale] = keypoints(self.plane, n, scale)
+        result: list[tuple[float, float]] = cache[n, scale]
+        return result
 
 
 def work_pixels(image: Image.Image) -> Work:
