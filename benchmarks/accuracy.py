@@ -353,9 +353,7 @@ def _tiled_watermark(img: Image.Image, rng: np.random.Generator) -> bytes:
     pad = size // 2
     x = pad if rng.integers(2) else w - (right - left) - pad
     y = pad if rng.integers(2) else h - (bottom - top) - pad - top
-    corner.text(
-        (x, y), text, fill=(255, 255, 255, round(255 * rng.uniform(0.5, 0.8))), font=big
-    )
+    corner.text((x, y), text, fill=(255, 255, 255, round(255 * rng.uniform(0.5, 0.8))), font=big)
     return _jpeg(Image.alpha_composite(img.convert("RGBA"), layer))
 
 

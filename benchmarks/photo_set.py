@@ -86,9 +86,13 @@ def _gcompris(path: str) -> str | None:
 
 
 _BODIES = frozenset(
-    "mercury venus earth earthcld clouds moon mars phobos deimos jupiter io europa ganymede "
-    "callisto saturn titan rhea dione tethys promethe janus hyperion uranus neptune triton "
-    "proteus pluto charon asteroid castalia gaspra toutatis m31 m33 mw".split()
+    (
+        *("mercury", "venus", "earth", "earthcld", "clouds", "moon", "mars", "phobos"),
+        *("deimos", "jupiter", "io", "europa", "ganymede", "callisto", "saturn", "titan"),
+        *("rhea", "dione", "tethys", "promethe", "janus", "hyperion", "uranus", "neptune"),
+        *("triton", "proteus", "pluto", "charon", "asteroid", "castalia", "gaspra"),
+        *("toutatis", "m31", "m33", "mw"),
+    )
 )
 """OpenUniverse's maps of planets, moons, asteroids and galaxies (its other textures are
 its own spacecraft, glows and title screens)."""
@@ -187,7 +191,7 @@ def rejection(data: bytes) -> str | None:
         with Image.open(io.BytesIO(data)) as img:
             img.load()
             image = ImageOps.exif_transpose(img)
-    except Exception:  # noqa: BLE001 - any decoder error: not a photo we can use
+    except Exception:  # any decoder error: not a photo we can use
         return "does not decode"
     if min(image.size) < 128:
         return "smaller than 128 px"
@@ -222,13 +226,20 @@ def select() -> list[Entry]:
                 h = hashes.hash_bytes(data)
                 s, c = list(h.pdq_stored), list(h.pdq_variants)
                 if stored and (
-                    min_distances([c], stored).min() <= 31 or min_distances(checked, [s]).min() <= 31
+                    min_distances([c], stored).min() <= 31
+                    or min_distances(checked, [s]).min() <= 31
                 ):
                     reason = "near-duplicate"
             reasons[reason or "kept"] = reasons.get(reason or "kept", 0) + 1
             if reason is None:
                 picked.append(
-                    Entry(family, source.package, source.version, rel, hashlib.sha256(data).hexdigest())
+                    Entry(
+                        family,
+                        source.package,
+                        source.version,
+                        rel,
+                        hashlib.sha256(data).hexdigest(),
+                    )
                 )
                 stored.append(s)
                 checked.append(c)
