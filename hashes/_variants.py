@@ -93,9 +93,7 @@ class VariantPlan:
     paired into windows on each side. ``check_scale``: the check finds its corners as
     in a crop keeping that share of each side (``_windows.keypoints``). ``max_check`` /
     ``max_stored``: most hashes per check / per report (the last pair windows give way).
-    ``min_quality``: windows of lower PDQ quality are dropped. ``corner_keep``: report
-    side, 4 windows keeping that share of each side towards each corner, ``corner_shift``
-    of the way in from it (0: none; issue 23's off-centre windows).
+    ``min_quality``: windows of lower PDQ quality are dropped.
     """
 
     windows: bool = True
@@ -114,8 +112,6 @@ class VariantPlan:
     max_check: int = 12
     max_stored: int = 48
     min_quality: int = 40
-    corner_keep: float = 0.0
-    corner_shift: float = 0.125
 
 
 _DEFAULT = VariantPlan(
@@ -131,7 +127,6 @@ _DEFAULT = VariantPlan(
 )
 
 DENSITIES: dict[str, VariantPlan] = {
-    "corners": replace(_DEFAULT, corner_keep=0.75),
     "none": VariantPlan(windows=False, dihedral=False, trim=False, derotate=False),
     "light": VariantPlan(centre_keeps=(0.84, 0.70)),
     "default": _DEFAULT,
@@ -205,17 +200,6 @@ def _grid(h: float, w: float, keep: float, steps: int) -> list[Window]:
     for i in range(steps):
         for j in range(steps):
             fy, fx = i / (steps - 1), j / (steps - 1)
-            top, left = h * (1 - keep) * fy, w * (1 - keep) * fx
-            out.append((top, top + h * keep, left, left + w * keep))
-    return out
-
-
-def _corners(h: float, w: float, keep: float, shift: float) -> list[Window]:
-    """4 windows keeping ``keep`` of each side, ``shift`` of their range in from each
-    corner: a crop of that size anywhere in the outer part of its range is near one."""
-    out = []
-    for fy in (shift, 1 - shift):
-        for fx in (shift, 1 - shift):
             top, left = h * (1 - keep) * fy, w * (1 - keep) * fx
             out.append((top, top + h * keep, left, left + w * keep))
     return out
@@ -323,8 +307,6 @@ def stored_variants(pdq: str, work: Work, plan: VariantPlan) -> tuple[str, ...]:
         windows += _grid(h, w, plan.grid_keep, plan.grid_steps)
     if plan.edge_depth:
         windows += _edges(h, w, plan.edge_depth)
-    if plan.corner_keep:
-        windows += _corners(h, w, plan.corner_keep, plan.corner_shift)
     # Windows of at least 90 % of each side are the photo nearly whole: kept as it is.
     out += [
         block_hash(block)
