@@ -26,6 +26,7 @@ from app.api import (
     records,
 )
 from app.config import Settings
+from app.dashboard import records as dashboard_records
 from app.dashboard import routes as dashboard
 from app.portal import routes as portal_pages
 from app.services.container import Services
@@ -105,6 +106,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     app.include_router(portal_pages.router, dependencies=no_nul)
     app.include_router(docs.router, dependencies=no_nul)
     app.include_router(dashboard.router, dependencies=no_nul)
+    app.include_router(dashboard_records.router, dependencies=no_nul)
 
     # outermost last: the security headers go on every answer, the access log's 500 for an
     # unexpected error and the body limit's 413 included

@@ -61,6 +61,7 @@ PAGES = {
     "audit": "/dashboard/audit",
     "banks": "/dashboard/banks",
     "clients": "/dashboard/clients",
+    "records": "/dashboard/records",
     "users": "/dashboard/users",
     "settings": "/dashboard/settings",
 }
