@@ -226,7 +226,7 @@ def pdf_bytes(records: Sequence[PlatformRecord], period: Period, made_at: dateti
             width, 8, _latin1(f"Platform: {r.name}{state}"), new_x=XPos.LMARGIN, new_y=YPos.NEXT
         )
         pdf.set_font("Helvetica", "", 9)
-        with pdf.table(col_widths=(60, 30), text_align=("LEFT", "RIGHT"), width=90) as table:
+        with pdf.table(col_widths=(95, 35), text_align=("LEFT", "RIGHT"), width=130) as table:
             table.row(("Figure", "Value"))
             for f in figures(r):
                 table.row((_latin1(f.label), _latin1(f.text)))
