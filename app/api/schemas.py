@@ -59,6 +59,12 @@ class NewCaseOut(BaseModel):
     status: str
 
 
+class CasePlatformOut(BaseModel):
+    name: str
+    reupload_attempts: int
+    confirmed_blocked: int
+
+
 class CaseOut(BaseModel):
     case_id: str
     status: str
@@ -67,6 +73,11 @@ class CaseOut(BaseModel):
     confirmed_blocked: int = Field(description="Re-uploads platforms confirmed they blocked.")
     last_detected: datetime | None
     created_at: datetime
+    platforms: list[CasePlatformOut] | None = Field(
+        None,
+        description="The same counts per platform, by name, only where the deployment "
+        "allows it (HASHBANK_SHOW_PLATFORM_NAMES_TO_VICTIMS); null otherwise.",
+    )
 
 
 class MatchOut(BaseModel):

@@ -123,6 +123,7 @@ class Services:
                 pin_lock_seconds=settings.pin_lock_seconds,
                 min_pdq_quality=settings.min_pdq_quality,
                 types=types,
+                show_platform_names=settings.show_platform_names_to_victims,
             ),
             checks=CheckService(
                 db,
