@@ -8,9 +8,10 @@ from fastapi import APIRouter, Path, Query
 
 from app.api.deps import ServicesDep, require, run_sync
 from app.api.problems import problems
-from app.api.schemas import MAX_ID, RecordDayOut, RecordOut
+from app.api.schemas import RecordDayOut, RecordOut
 from app.services.clients import ClientView
 from app.services.records import PlatformRecord
+from app.web.inputs import INT32_MAX
 
 router = APIRouter(prefix="/v1/clients", tags=["records"])
 
@@ -97,7 +98,8 @@ async def list_records(
 )
 async def get_record(
     client_id: Annotated[
-        int, Path(ge=1, le=MAX_ID, description="As printed by `hashbank clients create --json`.")
+        int,
+        Path(ge=1, le=INT32_MAX, description="As printed by `hashbank clients create --json`."),
     ],
     services: ServicesDep,
     start: FromQuery = None,

@@ -155,6 +155,7 @@ def test_unknown_clients_and_other_keys(seeded):
         )
         assert c.get("/v1/clients/0/record").status_code == 422
         assert c.get(f"/v1/clients/{2**64}/record").status_code == 422
+        assert c.get(f"/v1/clients/{2**31}/record").status_code == 422  # client.id is 32-bit
     # a platform's own key cannot read any record, its own included
     with server.client(data.keys["acts"]) as c:
         assert c.get(f"/v1/clients/{data.ids['acts']}/record").status_code == 403
