@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import re
 from collections.abc import Iterator
 from html.parser import HTMLParser
@@ -213,3 +214,26 @@ def test_a_platform_key_or_no_session_gets_no_report(world):
         assert r.status_code in (302, 303, 401) and "text/csv" not in r.headers.get(
             "content-type", ""
         )
+
+
+def test_names_that_a_spreadsheet_would_run_or_latin1_cannot_print(world):
+    """(Last in this module: it adds platforms to the seeded world.) A platform named like
+    a formula is written to the CSV with a leading quote, so a spreadsheet shows it rather
+    than runs it; a name outside Latin-1 still makes a PDF (with ? for what it cannot print)
+    and is whole in the printable page."""
+    server, data, _, http = world
+    formula = server.cli("clients", "create", '=HYPERLINK("x")', "--json").stdout
+    cyrillic = server.cli("clients", "create", "Платформа", "--json").stdout
+    for made, cell in ((formula, '\'=HYPERLINK("x")'), (cyrillic, "Платформа")):
+        cid = str(json.loads(made)["id"])
+        params = {**data.period, "client": cid}
+        rows = list(
+            csv.DictReader(
+                io.StringIO(http.get("/dashboard/records/report.csv", params=params).text)
+            )
+        )
+        assert {r["platform"] for r in rows if r["figure"] != "made_at"} == {cell}
+        pdf = http.get("/dashboard/records/report.pdf", params=params)
+        assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF-")
+        page = http.get("/dashboard/records/report", params=params).text
+        assert cell.lstrip("'").replace('"', "&#34;") in page or cell.lstrip("'") in page
