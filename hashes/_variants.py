@@ -150,6 +150,7 @@ class Work:
 
     def __init__(self, pixels: np.ndarray) -> None:
         self.pixels = pixels
+        self._keypoints: dict[tuple[int, float], list[tuple[float, float]]] = {}
 
     @functools.cached_property
     def plane(self) -> Plane:
@@ -166,16 +167,13 @@ class Work:
         return float(top), float(bottom), float(left), float(right)
 
     def keypoints(self, n: int, scale: float = 1.0) -> list[tuple[float, float]]:
-        """The ``n`` strongest corners (``_windows.keypoints``), computed once per Work.
-
-        Cached on the instance, not with ``functools.cache``: that cache is global and
-        would keep every Work (pixels and planes, ~4 MB) alive for ever.
-        """
-        cache = self.__dict__.setdefault("_keypoints", {})
-        if (n, scale) not in cache:
-            cache[n, scale] = keypoints(self.plane, n, scale)
-        result: list[tuple[float, float]] = cache[n, scale]
-        return result
+        """The ``n`` strongest corners (``_windows.keypoints``), found once per ``n`` and
+        ``scale``. Kept on the instance, so they go with it (``functools.cache`` here kept
+        every image's ``Work`` alive for good)."""
+        found = self._keypoints.get((n, scale))
+        if found is None:
+            found = self._keypoints[(n, scale)] = keypoints(self.plane, n, scale)
+        return found
 
 
 def work_pixels(image: Image.Image) -> Work:
