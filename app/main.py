@@ -14,7 +14,17 @@ from fastapi.openapi.utils import get_openapi
 
 import hashes
 from app import allocator, hardening, metrics
-from app.api import banks, cases, checks, compat_hma, compat_stopncii, feed, health, matches
+from app.api import (
+    banks,
+    cases,
+    checks,
+    compat_hma,
+    compat_stopncii,
+    feed,
+    health,
+    matches,
+    webhooks,
+)
 from app.config import Settings
 from app.dashboard import routes as dashboard
 from app.portal import routes as portal_pages
@@ -46,6 +56,9 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         gc.collect()
         gc.freeze()
         services.replica.start()
+        webhook_worker = services.webhook_worker() if settings.webhook_worker else None
+        if webhook_worker is not None:
+            webhook_worker.start()
         flusher = asyncio.create_task(_flush_last_used(services))
         observer = asyncio.create_task(_observe_replica(services))
         purger = asyncio.create_task(_purge_periodically(services))
@@ -55,6 +68,8 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
             flusher.cancel()
             observer.cancel()
             purger.cancel()
+            if webhook_worker is not None:
+                webhook_worker.stop()
             await asyncio.to_thread(services.close)
             gc.unfreeze()  # an app built again in this process (tests) starts afresh
 
@@ -85,6 +100,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         banks.router,
         health.router,
         compat_stopncii.router,
+        webhooks.router,
     ):
         app.include_router(router, dependencies=no_nul)
     app.include_router(portal_pages.router, dependencies=no_nul)

@@ -26,6 +26,9 @@ from app.services.signal_types import default_thresholds, load_signal_types
 from app.services.stopncii import StopNCIIService
 from app.services.users import LoginPolicy, UserService
 from app.services.views import Views
+from app.services.webhook_urls import UrlPolicy
+from app.services.webhook_worker import DeliveryConfig, WebhookWorker
+from app.services.webhooks import WebhookService
 from app.storage.db import Database
 
 __all__ = ["Services"]
@@ -55,6 +58,7 @@ class Services:
     checker: Checker = field(init=False)
     stopncii: StopNCIIService = field(init=False)
     hma: HmaCompat = field(init=False)
+    webhooks: WebhookService = field(init=False)
 
     def __post_init__(self) -> None:
         self.decodes = DecodeSlots(
@@ -85,6 +89,33 @@ class Services:
         self.admin = AdminService(self.users, self.sessions, self.clients)
         self.views = Views.build(self.db, self.replica, self.clients)
         self.stopncii = StopNCIIService(self.db, self.types, self.cases, self.feed.groups)
+        key = self.settings.webhook_secret_key
+        self.webhooks = WebhookService(
+            self.db,
+            UrlPolicy(
+                allow_http=self.settings.webhook_allow_http,
+                allowed_hosts=self.settings.webhook_allowed_hosts,
+            ),
+            key.get_secret_value() if key else None,
+        )
+
+    def webhook_worker(self) -> WebhookWorker:
+        """A delivery worker for this process (the server starts it; see
+        :mod:`app.services.webhook_worker`)."""
+        s = self.settings
+        return WebhookWorker(
+            self.db,
+            self.webhooks,
+            self.feed.groups,
+            DeliveryConfig(
+                batch_size=s.webhook_batch_size,
+                timeout=s.webhook_timeout_seconds,
+                retry_for=timedelta(hours=s.webhook_retry_hours),
+                first_backoff=s.webhook_first_retry_seconds,
+                poll_seconds=s.webhook_poll_seconds,
+                include_allow_list=s.feed_allow_list,
+            ),
+        )
 
     @classmethod
     def build(cls, settings: Settings, *, migrate: bool = True) -> Services:
