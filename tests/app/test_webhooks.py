@@ -22,6 +22,8 @@ from typing import Any
 
 import pytest
 
+from app.config import Settings
+from app.services.container import Services
 from tests.servers import PG_ADMIN_URL, Server, eventually, fresh_database_url
 from tests.webhook_receiver import Receiver
 
@@ -59,9 +61,29 @@ def receiver(tmp_path: Path) -> Iterator[Receiver]:
     rec.kill()
 
 
+_SERVICES: dict[str, Services] = {}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _close_services() -> Iterator[None]:
+    yield
+    while _SERVICES:
+        _SERVICES.popitem()[1].close()
+
+
+def _key(server: Server, scopes: str = "check,feed", name: str | None = None) -> str:
+    """A new API client's key, made in this process (a CLI run costs seconds here)."""
+    svc = _SERVICES.get(server.database_url)
+    if svc is None:
+        svc = Services.build(Settings(database_url=server.database_url), migrate=False)
+        _SERVICES[server.database_url] = svc
+    name = name or f"p-{secrets.token_hex(4)}"
+    return svc.clients.create(name, scopes.split(","), actor="test").key
+
+
 @pytest.fixture(scope="module")
 def admin(server: Server) -> str:
-    return server.create_client("hook-admin", scopes="admin")
+    return _key(server, "admin")
 
 
 def _pdq() -> str:
@@ -83,11 +105,14 @@ def _withdraw(server: Server, case: dict[str, str]) -> None:
     assert r.status_code == 200, r.text
 
 
-def _add(server: Server, url: str, *extra: str) -> dict[str, Any]:
+def _add(server: Server, admin: str, url: str, events: list[str] | None = None) -> dict[str, Any]:
+    """A new platform with an endpoint at ``url`` (over the API): its id and secret."""
     name = f"p-{secrets.token_hex(4)}"
-    server.create_client(name, scopes="check,feed")
-    out = server.cli("webhooks", "add", name, url, "--json", *extra)
-    return dict(json.loads(out.stdout))
+    _key(server, name=name)
+    with server.client(admin) as c:
+        r = c.post("/v1/webhooks", json={"client": name, "url": url, "events": events})
+    assert r.status_code == 201, r.text
+    return dict(r.json())
 
 
 def _deliveries(server: Server, key: str, endpoint: int) -> list[dict[str, Any]]:
@@ -133,8 +158,8 @@ REFUSED = [
 
 def test_bad_and_internal_urls_get_422_problems(tmp_path: Path, server_factory: Any) -> None:
     srv = server_factory()  # default settings: https only, no host allowed
-    key = srv.create_client("admin", scopes="admin")
-    srv.create_client("platform", scopes="check")
+    key = _key(srv, "admin")
+    _key(srv, "check", name="platform")
     with srv.client(key) as c:
         for url in [*REFUSED, "http://93.184.215.14/hook"]:
             r = c.post("/v1/webhooks", json={"client": "platform", "url": url})
@@ -157,7 +182,7 @@ def test_bad_and_internal_urls_get_422_problems(tmp_path: Path, server_factory: 
         assert "secret" not in listed[0]  # shown once only
     with srv.client() as c:
         assert c.get("/v1/webhooks").status_code == 401
-    check_key = srv.create_client("checker", scopes="check")
+    check_key = _key(srv, "check")
     with srv.client(check_key) as c:
         assert c.get("/v1/webhooks").status_code == 403
         assert c.post("/v1/webhooks", json={}).status_code == 403
@@ -170,9 +195,12 @@ def test_bad_and_internal_urls_get_422_problems(tmp_path: Path, server_factory: 
 
 
 def test_changes_arrive_signed_in_order_with_opaque_ids_only(
-    server: Server, receiver: Receiver
+    server: Server, receiver: Receiver, admin: str
 ) -> None:
-    hook = _add(server, receiver.url("/ok/signed"))
+    _key(server, name="signed-platform")
+    out = server.cli("webhooks", "add", "signed-platform", receiver.url("/ok/signed"), "--json")
+    hook = json.loads(out.stdout)
+    assert set(hook) == {"id", "secret", "events"}
     case, values = _report(server, 3)
     other, other_values = _report(server, 2)
     withdrawn_at = time.time()
@@ -207,8 +235,8 @@ def test_changes_arrive_signed_in_order_with_opaque_ids_only(
         assert not verify(hook["secret"], header, body.encode(), time.time() + 301)
 
 
-def test_only_the_events_asked_for(server: Server, receiver: Receiver) -> None:
-    _add(server, receiver.url("/ok/withdrawals"), "--events", "hash.withdrawn")
+def test_only_the_events_asked_for(server: Server, receiver: Receiver, admin: str) -> None:
+    _add(server, admin, receiver.url("/ok/withdrawals"), ["hash.withdrawn"])
     case, values = _report(server, 2)
     _withdraw(server, case)
     events = eventually(lambda: receiver.events("/ok/withdrawals"), timeout=10)
@@ -220,7 +248,7 @@ def test_a_receiver_down_for_a_while_gets_everything_in_order(
     server: Server, tmp_path: Path, admin: str
 ) -> None:
     rec = Receiver(tmp_path / "late.jsonl")  # not started: the port refuses connections
-    hook = _add(server, rec.url("/ok/late"))
+    hook = _add(server, admin, rec.url("/ok/late"))
     expected = []
     for _ in range(4):
         expected += _report(server, 3)[1]
@@ -249,9 +277,9 @@ def test_a_receiver_down_for_a_while_gets_everything_in_order(
 def test_slow_huge_redirecting_and_failing_receivers_hold_up_no_one(
     server: Server, receiver: Receiver, admin: str
 ) -> None:
-    bad = {path: _add(server, receiver.url(path)) for path in ("/slow", "/huge", "/redirect")}
-    bad["/status/500"] = _add(server, receiver.url("/status/500"))
-    _add(server, receiver.url("/ok/fast"))
+    paths = ("/slow", "/huge", "/redirect", "/status/500")
+    bad = {path: _add(server, admin, receiver.url(path)) for path in paths}
+    _add(server, admin, receiver.url("/ok/fast"))
     started = time.time()
     _case, values = _report(server, 2)
     eventually(lambda: len(receiver.events("/ok/fast")) >= 2, timeout=5)
@@ -271,7 +299,7 @@ def test_slow_huge_redirecting_and_failing_receivers_hold_up_no_one(
 
 
 def test_rotation_signs_with_both_secrets(server: Server, receiver: Receiver, admin: str) -> None:
-    hook = _add(server, receiver.url("/ok/rotated"))
+    hook = _add(server, admin, receiver.url("/ok/rotated"))
     with server.client(admin) as c:
         r = c.post(f"/v1/webhooks/{hook['id']}/rotate")
     assert r.status_code == 200, r.text
@@ -286,7 +314,7 @@ def test_rotation_signs_with_both_secrets(server: Server, receiver: Receiver, ad
 
 
 def test_redeliver_sends_a_batch_again(server: Server, receiver: Receiver, admin: str) -> None:
-    hook = _add(server, receiver.url("/ok/again"))
+    hook = _add(server, admin, receiver.url("/ok/again"))
     _report(server, 2)
     eventually(lambda: receiver.requests("/ok/again"), timeout=10)
     row = eventually(lambda: _deliveries(server, admin, hook["id"]))[0]
@@ -311,7 +339,7 @@ def test_redeliver_sends_a_batch_again(server: Server, receiver: Receiver, admin
 
 def test_kill_9_loses_nothing(server_factory: Callable[..., Server], receiver: Receiver) -> None:
     srv = server_factory(extra_env=HOOK_ENV)
-    _add(srv, receiver.url("/ok/crash"))
+    _add(srv, _key(srv, "admin"), receiver.url("/ok/crash"))
     expected: list[str] = []
     stop = threading.Event()
 
@@ -344,9 +372,9 @@ def test_a_batch_failing_for_the_retry_window_is_dead_lettered_then_redelivered(
 ) -> None:
     env = {**HOOK_ENV, "HASHBANK_WEBHOOK_RETRY_HOURS": "0.0005"}  # 1.8 s
     srv = server_factory(extra_env=env)
-    admin = srv.create_client("admin", scopes="admin")
+    admin = _key(srv, "admin")
     rec = Receiver(tmp_path / "dead.jsonl")  # down
-    hook = _add(srv, rec.url("/ok/dead"))
+    hook = _add(srv, admin, rec.url("/ok/dead"))
     _case, lost = _report(srv, 2)
     dead = eventually(
         lambda: [d for d in _deliveries(srv, admin, hook["id"]) if d["status"] == "dead"],
@@ -375,7 +403,7 @@ def test_two_replicas_send_each_batch_once(
     url = fresh_database_url(tmp_path)
     a = server_factory(url, extra_env=HOOK_ENV)
     b = server_factory(url, extra_env=HOOK_ENV)
-    _add(a, receiver.url("/ok/replicas"))
+    _add(a, _key(a, "admin"), receiver.url("/ok/replicas"))
     expected: list[str] = []
     for i in range(20):
         expected += _report(a if i % 2 else b, 3)[1]
