@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 import os
-import random
+import secrets
 import socket
 import threading
 import time
@@ -47,6 +47,7 @@ log = logging.getLogger(__name__)
 
 LEASE = timedelta(seconds=20)  # > the 5 s timeout plus the record: a live lease never runs out
 MAX_BACKOFF = 3600.0  # seconds between two attempts, at most
+_JITTER = secrets.SystemRandom()  # app/ uses no `random` (tests/app/test_abuse.py)
 
 
 @dataclass(frozen=True)
@@ -91,7 +92,7 @@ def backoff(attempts: int, first: float) -> float:
     """Seconds before the next attempt: doubling from ``first``, capped at an hour, with
     full jitter in its upper half (receivers coming back are not hit all at once)."""
     delay = min(first * 2 ** max(attempts - 1, 0), MAX_BACKOFF)
-    return float(delay * random.uniform(0.5, 1.0))
+    return float(delay * _JITTER.uniform(0.5, 1.0))
 
 
 class WebhookWorker:
