@@ -223,9 +223,10 @@ class HealthOut(BaseModel):
 
 class WebhookIn(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
-    client: str | int = Field(
-        description="The API client (platform) the endpoint belongs to: its name or its id."
-    )
+    client: (
+        Annotated[int, Field(ge=1, le=2**31 - 1)]
+        | Annotated[str, Field(min_length=1, max_length=100)]
+    ) = Field(description="The API client (platform) the endpoint belongs to: its name or id.")
     url: str = Field(
         min_length=1,
         max_length=2048,

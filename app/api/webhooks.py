@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from app.api.deps import ServicesDep, require, run_sync
@@ -19,9 +19,9 @@ from app.api.schemas import (
 )
 from app.api.uploads import read_model
 from app.services.clients import ClientView
+from app.web.inputs import Id32, Id64
 
 router = APIRouter(prefix="/v1", tags=["webhooks"])
-EndpointId = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 
 def _actor(client: ClientView) -> str:
@@ -67,7 +67,7 @@ async def list_webhooks(
     responses=problems(401, 403, 404, 422),
 )
 async def remove_webhook(
-    endpoint_id: EndpointId, services: ServicesDep, client: ClientView = require("admin")
+    endpoint_id: Id32, services: ServicesDep, client: ClientView = require("admin")
 ) -> Response:
     await run_sync(services.webhooks.remove, endpoint_id, actor=_actor(client))
     return Response(status_code=204)
@@ -80,7 +80,7 @@ async def remove_webhook(
     responses=problems(401, 403, 404, 422),
 )
 async def rotate_webhook(
-    endpoint_id: EndpointId, services: ServicesDep, client: ClientView = require("admin")
+    endpoint_id: Id32, services: ServicesDep, client: ClientView = require("admin")
 ) -> WebhookSecretOut:
     secret = await run_sync(services.webhooks.rotate, endpoint_id, actor=_actor(client))
     return WebhookSecretOut(secret=secret)
@@ -93,7 +93,7 @@ async def rotate_webhook(
     responses=problems(401, 403, 404, 422),
 )
 async def list_deliveries(
-    endpoint_id: EndpointId,
+    endpoint_id: Id32,
     services: ServicesDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     before: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
@@ -110,8 +110,8 @@ async def list_deliveries(
     responses=problems(401, 403, 404, 422),
 )
 async def redeliver(
-    endpoint_id: EndpointId,
-    delivery_id: Annotated[int, Path(ge=1, le=MAX_ID)],
+    endpoint_id: Id32,
+    delivery_id: Id64,
     services: ServicesDep,
     client: ClientView = require("admin"),
 ) -> Response:
