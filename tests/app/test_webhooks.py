@@ -17,6 +17,7 @@ import secrets
 import threading
 import time
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -413,3 +414,25 @@ def test_two_replicas_send_each_batch_once(
     seqs = [e["seq"] for e in receiver.events("/ok/replicas")]
     assert len(seqs) == len(set(seqs)) == len(expected)  # every event once: no failure, no repeat
     assert seqs == sorted(seqs)
+
+
+def test_webhook_health_counts_a_clients_deliveries(
+    server: Server, receiver: Receiver, admin: str
+) -> None:
+    ok = _add(server, admin, receiver.url("/ok/health"))
+    failing = _add(server, admin, receiver.url("/status/503"))
+    _report(server, 1)
+    eventually(lambda: receiver.requests("/ok/health"), timeout=10)
+    eventually(lambda: len(receiver.requests("/status/503")) >= 2, timeout=10)
+    svc = _SERVICES[server.database_url]
+    ids = {c.name: c.id for c in svc.clients.list()}
+    period = (datetime.now(UTC) - timedelta(hours=1), datetime.now(UTC) + timedelta(hours=1))
+    healthy = svc.webhooks.webhook_health(ids[ok["client"]], period)
+    assert healthy["endpoints"] == 1 and healthy["delivered"] == 1
+    assert healthy["failed"] == 0 and healthy["dead_lettered"] == 0
+    assert isinstance(healthy["median_latency_ms"], int) and healthy["last_error"] is None
+    sick = svc.webhooks.webhook_health(ids[failing["client"]], period)
+    assert sick["delivered"] == 0 and sick["retrying"] == 1
+    assert sick["failed"] >= 2 and sick["last_error"] == "HTTP 503"
+    empty = svc.webhooks.webhook_health(ids[ok["client"]], (period[1], period[1]))
+    assert empty["delivered"] == 0 and empty["median_latency_ms"] is None
