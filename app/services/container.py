@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import hashes
 from app.config import Settings
@@ -19,6 +21,7 @@ from app.services.hma import HmaCompat
 from app.services.images import DecodeSlots
 from app.services.matches import MatchService
 from app.services.ratelimit import RateLimiter
+from app.services.records import CheckCounter, Period, RecordService
 from app.services.retention import RetentionPolicy, RetentionService
 from app.services.review import ReviewService
 from app.services.sessions import SessionService
@@ -59,11 +62,14 @@ class Services:
     stopncii: StopNCIIService = field(init=False)
     hma: HmaCompat = field(init=False)
     webhooks: WebhookService = field(init=False)
+    check_counts: CheckCounter = field(init=False)
+    records: RecordService = field(init=False)
 
     def __post_init__(self) -> None:
         self.decodes = DecodeSlots(
             self.settings.max_concurrent_decodes, self.settings.decode_wait_seconds
         )
+        self.check_counts = CheckCounter()
         self.checker = Checker(
             self.checks,
             self.decodes,
@@ -73,6 +79,15 @@ class Services:
                 density=self.settings.pdq_variants,
             ),
             self.types,
+            self.check_counts,
+        )
+        # LEAD (issue 21 item 1): pass webhook_health=<the webhooks service's
+        # webhook_health(client_id, period)> here; until then records say "no webhooks"
+        self.records = RecordService(
+            self.db,
+            self.check_counts,
+            silent_after_days=self.settings.silent_after_days,
+            webhook_health=self._webhook_health,
         )
         self.hma = HmaCompat(self.checker, self.replica, self.feed.groups, self.types)
         self.entries = BankEntries(
@@ -98,6 +113,17 @@ class Services:
             ),
             key.get_secret_value() if key else None,
         )
+
+    def _webhook_health(self, client_id: int, period: Period) -> Mapping[str, Any] | None:
+        """A platform record's webhook delivery health over ``period`` (UTC days); None
+        for a platform without webhook endpoints."""
+        start = datetime.combine(period.start, datetime.min.time(), UTC)
+        end = datetime.combine(period.end, datetime.min.time(), UTC)
+        health = self.webhooks.webhook_health(client_id, (start, end))
+        if not health["endpoints"]:
+            return None
+        at = health["last_error_at"]
+        return {**health, "last_error_at": at.isoformat() if isinstance(at, datetime) else None}
 
     def webhook_worker(self) -> WebhookWorker:
         """A delivery worker for this process (the server starts it; see
@@ -144,6 +170,7 @@ class Services:
                 pin_lock_seconds=settings.pin_lock_seconds,
                 min_pdq_quality=settings.min_pdq_quality,
                 types=types,
+                show_platform_names=settings.show_platform_names_to_victims,
             ),
             checks=CheckService(
                 db,
@@ -181,5 +208,6 @@ class Services:
         self.replica.stop()
         try:
             self.clients.flush_last_used()
+            self.check_counts.flush(self.db)
         finally:
             self.db.dispose()

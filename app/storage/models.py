@@ -38,6 +38,7 @@ __all__ = [
     "CaseStatus",
     "Change",
     "ChangeOp",
+    "CheckDay",
     "Client",
     "DashboardSession",
     "DeploymentSecret",
@@ -421,3 +422,19 @@ class WebhookDelivery(Base):
     latency_ms: Mapped[int | None] = mapped_column(Integer)
     response_status: Mapped[int | None] = mapped_column(Integer)
     last_error: Mapped[str] = mapped_column(String(300), default="")
+
+
+class CheckDay(Base):
+    """How many uploads one client checked on one UTC day (migration 0012).
+
+    Checks without a match touch no table (they are answered from memory), so each
+    process counts them in memory and adds its counts here every few seconds
+    (:class:`app.services.records.CheckCounter`): the platform records' checks per day.
+    ``day`` is ``YYYY-MM-DD`` (a string sorts and compares the same on every engine).
+    """
+
+    __tablename__ = "check_day"
+
+    client_id: Mapped[int] = mapped_column(ForeignKey("client.id"), primary_key=True)
+    day: Mapped[str] = mapped_column(String(10), primary_key=True)
+    checks: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), default=0)

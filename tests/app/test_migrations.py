@@ -291,7 +291,7 @@ def test_0011_adds_webhooks_and_their_key_and_back(tmp_path: Path) -> None:
     assert len(bytes(key)) == 32
     assert tuple(stored) == (7, "dead", 12)
 
-    _run(url, "downgrade", "0009")
+    _run(url, "downgrade", "0012")
     assert "webhook_endpoint" not in _tables(url)
     assert "webhook_delivery" not in _tables(url)
     engine = create_engine(url)

@@ -9,7 +9,7 @@ Downgrade drops both tables and the deployment secret; endpoints and their histo
 lost.
 
 Revision ID: 0011
-Revises: 0009
+Revises: 0012 (written against 0009; re-chained after 0012 when main brought it)
 Create Date: 2026-12-07 12:00:00.000000
 """
 
@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0011"
-down_revision = "0009"
+down_revision = "0012"
 branch_labels = None
 depends_on = None
 
