@@ -84,7 +84,7 @@ def _key(server: Server, scopes: str = "check,feed", name: str | None = None) ->
 
 @pytest.fixture(scope="module")
 def admin(server: Server) -> str:
-    return _key(server, "admin")
+    return _key(server, "admin", name="hook-admin-x")
 
 
 def _pdq() -> str:
@@ -436,3 +436,8 @@ def test_webhook_health_counts_a_clients_deliveries(
     assert sick["failed"] >= 2 and sick["last_error"] == "HTTP 503"
     empty = svc.webhooks.webhook_health(ids[ok["client"]], (period[1], period[1]))
     assert empty["delivered"] == 0 and empty["median_latency_ms"] is None
+    # the platform's record carries it (GET /v1/clients/{id}/record, docs/records.md)
+    with server.client(admin) as c:
+        record = c.get(f"/v1/clients/{ids[ok['client']]}/record").json()
+        assert record["webhooks"]["delivered"] == 1, record
+        assert c.get(f"/v1/clients/{ids['hook-admin-x']}/record").json()["webhooks"] is None
