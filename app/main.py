@@ -24,6 +24,7 @@ from app.api import (
     health,
     matches,
     records,
+    webhooks,
 )
 from app.config import Settings
 from app.dashboard import records as dashboard_records
@@ -59,6 +60,9 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         gc.collect()
         gc.freeze()
         services.replica.start()
+        webhook_worker = services.webhook_worker() if settings.webhook_worker else None
+        if webhook_worker is not None:
+            webhook_worker.start()
         flusher = asyncio.create_task(_flush_last_used(services))
         counts = asyncio.create_task(_flush_check_counts(services))
         observer = asyncio.create_task(_observe_replica(services))
@@ -70,6 +74,8 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
             counts.cancel()
             observer.cancel()
             purger.cancel()
+            if webhook_worker is not None:
+                webhook_worker.stop()
             await asyncio.to_thread(services.close)
             gc.unfreeze()  # an app built again in this process (tests) starts afresh
 
@@ -100,6 +106,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         banks.router,
         health.router,
         compat_stopncii.router,
+        webhooks.router,
         records.router,
     ):
         app.include_router(router, dependencies=no_nul)

@@ -232,6 +232,64 @@ class HealthOut(BaseModel):
     status: str
 
 
+class WebhookIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+    client: (
+        Annotated[int, Field(ge=1, le=2**31 - 1)]
+        | Annotated[str, Field(min_length=1, max_length=100)]
+    ) = Field(description="The API client (platform) the endpoint belongs to: its name or id.")
+    url: str = Field(
+        min_length=1,
+        max_length=2048,
+        description="Where deliveries are POSTed: https (http only where "
+        "HASHBANK_WEBHOOK_ALLOW_HTTP is set), resolving to public addresses only unless "
+        "listed in HASHBANK_WEBHOOK_ALLOWED_HOSTS.",
+    )
+    events: list[Annotated[str, Field(max_length=32)]] | None = Field(
+        None,
+        max_length=16,
+        description="Event types to send (hash.added, hash.status_changed, hash.withdrawn, "
+        "hash.removed); left out or empty: every type.",
+    )
+
+
+class WebhookOut(BaseModel):
+    id: int
+    client: str
+    url: str
+    events: list[str]
+    created_at: datetime
+    cursor: int = Field(description="The last change-log sequence number delivered.")
+    rotating: bool = Field(description="A previous secret still signs beside the current one.")
+
+
+class NewWebhookOut(WebhookOut):
+    secret: str = Field(description="The signing secret: shown once, it cannot be read again.")
+
+
+class WebhookSecretOut(BaseModel):
+    secret: str = Field(
+        description="The new signing secret (shown once); the previous one keeps signing "
+        "beside it for 24 hours."
+    )
+
+
+class DeliveryOut(BaseModel):
+    id: int
+    first_seq: int
+    last_seq: int
+    events: int
+    status: Literal["retrying", "delivered", "dead", "redelivered"]
+    attempts: int
+    created_at: datetime
+    last_attempt_at: datetime | None
+    next_attempt_at: datetime | None
+    delivered_at: datetime | None
+    latency_ms: int | None
+    response_status: int | None
+    last_error: str
+
+
 class RecordDayOut(BaseModel):
     day: date
     checks: int
