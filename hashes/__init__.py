@@ -25,6 +25,10 @@ from hashes._registry import (
 )
 from hashes._signals import SignalType, bits_of, hamming, hex_to_bytes, is_perceptual, parse_hash
 from hashes._vpdq import (
+    FRAME_DISTANCE,
+    MAX_FRAMES,
+    QUALITY_FLOOR,
+    QUERY_MATCH_PERCENT,
     VIDEO_MD5,
     VIDEO_SHA256,
     VPDQ,
@@ -41,6 +45,10 @@ __all__ = [
     "BUILTINS",
     "BUILTIN_SPECS",
     "ENTRY_POINT_GROUP",
+    "FRAME_DISTANCE",
+    "MAX_FRAMES",
+    "QUALITY_FLOOR",
+    "QUERY_MATCH_PERCENT",
     "VIDEO_MD5",
     "VIDEO_SHA256",
     "VPDQ",

@@ -11,7 +11,7 @@ import hashes
 from app.api.deps import ServicesDep, optional_client, run_sync
 from app.api.problems import json_body, problems
 from app.api.schemas import CaseOut, HashesIn, NewCaseOut
-from app.api.uploads import ImagePart, body_kind, read_images, read_model, wiped
+from app.api.uploads import ImagePart, body_kind, hash_inputs, read_images, read_model, wiped
 from app.errors import InvalidInput
 from app.services.clients import ClientView
 from app.services.container import Services
@@ -47,7 +47,7 @@ async def _read_hashes(request: Request, services: Services, limit: int) -> list
     else:
         body = await read_model(request, HashesIn)
         items = validate_hashes(
-            (HashInput(h["type"], h["value"], h.get("quality")) for h in body.hashes),
+            hash_inputs(body.hashes),
             services.types,
         )
     if len(items) > limit:

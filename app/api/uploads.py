@@ -9,7 +9,8 @@ which copies of an upload this cannot reach).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import json
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -20,10 +21,12 @@ from pydantic import BaseModel, ValidationError
 from python_multipart.multipart import MultipartParser, parse_options_header
 
 import hashes
+from app.api.schemas import HashIn
 from app.errors import BadRequest, InvalidInput, PayloadTooLarge, UnsupportedMedia
+from app.services.inputs import HashInput
 from app.web.inputs import NUL_REFUSED, json_has_nul
 
-__all__ = ["ImagePart", "body_kind", "read_images", "read_model", "wiped"]
+__all__ = ["ImagePart", "body_kind", "hash_inputs", "read_images", "read_model", "wiped"]
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -147,3 +150,17 @@ async def read_images(
     if not parts:
         raise InvalidInput(f"no file in the multipart field {field!r}")
     return parts
+
+
+def hash_inputs(items: Sequence[HashIn]) -> list[HashInput]:
+    """The hashes of a JSON body as the services take them (a vpdq value sent as the
+    list of frame strings becomes Meta's serialised text, which the type parses)."""
+    return [
+        HashInput(
+            x["type"],
+            x["value"] if isinstance(x["value"], str) else json.dumps(x["value"]),
+            x.get("quality"),
+            x.get("seconds"),
+        )
+        for x in items
+    ]

@@ -14,7 +14,7 @@ from app.services import audit
 from app.services.inputs import DEFAULT_MIN_PDQ_QUALITY, HashInput, refuse_weak
 from app.storage import Session
 from app.storage.db import Database
-from app.storage.models import Bank, BankPolicy, Change, ChangeOp, Signal, utcnow
+from app.storage.models import Bank, BankPolicy, Change, ChangeOp, Signal, stored_value, utcnow
 from app.storage.repositories import (
     BankRepository,
     BankThresholdRepository,
@@ -233,12 +233,15 @@ class BankEntries:
                     case_id=None,
                     bank_id=bank.id,
                     type=i.type,
-                    value=i.value,
+                    value=stored[0],
+                    body=stored[1],
                     quality=i.quality,
+                    seconds=i.seconds,
                     created_at=now,
                     note=note,
                 )
                 for i in items
+                for stored in (stored_value(i.value),)
             ]
             SignalRepository(session).add_many(signals)
             changes = ChangeRepository(session)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -18,16 +19,20 @@ __all__ = [
 ]
 
 DEFAULT_MIN_PDQ_QUALITY = 50
+MAX_SECONDS = 36_000.0  # a frame's time: vPDQ's longest value at one frame per second
 _NO_QUALITY = "hash needs its quality (0-100, at least {}); one sent without counts as 0"
 
 
 @dataclass(frozen=True, slots=True)
 class HashInput:
-    """One hash of one signal type, lowercase hex, with an optional PDQ quality."""
+    """One hash of one signal type, lowercase hex (a vPDQ value: Meta's serialisation),
+    with an optional PDQ quality; ``seconds``: a PDQ hash of one frame of the video the
+    same request reports, at that time in the video (a frame variant)."""
 
     type: str
     value: str
     quality: int | None = None
+    seconds: float | None = None
 
 
 def validate_hashes(
@@ -43,7 +48,17 @@ def validate_hashes(
             raise InvalidInput(f"hashes[{i}]: {exc}") from exc
         if item.quality is not None and not 0 <= item.quality <= 100:
             raise InvalidInput(f"hashes[{i}]: quality must be between 0 and 100")
-        out.append(HashInput(str(item.type), value, item.quality))  # valid: a type name
+        if item.seconds is not None:
+            spec = types.get(item.type)
+            if not spec.perceptual or spec.bits is None:
+                raise InvalidInput(
+                    f"hashes[{i}]: seconds belongs to a frame's perceptual hash (pdq), "
+                    f"not to {item.type}"
+                )
+            if not math.isfinite(item.seconds) or not 0 <= item.seconds <= MAX_SECONDS:
+                raise InvalidInput(f"hashes[{i}]: seconds must be between 0 and {MAX_SECONDS}")
+        # valid: a type name
+        out.append(HashInput(str(item.type), value, item.quality, item.seconds))
     return out
 
 
