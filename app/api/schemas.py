@@ -178,6 +178,33 @@ class FeedOut(BaseModel):
     has_more: bool
 
 
+class VideoSettingsIn(BaseModel):
+    """A bank's video settings (its frame distance is its ``vpdq`` threshold)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+    quality_floor: int = Field(
+        50, ge=0, le=100, description="vPDQ frames of a lower quality are ignored."
+    )
+    match_percent: int = Field(
+        80,
+        ge=1,
+        le=100,
+        description="A video matches a stored video when this share of its frames match.",
+    )
+    image_in_video: bool = Field(
+        True, description="An image checked may match a frame of a stored video."
+    )
+    video_has_image: bool = Field(
+        True, description="A video checked may match a stored image it shows for image_seconds."
+    )
+    image_seconds: int = Field(
+        2,
+        ge=1,
+        le=3600,
+        description="Sampled seconds of a checked video that must match a stored image.",
+    )
+
+
 class BankIn(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
     name: str = Field(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")
@@ -197,6 +224,7 @@ class BankIn(BaseModel):
         description="Let a match on a pHash alone block; false: it answers review "
         "(64-bit pHashes collide too easily to block on their own).",
     )
+    video: VideoSettingsIn = Field(default_factory=VideoSettingsIn)
 
     @model_validator(mode="after")
     def _one_threshold_per_type(self) -> BankIn:
@@ -216,6 +244,15 @@ class BankIn(BaseModel):
         return out
 
 
+class VideoSettingsOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    quality_floor: int
+    match_percent: int
+    image_in_video: bool
+    video_has_image: bool
+    image_seconds: int
+
+
 class BankOut(BaseModel):
     id: int
     name: str
@@ -228,6 +265,7 @@ class BankOut(BaseModel):
         "service's defaults)."
     )
     phash_block: bool = Field(description="Whether a pHash-only match may block.")
+    video: VideoSettingsOut
     hashes: int
 
 
