@@ -54,7 +54,8 @@ def _video(detail: VideoDetail | None) -> dict[str, Any]:
 @router.post(
     "",
     response_model=CheckOut,
-    summary="Check one upload (its hashes, or the image hashed in memory) against the bank",
+    summary="Check one upload (its hashes, or the image or video hashed in memory) against "
+    "the bank",
     responses=problems(400, 401, 403, 413, 415, 422, 429, 503),
     openapi_extra=json_body(HashesIn, multipart=True),
 )
@@ -64,9 +65,15 @@ async def check(
     # a client serving a probing penalty was refused with its authentication (before the
     # body is read); the use case decides the rest (budget, variants, threads)
     if body_kind(request) == "multipart":
-        parts = await read_images(request, max_files=1, max_bytes=services.settings.max_image_bytes)
+        s = services.settings
+        parts = await read_images(
+            request, max_files=1, max_bytes=s.max_image_bytes, more={"video": s.max_video_bytes}
+        )
         with wiped(parts):
-            result = await services.checker.check_image(parts[0].data, client.id)
+            if parts[0].field == "video":
+                result = await services.checker.check_video(parts[0].data, client.id)
+            else:
+                result = await services.checker.check_image(parts[0].data, client.id)
         parts.clear()
     else:
         body = await read_model(request, HashesIn)

@@ -11,7 +11,12 @@ import hashes
 from app.errors import CaseLocked, Conflict, InvalidInput, NotFound, Unauthorized
 from app.index.replica import IndexReplica
 from app.services import audit
-from app.services.inputs import DEFAULT_MIN_PDQ_QUALITY, HashInput, refuse_weak
+from app.services.inputs import (
+    DEFAULT_MIN_PDQ_QUALITY,
+    HashInput,
+    inherit_frame_quality,
+    refuse_weak,
+)
 from app.services.secrets import hash_pin, new_case_id, new_pin, normalize_case_id, verify_pin
 from app.storage.db import Database
 from app.storage.models import Case, CaseStatus, ChangeOp, Signal, stored_value, utcnow
@@ -62,7 +67,7 @@ def _view(case: Case) -> CaseView:
 
 def _dedupe(items: Sequence[HashInput]) -> list[HashInput]:
     seen: dict[tuple[str, str], HashInput] = {}
-    for item in items:
+    for item in inherit_frame_quality(items):
         seen.setdefault((item.type, item.value), item)
     return list(seen.values())
 

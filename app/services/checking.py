@@ -20,6 +20,7 @@ from app.errors import InvalidInput
 from app.services.checks import Candidate, CheckResult, CheckService
 from app.services.images import DecodeSlots, hash_image
 from app.services.inputs import HashInput, from_hashes, validate_hashes
+from app.services.video_uploads import hash_video_upload, video_items
 
 __all__ = ["CheckLimits", "Checker"]
 
@@ -34,6 +35,8 @@ class CheckLimits:
     max_hashes: int = 64  # one upload's hashes: PDQ variants, pHash, MD5, SHA-256
     inline_search: int = 64  # a batch with more hashes in all is searched in a thread
     max_video_frames: int = hashes.MAX_FRAMES  # of the vpdq values of one request
+    max_video_bytes: int = 512 * 1024 * 1024  # a video hashed by the server
+    max_video_seconds: float = 36_000.0
     frame_variants: int = 16  # PDQ hashes with seconds per frame of a video checked
 
 
@@ -111,6 +114,33 @@ class Checker:
         h = await self.hash_upload(data)
         # the variants of the image checked (``stored=False``), not the ones a report keeps
         return await self._check(from_hashes(h, stored=False, types=self.types), client_id)
+
+    async def check_video(
+        self, data: bytes | bytearray, client_id: int | None
+    ) -> CheckResult | None:
+        """Hash one uploaded video in memory (vPDQ with the check-side frame variants,
+        MD5, SHA-256) in a worker thread holding a decoding slot, and check it; None when
+        nothing matched. The caller zeroes ``data``.
+
+        Raises:
+            Busy: every decoding slot stayed taken.
+            PayloadTooLarge: over HASHBANK_MAX_VIDEO_BYTES.
+            InvalidInput: over the duration or frame limit, or not a video hashbank reads.
+            RateLimited: the client is probing.
+        """
+        limits = self.limits
+        video_limits = hashes.VideoLimits(
+            max_bytes=limits.max_video_bytes,
+            max_seconds=limits.max_video_seconds,
+            max_frames=limits.max_video_frames,
+        )
+        async with self.decodes.hold():
+            h = await to_thread.run_sync(
+                lambda: hash_video_upload(data, limits=video_limits, variants="check")
+            )
+        items = video_items(h, self.types)
+        found = await to_thread.run_sync(self.checks.find, items)
+        return await self._record(found, client_id)
 
     async def hash_upload(self, data: bytes | bytearray) -> hashes.Hashes:
         """Hash one uploaded image in memory (a ``bytearray`` is zeroed once read) in a

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -13,6 +14,7 @@ __all__ = [
     "DEFAULT_MIN_PDQ_QUALITY",
     "HashInput",
     "from_hashes",
+    "inherit_frame_quality",
     "refuse_weak",
     "validate_hashes",
     "weakness",
@@ -33,6 +35,30 @@ class HashInput:
     value: str
     quality: int | None = None
     seconds: float | None = None
+
+
+def inherit_frame_quality(items: Sequence[HashInput]) -> list[HashInput]:
+    """``items`` with each PDQ frame variant (a hash with ``seconds``) sent without a
+    quality given the quality of the frame nearest its time in the request's vPDQ value
+    (a variant is judged as its frame: one of a blank frame is refused as weak). With no
+    vPDQ value in ``items`` they stay as they are. ``items`` must be valid."""
+    frames = [f for item in items if item.type == "vpdq" for f in hashes.parse_vpdq(item.value)]
+    if not frames or not any(i.seconds is not None and i.quality is None for i in items):
+        return list(items)
+    times = sorted((f.seconds, f.quality) for f in frames)
+    keys = [t for t, _ in times]
+
+    def quality_at(seconds: float) -> int:
+        at = bisect.bisect_left(keys, seconds)
+        near = [j for j in (at - 1, at) if 0 <= j < len(times)]
+        return times[min(near, key=lambda j: abs(keys[j] - seconds))][1]
+
+    return [
+        HashInput(i.type, i.value, quality_at(i.seconds), i.seconds)
+        if i.seconds is not None and i.quality is None
+        else i
+        for i in items
+    ]
 
 
 def validate_hashes(
