@@ -45,7 +45,7 @@ class Settings(BaseSettings):
     signal_types: str = Field(
         "",
         description="Signal types enabled (comma-separated names, e.g. pdq,md5). Empty: the "
-        "built-in pdq, phash, md5 and sha256 plus every type installed plug-in packages "
+        "built-in pdq, phash, md5, sha256, video_md5, video_sha256 and vpdq plus every type installed plug-in packages "
         "register (entry-point group hashbank.signal_types).",
     )
     max_body_bytes: int = Field(
