@@ -142,10 +142,11 @@ def main() -> None:
         bf = _median_ms(lambda q=query: brute(words, owner, store, q), max(3, args.repeat // 5))
         rows.append((name, idx, bf))
     load = os.getloadavg()[0]
+    mib = store.index.memory_bytes() / 2**20
     lines = [
         f"{total:,} stored frame hashes ({args.videos:,} videos of {args.frames:,} frames, "
         f"{total / 3600:,.0f} hours at one frame a second); indexed in {load_s:.1f} s "
-        f"(parsing Meta's text included); frame index {store.index.memory_bytes() / 2**20:,.0f} MiB. "
+        f"(parsing Meta's text included); frame index {mib:,.0f} MiB. "
         f"Python {platform.python_version()}, load average {load:.1f} on "
         f"{os.cpu_count()} cores during the run.",
         "",
