@@ -162,3 +162,46 @@ def test_bank_settings_turn_each_direction_off(server_factory) -> None:
     assert not _check(server, key, [{"type": "pdq", "value": frames[2].pdq}])["match"]
     shows = [hashes.VpdqFrame(photo, 90, float(t)) for t in range(5)] + _frames(1, 5)
     assert not _check(server, key, [{"type": "vpdq", "value": _meta(shows)}])["match"]
+
+
+def test_a_video_added_to_a_case_and_checked_in_a_batch(live_server: Server, api_key: str) -> None:
+    photo = secrets.token_hex(32)
+    with live_server.client() as c:  # an anonymous victim: a photo first, then the video
+        case = c.post(
+            "/v1/cases", json={"hashes": [{"type": "pdq", "value": photo, "quality": 90}]}
+        ).json()
+        frames = _frames(6)
+        r = c.post(
+            f"/v1/cases/{case['case_id']}/hashes",
+            headers={"X-Case-Pin": case["pin"]},
+            json={"hashes": [{"type": "vpdq", "value": _meta(frames)}]},
+        )
+        assert r.status_code == 200 and r.json()["hashes"] == 2, r.text
+        # a frame variant with no vPDQ value to take its quality from: refused for anyone
+        # without a key (a hash with no quality counts as the lowest)
+        r = c.post(
+            f"/v1/cases/{case['case_id']}/hashes",
+            headers={"X-Case-Pin": case["pin"]},
+            json={"hashes": [{"type": "pdq", "value": secrets.token_hex(32), "seconds": 3.0}]},
+        )
+        assert r.status_code == 422 and "quality" in r.json()["detail"], r.text
+
+    def batch() -> list[dict]:
+        with live_server.client(api_key) as c:
+            r = c.post(
+                "/v1/check/batch",
+                json={
+                    "items": [
+                        {"hashes": [{"type": "vpdq", "value": _meta(frames)}]},
+                        {"hashes": [{"type": "vpdq", "value": _meta(_frames(6))}]},
+                        {"hashes": [{"type": "pdq", "value": frames[3].pdq}]},
+                    ]
+                },
+            )
+        assert r.status_code == 200, r.text
+        return list(r.json()["results"])
+
+    results = eventually(lambda: (b := batch())[0]["match"] and b, timeout=3.0)
+    assert [r["match"] for r in results] == [True, False, True]
+    assert results[0]["matches"][0]["query_percent"] == 100.0
+    assert results[2]["matches"][0]["seconds"] == 3.0
