@@ -13,7 +13,7 @@ Downgrade drops the columns: long values and frame times are lost (the rows of l
 values are deleted first, since their ``value`` is a digest no older version can use).
 
 Revision ID: 0010
-Revises: 0009
+Revises: 0011 (written on 0009; re-chained after the merge of main, whose head is 0011)
 Create Date: 2026-12-07 12:10:00.000000
 """
 
@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0010"
-down_revision = "0009"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 
