@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+import hashes
 from app.storage.models import (
     AuditEvent,
     Bank,
@@ -45,6 +46,12 @@ class BankRow:
     description: str
     phash_block: bool
     created_at: datetime
+    # videos (migration 0010; see models.Bank)
+    video_quality_floor: int = 50
+    video_match_percent: int = 80
+    image_in_video: bool = True
+    video_has_image: bool = True
+    video_image_seconds: int = 2
 
     @classmethod
     def of(cls, bank: Bank) -> BankRow:
@@ -55,6 +62,11 @@ class BankRow:
             bank.description,
             bool(bank.phash_block),
             bank.created_at,
+            int(bank.video_quality_floor),
+            int(bank.video_match_percent),
+            bool(bank.image_in_video),
+            bool(bank.video_has_image),
+            int(bank.video_image_seconds),
         )
 
 
@@ -69,8 +81,9 @@ class ChangeRow:
     case_id: int | None
     bank_id: int | None
     signal_type: str | None
-    value: str | None
+    value: str | None  # the full value: a long one's body (see models.stored_value)
     status: str | None
+    seconds: float | None = None  # a video frame's PDQ hash: the frame's time
 
     @classmethod
     def of(cls, change: Change) -> ChangeRow:
@@ -84,6 +97,7 @@ class ChangeRow:
             change.signal_type,
             change.value,
             change.status,
+            change.seconds,
         )
 
 
@@ -144,6 +158,8 @@ class MatchRow:
     reviewed_by: str | None
     query_value: str
     attempt: bool = True  # the first match of its upload for this case
+    video_start: float | None = None  # a match in a stored video: the matched interval
+    video_end: float | None = None
 
     @property
     def reviewable(self) -> bool:
@@ -167,6 +183,8 @@ class MatchRow:
             m.reviewed_by,
             m.query_value,
             m.attempt,
+            m.video_start,
+            m.video_end,
         )
 
 
@@ -180,10 +198,31 @@ class HashRow:
     quality: int | None
     created_at: datetime
     deleted_at: datetime | None
+    seconds: float | None = None  # a frame variant: its time in the case's video
+    frames: int | None = None  # a vPDQ value: its sampled frames ...
+    duration: float | None = None  # ... and the last one's time (the video's length)
 
     @classmethod
     def of(cls, s: Signal) -> HashRow:
-        return cls(s.id, s.type, s.value, s.quality, s.created_at, s.deleted_at)
+        frames: int | None = None
+        duration: float | None = None
+        if s.body is not None:
+            try:
+                listed = hashes.parse_vpdq(s.body)
+                frames, duration = len(listed), max(f.seconds for f in listed)
+            except hashes.InvalidHash:
+                pass  # a long value of another type: shown by its digest alone
+        return cls(
+            s.id,
+            s.type,
+            s.value,
+            s.quality,
+            s.created_at,
+            s.deleted_at,
+            s.seconds,
+            frames,
+            duration,
+        )
 
 
 @dataclass(frozen=True, slots=True)

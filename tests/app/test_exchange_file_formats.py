@@ -74,8 +74,8 @@ def test_pytx_local_file_lines():
     assert bad(f"pdq {a}\npdq {b}\npdq\n", "pytx-file").startswith("line 3: expected")
     assert bad(f"pdq {a}\npdq 12ab\n", "pytx-file").startswith("line 2: ")
     # a type ThreatExchange has that no hashbank type is: an error naming it, or counted
-    video = f"pdq {a}\nvideo_md5 {'ab' * 16}\n"
-    assert "line 2: threatexchange signal type 'video_md5'" in bad(video, "pytx-file")
+    video = f"pdq {a}\nurl_md5 {'ab' * 16}\n"
+    assert "line 2: threatexchange signal type 'url_md5'" in bad(video, "pytx-file")
     entries = read(video, "pytx-file", skip_unknown=True)
     assert items(entries) == [("pdq", a)] and entries[1].skipped is not None
     # hashbank's own name of a type is not ThreatExchange's: md5 has no pytx name
@@ -118,7 +118,7 @@ def test_stopncii_records_in_every_shape():
         _record(a),
         _record(b, "Withdrawn"),
         _record(c, "Deleted"),
-        _record("ab" * 16, kind="VideoMD5"),
+        _record("ab" * 16, kind="VideoTMK"),
     ]
     answer = {"count": 4, "nextPageToken": None, "nextSetTimestamp": 1, "hasMoreRecords": False}
     shapes = {
@@ -138,9 +138,9 @@ def test_stopncii_records_in_every_shape():
         assert tally.skipped == {
             "hashStatus 'Withdrawn'": 1,
             "hashStatus 'Deleted'": 1,
-            "stopncii signal type 'VideoMD5' (no enabled type)": 1,
+            "stopncii signal type 'VideoTMK' (no enabled type)": 1,
         }, shape
-        assert "signal type 'VideoMD5'" in bad(text, "stopncii"), shape
+        assert "signal type 'VideoTMK'" in bad(text, "stopncii"), shape
 
 
 def test_stopncii_errors_name_the_line_of_the_record():
@@ -168,8 +168,10 @@ def test_hashbanks_own_formats_still_read():
     assert items(read(json.dumps({"type": "md5", "value": "ab" * 16}), "jsonl")) == [
         ("md5", "ab" * 16)
     ]
-    assert bad(f"type,value\nvpdq,{a}\n", "csv").startswith("line 2: unknown signal type")
-    assert read(f"type,value\nvpdq,{a}\n", "csv", skip_unknown=True)[0].skipped
+    assert bad(f"type,value\ndhash,{a}\n", "csv").startswith("line 2: unknown signal type")
+    assert read(f"type,value\ndhash,{a}\n", "csv", skip_unknown=True)[0].skipped
+    # a vpdq value is a type of its own: not a lone hash
+    assert bad(f"type,value\nvpdq,{a}\n", "csv").startswith("line 2: a vpdq value is")
 
 
 def test_detect_tells_the_formats_apart():

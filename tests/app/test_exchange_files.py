@@ -52,7 +52,7 @@ def test_threatexchange_dataset_csv_imports_into_hashbank(server_factory, tmp_pa
     signals = tmp_path / "platform.txt"
     signals.write_text(
         "".join(f"pdq {v}\n" for v in values[:150])
-        + f"video_md5 {'ab' * 16}\n"  # a type of pytx that hashbank has no name for
+        + f"url_md5 {'ab' * 16}\n"  # a type of pytx that hashbank has no name for
         + "".join(f"pdq {v}\n" for v in values[150:])
     )
     tx.local_file("platform-list", signals)
@@ -63,12 +63,12 @@ def test_threatexchange_dataset_csv_imports_into_hashbank(server_factory, tmp_pa
 
     refused = server.cli("import", str(dataset), check=False)
     assert refused.returncode == 1
-    assert "threatexchange signal type 'video_md5'" in refused.stderr
+    assert "threatexchange signal type 'url_md5'" in refused.stderr
     assert "line " in refused.stderr and "nothing was imported" in refused.stderr
 
     done = server.cli("import", str(dataset), "--skip-unknown")
     assert "imported 300 hashes into bank 'reports'" in done.stderr
-    assert "left out 1: threatexchange signal type 'video_md5'" in done.stderr
+    assert "left out 1: threatexchange signal type 'url_md5'" in done.stderr
     # exactly these (the refused import wrote nothing)
     assert sorted(line.split(",")[1] for line in exported(server)[1:]) == sorted(values)
 
@@ -141,14 +141,14 @@ def test_stopncii_records_import_only_active_hashes(server_factory, tmp_path: Pa
             record(active, "Active"),
             record(withdrawn, "Withdrawn"),
             record(pdq(), "Deleted"),
-            record("cd" * 16, "Active", "VideoMD5"),
+            record("cd" * 16, "Active", "VideoTMK"),  # a StopNCII type hashbank lacks
         ],
     }
     path = tmp_path / "FetchHashes.json"
     path.write_text(json.dumps(answer, indent=2))
     done = server.cli("import", str(path), "--skip-unknown")
     assert "imported 1 hashes" in done.stderr
-    for note in ("1: hashStatus 'Withdrawn'", "1: hashStatus 'Deleted'", "'VideoMD5'"):
+    for note in ("1: hashStatus 'Withdrawn'", "1: hashStatus 'Deleted'", "'VideoTMK'"):
         assert note in done.stderr
     assert [line.split(",")[1] for line in exported(server)[1:]] == [active]
 

@@ -60,7 +60,7 @@ def test_hash_files_blocks_run_with_both_clis(server_factory, tmp_path: Path):
     # the platform's own collaboration: pytx's local-file exchange
     listing = tmp_path / "platform.txt"
     # (two: pytx 1.2.17's PDQ index of a single signal matches nothing)
-    listing.write_text(f"pdq {pdq}\npdq {secrets.token_hex(32)}\nvideo_md5 {'ab' * 16}\n")
+    listing.write_text(f"pdq {pdq}\npdq {secrets.token_hex(32)}\nurl_md5 {'ab' * 16}\n")
     run_block(
         _setup(f"threatexchange config collab edit local_file --create --filename {listing} p"),
         cwd=tmp_path,
@@ -84,7 +84,7 @@ def test_hash_files_blocks_run_with_both_clis(server_factory, tmp_path: Path):
         ran[block.name] = run_block(block, cwd=tmp_path, env=env)
     assert set(ran) == {"files-dataset-import", "files-export-pytx", "files-stopncii"}
     assert "imported 2 hashes into bank 'reports'" in ran["files-dataset-import"].stderr
-    assert "left out 1: threatexchange signal type 'video_md5'" in (
+    assert "left out 1: threatexchange signal type 'url_md5'" in (
         ran["files-dataset-import"].stderr
     )
     assert f"pdq {pdq}" in (tmp_path / "hashbank.txt").read_text()
