@@ -7,12 +7,16 @@ their own side (hash locally, match the feed with :class:`HashIndex`).
 from hashes._decode import wipe
 from hashes._errors import (
     CorruptImage,
+    CorruptVideo,
     HashError,
     ImageError,
     ImageTooLarge,
     InvalidHash,
     SignalSpecError,
     UnsupportedImage,
+    UnsupportedVideo,
+    VideoError,
+    VideoTooLarge,
 )
 from hashes._hashes import DecodeLimits, Hashes, hash_bytes, hash_file, warm_up
 from hashes._index import HashIndex
@@ -24,6 +28,8 @@ from hashes._registry import (
     SignalSpec,
 )
 from hashes._signals import SignalType, bits_of, hamming, hex_to_bytes, is_perceptual, parse_hash
+from hashes._video import FrameVariants, VideoHashes, VideoLimits, hash_video, sniff_video
+from hashes._video_match import match_with_variants
 from hashes._vpdq import (
     VIDEO_MD5,
     VIDEO_SHA256,
@@ -45,7 +51,9 @@ __all__ = [
     "VIDEO_SHA256",
     "VPDQ",
     "CorruptImage",
+    "CorruptVideo",
     "DecodeLimits",
+    "FrameVariants",
     "HashError",
     "HashIndex",
     "Hashes",
@@ -57,7 +65,12 @@ __all__ = [
     "SignalSpecError",
     "SignalType",
     "UnsupportedImage",
+    "UnsupportedVideo",
+    "VideoError",
+    "VideoHashes",
+    "VideoLimits",
     "VideoMatch",
+    "VideoTooLarge",
     "VpdqFrame",
     "VpdqSpec",
     "bits_of",
@@ -65,12 +78,15 @@ __all__ = [
     "hamming",
     "hash_bytes",
     "hash_file",
+    "hash_video",
     "hex_to_bytes",
     "is_perceptual",
     "match_percentages",
+    "match_with_variants",
     "parse_hash",
     "parse_vpdq",
     "prepare_frames",
+    "sniff_video",
     "warm_up",
     "wipe",
 ]

@@ -10,18 +10,26 @@ numpy, zlib, pillow-heif) are translated at the boundary with ``raise ... from``
         ├── UnsupportedImage     not an allowed format, too small, extreme aspect ratio
         ├── ImageTooLarge        over the byte or pixel limit (decompression bombs too)
         └── CorruptImage         empty, truncated or undecodable data
+    └── VideoError           a video that cannot be hashed
+        ├── UnsupportedVideo     not an allowed container or codec, no video stream
+        ├── VideoTooLarge        over the byte, duration, frame or pixel limit
+        └── CorruptVideo         empty, truncated or undecodable data
 """
 
 from __future__ import annotations
 
 __all__ = [
     "CorruptImage",
+    "CorruptVideo",
     "HashError",
     "ImageError",
     "ImageTooLarge",
     "InvalidHash",
     "SignalSpecError",
     "UnsupportedImage",
+    "UnsupportedVideo",
+    "VideoError",
+    "VideoTooLarge",
 ]
 
 
@@ -50,4 +58,20 @@ class ImageTooLarge(ImageError):
 
 
 class CorruptImage(ImageError):
+    """The data is empty, truncated or otherwise undecodable."""
+
+
+class VideoError(HashError):
+    """A video could not be hashed."""
+
+
+class UnsupportedVideo(VideoError):
+    """Not a container or codec hashbank reads, or no video stream."""
+
+
+class VideoTooLarge(VideoError):
+    """The video exceeds the byte, duration, frame-count or frame-size limit."""
+
+
+class CorruptVideo(VideoError):
     """The data is empty, truncated or otherwise undecodable."""

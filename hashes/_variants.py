@@ -86,7 +86,8 @@ class VariantPlan:
     """Which variants each side hashes (see the module docstring).
 
     ``windows``: False leaves ``pdq`` alone on both sides. ``dihedral``: report side,
-    the flips and quarter turns. ``trim``: both sides. ``derotate``: check side.
+    the flips and quarter turns (``turns``: which of them, keys of :data:`DIHEDRAL`).
+    ``trim``: both sides. ``derotate``: check side.
     ``centre_keeps``, ``aspects``, ``grid_keep`` x ``grid_steps``: report side crops.
     ``edge_depth``: both sides, the edge windows' depth (0: none). ``check_keep``: check
     side centred crop (0: none). ``stored_keypoints`` / ``check_keypoints``: corners
@@ -98,6 +99,7 @@ class VariantPlan:
 
     windows: bool = True
     dihedral: bool = True
+    turns: tuple[str, ...] = _STORED_TURNS
     trim: bool = True
     derotate: bool = True
     centre_keeps: tuple[float, ...] = ()
@@ -298,7 +300,7 @@ def stored_variants(pdq: str, work: Work, plan: VariantPlan) -> tuple[str, ...]:
     whole = plane.box(0, h, 0, w)
     out: list[str | None] = [pdq, block_hash(whole)]
     if plan.dihedral:
-        out += [block_hash(np.ascontiguousarray(DIHEDRAL[t](whole))) for t in _STORED_TURNS]
+        out += [block_hash(np.ascontiguousarray(DIHEDRAL[t](whole))) for t in plan.turns]
     if plan.trim and work.box is not None:
         out.append(block_hash(plane.box(*work.box)))
     windows = [_centred(h, w, k) for k in plan.centre_keeps]

@@ -7,6 +7,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
+# FFmpeg's headers and a compiler: pip builds Meta's vpdq (test extra) from its sdist
+bash scripts/install-video-build.sh
 # the pinned set (constraints.txt, written by scripts/constraints.py)
 .venv/bin/python -m pip install -q -c constraints.txt --upgrade pip
 .venv/bin/python -m pip install -q -c constraints.txt -e '.[test]'
