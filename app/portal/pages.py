@@ -14,15 +14,20 @@ from app.portal.follow import FollowOutcome
 from app.portal.i18n import LANGUAGES, NAMES, texts
 from app.web.headers import content_security_policy, page_headers, static_headers
 from app.web.static import StaticFolder
+from hashes import VideoLimits
 
 __all__ = ["CSP", "PAGE_HEADERS", "STATIC", "STATIC_HEADERS", "render"]
 
-# The hashing runs in a worker of this origin; "back" after a quick exit reloads a blank
-# form (no-store) instead of restoring a case number and PIN from the page cache.
-CSP = content_security_policy("worker-src 'self'")
+# The hashing runs in a worker of this origin; a chosen video is played (never shown)
+# from a blob: URL of the file on this device, to draw its frames; "back" after a quick
+# exit reloads a blank form (no-store) instead of restoring a case number and PIN from
+# the page cache.
+CSP = content_security_policy("worker-src 'self'", "media-src blob:")
 PAGE_HEADERS = page_headers(CSP, Vary="Accept-Language")
 STATIC_HEADERS = static_headers(CSP)
 STATIC = StaticFolder("app.portal")
+
+_VIDEO = VideoLimits()  # the server's limits on a video it hashes (hashes/_video.py)
 
 _env = Environment(
     loader=PackageLoader("app.portal", "templates"),
@@ -58,6 +63,10 @@ def _page_config(lang: str, settings: Settings) -> dict[str, Any]:
             "maxSize": size_text(settings.max_image_bytes, lang),
             "maxPixels": settings.max_image_pixels,
             "maxHashes": settings.max_hashes_anonymous,
+            "minPdqQuality": settings.min_pdq_quality,
+            "maxVideoBytes": _VIDEO.max_bytes,
+            "maxVideoSeconds": _VIDEO.max_seconds,
+            "maxVideoFrames": _VIDEO.max_frames,
             "pinAttempts": settings.pin_attempts,
         },
         "texts": texts(lang).for_scripts(),
@@ -87,6 +96,7 @@ def render(
         help=contacts(lang),
         config=_script_json(_page_config(lang, settings)),
         max_size=size_text(settings.max_image_bytes, lang),
+        max_video_size=size_text(_VIDEO.max_bytes, lang),
         v=STATIC.version(),
         outcome=outcome,
     )
