@@ -56,9 +56,8 @@ export class Md5 {
     this.length = 0; // bytes seen
   }
 
-  block(bytes, off) {
-    const view = new DataView(bytes.buffer, bytes.byteOffset + off, 64);
-    for (let w = 0; w < 16; w++) this.words[w] = view.getInt32(w * 4, true);
+  block(view, off) {
+    for (let w = 0; w < 16; w++) this.words[w] = view.getInt32(off + w * 4, true);
     compress(this.state, this.words);
   }
 
@@ -71,10 +70,11 @@ export class Md5 {
       this.pending.set(bytes.subarray(0, off), this.held);
       this.held += off;
       if (this.held < 64) return this;
-      this.block(this.pending, 0);
+      this.block(new DataView(this.pending.buffer), 0);
       this.held = 0;
     }
-    for (; off + 64 <= bytes.length; off += 64) this.block(bytes, off);
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    for (; off + 64 <= bytes.length; off += 64) this.block(view, off);
     this.pending.set(bytes.subarray(off));
     this.held = bytes.length - off;
     return this;
@@ -91,7 +91,7 @@ export class Md5 {
     const bits = n * 8;
     tailView.setUint32(tail.length - 8, bits >>> 0, true);
     tailView.setUint32(tail.length - 4, Math.floor(bits / 4294967296), true);
-    for (let off = 0; off < tail.length; off += 64) this.block(tail, off);
+    for (let off = 0; off < tail.length; off += 64) this.block(tailView, off);
     const out = new DataView(new ArrayBuffer(16));
     for (let i = 0; i < 4; i++) out.setInt32(i * 4, this.state[i], true);
     let hex = "";

@@ -24,10 +24,9 @@ export class Sha256 {
     this.length = 0;
   }
 
-  block(bytes, off) {
+  block(view, off) {
     const w = this.w;
-    const view = new DataView(bytes.buffer, bytes.byteOffset + off, 64);
-    for (let i = 0; i < 16; i++) w[i] = view.getInt32(i * 4);
+    for (let i = 0; i < 16; i++) w[i] = view.getInt32(off + i * 4);
     for (let i = 16; i < 64; i++) {
       const a = w[i - 15];
       const b = w[i - 2];
@@ -79,10 +78,11 @@ export class Sha256 {
       this.pending.set(bytes.subarray(0, off), this.held);
       this.held += off;
       if (this.held < 64) return this;
-      this.block(this.pending, 0);
+      this.block(new DataView(this.pending.buffer), 0);
       this.held = 0;
     }
-    for (; off + 64 <= bytes.length; off += 64) this.block(bytes, off);
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    for (; off + 64 <= bytes.length; off += 64) this.block(view, off);
     this.pending.set(bytes.subarray(off));
     this.held = bytes.length - off;
     return this;
@@ -98,7 +98,7 @@ export class Sha256 {
     const bits = n * 8;
     view.setUint32(tail.length - 8, Math.floor(bits / 4294967296));
     view.setUint32(tail.length - 4, bits >>> 0);
-    for (let off = 0; off < tail.length; off += 64) this.block(tail, off);
+    for (let off = 0; off < tail.length; off += 64) this.block(view, off);
     let hex = "";
     for (const word of this.state) hex += (word >>> 0).toString(16).padStart(8, "0");
     return hex;
