@@ -18,6 +18,7 @@ import base64
 import hashlib
 import json
 import os
+import re
 import statistics
 import threading
 import time
@@ -31,8 +32,9 @@ from hypothesis import strategies as st
 from playwright.sync_api import Page, expect
 
 import hashes
+from app.portal.i18n import texts
 from benchmarks._clips import clip
-from tests.browser.test_portal_common import HASHING_TIMEOUT, open_page, write
+from tests.browser.test_portal_common import HASHING_TIMEOUT, open_page, t, write
 from tests.servers import Server
 
 PHOTOS = ("astronaut.png", "coffee.png", "chelsea.png", "rocket.jpg")
@@ -218,3 +220,74 @@ def test_incremental_digests_equal_hashlib_however_the_bytes_are_cut(
     md5, sha = page.evaluate(DIGESTS_IN_PAGE, [base64.b64encode(data).decode(), points])
     assert md5 == hashlib.md5(data, usedforsecurity=False).hexdigest()
     assert sha == hashlib.sha256(data).hexdigest()
+
+
+def test_progress_time_left_and_stop(live_server: Server, page: Page, tmp_path: Path) -> None:
+    """While a video is prepared the page shows a progress bar and the time left; Stop
+    ends the work, nothing is sent, and the video can be removed."""
+    photos = [_photo(name).resize((320, 240)) for name in PHOTOS]
+    data = clip(photos, seconds_per_shot=12.0, size=(320, 180), fps=15)  # 48 s
+    path = write(tmp_path, "minute.mp4", data)
+    requests: list[str] = []
+    page.on("request", lambda r: requests.append(r.method + " " + r.url))
+    open_page(page, live_server, lang="fr")
+    page.set_input_files("#report-files", str(path))
+    item = page.locator("#report-picker li.image").first
+    expect(item).to_have_attribute("data-kind", "video")
+    bar = item.locator("progress")
+    expect(bar).to_be_visible()
+    time_left = re.escape(texts("fr").table["js.video.time_left"])
+    expect(item.locator(".image-state")).to_have_text(
+        re.compile(time_left.replace(re.escape("{time}"), r"\d+ (s|min)"))
+    )
+    share = float(bar.evaluate("b => b.value"))
+    assert 0 < share < 1
+    expect(page.locator("#report-button")).to_be_disabled()
+    item.get_by_role("button", name=t("fr", "js.video.cancel_named", name="minute.mp4")).click()
+    expect(item).to_have_attribute("data-state", "cancelled")
+    expect(item.locator(".image-state")).to_have_text(t("fr", "js.video.cancelled"))
+    expect(item.locator("progress")).to_have_count(0)
+    expect(page.locator("#report-button")).to_be_disabled()
+    item.get_by_role("button", name=t("fr", "js.pick.remove_named", name="minute.mp4")).click()
+    expect(page.locator("#report-picker li.image")).to_have_count(0)
+    assert [r for r in requests if not r.startswith("GET ")] == []
+
+
+def _avi(seconds: float = 3.0) -> bytes:
+    """An AVI (MPEG-4 Part 2) clip: a format Chromium does not play, hashbank's server does."""
+    import io
+
+    import av
+    import numpy as np
+
+    buf = io.BytesIO()
+    photo = np.asarray(_photo("coffee.png").resize((320, 240)))
+    with av.open(buf, "w", format="avi") as out:
+        stream = out.add_stream("mpeg4", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 320, 240, "yuv420p"
+        for i in range(int(seconds * 25)):
+            frame = av.VideoFrame.from_ndarray(np.roll(photo, i * 2, axis=1).copy())
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode(None))
+    return buf.getvalue()
+
+
+def test_a_video_the_browser_cannot_play_keeps_its_exact_hashes_and_gets_the_opt_in(
+    live_server: Server, page: Page, tmp_path: Path
+) -> None:
+    data = _avi()
+    path = write(tmp_path, "old-phone.avi", data)
+    py = hashes.hash_video(data)  # the server reads it
+    assert py.frames
+    open_page(page, live_server)
+    js = pick_video(page, path)
+    assert js["state"] == "unplayable", js["text"]
+    assert js["text"] == t("en", "js.video.unplayable")
+    assert (js["md5"], js["sha256"]) == (py.md5, py.sha256) and js["frames"] == []
+    notice = page.locator("#report-picker [data-unplayable]")
+    expect(notice).to_be_visible()
+    expect(notice).to_contain_text(t("en", "video.title"))
+    # reportable by its exact hashes alone, or (opted in) by the server
+    expect(page.locator("#report-button")).to_be_enabled()
+    page.check("#report-unplayable-ok")
+    expect(page.locator("#report-button")).to_be_enabled()

@@ -20,8 +20,6 @@
 // frames muted (requestVideoFrameCallback's media times) and snapped to the usual
 // rates. Nothing is written anywhere and nothing leaves the device.
 
-import { hamming } from "./pdq.js";
-
 export const FPS = 1.0; // frames sampled a second (vPDQ's default)
 export const DISTINCT_DISTANCE = 12; // hashes/_video.py DISTINCT_DISTANCE
 export const STORED_BUDGET = 4800; // hashes/_video.py STORED_BUDGET
@@ -292,6 +290,7 @@ export async function hashVideo(blob, limits, { onProgress = () => {}, signal = 
       report();
     })
     .then(({ md5, sha256 }) => ({ md5, sha256 }));
+  exact.catch(() => {}); // awaited below; a cancelled video must not leave it unhandled
   try {
     try {
       video = await openVideo(url, signal);
@@ -313,14 +312,14 @@ export async function hashVideo(blob, limits, { onProgress = () => {}, signal = 
       await seek(video, Math.min(sample.at, duration), signal);
       const bitmap = await grab(video);
       // the worker hashes this frame while the player seeks the next
-      pending.push(
-        frameWorker.call({ op: "frame", job, bitmap, distinct: DISTINCT_DISTANCE }, [bitmap]).then((r) => {
-          frames.push({ pdq: r.pdq, quality: r.quality, seconds: sample.seconds });
-          if (r.stored) variants.push({ seconds: sample.seconds, quality: r.quality, pdq: r.stored });
-          frameShare = frames.length / samples.length;
-          report();
-        }),
-      );
+      const hashed = frameWorker.call({ op: "frame", job, bitmap, distinct: DISTINCT_DISTANCE }, [bitmap]).then((r) => {
+        frames.push({ pdq: r.pdq, quality: r.quality, seconds: sample.seconds });
+        if (r.stored) variants.push({ seconds: sample.seconds, quality: r.quality, pdq: r.stored });
+        frameShare = frames.length / samples.length;
+        report();
+      });
+      hashed.catch(() => {}); // awaited below, unless the video is cancelled first
+      pending.push(hashed);
       if (pending.length > 2) await pending.shift(); // at most 3 frames in flight
     }
     await Promise.all(pending);
@@ -349,9 +348,4 @@ export async function hashVideo(blob, limits, { onProgress = () => {}, signal = 
     }
     URL.revokeObjectURL(url);
   }
-}
-
-/** Whether two frame lists are alike enough to be the same video (for tests and dedupe). */
-export function framesDistance(a, b) {
-  return Math.max(...a.map((f, i) => (b[i] ? hamming(f.pdq, b[i].pdq) : 256)));
 }
