@@ -54,6 +54,25 @@ class Settings(BaseSettings):
     max_image_bytes: int = Field(
         32 * MiB, ge=1024, description="Largest single image accepted, in bytes."
     )
+    max_video_bytes: int = Field(
+        512 * MiB,
+        ge=1024,
+        description="Largest single video accepted for hashing by the server (multipart field "
+        "video of /v1/check), in bytes (else 413). It is read into memory, never written to "
+        "disk.",
+    )
+    max_video_seconds: float = Field(
+        36_000.0,
+        gt=0,
+        description="Longest video the server hashes, in seconds (else 422).",
+    )
+    max_video_frames: int = Field(
+        36_000,
+        ge=1,
+        le=36_000,
+        description="Most frames of one vpdq value, and of all vpdq values of one request "
+        "(else 422); a video hashed by the server samples at most this many.",
+    )
     max_image_pixels: int = Field(
         100_000_000, ge=1024, description="Largest decoded image accepted, in pixels."
     )

@@ -94,7 +94,14 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     # outermost last: the security headers go on every answer, the access log's 500 for an
     # unexpected error and the body limit's 413 included
     app.add_middleware(AccessLog)
-    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodyLimit,
+        max_bytes=settings.max_body_bytes,
+        # a video checked by upload (multipart field ``video``): its own, larger limit
+        larger={"/v1/check": max(settings.max_body_bytes, settings.max_video_bytes + 65_536)},
+        # (a report's video hashed by the server: within HASHBANK_MAX_BODY_BYTES, since
+        # anyone may report; the reporting page and `hashbank submit` hash on the device)
+    )
     app.add_middleware(SecurityHeaders)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app

@@ -31,6 +31,10 @@ from hashes._signals import SignalType, bits_of, hamming, hex_to_bytes, is_perce
 from hashes._video import FrameVariants, VideoHashes, VideoLimits, hash_video, sniff_video
 from hashes._video_match import match_with_variants
 from hashes._vpdq import (
+    FRAME_DISTANCE,
+    MAX_FRAMES,
+    QUALITY_FLOOR,
+    QUERY_MATCH_PERCENT,
     VIDEO_MD5,
     VIDEO_SHA256,
     VPDQ,
@@ -47,6 +51,10 @@ __all__ = [
     "BUILTINS",
     "BUILTIN_SPECS",
     "ENTRY_POINT_GROUP",
+    "FRAME_DISTANCE",
+    "MAX_FRAMES",
+    "QUALITY_FLOOR",
+    "QUERY_MATCH_PERCENT",
     "VIDEO_MD5",
     "VIDEO_SHA256",
     "VPDQ",

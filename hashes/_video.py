@@ -314,8 +314,10 @@ def _open(file: Any, head: bytes) -> Any:
             "not a video format hashbank reads (MP4/MOV, WebM/Matroska, AVI, FLV, MPEG-TS/PS, Ogg)"
         )
     try:
-        return av.open(file, "r", format=demuxer, options={"enable_drefs": "0"})
-    except av.FFmpegError as exc:
+        return av.open(
+            file, "r", format=demuxer, options={"enable_drefs": "0"}, metadata_errors="replace"
+        )
+    except (av.FFmpegError, ValueError, OverflowError, MemoryError) as exc:
         raise CorruptVideo(f"the video cannot be opened ({exc.__class__.__name__})") from exc
 
 

@@ -22,9 +22,10 @@ from typing import Any
 
 from hashes._errors import InvalidHash
 from hashes._hex import hamming, parse_hex
-from hashes._registry import SignalSpec
+from hashes._spec import SignalSpec
 
 __all__ = [
+    "FRAME_DISTANCE",
     "MAX_FRAMES",
     "QUALITY_FLOOR",
     "QUERY_MATCH_PERCENT",

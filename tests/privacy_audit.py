@@ -6,8 +6,9 @@ session left behind: its database (SQLite files, or on PostgreSQL every database
 suite created), its logs, and its temp dir (each server runs with ``TMPDIR`` inside its
 own working dir, so whatever it spooled is there). It looks for
 
-- image bytes: the signatures of every format hashbank decodes, raw or escaped as
-  text (a JPEG's JFIF/Exif header, PNG's 8-byte signature, GIF, WebP, HEIF/AVIF, TIFF);
+- image and video bytes: the signatures of every format hashbank decodes, raw or escaped
+  as text (a JPEG's JFIF/Exif header, PNG's 8-byte signature, GIF, WebP, HEIF/AVIF, TIFF;
+  MP4/MOV, Matroska/WebM, AVI);
 - client IP addresses: every request of the suite comes from a loopback address, so any
   ``127.0.0.x`` is a finding, except where configuration names the listen address or
   the database server (``http://127.0.0.1:PORT``, ``@127.0.0.1:PORT``).
@@ -35,6 +36,10 @@ IMAGE_SIGNATURES = {
     "WebP": re.compile(rb"RIFF....WEBPVP8", re.DOTALL),
     "HEIF/AVIF": re.compile(rb"ftyp(heic|heix|mif1|avif)"),
     "TIFF": re.compile(rb"II\*\x00\x08\x00\x00\x00|MM\x00\*\x00\x00\x00\x08"),
+    # videos (the video uploads of /v1/check and /v1/cases): MP4/MOV, Matroska/WebM, AVI
+    "MP4/MOV": re.compile(rb"ftyp(isom|iso[2-6]|mp4[12]|avc1|qt  |M4V |3gp[4-6])"),
+    "Matroska/WebM": re.compile(rb"\x1a\x45\xdf\xa3.{1,8}\x42\x86\x81\x01", re.DOTALL),
+    "AVI": re.compile(rb"RIFF....AVI LIST", re.DOTALL),
     # the same headers as text: an error message or a repr() that echoed the bytes
     "escaped image header": re.compile(
         rb"\\x89PNG|\\xff\\xd8\\xff|JFIF\\(x00|u0000)|Exif\\(x00|u0000)"

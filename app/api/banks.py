@@ -11,6 +11,7 @@ from app.api.deps import ServicesDep, require, run_sync
 from app.api.problems import json_body, problems
 from app.api.schemas import MAX_ID, BankIn, BankOut, QuarantineOut
 from app.api.uploads import read_model
+from app.services.banks import VideoSettings
 from app.services.clients import ClientView
 from app.services.quarantine import QuarantineService
 
@@ -45,6 +46,7 @@ async def create_bank(
         description=body.description,
         thresholds=body.all_thresholds(),
         phash_block=body.phash_block,
+        video=VideoSettings(**body.video.model_dump()),
     )
     return JSONResponse(
         BankOut.model_validate(bank, from_attributes=True).model_dump(), status_code=201

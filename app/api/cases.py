@@ -11,13 +11,15 @@ import hashes
 from app.api.deps import ServicesDep, optional_client, run_sync
 from app.api.problems import json_body, problems
 from app.api.schemas import CaseOut, HashesIn, NewCaseOut
-from app.api.uploads import ImagePart, body_kind, read_images, read_model, wiped
+from app.api.uploads import ImagePart, body_kind, hash_inputs, read_images, read_model, wiped
+from app.config import Settings
 from app.errors import InvalidInput
 from app.services.clients import ClientView
 from app.services.container import Services
 from app.services.images import hash_image, refuse_trivial
 from app.services.inputs import HashInput, from_hashes, validate_hashes
 from app.services.ratelimit import PinAttempts, ReportBudget
+from app.services.video_uploads import hash_video_upload, video_items
 from app.web.addresses import client_address
 
 router = APIRouter(prefix="/v1/cases", tags=["cases"])
@@ -31,23 +33,18 @@ async def _read_hashes(request: Request, services: Services, limit: int) -> list
     s = services.settings
     if body_kind(request) == "multipart":
         parts = await read_images(
-            request, max_files=MAX_IMAGES_PER_REQUEST, max_bytes=s.max_image_bytes
+            request,
+            max_files=MAX_IMAGES_PER_REQUEST,
+            max_bytes=s.max_image_bytes,
+            more={"video": s.max_video_bytes},
         )
         with wiped(parts):
             async with services.decodes.hold():
-                items = await run_sync(
-                    _hash_parts,
-                    parts,
-                    s.max_image_bytes,
-                    s.max_image_pixels,
-                    s.min_pdq_quality,
-                    s.pdq_variants,
-                    services.types,
-                )
+                items = await run_sync(_hash_parts, parts, s, services.types)
     else:
         body = await read_model(request, HashesIn)
         items = validate_hashes(
-            (HashInput(h["type"], h["value"], h.get("quality")) for h in body.hashes),
+            hash_inputs(body.hashes),
             services.types,
         )
     if len(items) > limit:
@@ -56,23 +53,32 @@ async def _read_hashes(request: Request, services: Services, limit: int) -> list
 
 
 def _hash_parts(
-    parts: list[ImagePart],
-    max_bytes: int,
-    max_pixels: int,
-    min_quality: int,
-    density: str,
-    types: hashes.SignalRegistry,
+    parts: list[ImagePart], s: Settings, types: hashes.SignalRegistry
 ) -> list[HashInput]:
     items: list[HashInput] = []
     for part in parts:
+        if part.field == "video":  # a report's video: its vPDQ, file hashes, frame variants
+            v = hash_video_upload(
+                part.data,
+                limits=hashes.VideoLimits(
+                    max_bytes=s.max_video_bytes,
+                    max_seconds=s.max_video_seconds,
+                    max_frames=s.max_video_frames,
+                ),
+                variants="stored",
+                name=part.filename,
+            )
+            items += video_items(v, types)
+            part.data = b""  # zeroed by wiped() in the caller
+            continue
         h = hash_image(
             part.data,
-            max_bytes=max_bytes,
-            max_pixels=max_pixels,
+            max_bytes=s.max_image_bytes,
+            max_pixels=s.max_image_pixels,
             name=part.filename,
-            density=density,
+            density=s.pdq_variants,
         )
-        refuse_trivial(h, name=part.filename, min_pdq_quality=min_quality)
+        refuse_trivial(h, name=part.filename, min_pdq_quality=s.min_pdq_quality)
         items += from_hashes(h, stored=True, types=types)
         part.data = b""  # drop the bytes as soon as they are hashed
     return items
@@ -86,7 +92,7 @@ def _case_out(view: object) -> CaseOut:
     "",
     status_code=201,
     response_model=NewCaseOut,
-    summary="Report an image by its hashes (or by images hashed in memory)",
+    summary="Report an image or a video by its hashes (or by images or a video hashed in memory)",
     responses=problems(400, 401, 403, 413, 415, 422, 429, 503),
     openapi_extra=json_body(HashesIn, multipart=True),
 )

@@ -18,6 +18,11 @@ SignalTypeName = Annotated[str, Field(min_length=1, max_length=32)]
 # The largest id or sequence number a BIGINT column holds: larger ones are refused (422)
 # before they reach the database driver (which cannot even bind them).
 MAX_ID = 2**63 - 1
+# A vpdq value: at most 36,000 frames (hashes.MAX_FRAMES) of about 75 characters each
+MAX_VPDQ_TEXT = 36_000 * 100
+VpdqFrames = Annotated[
+    list[Annotated[str, Field(max_length=100)]], Field(min_length=1, max_length=36_000)
+]
 
 
 # One hash, and a batch's item, are typed dicts rather than models: a batch holds up to
@@ -26,15 +31,27 @@ MAX_ID = 2**63 - 1
 class HashIn(TypedDict):
     type: Annotated[SignalTypeName, Field(description="Signal type (one of the enabled types).")]
     value: Annotated[
-        str,
+        Annotated[str, Field(max_length=MAX_VPDQ_TEXT)] | VpdqFrames,
         Field(
-            max_length=128,
-            description="The hash as its type writes it: hex of the type's size (64 for pdq "
-            "and sha256, 16 for phash, 32 for md5).",
+            description="The hash as its type writes it: hex of the type's size (64 for pdq, "
+            "sha256 and video_sha256, 16 for phash, 32 for md5 and video_md5); a vpdq value "
+            "is Meta's serialisation (a JSON array of 'pdq_hex,quality,seconds' strings, "
+            "one per sampled frame) or that array itself.",
         ),
     ]
     quality: NotRequired[
         Annotated[int | None, Field(ge=0, le=100, description="PDQ quality, 0-100.")]
+    ]
+    seconds: NotRequired[
+        Annotated[
+            float | None,
+            Field(
+                ge=0,
+                le=36_000,
+                description="A pdq hash of one frame of the video this request reports or "
+                "checks (its vpdq value): the frame's time in the video, in seconds.",
+            ),
+        ]
     ]
 
 
@@ -82,6 +99,26 @@ class MatchOut(BaseModel):
     match_id: int | None = Field(
         description="Id for feedback; null if the match could not be logged (database down: "
         "the answer still holds)."
+    )
+    seconds: float | None = Field(
+        None,
+        description="A match in a stored video: the time (s) of the first frame matched "
+        "(an image checked: the frame it matched).",
+    )
+    interval: tuple[float, float] | None = Field(
+        None, description="A match in a stored video: the first and last matched frame times."
+    )
+    query_interval: tuple[float, float] | None = Field(
+        None,
+        description="A video checked: the span of its frames that matched (seconds).",
+    )
+    query_percent: float | None = Field(
+        None,
+        description="A video matched against a video: the share of the checked "
+        "video's frames that match (vPDQ's query-match percent).",
+    )
+    stored_percent: float | None = Field(
+        None, description="... and the share of the stored video's frames that match."
     )
 
 
@@ -141,6 +178,33 @@ class FeedOut(BaseModel):
     has_more: bool
 
 
+class VideoSettingsIn(BaseModel):
+    """A bank's video settings (its frame distance is its ``vpdq`` threshold)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+    quality_floor: int = Field(
+        50, ge=0, le=100, description="vPDQ frames of a lower quality are ignored."
+    )
+    match_percent: int = Field(
+        80,
+        ge=1,
+        le=100,
+        description="A video matches a stored video when this share of its frames match.",
+    )
+    image_in_video: bool = Field(
+        True, description="An image checked may match a frame of a stored video."
+    )
+    video_has_image: bool = Field(
+        True, description="A video checked may match a stored image it shows for image_seconds."
+    )
+    image_seconds: int = Field(
+        2,
+        ge=1,
+        le=3600,
+        description="Sampled seconds of a checked video that must match a stored image.",
+    )
+
+
 class BankIn(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
     name: str = Field(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")
@@ -160,6 +224,7 @@ class BankIn(BaseModel):
         description="Let a match on a pHash alone block; false: it answers review "
         "(64-bit pHashes collide too easily to block on their own).",
     )
+    video: VideoSettingsIn = Field(default_factory=VideoSettingsIn)
 
     @model_validator(mode="after")
     def _one_threshold_per_type(self) -> BankIn:
@@ -179,6 +244,15 @@ class BankIn(BaseModel):
         return out
 
 
+class VideoSettingsOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    quality_floor: int
+    match_percent: int
+    image_in_video: bool
+    video_has_image: bool
+    image_seconds: int
+
+
 class BankOut(BaseModel):
     id: int
     name: str
@@ -191,6 +265,7 @@ class BankOut(BaseModel):
         "service's defaults)."
     )
     phash_block: bool = Field(description="Whether a pHash-only match may block.")
+    video: VideoSettingsOut
     hashes: int
 
 

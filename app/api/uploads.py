@@ -9,7 +9,8 @@ which copies of an upload this cannot reach).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import json
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -20,10 +21,12 @@ from pydantic import BaseModel, ValidationError
 from python_multipart.multipart import MultipartParser, parse_options_header
 
 import hashes
+from app.api.schemas import HashIn
 from app.errors import BadRequest, InvalidInput, PayloadTooLarge, UnsupportedMedia
+from app.services.inputs import HashInput
 from app.web.inputs import NUL_REFUSED, json_has_nul
 
-__all__ = ["ImagePart", "body_kind", "read_images", "read_model", "wiped"]
+__all__ = ["ImagePart", "body_kind", "hash_inputs", "read_images", "read_model", "wiped"]
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -32,6 +35,7 @@ M = TypeVar("M", bound=BaseModel)
 class ImagePart:
     filename: str
     data: bytes | bytearray  # the bytearray the body was read into (zeroed by ``wiped``)
+    field: str = "image"  # the multipart field it came in (``image``, ``video``)
 
 
 @contextmanager
@@ -76,9 +80,19 @@ async def read_model(request: Request, model: type[M]) -> M:
 
 
 async def read_images(
-    request: Request, *, field: str = "image", max_files: int, max_bytes: int
+    request: Request,
+    *,
+    field: str = "image",
+    max_files: int,
+    max_bytes: int,
+    more: Mapping[str, int] | None = None,
 ) -> list[ImagePart]:
-    """Every file part named ``field`` of a multipart body, held in memory only."""
+    """Every file part named ``field`` of a multipart body, held in memory only.
+
+    ``more``: other file fields accepted, with their own byte limits (``{"video": n}``);
+    ``max_files`` counts the parts of every field.
+    """
+    limits = {field: max_bytes, **(more or {})}
     _, params = parse_options_header(request.headers.get("content-type", ""))
     boundary = params.get(b"boundary")
     if not boundary:
@@ -88,6 +102,7 @@ async def read_images(
 
     def on_part_begin() -> None:
         state["headers"] = {}
+        state["name"] = None
         state["buf"] = bytearray()
 
     def on_header_field(data: bytes, start: int, end: int) -> None:
@@ -102,8 +117,14 @@ async def read_images(
 
     def on_part_data(data: bytes, start: int, end: int) -> None:
         buf: bytearray = state["buf"]
-        if len(buf) + (end - start) > max_bytes:
-            raise PayloadTooLarge(f"an image may be at most {max_bytes} bytes")
+        if state["name"] is None:  # the part's headers are all read: its field decides
+            _, opts = parse_options_header(state["headers"].get("content-disposition", b""))
+            state["name"] = opts.get(b"name", b"").decode("utf-8", "replace")
+        name = state["name"]
+        limit = limits.get(name, max_bytes)
+        if len(buf) + (end - start) > limit:
+            what = "a video" if name == "video" else "an image"
+            raise PayloadTooLarge(f"{what} may be at most {limit} bytes")
         buf += data[start:end]
 
     def on_part_end() -> None:
@@ -111,10 +132,10 @@ async def read_images(
         _, opts = parse_options_header(disposition)
         name = opts.get(b"name", b"").decode("utf-8", "replace")
         filename = opts.get(b"filename")
-        if name == field and filename is not None:
+        if name in limits and filename is not None:
             if len(parts) >= max_files:
-                raise InvalidInput(f"at most {max_files} images per request")
-            parts.append(ImagePart(filename.decode("utf-8", "replace")[:200], state["buf"]))
+                raise InvalidInput(f"at most {max_files} files per request")
+            parts.append(ImagePart(filename.decode("utf-8", "replace")[:200], state["buf"], name))
         else:
             hashes.wipe(state["buf"])
         state["buf"] = bytearray()
@@ -145,5 +166,20 @@ async def read_images(
     if state["buf"] is not None:
         hashes.wipe(state["buf"])  # an unfinished last part
     if not parts:
-        raise InvalidInput(f"no file in the multipart field {field!r}")
+        fields = " or ".join(repr(f) for f in limits)
+        raise InvalidInput(f"no file in the multipart field {fields}")
     return parts
+
+
+def hash_inputs(items: Sequence[HashIn]) -> list[HashInput]:
+    """The hashes of a JSON body as the services take them (a vpdq value sent as the
+    list of frame strings becomes Meta's serialised text, which the type parses)."""
+    return [
+        HashInput(
+            x["type"],
+            x["value"] if isinstance(x["value"], str) else json.dumps(x["value"]),
+            x.get("quality"),
+            x.get("seconds"),
+        )
+        for x in items
+    ]

@@ -41,6 +41,7 @@ from app.dashboard.pages import (
     url_with,
 )
 from app.errors import InvalidInput, Unauthorized
+from app.services.banks import VideoSettings
 from app.services.clients import SCOPES, parse_scopes
 from app.services.sessions import Staff
 from app.services.views import AuditFilter, Sort, paginate
@@ -444,6 +445,7 @@ def create_bank(ctx: AdminPage, form: FormDep) -> Response:
         description=form.text("description"),
         thresholds=_thresholds(ctx, form),
         phash_block=form.text("phash_block") == "on",
+        video=_video(form),
     )
     return ctx.redirect("/dashboard/banks", f"Bank {bank.name} created.")
 
@@ -573,8 +575,34 @@ def set_thresholds(ctx: AdminPage, form: FormDep, name: str) -> Response:
         actor=_staff(ctx).actor,
         thresholds=_thresholds(ctx, form),
         phash_block=form.text("phash_block") == "on",
+        video=_video(form),
     )
     return ctx.redirect("/dashboard/settings", f"Thresholds of bank {bank.name} saved.")
+
+
+def _video(form: Fields) -> VideoSettings | None:
+    """The form's video settings (a form without its ``video`` field sets none); a blank
+    number is the default, text that is not a number is refused by the settings."""
+    if form.text("video") != "1":
+        return None
+    default = VideoSettings()
+
+    def number(name: str, fallback: int) -> int:
+        text = form.text(name, 12)
+        if not text:
+            return fallback
+        try:
+            return int(text)
+        except ValueError:
+            raise InvalidInput(f"{name} must be a whole number") from None
+
+    return VideoSettings(
+        number("video_quality_floor", default.quality_floor),
+        number("video_match_percent", default.match_percent),
+        form.text("image_in_video") == "on",
+        form.text("video_has_image") == "on",
+        number("video_image_seconds", default.image_seconds),
+    )
 
 
 def _thresholds(ctx: PageContext, form: Fields) -> dict[str, int | None]:

@@ -25,6 +25,7 @@ import numpy.typing as npt
 
 import hashes
 from app.index.signals import SignalInfo, SignalTable
+from app.index.videos import FrameHit, StoredVideo, VideoFrames
 from app.storage.db import Database
 from app.storage.models import BankPolicy, ChangeOp
 from app.storage.notify import ChangeListener
@@ -40,7 +41,7 @@ from app.storage.repositories import (
 if TYPE_CHECKING:
     from app.storage import Session
 
-__all__ = ["BankInfo", "Hit", "IndexReplica", "SignalInfo"]
+__all__ = ["BankInfo", "FrameHit", "Hit", "IndexReplica", "SignalInfo", "StoredVideo"]
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +57,11 @@ class BankInfo:
     # the bank's own match distance per signal type; a type not here uses the default
     thresholds: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
     phash_block: bool = False  # a pHash-only match may block (else it answers review)
+    video_quality_floor: int = hashes.QUALITY_FLOOR
+    video_match_percent: int = int(hashes.QUERY_MATCH_PERCENT)
+    image_in_video: bool = True  # an image checked may match a stored video's frames
+    video_has_image: bool = True  # a video checked may match a stored image
+    video_image_seconds: int = 2  # ... shown for at least this many sampled seconds
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +103,12 @@ class IndexReplica:
         }
         self.max_radius = {s.name: s.max_threshold for s in types if s.perceptual}
         self.exact: dict[tuple[str, str], set[int]] = {}
+        # types of their own serialisation (vpdq): their frames, in an index of their own
+        self.videos = VideoFrames()
+        self.video_types = frozenset(s.name for s in types if s.bits is None)
+        # frame variants: signal id -> its time in its case's video; case -> its videos
+        self.seconds: dict[int, float] = {}
+        self.case_videos: dict[int, set[int]] = {}
         self.signals = SignalTable(types=types.names)
         self.banks: dict[int, BankInfo] = {}
         self.seq = 0
@@ -180,6 +192,7 @@ class IndexReplica:
                                 change.bank_id or 0,
                                 change.case_id,
                                 change.status or "pending",
+                                change.seconds,
                             )
                         )
                 self._flush_adds(adds)
@@ -250,6 +263,11 @@ class IndexReplica:
                 BankPolicy(b.policy),
                 MappingProxyType(thresholds.get(b.id, {})),
                 bool(b.phash_block),
+                b.video_quality_floor,
+                b.video_match_percent,
+                b.image_in_video,
+                b.video_has_image,
+                b.video_image_seconds,
             )
             for b in BankRepository(session).list()
         }
@@ -268,14 +286,22 @@ class IndexReplica:
                 [cols.banks[i] for i in keep],
                 [cols.cases[i] for i in keep],
                 [cols.statuses[i] for i in keep],
+                [cols.seconds[i] for i in keep] if cols.seconds else (),
             )
         ids = np.asarray(cols.ids, dtype=np.int64)
         self.signals.put(ids, cols.types, cols.banks, cols.cases, cols.statuses)
+        for i, secs in enumerate(cols.seconds):
+            if secs is not None:
+                self.seconds[int(cols.ids[i])] = float(secs)
         types = np.asarray(cols.types, dtype=object)
         for kind in set(cols.types):
             picked = np.flatnonzero(types == kind)
             index = self.perceptual.get(kind)
-            if index is not None:
+            if kind in self.video_types:
+                self._add_videos(
+                    [(int(cols.ids[i]), cols.values[i], cols.cases[i]) for i in picked.tolist()]
+                )
+            elif index is not None:
                 values = [cols.values[i] for i in picked.tolist()]
                 staged.setdefault(kind, ([], []))
                 staged[kind][0].append(ids[picked])
@@ -302,9 +328,14 @@ class IndexReplica:
         by_type: dict[str, list[IndexedSignal]] = {}
         for sig in latest:
             by_type.setdefault(sig.type, []).append(sig)
+        for sig in latest:
+            if sig.seconds is not None:
+                self.seconds[sig.id] = float(sig.seconds)
         for kind, sigs in by_type.items():
             index = self.perceptual.get(kind)
-            if index is not None:
+            if kind in self.video_types:
+                self._add_videos([(s.id, s.value, s.case_id) for s in sigs])
+            elif index is not None:
                 sids = np.fromiter((s.id for s in sigs), dtype=np.int64, count=len(sigs))
                 rows = _rows([s.value for s in sigs], index.bits // 8)
                 index.add(sids, rows)
@@ -312,14 +343,42 @@ class IndexReplica:
                 for s in sigs:
                     self.exact.setdefault((kind, s.value), set()).add(s.id)
 
+    def _add_videos(self, videos: Sequence[tuple[int, str, int | None]]) -> None:
+        """Index the frames of stored videos (signal id, vPDQ value, case id or -1)."""
+        good = []
+        for sid, value, case_id in videos:
+            try:
+                hashes.parse_vpdq(value)
+            except hashes.InvalidHash:
+                log.warning("unreadable vpdq value left out", extra={"signal_id": sid})
+                continue
+            good.append((sid, value))
+            if case_id is not None and case_id >= 0:
+                self.case_videos.setdefault(case_id, set()).add(sid)
+        self.videos.add(good)
+
     def _remove(self, ids: Sequence[int]) -> None:
+        cases = {sid: info.case_id for sid in ids if (info := self.signals.get(sid)) is not None}
         by_type = self.signals.remove(np.asarray(ids, dtype=np.int64))
+        for sid in ids:
+            self.seconds.pop(sid, None)
         for kind, sids in by_type.items():
             index = self.perceptual.get(kind)
             if index is not None:
                 index.remove(np.asarray(sids, dtype=np.int64))
+            elif kind in self.video_types:
+                self.videos.remove(sids)
+                for sid in sids:
+                    held = self.case_videos.get(cases.get(sid) or -1)
+                    if held is not None:
+                        held.discard(sid)
+                        if not held:
+                            del self.case_videos[cases.get(sid) or -1]
         gone = {
-            sid for kind, sids in by_type.items() if kind not in self.perceptual for sid in sids
+            sid
+            for kind, sids in by_type.items()
+            if kind not in self.perceptual and kind not in self.video_types
+            for sid in sids
         }
         if gone:
             for key in [k for k, v in self.exact.items() if v & gone]:
@@ -345,6 +404,23 @@ class IndexReplica:
         for qi, (ids, dists) in enumerate(results):
             hits.extend(Hit(int(i), int(d), qi) for i, d in zip(ids, dists, strict=True))
         return hits
+
+    def search_frames(self, values: Sequence[str], radius: int) -> list[FrameHit]:
+        """Every stored video frame within ``radius`` of any of ``values`` (PDQ hex)."""
+        radius = min(radius, max((self.max_radius[k] for k in self.video_types), default=0))
+        return self.videos.search(values, radius)
+
+    def video(self, signal_id: int) -> StoredVideo | None:
+        """A stored video's frames' qualities and times, if held."""
+        return self.videos.get(signal_id)
+
+    def videos_of_case(self, case_id: int | None) -> tuple[int, ...]:
+        """The stored videos (signal ids) of a case."""
+        return () if case_id is None else tuple(self.case_videos.get(case_id, ()))
+
+    def frame_seconds(self, signal_id: int) -> float | None:
+        """A frame variant's time in its case's video (None for any other signal)."""
+        return self.seconds.get(signal_id)
 
     def info(self, signal_id: int) -> SignalInfo | None:
         return self.signals.get(signal_id)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from types import MappingProxyType
 
 import hashes
@@ -14,7 +14,7 @@ from app.services import audit
 from app.services.inputs import DEFAULT_MIN_PDQ_QUALITY, HashInput, refuse_weak
 from app.storage import Session
 from app.storage.db import Database
-from app.storage.models import Bank, BankPolicy, Change, ChangeOp, Signal, utcnow
+from app.storage.models import Bank, BankPolicy, Change, ChangeOp, Signal, stored_value, utcnow
 from app.storage.repositories import (
     BankRepository,
     BankThresholdRepository,
@@ -24,9 +24,54 @@ from app.storage.repositories import (
 )
 from app.storage.rows import BankRow
 
-__all__ = ["BankEntries", "BankService", "BankView", "check_thresholds"]
+__all__ = ["BankEntries", "BankService", "BankView", "VideoSettings", "check_thresholds"]
 
 _NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
+
+
+@dataclass(frozen=True)
+class VideoSettings:
+    """A bank's video settings (the frame distance is its ``vpdq`` threshold).
+
+    ``quality_floor``: vPDQ frames of a lower quality are ignored (0-100);
+    ``match_percent``: a video matches a stored video when this share of its frames match
+    (1-100); ``image_in_video``: an image checked may match a stored video's frame;
+    ``video_has_image``: a video checked may match a stored image shown in it for at least
+    ``image_seconds`` of its sampled seconds (1-3600).
+    """
+
+    quality_floor: int = hashes.QUALITY_FLOOR
+    match_percent: int = int(hashes.QUERY_MATCH_PERCENT)
+    image_in_video: bool = True
+    video_has_image: bool = True
+    image_seconds: int = 2
+
+    def __post_init__(self) -> None:
+        for name, low, high in (
+            ("quality_floor", 0, 100),
+            ("match_percent", 1, 100),
+            ("image_seconds", 1, 3600),
+        ):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+                raise InvalidInput(f"video {name} must be a whole number from {low} to {high}")
+
+    @classmethod
+    def of(cls, bank: Bank | BankRow) -> VideoSettings:
+        return cls(
+            int(bank.video_quality_floor),
+            int(bank.video_match_percent),
+            bool(bank.image_in_video),
+            bool(bank.video_has_image),
+            int(bank.video_image_seconds),
+        )
+
+    def apply(self, bank: Bank) -> None:
+        bank.video_quality_floor = self.quality_floor
+        bank.video_match_percent = self.match_percent
+        bank.image_in_video = self.image_in_video
+        bank.video_has_image = self.video_has_image
+        bank.video_image_seconds = self.image_seconds
 
 
 @dataclass(frozen=True)
@@ -38,6 +83,7 @@ class BankView:
     thresholds: Mapping[str, int]  # the bank's own match distances, by signal type
     hashes: int
     phash_block: bool = False  # pHash-only matches may block (else they answer review)
+    video: VideoSettings = VideoSettings()
 
     @property
     def pdq_threshold(self) -> int | None:
@@ -57,6 +103,7 @@ def _view(bank: Bank | BankRow, thresholds: Mapping[str, int], hashes: int) -> B
         MappingProxyType(dict(sorted(thresholds.items()))),
         hashes,
         bool(bank.phash_block),
+        VideoSettings.of(bank),
     )
 
 
@@ -114,11 +161,12 @@ class BankService:
         description: str = "",
         thresholds: Mapping[str, int | None] | None = None,
         phash_block: bool = False,
+        video: VideoSettings | None = None,
     ) -> BankView:
         """Create a bank, with its own match distance for some signal types
         (``thresholds``; the others use the service's defaults); ``phash_block`` lets a
         pHash-only match block (64-bit pHashes collide too easily: by default such a
-        match answers review)."""
+        match answers review); ``video``: its video settings (default: vPDQ's)."""
         if not _NAME.fullmatch(name):
             raise InvalidInput("a bank name is 1-64 lowercase letters, digits, '-' or '_'")
         try:
@@ -136,6 +184,7 @@ class BankService:
                     created_at=utcnow(),
                 )
             )
+            (video or VideoSettings()).apply(bank)
             BankThresholdRepository(session).replace(bank.id, own)
             ChangeRepository(session).append(
                 [Change(at=utcnow(), op=ChangeOp.BANK, bank_id=bank.id)]
@@ -161,10 +210,11 @@ class BankService:
         actor: str,
         thresholds: Mapping[str, int | None],
         phash_block: bool | None = None,
+        video: VideoSettings | None = None,
     ) -> BankView:
         """Set (or clear, with None) a bank's thresholds of the types in ``thresholds``
-        (others unchanged), and whether a pHash-only match may block (None: unchanged);
-        every process follows."""
+        (others unchanged), whether a pHash-only match may block and its video settings
+        (None: unchanged); every process follows."""
         own = check_thresholds(self.types, thresholds)
         with self.db.write() as session:
             repo = BankRepository(session)
@@ -178,6 +228,9 @@ class BankService:
                 audit.record(
                     session, actor, "bank.phash_block", "bank", name, phash_block=phash_block
                 )
+            if video is not None and video != VideoSettings.of(bank):
+                video.apply(bank)
+                audit.record(session, actor, "bank.video", "bank", name, **asdict(video))
             ChangeRepository(session).append(
                 [Change(at=utcnow(), op=ChangeOp.BANK, bank_id=bank.id)]
             )
@@ -233,12 +286,15 @@ class BankEntries:
                     case_id=None,
                     bank_id=bank.id,
                     type=i.type,
-                    value=i.value,
+                    value=stored[0],
+                    body=stored[1],
                     quality=i.quality,
+                    seconds=i.seconds,
                     created_at=now,
                     note=note,
                 )
                 for i in items
+                for stored in (stored_value(i.value),)
             ]
             SignalRepository(session).add_many(signals)
             changes = ChangeRepository(session)
@@ -258,7 +314,7 @@ class BankEntries:
         """
         if not items:
             return 0
-        wanted = {(i.type, i.value) for i in items}
+        wanted = {(i.type, stored_value(i.value)[0]) for i in items}  # a long one: its digest
         with self.db.write() as session:
             bank = BankRepository(session).by_name(bank_name)
             if bank is None:

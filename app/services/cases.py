@@ -11,10 +11,15 @@ import hashes
 from app.errors import CaseLocked, Conflict, InvalidInput, NotFound, Unauthorized
 from app.index.replica import IndexReplica
 from app.services import audit
-from app.services.inputs import DEFAULT_MIN_PDQ_QUALITY, HashInput, refuse_weak
+from app.services.inputs import (
+    DEFAULT_MIN_PDQ_QUALITY,
+    HashInput,
+    inherit_frame_quality,
+    refuse_weak,
+)
 from app.services.secrets import hash_pin, new_case_id, new_pin, normalize_case_id, verify_pin
 from app.storage.db import Database
-from app.storage.models import Case, CaseStatus, ChangeOp, Signal, utcnow
+from app.storage.models import Case, CaseStatus, ChangeOp, Signal, stored_value, utcnow
 from app.storage.repositories import (
     BankRepository,
     CaseRepository,
@@ -62,23 +67,28 @@ def _view(case: Case) -> CaseView:
 
 def _dedupe(items: Sequence[HashInput]) -> list[HashInput]:
     seen: dict[tuple[str, str], HashInput] = {}
-    for item in items:
+    for item in inherit_frame_quality(items):
         seen.setdefault((item.type, item.value), item)
     return list(seen.values())
 
 
 def _signals(case_id: int, bank_id: int, items: Sequence[HashInput], now: datetime) -> list[Signal]:
-    return [
-        Signal(
-            case_id=case_id,
-            bank_id=bank_id,
-            type=i.type,
-            value=i.value,
-            quality=i.quality,
-            created_at=now,
+    out = []
+    for i in items:
+        value, body = stored_value(i.value)
+        out.append(
+            Signal(
+                case_id=case_id,
+                bank_id=bank_id,
+                type=i.type,
+                value=value,
+                body=body,
+                quality=i.quality,
+                seconds=i.seconds,
+                created_at=now,
+            )
         )
-        for i in items
-    ]
+    return out
 
 
 def _locked(locked_until: datetime | None, now: datetime) -> None:
@@ -228,7 +238,7 @@ class CaseService:
             if row.status not in (CaseStatus.PENDING, CaseStatus.ACTIVE):
                 raise Conflict(f"a {row.status} case cannot take more hashes")
             signals_repo = SignalRepository(session)
-            have = {(s.type, s.value) for s in signals_repo.for_case(row.id)}
+            have = {(s.type, s.full_value) for s in signals_repo.for_case(row.id)}
             new = [i for i in items if (i.type, i.value) not in have]
             if row.signal_count + len(new) > limit:
                 raise InvalidInput(f"a case may hold at most {limit} hashes")

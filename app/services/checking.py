@@ -17,9 +17,10 @@ from anyio import to_thread
 import hashes
 from app import metrics
 from app.errors import InvalidInput
-from app.services.checks import CheckResult, CheckService
+from app.services.checks import Candidate, CheckResult, CheckService
 from app.services.images import DecodeSlots, hash_image
 from app.services.inputs import HashInput, from_hashes, validate_hashes
+from app.services.video_uploads import hash_video_upload, video_items
 
 __all__ = ["CheckLimits", "Checker"]
 
@@ -33,6 +34,10 @@ class CheckLimits:
     density: str = "default"  # the PDQ variant plan of an image checked (HASHBANK_PDQ_VARIANTS)
     max_hashes: int = 64  # one upload's hashes: PDQ variants, pHash, MD5, SHA-256
     inline_search: int = 64  # a batch with more hashes in all is searched in a thread
+    max_video_frames: int = hashes.MAX_FRAMES  # of the vpdq values of one request
+    max_video_bytes: int = 512 * 1024 * 1024  # a video hashed by the server
+    max_video_seconds: float = 36_000.0
+    frame_variants: int = 16  # PDQ hashes with seconds per frame of a video checked
 
 
 class Checker:
@@ -59,11 +64,41 @@ class Checker:
             InvalidInput: more hashes than one upload has, or an invalid one.
             RateLimited: the client is probing (see :class:`ProbePolicy`).
         """
-        if len(items) > self.limits.max_hashes:
+        framed = sum(1 for item in items if item.seconds is not None)
+        if len(items) - framed > self.limits.max_hashes:
             raise InvalidInput(
                 f"a check holds at most {self.limits.max_hashes} hashes (one upload)"
             )
-        return await self._check(validate_hashes(items, self.types), client_id)
+        valid = validate_hashes(items, self.types)
+        frames = self._frames([valid])
+        if framed > self.limits.frame_variants * frames:
+            raise InvalidInput(
+                f"a check holds at most {self.limits.frame_variants} pdq hashes with seconds "
+                "per frame of its vpdq value"
+            )
+        if frames > self.limits.inline_search:  # a long video searches off the event loop
+            found = await to_thread.run_sync(self.checks.find, valid)
+            return await self._record(found, client_id)
+        return await self._check(valid, client_id)
+
+    def _frames(self, batch: Sequence[Sequence[HashInput]]) -> int:
+        """The frames of the vpdq values of a request, within the limit.
+
+        Raises:
+            InvalidInput: more than ``max_video_frames`` in all.
+        """
+        frames = sum(
+            len(hashes.parse_vpdq(item.value))
+            for items in batch
+            for item in items
+            if self.types.get(item.type).bits is None
+        )
+        if frames > self.limits.max_video_frames:
+            raise InvalidInput(
+                f"the vpdq values of one request hold at most {self.limits.max_video_frames} "
+                f"frames ({frames} sent; HASHBANK_MAX_VIDEO_FRAMES)"
+            )
+        return frames
 
     async def check_image(
         self, data: bytes | bytearray, client_id: int | None
@@ -79,6 +114,33 @@ class Checker:
         h = await self.hash_upload(data)
         # the variants of the image checked (``stored=False``), not the ones a report keeps
         return await self._check(from_hashes(h, stored=False, types=self.types), client_id)
+
+    async def check_video(
+        self, data: bytes | bytearray, client_id: int | None
+    ) -> CheckResult | None:
+        """Hash one uploaded video in memory (vPDQ with the check-side frame variants,
+        MD5, SHA-256) in a worker thread holding a decoding slot, and check it; None when
+        nothing matched. The caller zeroes ``data``.
+
+        Raises:
+            Busy: every decoding slot stayed taken.
+            PayloadTooLarge: over HASHBANK_MAX_VIDEO_BYTES.
+            InvalidInput: over the duration or frame limit, or not a video hashbank reads.
+            RateLimited: the client is probing.
+        """
+        limits = self.limits
+        video_limits = hashes.VideoLimits(
+            max_bytes=limits.max_video_bytes,
+            max_seconds=limits.max_video_seconds,
+            max_frames=limits.max_video_frames,
+        )
+        async with self.decodes.hold():
+            h = await to_thread.run_sync(
+                lambda: hash_video_upload(data, limits=video_limits, variants="check")
+            )
+        items = video_items(h, self.types)
+        found = await to_thread.run_sync(self.checks.find, items)
+        return await self._record(found, client_id)
 
     async def hash_upload(self, data: bytes | bytearray) -> hashes.Hashes:
         """Hash one uploaded image in memory (a ``bytearray`` is zeroed once read) in a
@@ -100,7 +162,10 @@ class Checker:
             )
 
     async def _check(self, items: list[HashInput], client_id: int | None) -> CheckResult | None:
-        found = self.checks.find(items)  # in memory, microseconds: no thread hop
+        # in memory, microseconds: no thread hop
+        return await self._record(self.checks.find(items), client_id)
+
+    async def _record(self, found: list[Candidate], client_id: int | None) -> CheckResult | None:
         if not found:
             metrics.CHECKS_NONE.inc()
             return None
@@ -119,9 +184,10 @@ class Checker:
             RateLimited: the client is probing.
         """
         valid = [validate_hashes(items, self.types) for items in batch]
+        frames = self._frames(valid)
         # one index search per signal type; a big batch searches off the event loop (the
         # kernels release the GIL), so that single checks on this process keep flowing
-        if sum(len(items) for items in valid) > self.limits.inline_search:
+        if sum(len(items) for items in valid) + frames > self.limits.inline_search:
             found = await to_thread.run_sync(self.checks.find_many, valid)
         else:
             found = self.checks.find_many(valid)

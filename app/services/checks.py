@@ -6,7 +6,7 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Literal
@@ -14,9 +14,10 @@ from typing import Literal
 import hashes
 from app.errors import RateLimited
 from app.index.replica import BankInfo, IndexReplica
-from app.index.signals import SignalStatus
+from app.index.signals import SignalInfo, SignalStatus
 from app.services import audit
 from app.services.inputs import HashInput
+from app.services.videos import VideoDetail, VideoHit, VideoMatcher, VideoQuery
 from app.storage import DatabaseError as DBAPIError
 from app.storage import Session
 from app.storage.db import Database
@@ -139,6 +140,7 @@ class MatchFound:
     match_id: int | None  # None: the database was unreachable, the match is not logged
     action: Action
     signal_id: int | None = None  # the stored hash matched: never answered as such
+    video: VideoDetail | None = None  # where in a video (times, percentages)
 
     @property
     def band(self) -> Literal["exact", "near"]:
@@ -166,6 +168,7 @@ class Candidate:
     case_id: int | None
     action: Action
     pending: bool = False  # the hash's case is pending review
+    video: VideoDetail | None = None  # where in a video (times, percentages)
 
 
 @dataclass
@@ -193,6 +196,11 @@ class CheckService:
         self.quarantine = quarantine or QuarantinePolicy()
         self.probes = probes or ProbePolicy()
         self.pending_review_delay = pending_review_delay
+        self.videos = VideoMatcher(
+            replica,
+            thresholds.defaults.get("vpdq", hashes.FRAME_DISTANCE),
+            thresholds.defaults.get("pdq", hashes.FRAME_DISTANCE),
+        )
         # client id -> time.monotonic() until which its checks are refused (this process;
         # the others see the same match log and refuse the client at its next match)
         self._probers: dict[int, float] = {}
@@ -241,18 +249,38 @@ class CheckService:
         return self.find_many([items])[0]
 
     def find_many(self, batch: Sequence[Sequence[HashInput]]) -> list[list[Candidate]]:
-        """:meth:`find` for many items with one index search per signal type in all."""
+        """:meth:`find` for many items with one index search per signal type in all.
+
+        An item holding a ``vpdq`` value is a video: it is matched against stored videos
+        and stored images (:class:`VideoMatcher`), and its PDQ hashes that carry
+        ``seconds`` are variants of its frames, not images of their own. An image's PDQ
+        hashes are also matched against stored videos' frames.
+        """
         values: dict[str, list[str]] = {}
         owners: dict[str, list[int]] = {}
+        queries: dict[int, list[VideoQuery]] = {}
         for i, items in enumerate(batch):
+            videos = [item for item in items if item.type in self.replica.video_types]
+            framed = [(x.seconds, x.value) for x in items if x.seconds is not None]
+            if videos:
+                queries[i] = [VideoQuery.of(v.value, framed) for v in videos]
             for item in items:
+                if item.type in self.replica.video_types or (videos and item.seconds is not None):
+                    continue
                 values.setdefault(item.type, []).append(item.value)
                 owners.setdefault(item.type, []).append(i)
         best: dict[int, dict[tuple[int | None, int, str], Candidate]] = {}
         allowed: dict[int, dict[str, int]] = {}  # item -> signal type -> closest allow hit
-        for signal_type, queries in values.items():
+
+        def keep(i: int, c: Candidate, info: SignalInfo) -> None:
+            key = (info.case_id, info.bank_id if info.case_id is None else 0, c.signal_type)
+            found = best.setdefault(i, {})
+            if key not in found or c.distance < found[key].distance:
+                found[key] = c
+
+        for signal_type, queries_of_type in values.items():
             owner = owners[signal_type]
-            for hit in self.replica.search(signal_type, queries, self._radius(signal_type)):
+            for hit in self.replica.search(signal_type, queries_of_type, self._radius(signal_type)):
                 info = self.replica.info(hit.signal_id)
                 if info is None:
                     continue
@@ -271,25 +299,67 @@ class CheckService:
                     # 64 bits collide too easily to block on their own: a pHash match
                     # blocks only beside another hash's block, or in a bank that says so
                     action = "review"
-                key = (info.case_id, info.bank_id if info.case_id is None else 0, signal_type)
-                found = best.setdefault(i, {})
-                if key not in found or hit.distance < found[key].distance:
-                    found[key] = Candidate(
+                detail = None
+                secs = self.replica.frame_seconds(hit.signal_id)
+                if secs is not None:  # a frame of a stored video
+                    if not bank.image_in_video:
+                        continue
+                    detail = VideoDetail(seconds=secs, interval=(secs, secs))
+                keep(
+                    i,
+                    Candidate(
                         hit.signal_id,
                         signal_type,
                         hit.distance,
-                        queries[hit.query],
+                        queries_of_type[hit.query],
                         bank,
                         info.case_id,
                         action,
                         info.status == "pending",
-                    )
+                        detail,
+                    ),
+                    info,
+                )
+        # an image's PDQ hashes against stored videos' frames
+        if self.replica.videos.videos and "pdq" in values:
+            by_item: dict[int, list[str]] = {}
+            for value, i in zip(values["pdq"], owners["pdq"], strict=True):
+                by_item.setdefault(i, []).append(value)
+            for i, pdqs in by_item.items():
+                for vh in self.videos.image_in_videos(pdqs):
+                    self._keep_video(i, vh, keep)
+        for i, video_queries in queries.items():
+            for query in video_queries:
+                for vh in self.videos.videos(query) + self.videos.images_in_video(query):
+                    self._keep_video(i, vh, keep)
         out: list[list[Candidate]] = [[] for _ in batch]
         for i, found in best.items():
             allow = allowed.get(i, {})
             kept = [c for c in found.values() if c.distance <= allow.get(c.signal_type, c.distance)]
             out[i] = sorted(kept, key=lambda c: (c.distance, c.signal_id))
         return out
+
+    @staticmethod
+    def _keep_video(
+        i: int, vh: VideoHit, keep: Callable[[int, Candidate, SignalInfo], None]
+    ) -> None:
+        if vh.bank.policy == BankPolicy.ALLOW:
+            return  # allow-listing videos: not offered (an allow hit cancels nothing)
+        action = _action(vh.bank.policy, vh.info.status)
+        if action == "none":
+            return
+        candidate = Candidate(
+            vh.signal_id,
+            vh.signal_type,
+            vh.distance,
+            vh.query_value,
+            vh.bank,
+            vh.info.case_id,
+            action,
+            vh.info.status == "pending",
+            vh.detail,
+        )
+        keep(i, candidate, vh.info)
 
     def _log(
         self, flat: Sequence[tuple[int, Candidate]], client_id: int | None, now: datetime
@@ -468,7 +538,13 @@ class CheckService:
                     res.action = c.action
                 res.matches.append(
                     MatchFound(
-                        c.signal_type, c.distance, c.bank.name, match_id, c.action, c.signal_id
+                        c.signal_type,
+                        c.distance,
+                        c.bank.name,
+                        match_id,
+                        c.action,
+                        c.signal_id,
+                        c.video,
                     )
                 )
         return results

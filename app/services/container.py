@@ -67,6 +67,9 @@ class Services:
                 max_image_bytes=self.settings.max_image_bytes,
                 max_image_pixels=self.settings.max_image_pixels,
                 density=self.settings.pdq_variants,
+                max_video_frames=self.settings.max_video_frames,
+                max_video_bytes=self.settings.max_video_bytes,
+                max_video_seconds=self.settings.max_video_seconds,
             ),
             self.types,
         )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import bisect
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -12,22 +14,51 @@ __all__ = [
     "DEFAULT_MIN_PDQ_QUALITY",
     "HashInput",
     "from_hashes",
+    "inherit_frame_quality",
     "refuse_weak",
     "validate_hashes",
     "weakness",
 ]
 
 DEFAULT_MIN_PDQ_QUALITY = 50
+MAX_SECONDS = 36_000.0  # a frame's time: vPDQ's longest value at one frame per second
 _NO_QUALITY = "hash needs its quality (0-100, at least {}); one sent without counts as 0"
 
 
 @dataclass(frozen=True, slots=True)
 class HashInput:
-    """One hash of one signal type, lowercase hex, with an optional PDQ quality."""
+    """One hash of one signal type, lowercase hex (a vPDQ value: Meta's serialisation),
+    with an optional PDQ quality; ``seconds``: a PDQ hash of one frame of the video the
+    same request reports, at that time in the video (a frame variant)."""
 
     type: str
     value: str
     quality: int | None = None
+    seconds: float | None = None
+
+
+def inherit_frame_quality(items: Sequence[HashInput]) -> list[HashInput]:
+    """``items`` with each PDQ frame variant (a hash with ``seconds``) sent without a
+    quality given the quality of the frame nearest its time in the request's vPDQ value
+    (a variant is judged as its frame: one of a blank frame is refused as weak). With no
+    vPDQ value in ``items`` they stay as they are. ``items`` must be valid."""
+    frames = [f for item in items if item.type == "vpdq" for f in hashes.parse_vpdq(item.value)]
+    if not frames or not any(i.seconds is not None and i.quality is None for i in items):
+        return list(items)
+    times = sorted((f.seconds, f.quality) for f in frames)
+    keys = [t for t, _ in times]
+
+    def quality_at(seconds: float) -> int:
+        at = bisect.bisect_left(keys, seconds)
+        near = [j for j in (at - 1, at) if 0 <= j < len(times)]
+        return times[min(near, key=lambda j: abs(keys[j] - seconds))][1]
+
+    return [
+        HashInput(i.type, i.value, quality_at(i.seconds), i.seconds)
+        if i.seconds is not None and i.quality is None
+        else i
+        for i in items
+    ]
 
 
 def validate_hashes(
@@ -43,7 +74,17 @@ def validate_hashes(
             raise InvalidInput(f"hashes[{i}]: {exc}") from exc
         if item.quality is not None and not 0 <= item.quality <= 100:
             raise InvalidInput(f"hashes[{i}]: quality must be between 0 and 100")
-        out.append(HashInput(str(item.type), value, item.quality))  # valid: a type name
+        if item.seconds is not None:
+            spec = types.get(item.type)
+            if not spec.perceptual or spec.bits is None:
+                raise InvalidInput(
+                    f"hashes[{i}]: seconds belongs to a frame's perceptual hash (pdq), "
+                    f"not to {item.type}"
+                )
+            if not math.isfinite(item.seconds) or not 0 <= item.seconds <= MAX_SECONDS:
+                raise InvalidInput(f"hashes[{i}]: seconds must be between 0 and {MAX_SECONDS}")
+        # valid: a type name
+        out.append(HashInput(str(item.type), value, item.quality, item.seconds))
     return out
 
 

@@ -20,13 +20,14 @@ def load_signal_types(settings: Settings) -> hashes.SignalRegistry:
     """
     types = hashes.SignalRegistry.load(settings.enabled_signal_types)
     for spec in types:
-        if spec.bits is None:
-            # a type with its own serialisation needs storage of its own (not built yet)
+        if spec.bits is None and not isinstance(spec, hashes.VpdqSpec):
+            # a value of its own serialisation is stored as its digest and its text
+            # (models.stored_value); the replica indexes the frames of a vPDQ-shaped one
             raise hashes.SignalSpecError(
                 f"signal type {spec.name!r} has no fixed size (bits=None): this version "
-                "stores fixed-length hex hashes only"
+                "matches such values only as vPDQ frame lists (a hashes.VpdqSpec)"
             )
-        if spec.bits // 4 > VALUE_LENGTH:
+        if spec.bits is not None and spec.bits // 4 > VALUE_LENGTH:
             raise hashes.SignalSpecError(
                 f"signal type {spec.name!r} has {spec.bits}-bit values: the database holds "
                 f"hashes of at most {VALUE_LENGTH * 4} bits"

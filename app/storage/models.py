@@ -7,6 +7,7 @@ its public id and the argon2 hash of its PIN. No model ever holds image bytes.
 from __future__ import annotations
 
 import enum
+import hashlib
 from datetime import UTC, datetime
 
 from sqlalchemy import (
@@ -14,6 +15,7 @@ from sqlalchemy import (
     Boolean,
     DateTime,
     Enum,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -49,6 +51,7 @@ __all__ = [
     "Signal",
     "SignalQuarantine",
     "User",
+    "stored_value",
     "utcnow",
 ]
 
@@ -56,6 +59,20 @@ __all__ = [
 # The longest hash value the signal, match and change-log columns hold (a 256-bit hash in
 # hex); a signal type whose values are longer cannot be enabled (app.services.signal_types)
 VALUE_LENGTH = 64
+
+
+def stored_value(value: str) -> tuple[str, str | None]:
+    """The (``value``, ``body``) columns of a parsed hash value.
+
+    A value of a type with its own serialisation (``bits=None``, such as a ``vpdq`` frame
+    list, up to megabytes) is longer than the value columns: ``value`` then holds the
+    SHA-256 of its canonical text (the digest that equality, the change log, the match log
+    and the (type, value) index work on) and ``body`` the text itself (what feeds and
+    exports hand out, unchanged). A fixed-length hash is its own value and has no body.
+    """
+    if len(value) <= VALUE_LENGTH:
+        return value, None
+    return hashlib.sha256(value.encode()).hexdigest(), value
 
 
 def utcnow() -> datetime:
@@ -145,6 +162,15 @@ class Bank(Base):
     # a pHash-only match blocks only in a bank that says so (64 bits collide too easily;
     # migration 0006): elsewhere it answers review
     phash_block: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # videos (migration 0010): vPDQ's quality floor and query-match percent (the frame
+    # distance is the bank's ``vpdq`` threshold); across media: an image checked may match
+    # a stored video's frames, a video checked may match a stored image shown for at
+    # least ``video_image_seconds`` of its sampled seconds
+    video_quality_floor: Mapped[int] = mapped_column(Integer, default=50, server_default="50")
+    video_match_percent: Mapped[int] = mapped_column(Integer, default=80, server_default="80")
+    image_in_video: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    video_has_image: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    video_image_seconds: Mapped[int] = mapped_column(Integer, default=2, server_default="2")
 
 
 class BankThreshold(Base):
@@ -228,6 +254,16 @@ class Signal(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     note: Mapped[str | None] = mapped_column(String(500))
+    # migration 0010: the canonical text of a value longer than the value column (a vPDQ
+    # frame list; ``value`` is then its SHA-256, see stored_value), and for a PDQ hash of
+    # one frame of its case's video, that frame's time in the video
+    body: Mapped[str | None] = mapped_column(Text)
+    seconds: Mapped[float | None] = mapped_column(Float)
+
+    @property
+    def full_value(self) -> str:
+        """The value as its type writes it (the body of a long one)."""
+        return self.value if self.body is None else self.body
 
 
 class SignalQuarantine(Base):
@@ -309,6 +345,7 @@ class Change(Base):
     signal_type: Mapped[str | None] = mapped_column(String(32))
     value: Mapped[str | None] = mapped_column(String(64))
     status: Mapped[str | None] = mapped_column(String(16))
+    seconds: Mapped[float | None] = mapped_column(Float)  # the signal's (migration 0010)
 
 
 class DashboardSession(Base):

@@ -11,7 +11,7 @@ from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, select, text, update
+from sqlalchemy import and_, case, delete, func, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -201,11 +201,12 @@ class MatchableColumns:
     banks: Sequence[int]
     cases: Sequence[int]
     statuses: Sequence[str]
+    seconds: Sequence[float | None] = ()  # empty: none has a frame time
 
 
 @dataclass(frozen=True, slots=True)
 class IndexedSignal:
-    """What an index replica needs of a matchable signal."""
+    """What an index replica needs of a matchable signal (``value``: the full value)."""
 
     id: int
     type: str
@@ -213,6 +214,7 @@ class IndexedSignal:
     bank_id: int
     case_id: int | None
     status: str
+    seconds: float | None = None
 
 
 class SignalRepository:
@@ -282,11 +284,12 @@ class SignalRepository:
                 select(
                     Signal.id,
                     Signal.type,
-                    Signal.value,
+                    func.coalesce(Signal.body, Signal.value),
                     Signal.bank_id,
                     Signal.case_id,
                     Case.status,
                     SignalQuarantine.state,
+                    Signal.seconds,
                 )
                 .outerjoin(Case, Case.id == Signal.case_id)
                 .outerjoin(SignalQuarantine, SignalQuarantine.signal_id == Signal.id)
@@ -306,6 +309,7 @@ class SignalRepository:
                     r[3],
                     r[4],
                     QUARANTINED if r[6] == QUARANTINED else str(r[5] or "bank"),
+                    r[7],
                 )
                 for r in rows
             ]
@@ -322,9 +326,10 @@ class SignalRepository:
             while True:
                 # only integers and our own enum values are formatted into the SQL
                 cursor.execute(
-                    "SELECT s.id, s.type, s.value, s.bank_id, COALESCE(s.case_id, -1), "  # noqa: S608
+                    "SELECT s.id, s.type, COALESCE(s.body, s.value), s.bank_id, "  # noqa: S608
+                    "COALESCE(s.case_id, -1), "
                     f"CASE WHEN q.state = '{QUARANTINED}' THEN '{QUARANTINED}' "
-                    "ELSE COALESCE(c.status, 'bank') END FROM signal s "
+                    "ELSE COALESCE(c.status, 'bank') END, s.seconds FROM signal s "
                     "LEFT OUTER JOIN case_report c ON c.id = s.case_id "
                     "LEFT OUTER JOIN signal_quarantine q ON q.signal_id = s.id "
                     f"WHERE s.id > {int(last)} AND s.deleted_at IS NULL "
@@ -334,8 +339,8 @@ class SignalRepository:
                 rows = cursor.fetchall()
                 if not rows:
                     return
-                ids, types, values, banks, cases, statuses = zip(*rows, strict=True)
-                yield MatchableColumns(ids, types, values, banks, cases, statuses)
+                ids, types, values, banks, cases, statuses, seconds = zip(*rows, strict=True)
+                yield MatchableColumns(ids, types, values, banks, cases, statuses, seconds)
                 last = rows[-1][0]
         finally:
             cursor.close()
@@ -628,6 +633,7 @@ class ChangeRepository:
                 signal_type=sig.type,
                 value=sig.value,
                 status=QUARANTINED if sig.id in held else status,
+                seconds=sig.seconds,
             )
             for sig in signals
         ]
@@ -646,15 +652,26 @@ class ChangeRepository:
             Change.case_id,
             Change.bank_id,
             Change.signal_type,
-            Change.value,
+            # a long value's change holds its digest: the signal row has the text
+            case((Signal.body.is_not(None), Signal.body), else_=Change.value),
             Change.status,
+            Change.seconds,
         ).where(Change.seq > seq)
+        stmt = stmt.outerjoin(
+            Signal,
+            and_(
+                Signal.id == Change.signal_id,
+                Change.op != ChangeOp.REMOVE,
+            ),
+        )
         if feed_only:
             stmt = stmt.where(Change.op != ChangeOp.BANK)
         rows = self.s.connection().execute(stmt.order_by(Change.seq).limit(limit))
         return [
-            ChangeRow(seq_, at, ChangeOp(op), signal_id, case_id, bank_id, kind, value, status)
-            for seq_, at, op, signal_id, case_id, bank_id, kind, value, status in rows
+            ChangeRow(
+                seq_, at, ChangeOp(op), signal_id, case_id, bank_id, kind, value, status, secs
+            )
+            for seq_, at, op, signal_id, case_id, bank_id, kind, value, status, secs in rows
         ]
 
 

@@ -45,6 +45,12 @@ class BankRow:
     description: str
     phash_block: bool
     created_at: datetime
+    # videos (migration 0010; see models.Bank)
+    video_quality_floor: int = 50
+    video_match_percent: int = 80
+    image_in_video: bool = True
+    video_has_image: bool = True
+    video_image_seconds: int = 2
 
     @classmethod
     def of(cls, bank: Bank) -> BankRow:
@@ -55,6 +61,11 @@ class BankRow:
             bank.description,
             bool(bank.phash_block),
             bank.created_at,
+            int(bank.video_quality_floor),
+            int(bank.video_match_percent),
+            bool(bank.image_in_video),
+            bool(bank.video_has_image),
+            int(bank.video_image_seconds),
         )
 
 
@@ -69,8 +80,9 @@ class ChangeRow:
     case_id: int | None
     bank_id: int | None
     signal_type: str | None
-    value: str | None
+    value: str | None  # the full value: a long one's body (see models.stored_value)
     status: str | None
+    seconds: float | None = None  # a video frame's PDQ hash: the frame's time
 
     @classmethod
     def of(cls, change: Change) -> ChangeRow:
@@ -84,6 +96,7 @@ class ChangeRow:
             change.signal_type,
             change.value,
             change.status,
+            change.seconds,
         )
 
 

@@ -1,6 +1,6 @@
 """Migrations 0006 (client.exact_distances, bank.phash_block), 0007 (the deployment's
 secrets), 0008 (bank thresholds as rows) and 0009 (hash_feedback, the change log's time
-index) go up and down with data in place, on SQLite
+index) and 0010 (videos) go up and down with data in place, on SQLite
 and (with HASHBANK_TEST_DATABASE_URL) PostgreSQL."""
 
 from __future__ import annotations
@@ -243,3 +243,66 @@ def test_0009_adds_hash_feedback_and_the_change_log_time_index_and_back(tmp_path
     engine.dispose()
     _run(url, "upgrade", "head")
     assert "hash_feedback" in _tables(url)
+
+
+def test_0010_adds_long_values_frame_times_and_video_settings_and_back(tmp_path: Path) -> None:
+    url = fresh_database_url(tmp_path)
+    _run(url, "upgrade", "0009")
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO bank (name, policy, description, created_at) "
+                "VALUES ('old-bank', 'block', '', CURRENT_TIMESTAMP)"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO signal (bank_id, type, value, created_at) "
+                "SELECT id, 'pdq', :v, CURRENT_TIMESTAMP FROM bank WHERE name = 'old-bank'"
+            ),
+            {"v": "ab" * 32},
+        )
+    engine.dispose()
+
+    _run(url, "upgrade", "0010")
+    assert {"body", "seconds"} <= _columns(url, "signal")
+    assert "seconds" in _columns(url, "change_log")
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        bank = conn.execute(
+            text(
+                "SELECT video_quality_floor, video_match_percent, image_in_video, "
+                "video_has_image, video_image_seconds FROM bank WHERE name = 'old-bank'"
+            )
+        ).one()
+        old = conn.execute(text("SELECT value, body, seconds FROM signal")).one()
+        conn.execute(
+            text(
+                "INSERT INTO signal (bank_id, type, value, body, created_at) "
+                "SELECT id, 'vpdq', :d, :b, CURRENT_TIMESTAMP FROM bank WHERE name = 'old-bank'"
+            ),
+            {"d": "cd" * 32, "b": '["' + "ab" * 32 + ',100,0.0"]'},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO signal (bank_id, type, value, seconds, created_at) "
+                "SELECT id, 'pdq', :v, 12.0, CURRENT_TIMESTAMP FROM bank WHERE name = 'old-bank'"
+            ),
+            {"v": "ef" * 32},
+        )
+    engine.dispose()
+    assert tuple(bank) == (50, 80, True, True, 2)  # vPDQ's defaults, both directions on
+    assert tuple(old) == ("ab" * 32, None, None)
+
+    _run(url, "downgrade", "0009")
+    assert {"body", "seconds"} & _columns(url, "signal") == set()
+    assert "video_quality_floor" not in _columns(url, "bank")
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        # the long value is gone (its digest means nothing to 0009), the PDQ hashes stay
+        values = conn.execute(text("SELECT value FROM signal ORDER BY id")).scalars().all()
+    engine.dispose()
+    assert values == ["ab" * 32, "ef" * 32]
+    _run(url, "upgrade", "head")
+    assert "body" in _columns(url, "signal")

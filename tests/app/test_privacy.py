@@ -1,5 +1,6 @@
-"""No image byte reaches the disk: upload through every route that takes images, then scan
-the database files, the server's working and temp directories and its logs."""
+"""No image or video byte reaches the disk: upload through every route that takes images
+or videos, then scan the database files, the server's working and temp directories and
+its logs."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import tempfile
 from pathlib import Path
 
 from tests import images
+from tests.hashes._videos import photo_clip
 from tests.servers import Server
 
 
@@ -75,6 +77,29 @@ def test_uploaded_images_never_touch_disk(server_factory, tmp_path: Path):
     planted = tmp_path / "planted.bin"
     planted.write_bytes(b"prefix" + uploads[1][1000:5000])
     assert _scan([planted], _needles(uploads[1][1000:5000], width=32)) != []
+
+
+def test_uploaded_videos_never_touch_disk(server_factory, tmp_path: Path):
+    """A video checked or reported by upload (multipart field ``video``, hashed by FFmpeg
+    from memory) leaves none of its bytes in the database, logs or temp dir; a corrupt
+    one, refused, neither."""
+    server: Server = server_factory()
+    key = server.create_client(scopes="check,report")
+    mp4, webm = photo_clip("h264", 10, 2.0), photo_clip("vp9", 10, 1.0)
+    broken = mp4[: len(mp4) // 2]  # truncated: refused mid-decode
+    with server.client(key) as c:
+        for data, kind in ((mp4, "video/mp4"), (webm, "video/webm"), (broken, "video/mp4")):
+            r = c.post("/v1/check", files={"video": ("up", data, kind)})
+            assert r.status_code in (200, 422), r.text
+        r = c.post("/v1/cases", files={"video": ("mine.webm", webm, "video/webm")})
+        assert r.status_code == 201, r.text
+    server.stop()
+
+    needles = [n for data in (mp4, webm) for n in _needles(data)]
+    assert _scan([server.workdir], needles) == []
+    planted = tmp_path / "planted.bin"
+    planted.write_bytes(b"prefix" + webm[1000:5000])
+    assert _scan([planted], _needles(webm[1000:5000], width=32)) != []
 
 
 def test_victim_routes_log_no_ip_address(server_factory):
@@ -253,14 +278,18 @@ def _planted(tmp_path: Path, audit) -> None:
     )
     (dirty / "tmp" / "t").write_bytes(images.encode(images.photo("coffee"), "TIFF"))
     (dirty / "tmp" / "g").write_bytes(images.encode(images.photo("coffee"), "GIF"))
+    (dirty / "tmp" / "v.mp4").write_bytes(photo_clip("h264", 5, 1.0))
+    (dirty / "tmp" / "v.webm").write_bytes(photo_clip("vp9", 5, 1.0))
     report = audit(tmp_path)
-    assert report.servers == 2 and report.files == 7
+    assert report.servers == 2 and report.files == 9
     found = sorted(
         f.split(": ", 1)[1] + " in " + Path(f.split(": ")[0]).name for f in report.findings
     )
     assert found == [
         "GIF bytes in g",
         "JPEG (JFIF) bytes in spool-1",
+        "MP4/MOV bytes in v.mp4",
+        "Matroska/WebM bytes in v.webm",
         "TIFF bytes in t",
         "WebP bytes in hashbank.db",
         "client address 127.0.0.5 in server.log",

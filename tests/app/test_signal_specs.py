@@ -35,7 +35,10 @@ def test_thresholds_and_radii_come_from_the_specs() -> None:
     }
     replica = IndexReplica(db=None)  # type: ignore[arg-type]  # never loaded here
     perceptual = {s.name: s.max_threshold for s in hashes.BUILTINS if s.perceptual}
-    assert limits == replica.max_radius == perceptual == {"pdq": 48, "phash": 12}
+    assert limits == {"pdq": 48, "phash": 12}
+    # vpdq's threshold is its frame distance (vPDQ's 31, at most PDQ's 48)
+    assert replica.max_radius == perceptual == {"pdq": 48, "phash": 12, "vpdq": 48}
+    assert defaults.default("vpdq") == 31 and defaults.default("video_md5") == 0
     # settings override the built-in defaults; a plug-in's default is its spec's
     ours = Thresholds(WITH_DHASH, {"pdq": 20})
     assert (ours.default("pdq"), ours.default("phash"), ours.default("dhash")) == (20, 8, 10)
@@ -43,7 +46,8 @@ def test_thresholds_and_radii_come_from_the_specs() -> None:
 
 def test_the_weakness_rule_is_the_specs() -> None:
     for spec in WITH_DHASH:
-        assert spec.bits is not None
+        if spec.bits is None:  # vpdq: its own rule (tests/hashes/test_vpdq_values.py)
+            continue
         for value in ("0" * (spec.bits // 4), "f" * (spec.bits // 4), "0f" * (spec.bits // 8)):
             item = HashInput(spec.name, value, 90 if spec.has_quality else None)
             assert weakness(item, types=WITH_DHASH) == spec.weakness(value)
@@ -51,10 +55,27 @@ def test_the_weakness_rule_is_the_specs() -> None:
 
 def test_validation_index_and_search_take_the_types_from_the_registry() -> None:
     replica = IndexReplica(db=None)  # type: ignore[arg-type]  # never loaded here
-    assert replica.signals.types[1:] == hashes.BUILTINS.names == ("pdq", "phash", "md5", "sha256")
+    assert replica.signals.types[1:] == hashes.BUILTINS.names
+    assert hashes.BUILTINS.names == (
+        "pdq",
+        "phash",
+        "md5",
+        "sha256",
+        "video_md5",
+        "video_sha256",
+        "vpdq",
+    )
+    # vpdq's frames have an index of their own (replica.videos), not one of these
     assert {k: i.bits for k, i in replica.perceptual.items()} == {"pdq": 256, "phash": 64}
-    assert types_by_length(hashes.BUILTINS) == {64: ("pdq", "sha256"), 16: ("phash",), 32: ("md5",)}
+    assert replica.video_types == {"vpdq"}
+    assert types_by_length(hashes.BUILTINS) == {
+        64: ("pdq", "sha256", "video_sha256"),
+        16: ("phash",),
+        32: ("md5", "video_md5"),
+    }
     for spec in hashes.BUILTINS:
+        if spec.bits is None:
+            continue
         assert hashes.bits_of(spec.name) == spec.bits
         assert hashes.is_perceptual(spec.name) == spec.perceptual
     with pytest.raises(hashes.InvalidHash, match="unknown signal type 'dhash'"):

@@ -218,3 +218,46 @@ def test_audit_log_filters_pages_and_exports(
     assert lines[0] == ["id", "at", "actor", "action", "object_type", "object_id", "detail"]
     assert "user.login" in {row[3] for row in lines[1:]}
     assert all(moderator.username in row[2] for row in lines[1:])
+
+
+def test_bank_video_settings(dpage: tuple[Page, Watch], live_server: Server, admin: Staffer):
+    """Every per-bank video setting is on the settings page, saved, and audited."""
+    page, _ = dpage
+    name = unique("videos").lower()
+    login(page, live_server, admin)
+    page.get_by_role("link", name="Banks").click()
+    page.get_by_label("Name").fill(name)
+    page.get_by_label("vPDQ frame distance (blank: default)").fill("28")
+    with page.expect_navigation():
+        page.get_by_role("button", name="Create bank").click()
+    assert f"Bank {name} created" in flash(page)
+
+    page.get_by_role("link", name="Settings", exact=True).click()
+    form = page.locator("form", has=page.get_by_text(f"Bank {name}"))
+    expect(form.get_by_label("vPDQ frame distance")).to_have_value("28")
+    expect(form.get_by_label("vPDQ frame quality floor")).to_have_value("50")
+    form.get_by_label("vPDQ frame quality floor").fill("60")
+    form.get_by_label("Video match: % of the checked video's frames").fill("70")
+    form.get_by_label("An image checked may match a frame of a stored video").uncheck()
+    form.get_by_label("... for at least (seconds)").fill("4")
+    with page.expect_navigation():
+        form.get_by_role("button", name=f"Save the thresholds of bank {name}").click()
+    assert f"Thresholds of bank {name} saved" in flash(page)
+    form = page.locator("form", has=page.get_by_text(f"Bank {name}"))
+    expect(form.get_by_label("vPDQ frame quality floor")).to_have_value("60")
+    expect(form.get_by_label("Video match: % of the checked video's frames")).to_have_value("70")
+    expect(
+        form.get_by_label("An image checked may match a frame of a stored video")
+    ).not_to_be_checked()
+    expect(form.get_by_label("A video checked may match a stored image it shows")).to_be_checked()
+    expect(form.get_by_label("... for at least (seconds)")).to_have_value("4")
+
+    http = Http(live_server, admin)
+    try:
+        assert audit_has(http, "bank.video", f"user:{admin.username}", name)
+        r = http.post(
+            f"/dashboard/settings/banks/{name}", {"video": "1", "video_match_percent": "0"}
+        )
+        assert r.status_code == 422 and "match_percent" in r.text
+    finally:
+        http.close()
