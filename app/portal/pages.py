@@ -14,7 +14,6 @@ from app.portal.follow import FollowOutcome
 from app.portal.i18n import LANGUAGES, NAMES, texts
 from app.web.headers import content_security_policy, page_headers, static_headers
 from app.web.static import StaticFolder
-from hashes import VideoLimits
 
 __all__ = ["CSP", "PAGE_HEADERS", "STATIC", "STATIC_HEADERS", "render"]
 
@@ -26,8 +25,6 @@ CSP = content_security_policy("worker-src 'self'", "media-src blob:")
 PAGE_HEADERS = page_headers(CSP, Vary="Accept-Language")
 STATIC_HEADERS = static_headers(CSP)
 STATIC = StaticFolder("app.portal")
-
-_VIDEO = VideoLimits()  # the server's limits on a video it hashes (hashes/_video.py)
 
 _env = Environment(
     loader=PackageLoader("app.portal", "templates"),
@@ -53,6 +50,13 @@ def size_text(n_bytes: int, lang: str) -> str:
     return f"{max(1, n_bytes // 1024)} {kb}"
 
 
+def _video_upload_bytes(settings: Settings) -> int:
+    """The largest video the page may send to be hashed in the server's memory: within
+    the server's video limit and the request body limit of /v1/cases (a multipart
+    request's own headers take some room)."""
+    return max(0, min(settings.max_video_bytes, settings.max_body_bytes - 64 * 1024))
+
+
 def _page_config(lang: str, settings: Settings) -> dict[str, Any]:
     """What the page's scripts need: limits the server enforces, texts, the exit site."""
     return {
@@ -64,9 +68,9 @@ def _page_config(lang: str, settings: Settings) -> dict[str, Any]:
             "maxPixels": settings.max_image_pixels,
             "maxHashes": settings.max_hashes_anonymous,
             "minPdqQuality": settings.min_pdq_quality,
-            "maxVideoBytes": _VIDEO.max_bytes,
-            "maxVideoSeconds": _VIDEO.max_seconds,
-            "maxVideoFrames": _VIDEO.max_frames,
+            "maxVideoBytes": _video_upload_bytes(settings),
+            "maxVideoSeconds": settings.max_video_seconds,
+            "maxVideoFrames": settings.max_video_frames,
             "pinAttempts": settings.pin_attempts,
         },
         "texts": texts(lang).for_scripts(),
@@ -96,7 +100,7 @@ def render(
         help=contacts(lang),
         config=_script_json(_page_config(lang, settings)),
         max_size=size_text(settings.max_image_bytes, lang),
-        max_video_size=size_text(_VIDEO.max_bytes, lang),
+        max_video_size=size_text(_video_upload_bytes(settings), lang),
         v=STATIC.version(),
         outcome=outcome,
     )

@@ -29,13 +29,21 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page, Request, expect
 
 import hashes
 from app.portal.i18n import texts
 from benchmarks._clips import clip
-from tests.browser.test_portal_common import HASHING_TIMEOUT, open_page, t, write
-from tests.servers import Server
+from tests.browser.test_portal_common import (
+    HASHING_TIMEOUT,
+    case_status,
+    encode,
+    open_page,
+    report,
+    t,
+    write,
+)
+from tests.servers import Server, eventually
 
 PHOTOS = ("astronaut.png", "coffee.png", "chelsea.png", "rocket.jpg")
 FRAME_BITS = 12  # PDQ bits between the page's frame and the server's (colour conversion)
@@ -291,3 +299,97 @@ def test_a_video_the_browser_cannot_play_keeps_its_exact_hashes_and_gets_the_opt
     expect(page.locator("#report-button")).to_be_enabled()
     page.check("#report-unplayable-ok")
     expect(page.locator("#report-button")).to_be_enabled()
+
+
+MAX_REQUEST_BYTES = 16 * 1024
+
+
+def _needles(data: bytes, count: int = 24, width: int = 24) -> list[bytes]:
+    """Short runs of a file's bytes, raw and base64, spread over it."""
+    step = max(1, (len(data) - width) // count)
+    runs = [data[i : i + width] for i in range(0, len(data) - width, step)][:count]
+    return runs + [base64.b64encode(run)[4:28] for run in runs]
+
+
+def _sent(requests: list[Request], server: Server) -> list[tuple[str, dict[str, Any]]]:
+    """Every request but page loads: each JSON, at most 16 KB, to this server only."""
+    out = []
+    for r in requests:
+        if r.url.startswith("blob:"):
+            continue  # the player reading the file from this device, not a request out
+        assert r.url.startswith(server.url), r.url
+        if r.method == "GET":
+            continue
+        body = r.post_data_buffer or b""
+        assert r.headers.get("content-type") == "application/json", r.url
+        assert 0 < len(body) <= MAX_REQUEST_BYTES, (r.url, len(body))
+        out.append((r.url, json.loads(body)))
+    return out
+
+
+def test_reporting_a_video_sends_only_hashes_and_a_platform_finds_it(
+    live_server: Server, page: Page, api_key: str, tmp_path: Path
+) -> None:
+    data = photo_clip("h264")
+    path = write(tmp_path, "clip.mp4", data)
+    requests: list[Request] = []
+    page.on("request", lambda r: requests.append(r))
+    open_page(page, live_server)
+    js = pick_video(page, path)
+    assert js["state"] == "ready"
+    case_id, pin = report(page)
+    for request in requests:
+        body = request.post_data_buffer or b""
+        assert not any(n in body for n in _needles(data)), request.url
+    posts = _sent(requests, live_server)
+    assert posts[0][0].endswith("/v1/cases")
+    assert all(url.endswith(f"/v1/cases/{case_id}/hashes") for url, _ in posts[1:]), posts
+    sent = [h for _, body in posts for h in body["hashes"]]
+    by_type: dict[str, list[dict[str, Any]]] = {}
+    for h in sent:
+        by_type.setdefault(h["type"], []).append(h)
+    assert [h["value"] for h in by_type["video_md5"]] == [js["md5"]]
+    assert [h["value"] for h in by_type["video_sha256"]] == [js["sha256"]]
+    assert [h["value"] for h in by_type["vpdq"]] == [js["frames"]]
+    # the frame variants: each with its frame's time, the server's budget per frame
+    frames = _frames(js["frames"])
+    times = {f.seconds for f in frames}
+    assert by_type["pdq"] and all(h["seconds"] in times for h in by_type["pdq"])
+    variants = {p for v in js["variants"] for p in v["pdq"][1:]}  # the frame's own: in vpdq
+    assert {h["value"] for h in by_type["pdq"]} == variants
+    assert case_status(live_server, case_id, pin)["hashes"] == len(sent)
+
+    # a platform checks the same file (hashed by the server), and a still of one frame
+    py = hashes.hash_video(data)
+    with live_server.client(api_key) as c:
+        body = eventually(
+            lambda: (
+                (b := c.post("/v1/check", files={"video": ("up.mp4", data, "video/mp4")}).json())[
+                    "match"
+                ]
+                and b
+            ),
+            timeout=5.0,
+        )
+        matched = {m["signal_type"]: m for m in body["matches"]}
+        assert {"vpdq", "video_md5", "video_sha256"} <= set(matched)
+        assert matched["vpdq"]["query_percent"] == 100.0
+        # a screenshot of the frame at 7 s, mirrored: found by a frame variant
+        still = _still(data, 7.0).transpose(0)  # FLIP_LEFT_RIGHT
+        r = c.post("/v1/check", files={"image": ("still.jpg", encode(still, "JPEG"), "image/jpeg")})
+        assert r.status_code == 200 and r.json()["match"], r.json()
+        assert {m["seconds"] for m in r.json()["matches"]} & {6.0, 7.0, 8.0}
+    assert py.frames
+
+
+def _still(data: bytes, seconds: float) -> Any:
+    """The frame of a clip at ``seconds``, as an image (a screenshot of the video)."""
+    import io
+
+    import av
+
+    with av.open(io.BytesIO(data)) as container:
+        for frame in container.decode(video=0):
+            if frame.time is not None and frame.time >= seconds:
+                return frame.to_image()
+    raise AssertionError(seconds)

@@ -54,8 +54,10 @@ function balanced(hex) {
 
 /**
  * A video's frames as vpdq values of at most VPDQ_SEGMENT_BYTES each (a request must
- * stay under 16 KB: a long video's frame list is split in time order). A part without
- * one frame of the server's quality floor would be refused: it is left out.
+ * stay under 16 KB: a long video's frame list is split in time order), each as
+ * { value, quality } with its best frame's quality (the server asks an anonymous report
+ * for a quality with every perceptual hash). A part without one frame of the server's
+ * quality floor would be refused: it is left out.
  */
 export function vpdqParts(frames, minQuality) {
   const parts = [];
@@ -72,15 +74,16 @@ export function vpdqParts(frames, minQuality) {
     size += text.length + 4;
   }
   if (part.length) parts.push(part);
-  return parts.filter((p) => p.some((f) => f.quality >= minQuality)).map((p) => p.map((f) => f.text));
+  return parts
+    .filter((p) => p.some((f) => f.quality >= minQuality))
+    .map((p) => ({ value: p.map((f) => f.text), quality: Math.max(...p.map((f) => f.quality)) }));
 }
 
 /** The frame variants of a video the server would take: good frames, balanced hashes. */
 function usableVariants(result, minQuality) {
   return result.variants
     .filter((v) => v.quality >= minQuality)
-    .map((v) => ({ ...v, pdq: v.pdq.filter(balanced) }))
-    .filter((v) => v.pdq.length);
+    .map((v) => ({ ...v, pdq: [v.pdq[0], ...v.pdq.slice(1).filter(balanced)] }));
 }
 
 // Hashes files one at a time (bounded memory) in a module worker, or on the page when
@@ -166,7 +169,7 @@ export function chooseHashes(results, capacity) {
   for (const r of videos) {
     add({ type: "video_md5", value: r.md5 });
     add({ type: "video_sha256", value: r.sha256 });
-    for (const part of vpdqParts(r.frames || [], minQuality)) add({ type: "vpdq", value: part });
+    for (const part of vpdqParts(r.frames || [], minQuality)) add({ type: "vpdq", ...part });
   }
   if (out.length > capacity) return null;
   const withFrames = videos.filter((r) => r.variants && r.variants.length);
@@ -175,7 +178,8 @@ export function chooseHashes(results, capacity) {
     const share = Math.floor((images.length ? room / 2 : room) / withFrames.length);
     for (const r of withFrames) {
       for (const frame of budgetVariants(usableVariants(r, minQuality), Math.min(STORED_BUDGET, share))) {
-        for (const value of frame.pdq) {
+        // the frame's own PDQ is in the vPDQ value already (as the server sends them)
+        for (const value of frame.pdq.slice(1)) {
           if (out.length >= capacity) break;
           add({ type: "pdq", value, quality: frame.quality, seconds: frame.seconds });
         }
