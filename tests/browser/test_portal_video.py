@@ -393,3 +393,39 @@ def _still(data: bytes, seconds: float) -> Any:
             if frame.time is not None and frame.time >= seconds:
                 return frame.to_image()
     raise AssertionError(seconds)
+
+
+def test_a_long_video_is_sent_in_requests_under_16_kb(
+    live_server: Server, page: Page, api_key: str, tmp_path: Path
+) -> None:
+    """A video of 200 sampled frames: its vPDQ does not fit one request, so the page
+    sends it in parts (in time order), the first request creates the case and the others
+    add to it; every request stays under 16 KB and the case holds every frame."""
+    photos = [_photo(name).resize((320, 240)) for name in PHOTOS]
+    data = clip(photos, seconds_per_shot=50.0, size=(160, 96), fps=5)
+    path = write(tmp_path, "long.mp4", data)
+    requests: list[Request] = []
+    page.on("request", lambda r: requests.append(r))
+    open_page(page, live_server)
+    js = pick_video(page, path)
+    assert js["state"] == "ready" and len(js["frames"]) == 200, js["text"]
+    case_id, pin = report(page)
+    posts = _sent(requests, live_server)
+    assert posts[0][0].endswith("/v1/cases") and len(posts) >= 2
+    assert all(url.endswith(f"/v1/cases/{case_id}/hashes") for url, _ in posts[1:])
+    parts = [h["value"] for _, body in posts for h in body["hashes"] if h["type"] == "vpdq"]
+    assert len(parts) >= 2 and [f for p in parts for f in p] == js["frames"]
+    sent = sum(len(body["hashes"]) for _, body in posts)
+    assert case_status(live_server, case_id, pin)["hashes"] == sent
+    # the first part, checked as a clip of its own, finds the case's video
+    with live_server.client(api_key) as c:
+        body = eventually(
+            lambda: (
+                (
+                    b := c.post("/v1/check", json={"hashes": [{"type": "vpdq", "value": parts[0]}]})
+                ).json()["match"]
+                and b.json()
+            ),
+            timeout=5.0,
+        )
+    assert body["matches"][0]["signal_type"] == "vpdq"
