@@ -126,7 +126,7 @@ def main() -> None:
         "whole run is pinned to **one core** (`sched_setaffinity`, as `taskset -c 0`). "
         "*Page*: the page's `hashVideo` (MD5 and SHA-256 in 4 MB chunks, the frame rate, one "
         "seek of a `<video>` element per sampled frame, PDQ, quality and the stored frame "
-        "variants in workers). *Server*: `hashes.hash_video(path, variants=\"stored\")` on "
+        'variants in workers). *Server*: `hashes.hash_video(path, variants="stored")` on '
         "the same file, same core, interleaved. Medians.",
         "",
         "| | seconds | frames | frame variants | vs server |",
