@@ -98,7 +98,7 @@ def parse_vpdq(value: Any, *, max_frames: int = MAX_FRAMES) -> tuple[VpdqFrame, 
             raise InvalidHash(f"a vpdq value may list at most {max_frames} frames")
         try:
             items = json.loads(value)
-        except ValueError:
+        except (ValueError, RecursionError):  # deep nesting ("[[[[...") too
             raise InvalidHash(
                 "a vpdq value is a JSON array of 'pdq_hex,quality,seconds' strings"
             ) from None

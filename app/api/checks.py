@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request, Response
 
 from app.api.deps import ServicesDep, require
 from app.api.problems import json_body, problems
-from app.api.schemas import BatchIn, BatchOut, CheckOut, HashesIn, MatchOut
+from app.api.schemas import BatchIn, BatchOut, CheckOut, HashesIn, MatchOut, VideoMatchOut
 from app.api.uploads import body_kind, hash_inputs, read_images, read_model, wiped
 from app.errors import InvalidInput
 from app.services.checks import CheckResult
@@ -26,7 +26,7 @@ def _out(result: CheckResult, client: ClientView) -> CheckOut:
         match=result.match,
         action=result.action,
         matches=[
-            MatchOut(
+            (MatchOut if m.video is None else VideoMatchOut)(
                 signal_type=m.signal_type,
                 band=m.band,
                 distance=m.distance if exact else None,

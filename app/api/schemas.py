@@ -100,6 +100,11 @@ class MatchOut(BaseModel):
         description="Id for feedback; null if the match could not be logged (database down: "
         "the answer still holds)."
     )
+
+
+class VideoMatchOut(MatchOut):
+    """A match where a video is involved: a video checked, or a stored video matched."""
+
     seconds: float | None = Field(
         None,
         description="A match in a stored video: the time (s) of the first frame matched "
@@ -125,7 +130,7 @@ class MatchOut(BaseModel):
 class CheckOut(BaseModel):
     match: bool
     action: Literal["none", "review", "block"]
-    matches: list[MatchOut]
+    matches: list[VideoMatchOut | MatchOut]
 
 
 class BatchOut(BaseModel):

@@ -390,6 +390,8 @@ class CheckService:
                     query_value=c.query_value,
                     action=c.action,
                     attempt=first and (i, c.case_id) not in rechecked,
+                    video_start=c.video.interval[0] if c.video and c.video.interval else None,
+                    video_end=c.video.interval[1] if c.video and c.video.interval else None,
                 )
                 for (i, c), first in zip(flat, firsts, strict=True)
             ]

@@ -124,8 +124,8 @@ def weakness(
     degenerate = spec.weakness(item.value)
     if degenerate is not None:
         return degenerate
-    if not spec.has_quality:
-        return None
+    if not spec.has_quality or spec.bits is None:
+        return None  # (a vPDQ value carries each frame's quality: its spec judges them)
     label = spec.label or spec.name
     if item.quality is not None and item.quality < min_pdq_quality:
         return f"{label} quality {item.quality} is below {min_pdq_quality}"

@@ -313,6 +313,9 @@ class Match(Base):
     reviewed_by: Mapped[str | None] = mapped_column(String(64))
     # true on one row per (upload, case): the rows that count as re-upload attempts
     attempt: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    # a match in a stored video (migration 0010): the first and last matched frame times
+    video_start: Mapped[float | None] = mapped_column(Float)
+    video_end: Mapped[float | None] = mapped_column(Float)
 
 
 class AuditEvent(Base):

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+import hashes
 from app.storage.models import (
     AuditEvent,
     Bank,
@@ -157,6 +158,8 @@ class MatchRow:
     reviewed_by: str | None
     query_value: str
     attempt: bool = True  # the first match of its upload for this case
+    video_start: float | None = None  # a match in a stored video: the matched interval
+    video_end: float | None = None
 
     @property
     def reviewable(self) -> bool:
@@ -180,6 +183,8 @@ class MatchRow:
             m.reviewed_by,
             m.query_value,
             m.attempt,
+            m.video_start,
+            m.video_end,
         )
 
 
@@ -193,10 +198,31 @@ class HashRow:
     quality: int | None
     created_at: datetime
     deleted_at: datetime | None
+    seconds: float | None = None  # a frame variant: its time in the case's video
+    frames: int | None = None  # a vPDQ value: its sampled frames ...
+    duration: float | None = None  # ... and the last one's time (the video's length)
 
     @classmethod
     def of(cls, s: Signal) -> HashRow:
-        return cls(s.id, s.type, s.value, s.quality, s.created_at, s.deleted_at)
+        frames: int | None = None
+        duration: float | None = None
+        if s.body is not None:
+            try:
+                listed = hashes.parse_vpdq(s.body)
+                frames, duration = len(listed), max(f.seconds for f in listed)
+            except hashes.InvalidHash:
+                pass  # a long value of another type: shown by its digest alone
+        return cls(
+            s.id,
+            s.type,
+            s.value,
+            s.quality,
+            s.created_at,
+            s.deleted_at,
+            s.seconds,
+            frames,
+            duration,
+        )
 
 
 @dataclass(frozen=True, slots=True)

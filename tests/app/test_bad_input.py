@@ -42,6 +42,28 @@ BAD_JSON = [
     (b'{"hashes": [{"value": "' + b"ab" * 32 + b'"}]}', 422),
     (b'{"hashes": [["pdq", "' + b"ab" * 32 + b'"]]}', 422),
     (b"\xff\xfe\x00garbage", 400),
+    # videos: vpdq values that are not Meta's frame lists, frame times out of place
+    *(
+        (json.dumps({"hashes": [{"type": "vpdq", "value": v}]}).encode(), 422)
+        for v in (
+            "not json",
+            "[]",
+            [],
+            ["zz,1,1"],
+            ["ab" * 32 + ",101,0.0"],
+            ["ab" * 32 + ",90,-1"],
+            ["ab" * 32 + ",90,nan"],
+            ["ab" * 32 + ",90"],
+            [["ab" * 32, 90, 0]],
+            '{"frames": 1}',
+            ["ab" * 32 + ",90,0.0"] * 36_001,  # over the most frames of one value
+            "[" * 100_000,
+        )
+    ),
+    (b'{"hashes": [{"type": "pdq", "value": "' + b"ab" * 32 + b'", "seconds": -1}]}', 422),
+    (b'{"hashes": [{"type": "pdq", "value": "' + b"ab" * 32 + b'", "seconds": 1e308}]}', 422),
+    (b'{"hashes": [{"type": "md5", "value": "' + b"ab" * 16 + b'", "seconds": 1}]}', 422),
+    (b'{"hashes": [{"type": "video_md5", "value": "' + b"ab" * 32 + b'"}]}', 422),
 ]
 BAD_IMAGES = [
     (b"", 422),
@@ -129,8 +151,28 @@ def test_batch_and_feedback_bad_bodies(live_server: Server, key: str):
 def test_oversized_body_refused_from_content_length_before_auth(live_server: Server):
     big = b"x" * (33 * 1024 * 1024)
     with live_server.client() as c:
-        r = c.post("/v1/check", content=big, headers={"content-type": "application/json"})
+        r = c.post("/v1/cases", content=big, headers={"content-type": "application/json"})
     assert r.status_code == 413 and r.headers["content-type"] == PROBLEM
+
+
+def test_a_video_upload_over_its_limit_is_refused_from_content_length_before_auth(
+    live_server: Server,
+):
+    """/v1/check takes a video of up to HASHBANK_MAX_VIDEO_BYTES (512 MB): a body said to be
+    larger is refused at once (no byte of it is read), and the other routes keep 32 MB."""
+    import http.client
+
+    for path, size in (("/v1/check", 513 * 1024 * 1024), ("/v1/cases", 33 * 1024 * 1024)):
+        conn = http.client.HTTPConnection("127.0.0.1", live_server.port, timeout=30)
+        try:
+            conn.putrequest("POST", path)
+            conn.putheader("Content-Type", "multipart/form-data; boundary=x")
+            conn.putheader("Content-Length", str(size))
+            conn.endheaders()
+            r = conn.getresponse()
+            assert r.status == 413 and r.getheader("content-type") == PROBLEM, path
+        finally:
+            conn.close()
 
 
 def test_wrong_content_type_is_415(live_server: Server, key: str):

@@ -268,6 +268,7 @@ def test_0010_adds_long_values_frame_times_and_video_settings_and_back(tmp_path:
     _run(url, "upgrade", "0010")
     assert {"body", "seconds"} <= _columns(url, "signal")
     assert "seconds" in _columns(url, "change_log")
+    assert {"video_start", "video_end"} <= _columns(url, "match")
     engine = create_engine(url)
     with engine.begin() as conn:
         bank = conn.execute(
@@ -298,6 +299,7 @@ def test_0010_adds_long_values_frame_times_and_video_settings_and_back(tmp_path:
     _run(url, "downgrade", "0009")
     assert {"body", "seconds"} & _columns(url, "signal") == set()
     assert "video_quality_floor" not in _columns(url, "bank")
+    assert "video_start" not in _columns(url, "match")
     engine = create_engine(url)
     with engine.connect() as conn:
         # the long value is gone (its digest means nothing to 0009), the PDQ hashes stay

@@ -65,6 +65,9 @@ def test_a_plugin_type_is_reported_checked_batched_and_fed(plugged: Server) -> N
             "phash",
             "md5",
             "sha256",
+            "video_md5",
+            "video_sha256",
+            "vpdq",
             "dhash",
             "sha1",
         ]

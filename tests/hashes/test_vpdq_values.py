@@ -98,3 +98,9 @@ def test_the_video_specs() -> None:
     assert hashes.VPDQ.weakness(json.dumps([f"{A},10,0"])) is not None
     assert hashes.VPDQ.weakness(json.dumps([f"{A},90,0"])) is None
     assert hashes.VPDQ.distance(json.dumps([f"{A},90,0"]), json.dumps([f"{A},90,3"])) == 0
+
+
+def test_a_deeply_nested_value_is_an_invalid_hash_not_a_crash() -> None:
+    # found by tests/app/test_bad_input.py: json.loads raised RecursionError (a 500)
+    with pytest.raises(hashes.InvalidHash):
+        hashes.parse_vpdq("[" * 100_000)

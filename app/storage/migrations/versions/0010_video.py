@@ -5,7 +5,8 @@
 (type, value) index, the change log and the match log keep their 64-character values);
 ``signal.seconds`` the time in its case's video of a PDQ hash of one frame (a frame
 variant of a video report), also carried by the change log (``change_log.seconds``) so
-that index replicas know it. Banks get vPDQ's quality floor and query-match percent and
+that index replicas know it. A match in a stored video keeps the matched interval
+(``match.video_start``, ``match.video_end``) for the dashboard. Banks get vPDQ's quality floor and query-match percent and
 the across-media settings (defaults: vPDQ's 50 and 80 %, both directions on, 2 seconds).
 
 Downgrade drops the columns: long values and frame times are lost (the rows of long
@@ -41,6 +42,9 @@ def upgrade() -> None:
         batch.add_column(sa.Column("seconds", sa.Float(), nullable=True))
     with op.batch_alter_table("change_log") as batch:
         batch.add_column(sa.Column("seconds", sa.Float(), nullable=True))
+    with op.batch_alter_table("match") as batch:
+        batch.add_column(sa.Column("video_start", sa.Float(), nullable=True))
+        batch.add_column(sa.Column("video_end", sa.Float(), nullable=True))
     with op.batch_alter_table("bank") as batch:
         for name, kind, default in _BANK:
             batch.add_column(sa.Column(name, kind, nullable=False, server_default=default))
@@ -56,6 +60,9 @@ def downgrade() -> None:
     with op.batch_alter_table("bank") as batch:
         for name, _kind, _default in _BANK:
             batch.drop_column(name)
+    with op.batch_alter_table("match") as batch:
+        batch.drop_column("video_end")
+        batch.drop_column("video_start")
     with op.batch_alter_table("change_log") as batch:
         batch.drop_column("seconds")
     with op.batch_alter_table("signal") as batch:
