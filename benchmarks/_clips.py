@@ -9,8 +9,10 @@ to disk here; a caller that needs a file (Meta's vpdq takes a path) writes the c
 from __future__ import annotations
 
 import io
-from collections.abc import Callable, Sequence
+import itertools
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import av
 import numpy as np
@@ -59,21 +61,28 @@ def _render(shot: Shot, t: float, width: int, height: int) -> np.ndarray:
     return np.asarray(shot.photo.resize((width, height), Image.Resampling.BILINEAR, box=box))
 
 
-def render(
+def frames_of(
     shots: Sequence[Shot], width: int, height: int, fps: float, edit: Frame | None = None
-) -> list[np.ndarray]:
-    """Every frame of the shots, one after the other (hard cuts)."""
-    frames = []
+) -> Iterator[np.ndarray]:
+    """Every frame of the shots, one after the other (hard cuts), made as it is read."""
+    k = 0
     for shot in shots:
         n = round(shot.seconds * fps)
         for i in range(n):
             rgb = _render(shot, i / max(1, n - 1), width, height)
-            frames.append(edit(rgb, len(frames) / fps) if edit else rgb)
-    return frames
+            yield edit(rgb, k / fps) if edit else rgb
+            k += 1
+
+
+def render(
+    shots: Sequence[Shot], width: int, height: int, fps: float, edit: Frame | None = None
+) -> list[np.ndarray]:
+    """Every frame of the shots, one after the other (hard cuts)."""
+    return list(frames_of(shots, width, height, fps, edit))
 
 
 def encode(
-    frames: Sequence[np.ndarray],
+    frames: Iterable[np.ndarray],
     fps: int,
     *,
     codec: str = "h264",
@@ -85,9 +94,11 @@ def encode(
     fmt = "webm" if codec.startswith("vp") or codec == "libvpx-vp9" else "mp4"
     name = {"vp9": "libvpx-vp9", "vp8": "libvpx", "h264": "libx264"}.get(codec, codec)
     buf = io.BytesIO()
-    h, w = frames[0].shape[:2]
+    it = iter(frames)
+    first = next(it)
+    h, w = first.shape[:2]
     with av.open(buf, "w", format=fmt) as out:
-        stream = out.add_stream(name, rate=fps)
+        stream: Any = out.add_stream(name, rate=fps)
         stream.width, stream.height = w - w % 2, h - h % 2
         stream.pix_fmt = "yuv420p"
         options: dict[str, str] = {}
@@ -102,7 +113,7 @@ def encode(
         if bitrate is not None:
             stream.bit_rate = bitrate
         stream.options = options
-        for rgb in frames:
+        for rgb in itertools.chain([first], it):
             frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb[: h - h % 2, : w - w % 2]))
             out.mux(stream.encode(frame))
         out.mux(stream.encode(None))
@@ -120,5 +131,5 @@ def clip(
     **options: object,
 ) -> bytes:
     """A clip of one shot per photo, camera moving, hard cuts between shots."""
-    frames = render(shots_from(photos, seconds_per_shot, seed), size[0], size[1], fps)
+    frames = frames_of(shots_from(photos, seconds_per_shot, seed), size[0], size[1], fps)
     return encode(frames, fps, codec=codec, **options)  # type: ignore[arg-type]

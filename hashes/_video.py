@@ -52,7 +52,7 @@ from hashes._variants import (
     stored_variants,
     work_pixels,
 )
-from hashes._vpdq import VpdqFrame
+from hashes._vpdq import QUALITY_FLOOR, VpdqFrame
 
 __all__ = [
     "CHECK_BUDGET",
@@ -80,7 +80,7 @@ STORED_BUDGET = 4800
 """Most frame-variant hashes a reported video stores (200 distinct frames x 24)."""
 
 CHECK_BUDGET = 4800
-"""Most frame-variant hashes a checked video compares (600 distinct frames x 8)."""
+"""Most frame-variant hashes a checked video compares (400 distinct frames x 12)."""
 
 VIDEO_PLAN = replace(
     DENSITIES["default"],
@@ -110,8 +110,8 @@ _MAX_FRAME_RATE = 1000.0
 class VideoLimits:
     """Limits of :func:`hash_video`, checked before decoding and while decoding.
 
-    ``max_bytes``: the file (512 MB: a 10-minute 1080p phone video at 7 Mb/s fits
-    with room). ``max_seconds``: the duration (3 hours). ``max_frames``: sampled frames
+    ``max_bytes``: the file (512 MB: 10 minutes of 1080p at 6.5 Mb/s).
+    ``max_seconds``: the duration (3 hours). ``max_frames``: sampled frames
     (10,800: 3 hours at one a second). ``max_pixels``: one frame's width x height (8K
     UHD, 7680 x 4320). ``max_decoded``: frames decoded in all (3 hours at 60 frames a
     second), which bounds the time a hostile stream of tiny frames can take.
@@ -347,7 +347,8 @@ def hash_video(
         fps: frames sampled a second (Meta's ``1 / seconds_per_hash``).
         limits: :class:`VideoLimits` (defaults when None).
         variants: ``"stored"``: a report's frame variants (mirrored, trimmed, crops,
-            windows) per distinct sampled frame, at most :data:`STORED_BUDGET` hashes;
+            windows) per distinct sampled frame of quality 50 or more, at most
+            :data:`STORED_BUDGET` hashes;
             ``"check"``: a check's (trimmed, de-rotated, windows), at most
             :data:`CHECK_BUDGET`; ``"none"``: no variants.
         progress: called with the share of the video done (0.0 to 1.0).
@@ -453,33 +454,33 @@ def _hash_container(
     sampler = _Sampler(rate, mod, start, float(stream.time_base or 0), [])
     tw, th = _target_size(width, height)
     frames: list[VpdqFrame] = []
-    chosen: list[tuple[float, str, np.ndarray]] = []  # distinct frames kept for variants
+    expected = duration * fps if duration > 0 else limits.max_frames
+    maker = _Variants(variants, expected) if variants != "none" else None
     last_pdq: str | None = None
     rate32 = np.float32(rate)
-    try:
-        for n, frame in _decoded_frames(container, stream, sampler, limits):
-            seconds = float(np.float32(n) / rate32)
-            if seconds > limits.max_seconds:
-                raise VideoTooLarge(f"the video lasts over {limits.max_seconds:.0f} s")
-            pdq, quality, pixels = _frame_hash(frame, tw, th)
+    for n, frame in _decoded_frames(container, stream, sampler, limits):
+        seconds = float(np.float32(n) / rate32)
+        if seconds > limits.max_seconds:
+            raise VideoTooLarge(f"the video lasts over {limits.max_seconds:.0f} s")
+        pdq, quality, pixels = _frame_hash(frame, tw, th)
+        try:
             frames.append(VpdqFrame(pdq, quality, round(seconds, 6)))
             if len(frames) > limits.max_frames:
                 raise VideoTooLarge(f"the video gives over {limits.max_frames} sampled frames")
-            if variants != "none" and (
-                last_pdq is None or hamming(pdq, last_pdq) > DISTINCT_DISTANCE
+            if (
+                maker is not None
+                and quality >= QUALITY_FLOOR  # vPDQ ignores the frame: no variants either
+                and (last_pdq is None or hamming(pdq, last_pdq) > DISTINCT_DISTANCE)
             ):
-                chosen.append((round(seconds, 6), pdq, pixels))
+                maker.add(round(seconds, 6), pdq, pixels)
                 last_pdq = pdq
-            else:
-                wipe_buffer(pixels)
-            if progress is not None and duration > 0:
-                progress(min(1.0, seconds / duration))
-        if not frames:
-            raise CorruptVideo("the video has no decodable frame")
-        frame_variants = _variants(chosen, variants) if variants != "none" else ()
-    finally:
-        for _, _, pixels in chosen:
+        finally:
             wipe_buffer(pixels)
+        if progress is not None and duration > 0:
+            progress(min(1.0, seconds / duration))
+    if not frames:
+        raise CorruptVideo("the video has no decodable frame")
+    frame_variants = maker.result() if maker is not None else []
     if progress is not None:
         progress(1.0)
     if duration <= 0:
@@ -505,29 +506,47 @@ def _spread(n: int, k: int) -> list[int]:
     return sorted({round(i * (n - 1) / (k - 1)) for i in range(k)})
 
 
-def _variants(chosen: list[tuple[float, str, np.ndarray]], side: str) -> list[FrameVariants]:
-    """Variants of the distinct frames within the side's budget.
+class _Variants:
+    """Variant hashes of distinct frames as they are decoded, within the side's budget.
 
-    Each frame gets ``budget // frames`` hashes (at most the plan's, at least
-    ``floor``: the plain hash and the most useful variants); frames beyond what the
-    budget pays at the floor are spread evenly over the video.
+    The budget is shared out from the frame count the duration announces (an upper
+    bound of the distinct frames): each frame gets ``budget // frames`` hashes, at most
+    the plan's and at least ``floor`` (its plain PDQ and the most useful variants);
+    when even the floor does not fit, one distinct frame in ``stride`` gets variants.
+    Only hashes are kept, so memory does not grow with the video; what is still over
+    the budget at the end (a duration that lied) is spread evenly.
     """
-    if side == "stored":
-        plan: VariantPlan = VIDEO_PLAN
-        budget, cap, floor = STORED_BUDGET, VIDEO_PLAN.max_stored, 8
-    else:
-        plan = DENSITIES["default"]
-        budget, cap, floor = CHECK_BUDGET, plan.max_check, 4
-    n = len(chosen)
-    per_frame = max(floor, min(cap, budget // max(1, n)))
-    keep = _spread(n, budget // per_frame)
-    out = []
-    for i in keep:
-        seconds, pdq, pixels = chosen[i]
-        work = work_pixels(Image.fromarray(pixels))
+
+    def __init__(self, side: str, expected: float) -> None:
         if side == "stored":
-            hashes = stored_variants(pdq, work, plan)
+            self.plan: VariantPlan = VIDEO_PLAN
+            self.budget, cap, floor = STORED_BUDGET, VIDEO_PLAN.max_stored, 8
         else:
-            hashes = check_variants(pdq, work, plan)
-        out.append(FrameVariants(seconds, hashes[:per_frame]))
-    return out
+            self.plan = DENSITIES["default"]
+            self.budget, cap, floor = CHECK_BUDGET, self.plan.max_check, 4
+        self.side = side
+        n = max(1, math.ceil(expected))
+        self.per_frame = max(floor, min(cap, self.budget // n))
+        self.stride = max(1, math.ceil(n * self.per_frame / self.budget))
+        self.distinct = 0
+        self.out: list[FrameVariants] = []
+
+    def add(self, seconds: float, pdq: str, pixels: np.ndarray) -> None:
+        self.distinct += 1
+        if (self.distinct - 1) % self.stride:
+            return
+        work = work_pixels(Image.fromarray(pixels))
+        try:
+            if self.side == "stored":
+                hashes = stored_variants(pdq, work, self.plan)
+            else:
+                hashes = check_variants(pdq, work, self.plan)
+        finally:
+            wipe_buffer(work.pixels)
+        self.out.append(FrameVariants(seconds, hashes[: self.per_frame]))
+
+    def result(self) -> list[FrameVariants]:
+        total = sum(len(v.pdq) for v in self.out)
+        if total <= self.budget:
+            return self.out
+        return [self.out[i] for i in _spread(len(self.out), self.budget // self.per_frame)]

@@ -1,8 +1,12 @@
-"""``hashbank submit``: hash images on this machine and report only their hashes to a server.
+"""``hashbank submit``: hash images and videos here and report only their hashes to a server.
 
-For organisations reporting on someone's behalf: the images are hashed here with
-:mod:`hashes` (read into memory, never copied or uploaded), and each case gets the
-hashes a report stores (the PDQ variants, pHash, MD5 and SHA-256). Every command-line
+For organisations reporting on someone's behalf: the files are hashed here with
+:mod:`hashes` (read into memory or decoded in place, never copied or uploaded), and each
+case gets the hashes a report stores: for an image the PDQ variants, pHash, MD5 and
+SHA-256; for a video ``vpdq`` (Meta's list), ``video_md5``, ``video_sha256`` and each
+stored frame variant as ``{"type": "pdq", "value": hex, "seconds": s}`` (a PDQ hash that
+is a frame of the video at that time; ``hashes.hash_video(variants="stored")``). A
+video whose frame variants exceed the case limit keeps an even spread of them. Every command-line
 PATH becomes one case (a folder: every image in it and its subfolders), or one case
 per image, or one for everything (``--group``). A case that would hold more hashes than
 the server allows is split into several. The case numbers and PINs are printed, or
@@ -29,7 +33,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from app.cli.hash import hash_path, iter_files
+from app.cli.hash import hash_path, hash_video_path, is_video, iter_files, video_progress
 
 __all__ = ["Group", "plan_cases", "submit"]
 
@@ -65,6 +69,7 @@ class Image:
 
     path: str
     hashes: list[dict[str, Any]]
+    video: bool = False
 
 
 @dataclass
@@ -87,17 +92,73 @@ def _entries(result: dict[str, Any]) -> list[dict[str, Any]]:
     return items
 
 
+def _video_entries(result: dict[str, Any]) -> list[dict[str, Any]]:
+    """The hash entries of one ``hash_video_path`` result (variants="stored"): vpdq and
+    the exact hashes, every distinct frame's plain PDQ, then the frames' variants."""
+    items: list[dict[str, Any]] = [
+        {"type": "vpdq", "value": result["vpdq"]},
+        {"type": "video_md5", "value": result["video_md5"]},
+        {"type": "video_sha256", "value": result["video_sha256"]},
+    ]
+    frames = result["frame_variants"]
+    seen: set[str] = set()
+    # a variant carries its frame's PDQ quality (the server's quality floor judges it)
+    for fv in [*({**f, "pdq": f["pdq"][:1]} for f in frames), *frames]:
+        for value in fv["pdq"]:
+            if value not in seen:
+                seen.add(value)
+                items.append(
+                    {
+                        "type": "pdq",
+                        "value": value,
+                        "quality": fv["quality"],
+                        "seconds": fv["seconds"],
+                    }
+                )
+    return items
+
+
+def _key(h: dict[str, Any]) -> tuple[str, str]:
+    value = h["value"]
+    return h["type"], value if isinstance(value, str) else json.dumps(value)
+
+
+def _spread(items: list[dict[str, Any]], k: int) -> list[dict[str, Any]]:
+    if k >= len(items):
+        return items
+    return [items[i * len(items) // k] for i in range(k)]
+
+
+def fit_video(image: Image, limit: int) -> Image:
+    """A video's entries cut to ``limit``: its vpdq and exact hashes, then its frames'
+    plain PDQ hashes, then their variants, each part spread evenly over the video when
+    it does not fit whole."""
+    if not image.video or len(image.hashes) <= limit:
+        return image
+    head, rest = image.hashes[:3], image.hashes[3:]
+    room = max(0, limit - len(head))
+    n_plain = 1  # the plain PDQs come first, their times rising
+    while n_plain < len(rest) and rest[n_plain]["seconds"] > rest[n_plain - 1]["seconds"]:
+        n_plain += 1
+    plain, variants = rest[:n_plain], rest[n_plain:]
+    if room <= len(plain):
+        return Image(image.path, head + _spread(plain, room), video=True)
+    return Image(image.path, head + plain + _spread(variants, room - len(plain)), video=True)
+
+
 def plan_cases(images: list[Image], limit: int) -> list[list[Image]]:
     """Pack images, in order, into cases of at most ``limit`` distinct hashes each.
 
-    An image is never split across cases. Raises SubmitError when one image alone has
+    An image is never split across cases; a video over the limit keeps a spread of its
+    frame variants (:func:`fit_video`). Raises SubmitError when one image alone has
     more hashes than ``limit``.
     """
     cases: list[list[Image]] = []
     current: list[Image] = []
     seen: set[tuple[str, str]] = set()
     for image in images:
-        keys = {(h["type"], h["value"]) for h in image.hashes}
+        image = fit_video(image, limit)
+        keys = {_key(h) for h in image.hashes}
         if len(keys) > limit:
             raise SubmitError(f"{image.path}: its {len(keys)} hashes exceed the server's {limit}")
         if current and len(seen | keys) > limit:
@@ -114,7 +175,7 @@ def _distinct(images: list[Image]) -> list[dict[str, Any]]:
     out: dict[tuple[str, str], dict[str, Any]] = {}
     for image in images:
         for h in image.hashes:
-            out.setdefault((h["type"], h["value"]), h)
+            out.setdefault(_key(h), h)
     return list(out.values())
 
 
@@ -184,6 +245,14 @@ def _progress(console: Console, label: str, total: int) -> Progress:
     )
 
 
+def _hash_video(file: str, console: Console) -> dict[str, Any]:
+    with video_progress(console) as bar:
+        task = bar.add_task(f"video {Path(file).name}", total=1.0)
+        return hash_video_path(
+            file, variants="stored", progress=lambda done: bar.update(task, completed=done)
+        )
+
+
 def _hash_all(
     groups: list[tuple[str, list[str]]], console: Console, skip: Callable[[str, str], None]
 ) -> list[tuple[str, list[Image]]]:
@@ -194,10 +263,13 @@ def _hash_all(
         for source, files in groups:
             images = []
             for file in files:
-                result = hash_path(file)
+                video = is_video(file)
+                result = _hash_video(file, console) if video else hash_path(file)
                 progress.advance(task)
                 if "error" in result:
                     skip(file, str(result["error"]))
+                elif video:
+                    images.append(Image(file, _video_entries(result), video=True))
                 else:
                     images.append(Image(file, _entries(result)))
             out.append((source, images))
@@ -252,7 +324,9 @@ def _open_private(path: Path) -> Any:
 
 
 def submit(
-    paths: Annotated[list[Path], typer.Argument(help="Image files or folders (recursed).")],
+    paths: Annotated[
+        list[Path], typer.Argument(help="Image or video files, or folders (recursed).")
+    ],
     server: Annotated[str, typer.Option("--server", help="The hashbank server's URL.")],
     key: Annotated[
         str | None,
@@ -279,7 +353,8 @@ def submit(
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per case.")] = False,
 ) -> None:
-    """Hash images locally and report only their hashes; prints case numbers and PINs."""
+    """Hash images and videos locally and report only their hashes; prints case numbers
+    and PINs."""
     console = Console(stderr=True, soft_wrap=True)  # messages stay whole lines
     skipped: list[str] = []
 

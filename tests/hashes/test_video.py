@@ -179,3 +179,19 @@ def test_variants_only_add_matches(
     more = hashes.match_with_variants(q, s, query_variants=variants, stored_variants=variants)
     assert more.query_percent >= base.query_percent
     assert more.stored_percent >= base.stored_percent
+
+
+def test_variant_budget(clip: bytes, monkeypatch: pytest.MonkeyPatch) -> None:
+    """30 frames a second: the budget is shared out per frame, then frames are strided."""
+    dense = hashes.hash_video(clip, fps=30, variants="stored")
+    assert len(dense.frames) == 360
+    per_frame = 4800 // 360  # STORED_BUDGET shared over the announced frames
+    assert max(len(v.pdq) for v in dense.frame_variants) == per_frame
+    import hashes._video as video
+
+    monkeypatch.setattr(video, "STORED_BUDGET", 400)  # 50 frames at the floor of 8
+    tight = hashes.hash_video(clip, fps=30, variants="stored")
+    assert sum(len(v.pdq) for v in tight.frame_variants) <= 400
+    assert max(len(v.pdq) for v in tight.frame_variants) == 8
+    times = [v.seconds for v in tight.frame_variants]
+    assert times[0] == 0.0 and times[-1] > 9  # spread over the whole clip
