@@ -54,10 +54,9 @@ function balanced(hex) {
 
 /**
  * A video's frames as vpdq values of at most VPDQ_SEGMENT_BYTES each (a request must
- * stay under 16 KB: a long video's frame list is split in time order), each as
- * { value, quality } with its best frame's quality (the server asks an anonymous report
- * for a quality with every perceptual hash). A part without one frame of the server's
- * quality floor would be refused: it is left out.
+ * stay under 16 KB: a long video's frame list is split in time order). Each frame
+ * carries its quality; a part without one frame of the server's quality floor would be
+ * refused: it is left out.
  */
 export function vpdqParts(frames, minQuality) {
   const parts = [];
@@ -74,9 +73,7 @@ export function vpdqParts(frames, minQuality) {
     size += text.length + 4;
   }
   if (part.length) parts.push(part);
-  return parts
-    .filter((p) => p.some((f) => f.quality >= minQuality))
-    .map((p) => ({ value: p.map((f) => f.text), quality: Math.max(...p.map((f) => f.quality)) }));
+  return parts.filter((p) => p.some((f) => f.quality >= minQuality)).map((p) => p.map((f) => f.text));
 }
 
 /** The frame variants of a video the server would take: good frames, balanced hashes. */
@@ -169,7 +166,7 @@ export function chooseHashes(results, capacity) {
   for (const r of videos) {
     add({ type: "video_md5", value: r.md5 });
     add({ type: "video_sha256", value: r.sha256 });
-    for (const part of vpdqParts(r.frames || [], minQuality)) add({ type: "vpdq", ...part });
+    for (const part of vpdqParts(r.frames || [], minQuality)) add({ type: "vpdq", value: part });
   }
   if (out.length > capacity) return null;
   const withFrames = videos.filter((r) => r.variants && r.variants.length);

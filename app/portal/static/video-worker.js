@@ -9,8 +9,7 @@
 //       from the last frame of the same `job` that got them (a new shot, not a still
 //       camera: hashes/_video.py DISTINCT_DISTANCE), the PDQ hashes a report stores for
 //       it (windows.js VIDEO_PLAN): { id, ok, pdq, quality, stored (null when not) }.
-//       Frames arrive in time order, and a worker handles its messages in order;
-//   { id, op: "forget", job } -> the job is over.
+//       Frames arrive in time order, and a worker handles its messages in order.
 //
 // Nothing is written anywhere and nothing leaves the device.
 
@@ -56,7 +55,6 @@ self.onmessage = async (event) => {
     let result = {};
     if (op === "exact") result = await exact(id, event.data.file, event.data.chunk);
     else if (op === "frame") result = frame(event.data.job, event.data.bitmap, event.data.distinct);
-    else lastWithVariants.delete(event.data.job); // "forget": the video is done
     self.postMessage({ id, op: "done", ok: true, ...result });
   } catch (err) {
     self.postMessage({ id, op: "done", ok: false, detail: String(err && err.message) });
