@@ -295,10 +295,23 @@ def test_a_video_the_browser_cannot_play_keeps_its_exact_hashes_and_gets_the_opt
     notice = page.locator("#report-picker [data-unplayable]")
     expect(notice).to_be_visible()
     expect(notice).to_contain_text(t("en", "video.title"))
-    # reportable by its exact hashes alone, or (opted in) by the server
+    # reportable by its exact hashes alone, or (opted in) hashed in the server's memory
     expect(page.locator("#report-button")).to_be_enabled()
     page.check("#report-unplayable-ok")
     expect(page.locator("#report-button")).to_be_enabled()
+    uploads: list[Request] = []
+    page.on(
+        "request",
+        lambda r: (
+            r.method == "POST"
+            and r.headers.get("content-type", "").startswith("multipart/form-data")
+            and uploads.append(r)
+        ),
+    )
+    case_id, pin = report(page)
+    assert [r.url for r in uploads] == [live_server.url + "/v1/cases"]
+    # the server hashed it whole: the exact hashes, the vPDQ and the frame variants
+    assert case_status(live_server, case_id, pin)["hashes"] > 3
 
 
 MAX_REQUEST_BYTES = 16 * 1024
