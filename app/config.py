@@ -167,6 +167,17 @@ class Settings(BaseSettings):
         "seconds after they were reported (before that: no match), or once a moderator "
         "confirms the case; 0: at once (docs/security.md weighs the two).",
     )
+    silent_after_days: int = Field(
+        7,
+        ge=1,
+        description="The platform records flag a platform (API client) as silent when it has "
+        "checked nothing for this many days (docs/records.md).",
+    )
+    show_platform_names_to_victims: bool = Field(
+        False,
+        description="The case page a victim opens with case number and PIN names the "
+        "platforms that caught re-uploads of the case's images (false: counts only).",
+    )
     pin_attempts: int = Field(10, ge=1, description="Wrong PINs after which a case is locked.")
     pin_lock_seconds: int = Field(
         900, ge=1, description="How long a case stays locked after too many wrong PINs."

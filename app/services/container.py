@@ -19,6 +19,7 @@ from app.services.hma import HmaCompat
 from app.services.images import DecodeSlots
 from app.services.matches import MatchService
 from app.services.ratelimit import RateLimiter
+from app.services.records import CheckCounter, RecordService
 from app.services.retention import RetentionPolicy, RetentionService
 from app.services.review import ReviewService
 from app.services.sessions import SessionService
@@ -55,11 +56,14 @@ class Services:
     checker: Checker = field(init=False)
     stopncii: StopNCIIService = field(init=False)
     hma: HmaCompat = field(init=False)
+    check_counts: CheckCounter = field(init=False)
+    records: RecordService = field(init=False)
 
     def __post_init__(self) -> None:
         self.decodes = DecodeSlots(
             self.settings.max_concurrent_decodes, self.settings.decode_wait_seconds
         )
+        self.check_counts = CheckCounter()
         self.checker = Checker(
             self.checks,
             self.decodes,
@@ -72,6 +76,12 @@ class Services:
                 max_video_seconds=self.settings.max_video_seconds,
             ),
             self.types,
+            self.check_counts,
+        )
+        # LEAD (issue 21 item 1): pass webhook_health=<the webhooks service's
+        # webhook_health(client_id, period)> here; until then records say "no webhooks"
+        self.records = RecordService(
+            self.db, self.check_counts, silent_after_days=self.settings.silent_after_days
         )
         self.hma = HmaCompat(self.checker, self.replica, self.feed.groups, self.types)
         self.entries = BankEntries(
@@ -116,6 +126,7 @@ class Services:
                 pin_lock_seconds=settings.pin_lock_seconds,
                 min_pdq_quality=settings.min_pdq_quality,
                 types=types,
+                show_platform_names=settings.show_platform_names_to_victims,
             ),
             checks=CheckService(
                 db,
@@ -153,5 +164,6 @@ class Services:
         self.replica.stop()
         try:
             self.clients.flush_last_used()
+            self.check_counts.flush(self.db)
         finally:
             self.db.dispose()

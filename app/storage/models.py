@@ -40,6 +40,7 @@ __all__ = [
     "CaseStatus",
     "Change",
     "ChangeOp",
+    "CheckDay",
     "Client",
     "DashboardSession",
     "DeploymentSecret",
@@ -407,3 +408,19 @@ class HashFeedback(Base):
     feedback: Mapped[str] = mapped_column(String(16))  # StopNCII's value: Blocked, NotBlocked...
     tags: Mapped[str] = mapped_column(String(2000), default="")  # a JSON list of strings
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class CheckDay(Base):
+    """How many uploads one client checked on one UTC day (migration 0012).
+
+    Checks without a match touch no table (they are answered from memory), so each
+    process counts them in memory and adds its counts here every few seconds
+    (:class:`app.services.records.CheckCounter`): the platform records' checks per day.
+    ``day`` is ``YYYY-MM-DD`` (a string sorts and compares the same on every engine).
+    """
+
+    __tablename__ = "check_day"
+
+    client_id: Mapped[int] = mapped_column(ForeignKey("client.id"), primary_key=True)
+    day: Mapped[str] = mapped_column(String(10), primary_key=True)
+    checks: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), default=0)

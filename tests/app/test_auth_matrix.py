@@ -99,7 +99,7 @@ def _request(world: dict, method: str, path: str) -> dict:
     case = world["case"]
     url = path.replace("{case_id}", case["case_id"]).replace("{match_id}", str(world["match_id"]))
     asset = "docs.js" if path.startswith("/docs/") else "portal.css"
-    url = url.replace("{name}", asset).replace("{signal_id}", "1")
+    url = url.replace("{name}", asset).replace("{signal_id}", "1").replace("{client_id}", "1")
     hashes = {"hashes": [{"type": "pdq", "value": secrets.token_hex(32), "quality": 90}]}
     bodies = {
         ("POST", "/v1/cases"): hashes,

@@ -225,6 +225,8 @@ QUERY_PARAMS = ("lang", "page", "q", "after", "per", "next", "signal", "signal_t
 QUERY_PARAMS += ("include_distance", "banks", "seed", "bypass_coinflip", "url")
 # StopNCII's, sent to its routes only (all of them at 5,000 characters: too long a URL)
 STOPNCII_PARAMS = ("startTimestamp", "pageSize", "nextPageToken")
+# the platform records' (API and dashboard), sent to their routes only
+RECORD_PARAMS = ("from", "to", "client", "lang", "page")
 FORM_FIELDS = [
     "back",
     "case_id",
@@ -373,6 +375,8 @@ def _send(
         headers["Authorization"] = f"Bearer {world['key']}"
     if kind == "query":
         names = STOPNCII_PARAMS if path.startswith("/compat/stopncii/") else QUERY_PARAMS
+        if "/record" in path:
+            names = RECORD_PARAMS
         url += "?" + urlencode({k: text for k in names})
     args: dict[str, Any] = {}
     if method == "POST" and kind in ("path", "query", "body"):
