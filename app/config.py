@@ -45,8 +45,8 @@ class Settings(BaseSettings):
     signal_types: str = Field(
         "",
         description="Signal types enabled (comma-separated names, e.g. pdq,md5). Empty: the "
-        "built-in pdq, phash, md5 and sha256 plus every type installed plug-in packages "
-        "register (entry-point group hashbank.signal_types).",
+        "built-in pdq, phash, md5, sha256, video_md5, video_sha256 and vpdq plus every type "
+        "installed plug-in packages register (entry-point group hashbank.signal_types).",
     )
     max_body_bytes: int = Field(
         32 * MiB, ge=1024, description="Largest request body accepted, in bytes (else 413)."

@@ -147,6 +147,14 @@ class MatchService:
             bank = BankRepository(session).by_name(ALLOWLIST_BANK)
             if bank is None:
                 raise NotFound("the allowlist bank is missing")
+            if match.signal_type in self.replica.types and (
+                self.replica.types.get(match.signal_type).bits is None
+            ):
+                # the match log holds a checked video's digest, not its frames
+                raise InvalidInput(
+                    f"match {match_id} is a video's (vpdq): only its digest is kept, so it "
+                    "cannot go on the allow-list; review the stored video's case instead"
+                )
             existing = [
                 s
                 for s in SignalRepository(session).find_value(match.signal_type, match.query_value)

@@ -545,7 +545,7 @@ def test_a_genuine_500_and_a_413_carry_the_security_headers(hostile_server: Serv
                 data={"csrf": token.group(1), "username": name, "password": PASSWORD},
             )
             big = c.post(
-                "/v1/check",
+                "/v1/cases",  # (/v1/check takes a video of up to 512 MB)
                 content=b"x" * (33 * 1024 * 1024),
                 headers={"content-type": "application/json"},
             )
