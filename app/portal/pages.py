@@ -17,9 +17,11 @@ from app.web.static import StaticFolder
 
 __all__ = ["CSP", "PAGE_HEADERS", "STATIC", "STATIC_HEADERS", "render"]
 
-# The hashing runs in a worker of this origin; "back" after a quick exit reloads a blank
-# form (no-store) instead of restoring a case number and PIN from the page cache.
-CSP = content_security_policy("worker-src 'self'")
+# The hashing runs in a worker of this origin; a chosen video is played (never shown)
+# from a blob: URL of the file on this device, to draw its frames; "back" after a quick
+# exit reloads a blank form (no-store) instead of restoring a case number and PIN from
+# the page cache.
+CSP = content_security_policy("worker-src 'self'", "media-src blob:")
 PAGE_HEADERS = page_headers(CSP, Vary="Accept-Language")
 STATIC_HEADERS = static_headers(CSP)
 STATIC = StaticFolder("app.portal")
@@ -48,6 +50,13 @@ def size_text(n_bytes: int, lang: str) -> str:
     return f"{max(1, n_bytes // 1024)} {kb}"
 
 
+def _video_upload_bytes(settings: Settings) -> int:
+    """The largest video the page may send to be hashed in the server's memory: within
+    the server's video limit and the request body limit of /v1/cases (a multipart
+    request's own headers take some room)."""
+    return max(0, min(settings.max_video_bytes, settings.max_body_bytes - 64 * 1024))
+
+
 def _page_config(lang: str, settings: Settings) -> dict[str, Any]:
     """What the page's scripts need: limits the server enforces, texts, the exit site."""
     return {
@@ -58,6 +67,10 @@ def _page_config(lang: str, settings: Settings) -> dict[str, Any]:
             "maxSize": size_text(settings.max_image_bytes, lang),
             "maxPixels": settings.max_image_pixels,
             "maxHashes": settings.max_hashes_anonymous,
+            "minPdqQuality": settings.min_pdq_quality,
+            "maxVideoBytes": _video_upload_bytes(settings),
+            "maxVideoSeconds": settings.max_video_seconds,
+            "maxVideoFrames": settings.max_video_frames,
             "pinAttempts": settings.pin_attempts,
         },
         "texts": texts(lang).for_scripts(),
@@ -87,6 +100,7 @@ def render(
         help=contacts(lang),
         config=_script_json(_page_config(lang, settings)),
         max_size=size_text(settings.max_image_bytes, lang),
+        max_video_size=size_text(_video_upload_bytes(settings), lang),
         v=STATIC.version(),
         outcome=outcome,
     )

@@ -18,7 +18,7 @@ let busy = false;
 const picker = new Picker(document.getElementById("add-picker"), updateAdd);
 
 function updateAdd() {
-  const count = picker.ready().length + picker.heicChosen().length;
+  const count = picker.ready().length + picker.serverChosen().length;
   addButton.disabled = busy || picker.busy() || count === 0;
 }
 
@@ -96,7 +96,7 @@ async function withdraw() {
 
 async function addImages() {
   const ready = picker.ready().map((item) => item.result);
-  const heic = picker.heicChosen();
+  const heic = picker.serverChosen();
   const room = config.limits.maxHashes - current.view.hashes;
   const reserve = Math.min(room, heic.length * 20);
   const hashes = chooseHashes(ready, room - reserve);

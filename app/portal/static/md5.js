@@ -42,32 +42,65 @@ function compress(state, words) {
   state[3] = (state[3] + d) | 0;
 }
 
+/**
+ * Incremental MD5: `update()` with the bytes in as many pieces as wanted (a video read
+ * in chunks with File.slice), then `hex()`. Only the last partial 64-byte block is kept
+ * between pieces, so memory does not grow with the input.
+ */
+export class Md5 {
+  constructor() {
+    this.state = new Int32Array([0x67452301, 0xefcdab89 | 0, 0x98badcfe | 0, 0x10325476]);
+    this.words = new Int32Array(16);
+    this.pending = new Uint8Array(64);
+    this.held = 0; // bytes waiting in `pending`
+    this.length = 0; // bytes seen
+  }
+
+  block(view, off) {
+    for (let w = 0; w < 16; w++) this.words[w] = view.getInt32(off + w * 4, true);
+    compress(this.state, this.words);
+  }
+
+  /** Add bytes (a Uint8Array); returns this. */
+  update(bytes) {
+    this.length += bytes.length;
+    let off = 0;
+    if (this.held) {
+      off = Math.min(64 - this.held, bytes.length);
+      this.pending.set(bytes.subarray(0, off), this.held);
+      this.held += off;
+      if (this.held < 64) return this;
+      this.block(new DataView(this.pending.buffer), 0);
+      this.held = 0;
+    }
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    for (; off + 64 <= bytes.length; off += 64) this.block(view, off);
+    this.pending.set(bytes.subarray(off));
+    this.held = bytes.length - off;
+    return this;
+  }
+
+  /** The digest as 32 lowercase hex characters (call once, after the last update). */
+  hex() {
+    // The tail: the last bytes, a 0x80 byte, zeros, then the length in bits (64-bit LE).
+    const n = this.length;
+    const tail = new Uint8Array(n % 64 < 56 ? 64 : 128);
+    tail.set(this.pending.subarray(0, this.held));
+    tail[this.held] = 0x80;
+    const tailView = new DataView(tail.buffer);
+    const bits = n * 8;
+    tailView.setUint32(tail.length - 8, bits >>> 0, true);
+    tailView.setUint32(tail.length - 4, Math.floor(bits / 4294967296), true);
+    for (let off = 0; off < tail.length; off += 64) this.block(tailView, off);
+    const out = new DataView(new ArrayBuffer(16));
+    for (let i = 0; i < 4; i++) out.setInt32(i * 4, this.state[i], true);
+    let hex = "";
+    for (let i = 0; i < 16; i++) hex += out.getUint8(i).toString(16).padStart(2, "0");
+    return hex;
+  }
+}
+
 /** MD5 of a Uint8Array, as 32 lowercase hex characters. */
 export function md5(bytes) {
-  const state = new Int32Array([0x67452301, 0xefcdab89 | 0, 0x98badcfe | 0, 0x10325476]);
-  const words = new Int32Array(16);
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const n = bytes.length;
-  const whole = n - (n % 64);
-  for (let off = 0; off < whole; off += 64) {
-    for (let w = 0; w < 16; w++) words[w] = view.getInt32(off + w * 4, true);
-    compress(state, words);
-  }
-  // The tail: the last bytes, a 0x80 byte, zeros, then the length in bits (64-bit LE).
-  const tail = new Uint8Array(n % 64 < 56 ? 64 : 128);
-  tail.set(bytes.subarray(whole));
-  tail[n % 64] = 0x80;
-  const tailView = new DataView(tail.buffer);
-  const bits = n * 8;
-  tailView.setUint32(tail.length - 8, bits >>> 0, true);
-  tailView.setUint32(tail.length - 4, Math.floor(bits / 4294967296), true);
-  for (let off = 0; off < tail.length; off += 64) {
-    for (let w = 0; w < 16; w++) words[w] = tailView.getInt32(off + w * 4, true);
-    compress(state, words);
-  }
-  const out = new DataView(new ArrayBuffer(16));
-  for (let i = 0; i < 4; i++) out.setInt32(i * 4, state[i], true);
-  let hex = "";
-  for (let i = 0; i < 16; i++) hex += out.getUint8(i).toString(16).padStart(2, "0");
-  return hex;
+  return new Md5().update(bytes).hex();
 }

@@ -1,10 +1,14 @@
-// Picking images and hashing them on this device: the file input, the folder input, drag
-// and drop, a preview of each image with its fingerprints, and the HEIC opt-in. Used by
-// the report page and by "add images" on the follow page.
+// Picking images and videos and hashing them on this device: the file input, the folder
+// input, drag and drop, a preview of each image with its fingerprints, a progress bar
+// with the time left and a stop button for each video (video.js), and the opt-ins for
+// what this browser cannot open (HEIC images, videos it cannot play). Used by the
+// report page and by "add images" on the follow page.
 
 import { config, t } from "./common.js";
+import { STORED_BUDGET, VideoProblem, budgetVariants, frameText, hashVideo } from "./video.js";
 
 const IMAGE_NAME = /\.(jpe?g|jpe|jfif|png|apng|webp|gif|bmp|dib|tiff?|heic|heif|hif)$/i;
+const VIDEO_NAME = /\.(mp4|m4v|mov|qt|3gp|3g2|webm|mkv|avi|flv|ts|mts|m2ts|mpe?g|ogv|wmv)$/i;
 const HEIC_NAME = /\.(heic|heif|hif)$/i;
 const PROBLEM_TEXT = {
   empty: "file.empty",
@@ -17,7 +21,67 @@ const PROBLEM_TEXT = {
   corrupt: "file.corrupt",
   insecure: "file.insecure",
 };
-export const MAX_HASHES_PER_REQUEST = 100; // keeps every request body under 16 KB
+const VIDEO_PROBLEM_TEXT = {
+  empty: "file.empty",
+  "too-long": "video.too_long",
+  unplayable: "video.unplayable",
+  cancelled: "video.cancelled",
+};
+export const MAX_HASHES_PER_REQUEST = 100;
+export const MAX_REQUEST_BYTES = 15 * 1024; // JSON of one request's hashes: under 16 KB
+const VPDQ_SEGMENT_BYTES = 12 * 1024; // one vpdq value's frames, at most (~150 frames)
+
+function isVideo(file) {
+  return (file.type || "").startsWith("video/") || VIDEO_NAME.test(file.name || "");
+}
+
+function isMedia(file) {
+  return IMAGE_NAME.test(file.name) || file.type.startsWith("image/") || isVideo(file);
+}
+
+/** Whether a PDQ hash has between 16 and 240 bits set (the server refuses others). */
+function balanced(hex) {
+  let bits = 0;
+  for (const c of hex) {
+    let x = parseInt(c, 16);
+    while (x) {
+      bits += x & 1;
+      x >>= 1;
+    }
+  }
+  return bits >= 16 && bits <= 240;
+}
+
+/**
+ * A video's frames as vpdq values of at most VPDQ_SEGMENT_BYTES each (a request must
+ * stay under 16 KB: a long video's frame list is split in time order). Each frame
+ * carries its quality; a part without one frame of the server's quality floor would be
+ * refused: it is left out.
+ */
+export function vpdqParts(frames, minQuality) {
+  const parts = [];
+  let part = [];
+  let size = 0;
+  for (const frame of frames) {
+    const text = frameText(frame);
+    if (part.length && size + text.length + 4 > VPDQ_SEGMENT_BYTES) {
+      parts.push(part);
+      part = [];
+      size = 0;
+    }
+    part.push({ text, quality: frame.quality });
+    size += text.length + 4;
+  }
+  if (part.length) parts.push(part);
+  return parts.filter((p) => p.some((f) => f.quality >= minQuality)).map((p) => p.map((f) => f.text));
+}
+
+/** The frame variants of a video the server would take: good frames, balanced hashes. */
+function usableVariants(result, minQuality) {
+  return result.variants
+    .filter((v) => v.quality >= minQuality)
+    .map((v) => ({ ...v, pdq: [v.pdq[0], ...v.pdq.slice(1).filter(balanced)] }));
+}
 
 // Hashes files one at a time (bounded memory) in a module worker, or on the page when
 // the browser cannot draw in a worker.
@@ -74,40 +138,77 @@ class Hasher {
 const hasher = new Hasher();
 
 /**
- * The hashes to send for `results` (hashed images), at most `capacity` of them: first
- * each image's PDQ, MD5 and SHA-256, then its stored PDQ variants in turns, so that
- * every image is covered before any gets extra variants. Returns null when even the
- * first three per image do not fit.
+ * The hashes to send for `results` (hashed images and videos), at most `capacity` of
+ * them. First what identifies each one: an image's PDQ, MD5 and SHA-256; a video's MD5,
+ * SHA-256 and vPDQ (Meta's frame list, split in parts that fit a request). Then the
+ * extra hashes: a video's frame variants (budgeted per video as the server does,
+ * within half of the room left when there are images too), and each image's stored PDQ
+ * variants in turns, so that every image is covered before any gets extra variants.
+ * Returns null when even the first ones do not fit.
  */
 export function chooseHashes(results, capacity) {
+  const minQuality = config.limits.minPdqQuality;
   const seen = new Set();
   const out = [];
-  const add = (type, value, quality) => {
-    const key = `${type}:${value}`;
+  const add = (hash) => {
+    const key = `${hash.type}:${hash.value}`;
     if (seen.has(key)) return;
     seen.add(key);
-    out.push(quality === undefined ? { type, value } : { type, value, quality });
+    out.push(hash);
   };
-  for (const r of results) {
-    add("pdq", r.pdq, r.quality);
-    add("md5", r.md5);
-    add("sha256", r.sha256);
+  const images = results.filter((r) => r.kind !== "video");
+  const videos = results.filter((r) => r.kind === "video");
+  for (const r of images) {
+    add({ type: "pdq", value: r.pdq, quality: r.quality });
+    add({ type: "md5", value: r.md5 });
+    add({ type: "sha256", value: r.sha256 });
+  }
+  for (const r of videos) {
+    add({ type: "video_md5", value: r.md5 });
+    add({ type: "video_sha256", value: r.sha256 });
+    for (const part of vpdqParts(r.frames || [], minQuality)) add({ type: "vpdq", value: part });
   }
   if (out.length > capacity) return null;
-  const longest = Math.max(0, ...results.map((r) => r.pdqStored.length));
+  const withFrames = videos.filter((r) => r.variants && r.variants.length);
+  if (withFrames.length) {
+    const room = capacity - out.length;
+    const share = Math.floor((images.length ? room / 2 : room) / withFrames.length);
+    for (const r of withFrames) {
+      for (const frame of budgetVariants(usableVariants(r, minQuality), Math.min(STORED_BUDGET, share))) {
+        // the frame's own PDQ is in the vPDQ value already (as the server sends them)
+        for (const value of frame.pdq.slice(1)) {
+          if (out.length >= capacity) break;
+          add({ type: "pdq", value, quality: frame.quality, seconds: frame.seconds });
+        }
+      }
+    }
+  }
+  const longest = Math.max(0, ...images.map((r) => r.pdqStored.length));
   for (let i = 1; i < longest; i++) {
-    for (const r of results) {
+    for (const r of images) {
       if (out.length >= capacity) return out;
-      if (i < r.pdqStored.length) add("pdq", r.pdqStored[i], r.quality);
+      if (i < r.pdqStored.length) add({ type: "pdq", value: r.pdqStored[i], quality: r.quality });
     }
   }
   return out;
 }
 
-/** Split `hashes` into request-sized chunks. */
+/** Split `hashes` into request-sized chunks: at most 100 hashes and 15 KB of JSON each. */
 export function chunks(hashes) {
   const out = [];
-  for (let i = 0; i < hashes.length; i += MAX_HASHES_PER_REQUEST) out.push(hashes.slice(i, i + MAX_HASHES_PER_REQUEST));
+  let part = [];
+  let size = 0;
+  for (const hash of hashes) {
+    const bytes = new TextEncoder().encode(JSON.stringify(hash)).length + 1;
+    if (part.length && (part.length >= MAX_HASHES_PER_REQUEST || size + bytes > MAX_REQUEST_BYTES)) {
+      out.push(part);
+      part = [];
+      size = 0;
+    }
+    part.push(hash);
+    size += bytes;
+  }
+  if (part.length) out.push(part);
   return out;
 }
 
@@ -125,7 +226,7 @@ function el(tag, attrs = {}, ...children) {
 async function filesOfEntry(entry, out) {
   if (entry.isFile) {
     const file = await new Promise((resolve, reject) => entry.file(resolve, reject));
-    if (IMAGE_NAME.test(file.name) || file.type.startsWith("image/")) out.push(file);
+    if (isMedia(file)) out.push(file);
     return;
   }
   if (entry.isDirectory) {
@@ -151,6 +252,8 @@ export class Picker {
     this.status = root.querySelector("[data-status]");
     this.heic = root.querySelector("[data-heic]");
     this.heicOk = root.querySelector("[data-heic-ok]");
+    this.unplayable = root.querySelector("[data-unplayable]");
+    this.unplayableOk = root.querySelector("[data-unplayable-ok]");
     const files = root.querySelector("[data-files]");
     files.addEventListener("change", () => {
       this.add([...files.files]);
@@ -161,8 +264,8 @@ export class Picker {
       root.querySelector("[data-folder-wrap]").hidden = false;
     }
     folder.addEventListener("change", () => {
-      // a folder holds other files too: keep what looks like an image
-      this.add([...folder.files].filter((f) => IMAGE_NAME.test(f.name) || f.type.startsWith("image/")));
+      // a folder holds other files too: keep what looks like an image or a video
+      this.add([...folder.files].filter(isMedia));
       folder.value = "";
     });
     const zone = root.querySelector("[data-dropzone]");
@@ -184,16 +287,25 @@ export class Picker {
       this.add(found);
     });
     this.heicOk.addEventListener("change", () => this.changed());
+    this.unplayableOk.addEventListener("change", () => this.changed());
   }
 
-  /** Images ready to report (hashed here). */
+  /** Images and videos ready to report (hashed here); a video this browser cannot play
+   * counts with its exact hashes, unless it goes to the server to be hashed whole. */
   ready() {
-    return this.items.filter((i) => i.state === "ready");
+    return this.items.filter(
+      (i) => i.state === "ready" || (i.state === "unplayable" && i.result && !this.unplayableOk.checked),
+    );
   }
 
-  /** HEIC images the person agreed to have hashed in server memory. */
-  heicChosen() {
-    return this.heicOk.checked ? this.items.filter((i) => i.state === "heic") : [];
+  /** HEIC images and videos this browser cannot play that the person agreed to have
+   * hashed in the server's memory (a video only within the server's size limit). */
+  serverChosen() {
+    const heic = this.heicOk.checked ? this.items.filter((i) => i.state === "heic") : [];
+    const videos = this.unplayableOk.checked
+      ? this.items.filter((i) => i.state === "unplayable" && i.file.size <= config.limits.maxVideoBytes)
+      : [];
+    return [...heic, ...videos];
   }
 
   busy() {
@@ -202,7 +314,8 @@ export class Picker {
 
   add(files) {
     for (const file of files) {
-      const item = { file, name: file.name || t("pick.unnamed"), state: "hashing", result: null };
+      const kind = isVideo(file) ? "video" : "image";
+      const item = { file, kind, name: file.name || t("pick.unnamed"), state: "hashing", result: null };
       item.node = this.render(item);
       this.items.push(item);
       this.list.append(item.node);
@@ -216,6 +329,10 @@ export class Picker {
     if (!this.items.includes(item)) {
       this.working--;
       return; // removed while waiting
+    }
+    if (item.kind === "video") {
+      await this.hashVideoItem(item);
+      return;
     }
     const outcome = await hasher.hash(item.file);
     this.working--;
@@ -239,7 +356,74 @@ export class Picker {
     this.changed();
   }
 
+  async hashVideoItem(item) {
+    item.abort = new AbortController();
+    item.progress = { share: 0, secondsLeft: null };
+    this.refresh(item);
+    let last = 0;
+    const onProgress = (progress) => {
+      item.progress = progress;
+      const now = Date.now();
+      if (now - last < 250) return; // redraw at most four times a second
+      last = now;
+      this.updateProgress(item);
+    };
+    try {
+      const limits = config.limits;
+      const result = await hashVideo(item.file, limits, { onProgress, signal: item.abort.signal });
+      item.result = { kind: "video", ...result };
+      item.state = "ready";
+    } catch (err) {
+      const problem = err instanceof VideoProblem ? err : new VideoProblem("unplayable", String(err));
+      if (problem.code === "unplayable" && problem.exact) {
+        item.state = "unplayable";
+        item.result = { kind: "video", ...problem.exact, frames: [], variants: [] };
+      } else {
+        item.state = problem.code === "cancelled" ? "cancelled" : "error";
+        item.code = problem.code;
+      }
+    }
+    item.abort = null;
+    this.working--;
+    if (!this.items.includes(item)) {
+      this.changed();
+      return;
+    }
+    this.refresh(item);
+    this.changed();
+  }
+
+  refresh(item) {
+    const fresh = this.render(item);
+    item.node.replaceWith(fresh);
+    item.node = fresh;
+  }
+
+  updateProgress(item) {
+    const bar = item.node.querySelector("progress");
+    const text = item.node.querySelector(".image-state");
+    if (!bar || !text) return;
+    bar.value = item.progress.share;
+    text.textContent = this.videoProgressText(item.progress);
+  }
+
+  videoProgressText({ share, secondsLeft }) {
+    const percent = Math.floor(share * 100);
+    if (secondsLeft === null) return t("video.working", { percent });
+    const left =
+      secondsLeft < 90
+        ? t("video.seconds", { n: Math.max(1, Math.round(secondsLeft)) })
+        : t("video.minutes", { n: Math.round(secondsLeft / 60) });
+    return `${t("video.working", { percent })} ${t("video.time_left", { time: left })}`;
+  }
+
+  /** Stop hashing a video; it stays in the list, marked as stopped. */
+  cancel(item) {
+    if (item.abort) item.abort.abort();
+  }
+
   remove(item) {
+    if (item.abort) item.abort.abort();
     this.items = this.items.filter((i) => i !== item);
     if (item.result && item.result.thumb) item.result.thumb.close();
     item.node.remove();
@@ -249,11 +433,13 @@ export class Picker {
   /** Forget every image: previews, fingerprints and the files themselves. */
   clear() {
     for (const item of this.items) {
+      if (item.abort) item.abort.abort();
       if (item.result && item.result.thumb) item.result.thumb.close();
     }
     this.items = [];
     this.list.replaceChildren();
     this.heicOk.checked = false;
+    this.unplayableOk.checked = false;
     this.changed();
   }
 
@@ -261,7 +447,7 @@ export class Picker {
     const total = this.items.length;
     const done = total - this.working;
     const ready = this.ready().length;
-    const problems = this.items.filter((i) => i.state === "error").length;
+    const problems = this.items.filter((i) => i.state === "error" || i.state === "cancelled").length;
     let text;
     if (!total) text = "";
     else if (this.working) text = t("pick.working", { done, total });
@@ -275,11 +461,27 @@ export class Picker {
       this.announced = this.working ? now : 0;
     }
     this.heic.hidden = !this.items.some((i) => i.state === "heic");
+    this.unplayable.hidden = !this.items.some((i) => i.state === "unplayable");
     this.onChange();
   }
 
   render(item) {
-    const node = el("li", { class: "image", "data-state": item.state });
+    return item.kind === "video" ? this.renderVideo(item) : this.renderImage(item);
+  }
+
+  removeButton(item) {
+    const remove = el("button", {
+      type: "button",
+      class: "button small secondary",
+      "aria-label": t("pick.remove_named", { name: item.name }),
+      text: t("pick.remove"),
+    });
+    remove.addEventListener("click", () => this.remove(item));
+    return remove;
+  }
+
+  renderImage(item) {
+    const node = el("li", { class: "image", "data-state": item.state, "data-kind": "image" });
     const preview = el("div", { class: "thumb-wrap" });
     const r = item.result;
     if (r && r.thumb) {
@@ -310,14 +512,58 @@ export class Picker {
       list.append(el("dt", { text: "SHA-256" }), el("dd", {}, el("code", { text: r.sha256 })));
       info.append(el("details", { class: "fingerprints" }, el("summary", { text: t("pick.fingerprints") }), list));
     }
-    const remove = el("button", {
-      type: "button",
-      class: "button small secondary",
-      "aria-label": t("pick.remove_named", { name: item.name }),
-      text: t("pick.remove"),
-    });
-    remove.addEventListener("click", () => this.remove(item));
-    node.append(preview, info, remove);
+    node.append(preview, info, this.removeButton(item));
+    return node;
+  }
+
+  renderVideo(item) {
+    const node = el("li", { class: "image video", "data-state": item.state, "data-kind": "video" });
+    const preview = el("div", { class: "thumb-wrap" }, el("span", { class: "thumb-none", "aria-hidden": "true", text: "▶" }));
+    const info = el("div", { class: "image-info" }, el("span", { class: "image-name", text: item.name }));
+    const r = item.result;
+    let state;
+    if (item.state === "hashing") state = this.videoProgressText(item.progress || { share: 0, secondsLeft: null });
+    else if (item.state === "ready") state = t("video.ready", { seconds: Math.round(r.duration), frames: r.frames.length });
+    else if (item.state === "unplayable") state = t("video.unplayable");
+    else {
+      const hours = Math.round(config.limits.maxVideoSeconds / 3600);
+      state = t(VIDEO_PROBLEM_TEXT[item.code] || "video.unplayable", { hours });
+    }
+    info.append(el("span", { class: "image-state", text: state }));
+    const buttons = [];
+    if (item.state === "hashing") {
+      const bar = el("progress", { max: "1", "aria-label": t("video.progress_named", { name: item.name }) });
+      bar.value = item.progress ? item.progress.share : 0;
+      info.append(bar);
+      const stop = el("button", {
+        type: "button",
+        class: "button small secondary",
+        "aria-label": t("video.cancel_named", { name: item.name }),
+        text: t("video.cancel"),
+        "data-cancel": "",
+      });
+      stop.addEventListener("click", () => this.cancel(item));
+      buttons.push(stop);
+    }
+    if (r) {
+      node.dataset.md5 = r.md5;
+      node.dataset.sha256 = r.sha256;
+      node.dataset.frames = JSON.stringify(r.frames.map(frameText));
+      node.dataset.variants = JSON.stringify(r.variants);
+      node.dataset.rate = String(r.rate || "");
+      const list = el("dl", { class: "hashes" });
+      if (r.frames.length) {
+        list.append(el("dt", { text: t("video.length") }), el("dd", { text: t("video.seconds", { n: Math.round(r.duration) }) }));
+        list.append(el("dt", { text: "vPDQ" }), el("dd", { text: t("video.frames", { n: r.frames.length }) }));
+        const variants = r.variants.reduce((sum, v) => sum + v.pdq.length, 0);
+        list.append(el("dt", { text: t("video.variants") }), el("dd", { text: String(variants) }));
+      }
+      list.append(el("dt", { text: "MD5" }), el("dd", {}, el("code", { text: r.md5 })));
+      list.append(el("dt", { text: "SHA-256" }), el("dd", {}, el("code", { text: r.sha256 })));
+      info.append(el("details", { class: "fingerprints" }, el("summary", { text: t("pick.fingerprints") }), list));
+    }
+    buttons.push(this.removeButton(item));
+    node.append(preview, info, el("div", { class: "item-buttons" }, ...buttons));
     return node;
   }
 }

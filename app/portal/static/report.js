@@ -13,14 +13,14 @@ let sending = false;
 const picker = new Picker(document.getElementById("report-picker"), update);
 
 function update() {
-  const count = picker.ready().length + picker.heicChosen().length;
+  const count = picker.ready().length + picker.serverChosen().length;
   button.disabled = sending || picker.busy() || count === 0;
   if (!sending) show("report-error", "");
 }
 
 async function report() {
   const ready = picker.ready().map((item) => item.result);
-  const heic = picker.heicChosen();
+  const heic = picker.serverChosen();
   // Room for what the server hashes from each HEIC image (its PDQ variants and 3 more).
   const reserve = Math.min(config.limits.maxHashes, heic.length * 20);
   const hashes = chooseHashes(ready, config.limits.maxHashes - reserve);

@@ -1,13 +1,14 @@
-// Sending a report: hashes as JSON in requests of at most 100 hashes, and HEIC images
-// (only those the person opted in for) one per multipart request, to be hashed in the
-// server's memory. Nothing else ever leaves the page.
+// Sending a report: hashes as JSON in requests of at most 100 hashes and 15 KB, and the
+// HEIC images and videos this browser cannot open (only those the person opted in for)
+// one per multipart request, to be hashed in the server's memory. Nothing else ever
+// leaves the page.
 
 import { call } from "./common.js";
 import { chunks } from "./picker.js";
 
 function imageForm(item) {
   const form = new FormData();
-  form.append("image", item.file, item.name);
+  form.append(item.kind === "video" ? "video" : "image", item.file, item.name);
   return form;
 }
 

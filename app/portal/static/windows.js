@@ -26,6 +26,7 @@ const MIN_PAIR = 0.2;
 const PAIR_SIDE = 0.65;
 
 export const PLAN = {
+  turns: ["rotate90", "rotate180", "rotate270", "flip_x", "flip_y", "transpose", "transverse"],
   centreKeeps: [0.92, 0.84, 0.77, 0.7, 0.64],
   aspects: [1.0, 0.8, 1.25],
   gridKeep: 0.96,
@@ -34,6 +35,21 @@ export const PLAN = {
   storedKeypoints: 8,
   maxStored: 48,
   minQuality: 40,
+};
+
+/**
+ * The plan of one sampled frame of a reported video (hashes/_video.py `VIDEO_PLAN`):
+ * mirrored, trimmed (letterbox), centred crops, the portrait and square crops apps cut
+ * from landscape video, edge windows, pair windows; at most 24 hashes.
+ */
+export const VIDEO_PLAN = {
+  ...PLAN,
+  turns: ["flip_x"],
+  centreKeeps: [0.92, 0.84, 0.77],
+  aspects: [1.0, 0.5625, 0.8],
+  gridSteps: 0,
+  storedKeypoints: 6,
+  maxStored: 24,
 };
 
 // Python's round(): halves go to the even neighbour.
@@ -187,15 +203,15 @@ export function blockQuality(block) {
 
 // The 8 symmetries of a 64x64 block, as numpy's rot90 / flips / transpose.
 const N = BLOCK - 1;
-const TURNS = [
-  (b, i, j) => b[j * BLOCK + N - i], // rotate90 (np.rot90 k=1)
-  (b, i, j) => b[(N - i) * BLOCK + N - j], // rotate180
-  (b, i, j) => b[(N - j) * BLOCK + i], // rotate270
-  (b, i, j) => b[i * BLOCK + N - j], // flip_x
-  (b, i, j) => b[(N - i) * BLOCK + j], // flip_y
-  (b, i, j) => b[j * BLOCK + i], // transpose
-  (b, i, j) => b[(N - j) * BLOCK + N - i], // transverse
-];
+const TURNS = {
+  rotate90: (b, i, j) => b[j * BLOCK + N - i], // np.rot90 k=1
+  rotate180: (b, i, j) => b[(N - i) * BLOCK + N - j],
+  rotate270: (b, i, j) => b[(N - j) * BLOCK + i],
+  flip_x: (b, i, j) => b[i * BLOCK + N - j],
+  flip_y: (b, i, j) => b[(N - i) * BLOCK + j],
+  transpose: (b, i, j) => b[j * BLOCK + i],
+  transverse: (b, i, j) => b[(N - j) * BLOCK + N - i],
+};
 
 function turned(block, at) {
   const out = new Float64Array(BLOCK * BLOCK);
@@ -371,33 +387,33 @@ function edges(h, w, depth) {
 
 /**
  * The PDQ hashes a report stores for one image, `pdq` first, without repeats, at most
- * 48, from the working copy `work` ({data, width, height}; hashes/_variants.py
- * `stored_variants`).
+ * `plan.maxStored`, from the working copy `work` ({data, width, height};
+ * hashes/_variants.py `stored_variants`). `plan`: PLAN (an image) or VIDEO_PLAN.
  */
-export function storedVariants(pdq, work) {
+export function storedVariants(pdq, work, plan = PLAN) {
   const plane = new Plane(work.data, work.width, work.height);
   const h = work.height;
   const w = work.width;
-  const part = (block) => (blockQuality(block) >= PLAN.minQuality ? blockHash(block) : null);
+  const part = (block) => (blockQuality(block) >= plan.minQuality ? blockHash(block) : null);
   const whole = plane.box(0, h, 0, w);
   const out = [pdq, blockHash(whole)];
-  for (const at of TURNS) out.push(blockHash(turned(whole, at)));
+  for (const name of plan.turns) out.push(blockHash(turned(whole, TURNS[name])));
   const box = contentBox(work.data, work.width, work.height);
   if (box) out.push(blockHash(plane.box(box[0], box[1], box[2], box[3])));
-  const windows = PLAN.centreKeeps.map((k) => centred(h, w, k));
-  for (const a of PLAN.aspects) {
+  const windows = plan.centreKeeps.map((k) => centred(h, w, k));
+  for (const a of plan.aspects) {
     const b = aspectWindow(h, w, a);
     if (b) windows.push(b);
   }
-  windows.push(...grid(h, w, PLAN.gridKeep, PLAN.gridSteps));
-  windows.push(...edges(h, w, PLAN.edgeDepth));
+  if (plan.gridSteps > 1) windows.push(...grid(h, w, plan.gridKeep, plan.gridSteps));
+  if (plan.edgeDepth) windows.push(...edges(h, w, plan.edgeDepth));
   for (const b of windows) {
     const block = plane.box(b[0], b[1], b[2], b[3]);
     const large = b[1] - b[0] >= 0.9 * h && b[3] - b[2] >= 0.9 * w;
     out.push(large ? blockHash(block) : part(block));
   }
-  for (const [cy, cx, r, theta] of pairWindows(keypoints(plane, PLAN.storedKeypoints), h, w)) {
+  for (const [cy, cx, r, theta] of pairWindows(keypoints(plane, plan.storedKeypoints), h, w)) {
     out.push(part(plane.rotated(cy, cx, r, r, theta)));
   }
-  return [...new Set(out.filter((x) => x !== null))].slice(0, PLAN.maxStored);
+  return [...new Set(out.filter((x) => x !== null))].slice(0, plan.maxStored);
 }

@@ -1,0 +1,444 @@
+"""Videos on the reporting page: hashed in Chromium, as the server hashes them.
+
+Each clip is made in the test from real photos (scikit-image's) filmed with camera
+motion and hard cuts (benchmarks/_clips.py, PyAV), written to pytest's tmp_path (a
+browser picks files from disk, as a person does) and chosen in the real page:
+
+* MD5 and SHA-256 equal Python's (``hashes.hash_video``), the file read in chunks;
+* the frames are Meta's vPDQ sampling (the same times as ``hash_video``), each PDQ
+  within a few bits of the server's for MP4/H.264 and WebM/VP9;
+* the frame variants follow the server's plan and budget;
+* a video the browser cannot play keeps its exact hashes, and gets the opt-in;
+* the progress bar, the time left and the stop button work.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import re
+import statistics
+import threading
+import time
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from playwright.sync_api import Page, Request, expect
+
+import hashes
+from app.portal.i18n import texts
+from benchmarks._clips import clip
+from tests.browser.test_portal_common import (
+    HASHING_TIMEOUT,
+    case_status,
+    encode,
+    open_page,
+    report,
+    t,
+    write,
+)
+from tests.servers import Server, eventually
+
+PHOTOS = ("astronaut.png", "coffee.png", "chelsea.png", "rocket.jpg")
+FRAME_BITS = 12  # PDQ bits between the page's frame and the server's (colour conversion)
+MEAN_BITS = 6.0
+
+
+def _photo(name: str) -> Any:
+    import skimage.data
+    from PIL import Image
+
+    with Image.open(Path(skimage.data.__file__).parent / name) as img:
+        return img.convert("RGB")
+
+
+@cache
+def photo_clip(codec: str, fps: int = 30, seconds_per_shot: float = 3.0) -> bytes:
+    """Four shots (pan and zoom over a photo each, hard cuts), 640 x 360."""
+    photos = [_photo(name) for name in PHOTOS]
+    return clip(photos, codec=codec, fps=fps, seconds_per_shot=seconds_per_shot)
+
+
+def pick_video(page: Page, path: Path, picker: str = "report") -> dict[str, Any]:
+    """Choose one video and wait until the page has hashed it (or given up)."""
+    items = page.locator(f"#{picker}-picker li.image")
+    before = items.count()
+    page.set_input_files(f"#{picker}-files", str(path))
+    expect(items).to_have_count(before + 1)
+    item = items.nth(before)
+    expect(item).not_to_have_attribute("data-state", "hashing", timeout=HASHING_TIMEOUT)
+    return shown(page, picker)[before]
+
+
+def shown(page: Page, picker: str = "report") -> list[dict[str, Any]]:
+    return page.eval_on_selector_all(
+        f"#{picker}-picker li.image",
+        """nodes => nodes.map(n => ({
+            kind: n.dataset.kind,
+            state: n.dataset.state,
+            text: n.querySelector('.image-state').textContent,
+            md5: n.dataset.md5 || null,
+            sha256: n.dataset.sha256 || null,
+            rate: n.dataset.rate ? Number(n.dataset.rate) : null,
+            frames: n.dataset.frames ? JSON.parse(n.dataset.frames) : [],
+            variants: n.dataset.variants ? JSON.parse(n.dataset.variants) : [],
+        }))""",
+    )
+
+
+def _frames(values: list[str]) -> tuple[hashes.VpdqFrame, ...]:
+    return hashes.parse_vpdq(json.dumps(values))
+
+
+@pytest.mark.parametrize(("codec", "suffix"), [("h264", "mp4"), ("vp9", "webm")])
+def test_video_frames_agree_with_the_server(
+    live_server: Server, page: Page, tmp_path: Path, codec: str, suffix: str
+) -> None:
+    data = photo_clip(codec)
+    path = write(tmp_path, f"clip.{suffix}", data)
+    py = hashes.hash_video(data, variants="stored")
+    open_page(page, live_server)
+    js = pick_video(page, path)
+    assert js["state"] == "ready", js["text"]
+    assert (js["md5"], js["sha256"]) == (py.md5, py.sha256)
+    assert js["rate"] == 30
+    frames = _frames(js["frames"])
+    # Meta's sampling: the same frames at the same times
+    assert [f.seconds for f in frames] == [float(f"{f.seconds:.3}") for f in py.frames]
+    bits = [hashes.hamming(a.pdq, b.pdq) for a, b in zip(frames, py.frames, strict=True)]
+    quality = [abs(a.quality - b.quality) for a, b in zip(frames, py.frames, strict=True)]
+    print(f"\n{codec}: {len(bits)} frames, PDQ bits {statistics.mean(bits):.2f} / {max(bits)}")
+    assert max(bits) <= FRAME_BITS and statistics.mean(bits) <= MEAN_BITS, bits
+    assert max(quality) <= 10, quality
+    # the frame variants: one set per distinct frame, the server's plan
+    assert [v["seconds"] for v in js["variants"]] == [v.seconds for v in py.frame_variants]
+    for jv, pv in zip(js["variants"], py.frame_variants, strict=True):
+        assert jv["pdq"][0] == frames[[f.seconds for f in py.frames].index(pv.seconds)].pdq
+        near = [min(hashes.hamming(a, b) for b in pv.pdq) for a in jv["pdq"]]
+        assert len(jv["pdq"]) <= 24
+        assert statistics.median(near) <= FRAME_BITS, near
+
+
+def _chromium_rss() -> int:
+    """Resident bytes of every Chromium process this test run started (from /proc)."""
+    children: dict[int, list[int]] = {}
+    names: dict[int, str] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        name = stat[stat.index("(") + 1 : stat.rindex(")")]
+        ppid = int(stat[stat.rindex(")") + 2 :].split()[1])
+        children.setdefault(ppid, []).append(int(entry.name))
+        names[int(entry.name)] = name
+    total, todo = 0, [os.getpid()]
+    while todo:
+        pid = todo.pop()
+        todo += children.get(pid, [])
+        if "chrom" not in names.get(pid, ""):
+            continue
+        try:
+            status = Path(f"/proc/{pid}/status").read_text()
+        except OSError:
+            continue
+        for line in status.splitlines():
+            if line.startswith("VmRSS:"):
+                total += int(line.split()[1]) * 1024
+    return total
+
+
+def test_a_large_video_is_read_in_chunks_with_bounded_memory(
+    live_server: Server, page: Page, tmp_path: Path
+) -> None:
+    """384 MB (a clip, then a long run of zeros: a sparse file on disk) hashed with the
+    page's MD5 and SHA-256 as Python's hashlib does, while Chromium's memory grows by
+    less than the file: it is read 4 MB at a time, never whole. (Measured: the growth is
+    the same ~230 MB for 256 and 768 MB files, the player's and the workers' own; a page
+    reading the file whole would add the file's size to it.)"""
+    size = 384 * 1024 * 1024
+    data = photo_clip("h264")
+    path = tmp_path / "long.mp4"
+    with open(path, "wb") as fh:
+        fh.write(data)
+        fh.truncate(size)  # a hole: the file reads as zeros after the clip
+    md5, sha = hashlib.md5(usedforsecurity=False), hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(1 << 24):
+            md5.update(chunk)
+            sha.update(chunk)
+    open_page(page, live_server)
+    peak, done = [0], threading.Event()
+
+    def watch() -> None:
+        while not done.is_set():
+            peak[0] = max(peak[0], _chromium_rss())
+            time.sleep(0.05)
+
+    before = _chromium_rss()
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    try:
+        js = pick_video(page, path)
+    finally:
+        done.set()
+        watcher.join()
+    assert (js["md5"], js["sha256"]) == (md5.hexdigest(), sha.hexdigest())
+    assert js["state"] == "ready" and len(js["frames"]) == 12, js["text"]
+    grew = peak[0] - before
+    print(f"\nChromium RSS {before / 2**20:.0f} MB, peak +{grew / 2**20:.0f} MB for 384 MB")
+    assert grew < 320 * 1024 * 1024, grew
+
+
+DIGESTS_IN_PAGE = """async ([b64, cuts]) => {
+  const { Md5 } = await import("/portal/static/md5.js");
+  const { Sha256 } = await import("/portal/static/sha256.js");
+  const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+  const md5 = new Md5();
+  const sha = new Sha256();
+  let from = 0;
+  for (const to of [...cuts, bytes.length]) {
+    md5.update(bytes.subarray(from, to));
+    sha.update(bytes.subarray(from, to));
+    from = to;
+  }
+  return [md5.hex(), sha.hex()];
+}"""
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(data=st.binary(max_size=700), cuts=st.lists(st.integers(0, 700), max_size=6))
+def test_incremental_digests_equal_hashlib_however_the_bytes_are_cut(
+    live_server: Server, page: Page, data: bytes, cuts: list[int]
+) -> None:
+    """md5.js and sha256.js take a file in pieces of any size (File.slice chunks)."""
+    if page.url == "about:blank":
+        open_page(page, live_server)
+    points = sorted(min(c, len(data)) for c in cuts)
+    md5, sha = page.evaluate(DIGESTS_IN_PAGE, [base64.b64encode(data).decode(), points])
+    assert md5 == hashlib.md5(data, usedforsecurity=False).hexdigest()
+    assert sha == hashlib.sha256(data).hexdigest()
+
+
+def test_progress_time_left_and_stop(live_server: Server, page: Page, tmp_path: Path) -> None:
+    """While a video is prepared the page shows a progress bar and the time left; Stop
+    ends the work, nothing is sent, and the video can be removed."""
+    photos = [_photo(name).resize((320, 240)) for name in PHOTOS]
+    data = clip(photos, seconds_per_shot=12.0, size=(320, 180), fps=15)  # 48 s
+    path = write(tmp_path, "minute.mp4", data)
+    requests: list[str] = []
+    page.on("request", lambda r: requests.append(r.method + " " + r.url))
+    open_page(page, live_server, lang="fr")
+    page.set_input_files("#report-files", str(path))
+    item = page.locator("#report-picker li.image").first
+    expect(item).to_have_attribute("data-kind", "video")
+    bar = item.locator("progress")
+    expect(bar).to_be_visible()
+    time_left = re.escape(texts("fr").table["js.video.time_left"])
+    expect(item.locator(".image-state")).to_have_text(
+        re.compile(time_left.replace(re.escape("{time}"), r"\d+ (s|min)"))
+    )
+    share = float(bar.evaluate("b => b.value"))
+    assert 0 < share < 1
+    expect(page.locator("#report-button")).to_be_disabled()
+    item.get_by_role("button", name=t("fr", "js.video.cancel_named", name="minute.mp4")).click()
+    expect(item).to_have_attribute("data-state", "cancelled")
+    expect(item.locator(".image-state")).to_have_text(t("fr", "js.video.cancelled"))
+    expect(item.locator("progress")).to_have_count(0)
+    expect(page.locator("#report-button")).to_be_disabled()
+    item.get_by_role("button", name=t("fr", "js.pick.remove_named", name="minute.mp4")).click()
+    expect(page.locator("#report-picker li.image")).to_have_count(0)
+    assert [r for r in requests if not r.startswith("GET ")] == []
+
+
+def _avi(seconds: float = 3.0) -> bytes:
+    """An AVI (MPEG-4 Part 2) clip: a format Chromium does not play, hashbank's server does."""
+    import io
+
+    import av
+    import numpy as np
+
+    buf = io.BytesIO()
+    photo = np.asarray(_photo("coffee.png").resize((320, 240)))
+    with av.open(buf, "w", format="avi") as out:
+        stream = out.add_stream("mpeg4", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 320, 240, "yuv420p"
+        for i in range(int(seconds * 25)):
+            frame = av.VideoFrame.from_ndarray(np.roll(photo, i * 2, axis=1).copy())
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode(None))
+    return buf.getvalue()
+
+
+def test_a_video_the_browser_cannot_play_keeps_its_exact_hashes_and_gets_the_opt_in(
+    live_server: Server, page: Page, tmp_path: Path
+) -> None:
+    data = _avi()
+    path = write(tmp_path, "old-phone.avi", data)
+    py = hashes.hash_video(data)  # the server reads it
+    assert py.frames
+    open_page(page, live_server)
+    js = pick_video(page, path)
+    assert js["state"] == "unplayable", js["text"]
+    assert js["text"] == t("en", "js.video.unplayable")
+    assert (js["md5"], js["sha256"]) == (py.md5, py.sha256) and js["frames"] == []
+    notice = page.locator("#report-picker [data-unplayable]")
+    expect(notice).to_be_visible()
+    expect(notice).to_contain_text(t("en", "video.title"))
+    # reportable by its exact hashes alone, or (opted in) hashed in the server's memory
+    expect(page.locator("#report-button")).to_be_enabled()
+    page.check("#report-unplayable-ok")
+    expect(page.locator("#report-button")).to_be_enabled()
+    uploads: list[Request] = []
+    page.on(
+        "request",
+        lambda r: (
+            r.method == "POST"
+            and r.headers.get("content-type", "").startswith("multipart/form-data")
+            and uploads.append(r)
+        ),
+    )
+    case_id, pin = report(page)
+    assert [r.url for r in uploads] == [live_server.url + "/v1/cases"]
+    # the server hashed it whole: the exact hashes, the vPDQ and the frame variants
+    assert case_status(live_server, case_id, pin)["hashes"] > 3
+
+
+MAX_REQUEST_BYTES = 16 * 1024
+
+
+def _needles(data: bytes, count: int = 24, width: int = 24) -> list[bytes]:
+    """Short runs of a file's bytes, raw and base64, spread over it."""
+    step = max(1, (len(data) - width) // count)
+    runs = [data[i : i + width] for i in range(0, len(data) - width, step)][:count]
+    return runs + [base64.b64encode(run)[4:28] for run in runs]
+
+
+def _sent(requests: list[Request], server: Server) -> list[tuple[str, dict[str, Any]]]:
+    """Every request but page loads: each JSON, at most 16 KB, to this server only."""
+    out = []
+    for r in requests:
+        if r.url.startswith("blob:"):
+            continue  # the player reading the file from this device, not a request out
+        assert r.url.startswith(server.url), r.url
+        if r.method == "GET":
+            continue
+        body = r.post_data_buffer or b""
+        assert r.headers.get("content-type") == "application/json", r.url
+        assert 0 < len(body) <= MAX_REQUEST_BYTES, (r.url, len(body))
+        out.append((r.url, json.loads(body)))
+    return out
+
+
+def test_reporting_a_video_sends_only_hashes_and_a_platform_finds_it(
+    live_server: Server, page: Page, api_key: str, tmp_path: Path
+) -> None:
+    data = photo_clip("h264")
+    path = write(tmp_path, "clip.mp4", data)
+    requests: list[Request] = []
+    page.on("request", lambda r: requests.append(r))
+    open_page(page, live_server)
+    js = pick_video(page, path)
+    assert js["state"] == "ready"
+    case_id, pin = report(page)
+    for request in requests:
+        body = request.post_data_buffer or b""
+        assert not any(n in body for n in _needles(data)), request.url
+    posts = _sent(requests, live_server)
+    assert posts[0][0].endswith("/v1/cases")
+    assert all(url.endswith(f"/v1/cases/{case_id}/hashes") for url, _ in posts[1:]), posts
+    sent = [h for _, body in posts for h in body["hashes"]]
+    by_type: dict[str, list[dict[str, Any]]] = {}
+    for h in sent:
+        by_type.setdefault(h["type"], []).append(h)
+    assert [h["value"] for h in by_type["video_md5"]] == [js["md5"]]
+    assert [h["value"] for h in by_type["video_sha256"]] == [js["sha256"]]
+    assert [h["value"] for h in by_type["vpdq"]] == [js["frames"]]
+    # the frame variants: each with its frame's time, the server's budget per frame
+    frames = _frames(js["frames"])
+    times = {f.seconds for f in frames}
+    assert by_type["pdq"] and all(h["seconds"] in times for h in by_type["pdq"])
+    variants = {p for v in js["variants"] for p in v["pdq"][1:]}  # the frame's own: in vpdq
+    assert {h["value"] for h in by_type["pdq"]} == variants
+    assert case_status(live_server, case_id, pin)["hashes"] == len(sent)
+
+    # a platform checks the same file (hashed by the server), and a still of one frame
+    py = hashes.hash_video(data)
+    with live_server.client(api_key) as c:
+        body = eventually(
+            lambda: (
+                (b := c.post("/v1/check", files={"video": ("up.mp4", data, "video/mp4")}).json())[
+                    "match"
+                ]
+                and b
+            ),
+            timeout=5.0,
+        )
+        matched = {m["signal_type"]: m for m in body["matches"]}
+        assert {"vpdq", "video_md5", "video_sha256"} <= set(matched)
+        assert matched["vpdq"]["query_percent"] == 100.0
+        # a screenshot of the frame at 7 s, mirrored: found by a frame variant
+        still = _still(data, 7.0).transpose(0)  # FLIP_LEFT_RIGHT
+        r = c.post("/v1/check", files={"image": ("still.jpg", encode(still, "JPEG"), "image/jpeg")})
+        assert r.status_code == 200 and r.json()["match"], r.json()
+        assert {m["seconds"] for m in r.json()["matches"]} & {6.0, 7.0, 8.0}
+    assert py.frames
+
+
+def _still(data: bytes, seconds: float) -> Any:
+    """The frame of a clip at ``seconds``, as an image (a screenshot of the video)."""
+    import io
+
+    import av
+
+    with av.open(io.BytesIO(data)) as container:
+        for frame in container.decode(video=0):
+            if frame.time is not None and frame.time >= seconds:
+                return frame.to_image()
+    raise AssertionError(seconds)
+
+
+def test_a_long_video_is_sent_in_requests_under_16_kb(
+    live_server: Server, page: Page, api_key: str, tmp_path: Path
+) -> None:
+    """A video of 200 sampled frames: its vPDQ does not fit one request, so the page
+    sends it in parts (in time order), the first request creates the case and the others
+    add to it; every request stays under 16 KB and the case holds every frame."""
+    photos = [_photo(name).resize((320, 240)) for name in PHOTOS]
+    data = clip(photos, seconds_per_shot=50.0, size=(160, 96), fps=5)
+    path = write(tmp_path, "long.mp4", data)
+    requests: list[Request] = []
+    page.on("request", lambda r: requests.append(r))
+    open_page(page, live_server)
+    js = pick_video(page, path)
+    assert js["state"] == "ready" and len(js["frames"]) == 200, js["text"]
+    case_id, pin = report(page)
+    posts = _sent(requests, live_server)
+    assert posts[0][0].endswith("/v1/cases") and len(posts) >= 2
+    assert all(url.endswith(f"/v1/cases/{case_id}/hashes") for url, _ in posts[1:])
+    parts = [h["value"] for _, body in posts for h in body["hashes"] if h["type"] == "vpdq"]
+    assert len(parts) >= 2 and [f for p in parts for f in p] == js["frames"]
+    sent = sum(len(body["hashes"]) for _, body in posts)
+    assert case_status(live_server, case_id, pin)["hashes"] == sent
+    # the first part, checked as a clip of its own, finds the case's video
+    with live_server.client(api_key) as c:
+        body = eventually(
+            lambda: (
+                (
+                    b := c.post("/v1/check", json={"hashes": [{"type": "vpdq", "value": parts[0]}]})
+                ).json()["match"]
+                and b.json()
+            ),
+            timeout=5.0,
+        )
+    assert body["matches"][0]["signal_type"] == "vpdq"
