@@ -7,7 +7,9 @@ Perceptual signals live in a :class:`hashes.HashIndex` per type, exact ones in a
 and what a check needs of each signal (type, bank, case, status) in a columnar
 :class:`~app.index.signals.SignalTable`.
 Every change is idempotent (add = upsert, remove of an unknown id is a no-op), so
-replaying a change the initial load already saw is harmless.
+replaying a change the initial load already saw is harmless. With a snapshot store
+(:mod:`app.index.snapshots`) the load maps the newest valid snapshot instead and replays
+the change log after it; its :class:`~app.index.snapshots.Refresher` keeps it recent.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from app.storage.repositories import (
 )
 
 if TYPE_CHECKING:
+    from app.index.snapshots import Refresher, SnapshotInfo, SnapshotStore
     from app.storage import Session
 
 __all__ = ["BankInfo", "Hit", "IndexReplica", "SignalInfo"]
@@ -86,8 +89,12 @@ class IndexReplica:
         *,
         types: hashes.SignalRegistry = hashes.BUILTINS,
         sync_interval: float = 0.5,
+        snapshots: SnapshotStore | None = None,
     ) -> None:
         self.db = db
+        self.snapshots = snapshots
+        self.snapshot: SnapshotInfo | None = None  # the snapshot the load mapped
+        self.refresher: Refresher | None = None
         self.types = types
         self.sync_interval = sync_interval
         self.perceptual: dict[str, hashes.HashIndex] = {
@@ -113,9 +120,26 @@ class IndexReplica:
 
     # -- loading and following -------------------------------------------------------
     def load(self) -> None:
-        """Read every matchable signal (batched) and the banks; remember the log head."""
+        """Map the newest valid snapshot, or else read every matchable signal (batched);
+        read the banks; replay the change log."""
         started = time.perf_counter()
         hashes.HashIndex.compile()  # before ready: no check pays for the compilation
+        if self.snapshots is not None:
+            self.snapshot = self.snapshots.restore(self)
+        if self.snapshot is None:
+            self._load_database()
+        self.loaded = True
+        self.sync()
+        log.info(
+            "index loaded",
+            extra={
+                "signals": len(self.signals),
+                "seconds": round(time.perf_counter() - started, 3),
+                "source": "database" if self.snapshot is None else self.snapshot.path.name,
+            },
+        )
+
+    def _load_database(self) -> None:
         staged: _Staged = {}
         with self.db.read() as session:
             head = ChangeRepository(session).head()
@@ -129,16 +153,7 @@ class IndexReplica:
                 self.perceptual[kind].add(np.concatenate(ids), np.concatenate(rows))
             self.seq = max(self.seq, head)
             self.head_seen = head
-            self.loaded = True
             self.last_sync_ok = time.monotonic()
-        self.sync()
-        log.info(
-            "index loaded",
-            extra={
-                "signals": len(self.signals),
-                "seconds": round(time.perf_counter() - started, 3),
-            },
-        )
 
     def sync(self, limit: int = 20_000) -> int:
         """Apply every change after the last one seen; return how many were applied."""
@@ -215,8 +230,12 @@ class IndexReplica:
             if not self.db.sqlite:
                 self._listener = ChangeListener(self.db.url, self.wake)
                 self._listener.start()
+            if self.refresher is not None:
+                self.refresher.start()
 
     def stop(self) -> None:
+        if self.refresher is not None:
+            self.refresher.stop()
         self._stop.set()
         self._wake.set()
         if self._listener is not None:
