@@ -10,8 +10,9 @@ import builtins
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import cast
 
-from sqlalchemy import delete, func, select, text, update
+from sqlalchemy import Table, delete, func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -222,6 +223,53 @@ class SignalRepository:
     def add_many(self, signals: Sequence[Signal]) -> None:
         self.s.add_all(signals)
         self.s.flush()
+
+    def insert_bank_entries(
+        self,
+        bank_id: int,
+        entries: Sequence[tuple[str, str, int | None]],
+        *,
+        at: datetime,
+        note: str | None,
+    ) -> list[int]:
+        """Insert hashes a bank holds itself (no case), given as (type, value, quality),
+        in one multi-row statement without ORM objects (~10x faster: bulk imports);
+        return their new ids in the order given."""
+        if not entries:
+            return []
+        rows = [
+            {
+                "case_id": None,
+                "bank_id": bank_id,
+                "type": kind,
+                "value": value,
+                "quality": quality,
+                "created_at": at,
+                "note": note,
+            }
+            for kind, value, quality in entries
+        ]
+        ids = self._new_ids(len(rows))
+        for sid, row in zip(ids, rows, strict=True):
+            row["id"] = sid
+        # Core executemany of the table, not the ORM entity: no per-row bookkeeping
+        self.s.execute(insert(cast(Table, Signal.__table__)), rows)
+        return ids
+
+    def _new_ids(self, n: int) -> list[int]:
+        """``n`` signal ids nobody else takes: from the sequence on PostgreSQL; on SQLite
+        past the largest (writers are serialized, BEGIN IMMEDIATE)."""
+        if self.s.get_bind().dialect.name == "postgresql":
+            found = self.s.execute(
+                text(
+                    "SELECT nextval(pg_get_serial_sequence('signal', 'id')) "
+                    "FROM generate_series(1, :n)"
+                ),
+                {"n": n},
+            ).scalars()
+            return [int(i) for i in found]
+        top = self.s.scalar(select(func.max(Signal.id))) or 0
+        return list(range(top + 1, top + 1 + n))
 
     def created_at(self, signal_ids: Iterable[int]) -> dict[int, datetime]:
         """signal id -> when it was stored, for those of ``signal_ids`` that exist."""
@@ -605,6 +653,38 @@ class ChangeRepository:
         self._serialize()
         self.s.add_all(changes)
         self.s.flush()
+        if self.s.get_bind().dialect.name == "postgresql":
+            self.s.execute(text(f"NOTIFY {CHANGES_CHANNEL}"))
+
+    def append_bank_entries(
+        self,
+        op: ChangeOp,
+        bank_id: int,
+        ids: Sequence[int],
+        entries: Sequence[tuple[str, str, int | None]],
+        status: str,
+        at: datetime,
+    ) -> None:
+        """Append one change per new bank entry (see
+        :meth:`SignalRepository.insert_bank_entries`), without ORM objects. New signals
+        are not quarantined, so ``status`` is every change's."""
+        if not ids:
+            return
+        self._serialize()
+        rows = [
+            {
+                "at": at,
+                "op": op,
+                "signal_id": sid,
+                "case_id": None,
+                "bank_id": bank_id,
+                "signal_type": kind,
+                "value": value,
+                "status": status,
+            }
+            for sid, (kind, value, _) in zip(ids, entries, strict=True)
+        ]
+        self.s.execute(insert(cast(Table, Change.__table__)), rows)
         if self.s.get_bind().dialect.name == "postgresql":
             self.s.execute(text(f"NOTIFY {CHANGES_CHANNEL}"))
 
