@@ -187,11 +187,28 @@ class SnapshotStore:
             log.info("index snapshots invalidated", extra={"removed": len(gone)})
         return len(gone)
 
+    def untrusted(self) -> str | None:
+        """Why the directory cannot be trusted (None: it can): snapshots decide what
+        matches, so only this user may write there (another local user could plant one
+        with matching checksums)."""
+        try:
+            st = self.directory.stat()
+        except FileNotFoundError:
+            return None
+        if st.st_uid != os.geteuid():
+            return f"{self.directory} belongs to another user"
+        if st.st_mode & 0o022:
+            return f"{self.directory} is writable by other users (mode {st.st_mode & 0o777:o})"
+        return None
+
     @contextlib.contextmanager
     def _writer(self, *, block: bool) -> Iterator[bool]:
         """Hold the writer lock (yield True), or yield False when another process holds
         it and ``block`` is false."""
         self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        reason = self.untrusted()
+        if reason is not None:
+            raise PermissionError(errno.EPERM, f"index snapshots not written: {reason}")
         fd = os.open(self.directory / ".lock", os.O_RDWR | os.O_CREAT, 0o600)
         try:
             try:
@@ -329,6 +346,10 @@ class SnapshotStore:
         then replays the change log after its sequence (``replica.sync()``). Returns
         None when no snapshot is usable (each refusal is logged with its reason): the
         replica must then be loaded from the database."""
+        reason = self.untrusted()
+        if reason is not None:
+            log.warning("index snapshots not used", extra={"reason": reason})
+            return None
         for path in self.list():
             started = time.perf_counter()
             try:

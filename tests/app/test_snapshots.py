@@ -247,6 +247,26 @@ def test_a_snapshot_of_another_database_is_refused(bank, tmp_path, caplog) -> No
     _falls_back(db, store, caplog, "another database")
 
 
+def test_a_directory_other_users_may_write_is_not_used(bank, caplog) -> None:
+    """Another local user able to write there could plant a snapshot with matching
+    checksums (suppressing a victim's hashes): such a directory is refused."""
+    db, store, _ = bank
+    assert store.write(_loaded(db)) is not None
+    store.directory.chmod(0o777)
+    with caplog.at_level(logging.INFO):
+        replica = _loaded(db, store)
+    assert replica.snapshot is None
+    assert any(
+        "writable by other users" in getattr(r, "reason", "")
+        for r in caplog.records
+        if r.getMessage() == "index snapshots not used"
+    )
+    with pytest.raises(PermissionError):
+        store.write(replica)
+    store.directory.chmod(0o700)
+    assert _loaded(db, store).snapshot is not None
+
+
 @pytest.fixture
 def tiny_disk(tmp_path: Path) -> Iterator[Path]:
     """A real 1 MiB tmpfs (root only: scripts/test.sh runs the tests as root)."""
