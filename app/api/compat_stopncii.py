@@ -21,23 +21,13 @@ from app.api.deps import ServicesDep, require_key_header, run_sync
 from app.api.problems import json_body, problems
 from app.api.uploads import read_model
 from app.services.clients import ClientView
-from app.services.stopncii import MAX_TIMESTAMP, HashFeedbackIn
+from app.services.stopncii import MAX_TIMESTAMP, CSPFeedbackValue, HashFeedbackIn
 
 router = APIRouter(prefix="/compat/stopncii/v1", tags=["compat: StopNCII"])
 
 FUNCTION_KEY = "x-functions-key"
 SUBSCRIPTION_KEY = "ocp-apim-subscription-key"
 
-FeedbackValue = Literal[
-    "Unknown",
-    "None",
-    "QualityUnknown",
-    "PendingReview",
-    "Blocked",
-    "NotBlocked",
-    "Withdrawn",
-    "Deleted",
-]
 Tag = Annotated[str, Field(max_length=100)]
 
 
@@ -73,7 +63,7 @@ class FetchHashesOut(BaseModel):
 
 class CSPFeedbackIn(BaseModel):
     model_config = ConfigDict(extra="ignore", strict=True)
-    feedbackValue: FeedbackValue
+    feedbackValue: CSPFeedbackValue
     tags: list[Tag] = Field(default_factory=list, max_length=20)
 
 

@@ -29,6 +29,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Literal, get_args
 
 import hashes
 from app.errors import BadRequest, InvalidInput
@@ -44,6 +45,7 @@ from app.storage.repositories import BankRepository
 __all__ = [
     "CSP_FEEDBACK_VALUES",
     "SYSTEM",
+    "CSPFeedbackValue",
     "FetchPage",
     "HashFeedbackIn",
     "HashRecord",
@@ -52,7 +54,7 @@ __all__ = [
 
 SYSTEM = "stopncii"  # the key of a spec's exchange_names
 # StopNCIICSPFeedbackValue in python-threatexchange
-CSP_FEEDBACK_VALUES = (
+CSPFeedbackValue = Literal[
     "Unknown",
     "None",
     "QualityUnknown",
@@ -61,7 +63,8 @@ CSP_FEEDBACK_VALUES = (
     "NotBlocked",
     "Withdrawn",
     "Deleted",
-)
+]
+CSP_FEEDBACK_VALUES: tuple[str, ...] = get_args(CSPFeedbackValue)
 # the order a record's hashStatus takes its hashes' statuses in
 _PRECEDENCE = ("Active", "Received", "Withdrawn", "Deleted")
 _TOKEN = re.compile(r"([0-9]{1,19})\.([0-9]{1,12})\.([0-9a-f]{16})")
