@@ -48,10 +48,11 @@ from app.storage.db import Database
 from app.storage.models import Signal
 
 
-def smaps() -> dict[str, int]:
-    """This process's RSS, PSS and USS (private clean + dirty) in bytes."""
+def smaps(pid: int | None = None) -> dict[str, int]:
+    """A process's RSS, PSS and USS (private clean + dirty) in bytes (smem's figures)."""
     fields: dict[str, int] = {}
-    for line in Path("/proc/self/smaps_rollup").read_text().splitlines()[1:]:
+    rollup = Path(f"/proc/{pid or 'self'}/smaps_rollup").read_text()
+    for line in rollup.splitlines()[1:]:
         name, value = line.split(":", 1)
         fields[name] = int(value.split()[0]) * 1024
     return {
@@ -224,11 +225,9 @@ def run(n: int, url: str | None, workers: int = 3, wrk_checks: bool = True) -> d
         proc, numbers = spawn(url, "")
         procs.append(proc)
         result["database_worker"] = numbers  # type: ignore[assignment]
-        # PSS once all are alive: shared pages split between them
+        # once all are alive: shared pages split (PSS) and no longer private (USS)
         for i, p in enumerate(procs[:-1]):
-            rollup = Path(f"/proc/{p.pid}/smaps_rollup").read_text()
-            pss = next(ln for ln in rollup.splitlines() if ln.startswith("Pss:"))
-            result["workers"][i]["pss_all_alive"] = int(pss.split()[1]) * 1024  # type: ignore[index]
+            result["workers"][i].update(smaps(p.pid))  # type: ignore[index]
     finally:
         for p in procs:
             p.communicate("")
@@ -265,9 +264,9 @@ def main(argv: list[str] | None = None) -> int:
         f"replica; then {args.workers} fresh processes, one after the other, each mapping it",
         "(load = map + checksums + log replay) and running 2,000 radius-31 searches, all",
         "alive at the end; one more loading from the database the same way (baseline).",
-        "Memory from /proc/PID/smaps_rollup: RSS counts the shared file pages a process has",
-        "touched, PSS splits them between the processes mapping them, USS is what the",
-        "process alone holds (what each additional worker adds to the machine).",
+        "Memory from /proc/PID/smaps_rollup with all of them alive: RSS counts the shared",
+        "file pages a process has touched, PSS splits them between the processes mapping",
+        "them, USS is what the process alone holds (what each additional worker adds).",
         "",
         "| hashes | snapshot written s | size MB | ready from DB s | ready from snapshot s |"
         " speed-up | search mapped / in memory |",
@@ -275,8 +274,9 @@ def main(argv: list[str] | None = None) -> int:
     ]
     mem = [
         "",
-        "| hashes | process | ready s | RSS MB | PSS MB (all alive) | USS MB | USS / first's RSS |",
-        "|---:|---|---:|---:|---:|---:|---:|",
+        "| hashes | process | ready s | RSS MB | PSS MB | USS MB | USS / first's RSS |"
+        " USS / DB-loaded RSS |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|",
     ]
     during = [
         "",
@@ -309,12 +309,12 @@ def main(argv: list[str] | None = None) -> int:
         for i, w in enumerate(workers):
             mem.append(
                 f"| {n:,} | snapshot worker {i + 1} | {w['load_s']:.2f} | {w['rss'] / mb:,.0f} | "
-                f"{w.get('pss_all_alive', w['pss']) / mb:,.0f} | {w['uss'] / mb:,.0f} | "
-                f"{w['uss'] / first['rss']:.0%} |"
+                f"{w['pss'] / mb:,.0f} | {w['uss'] / mb:,.0f} | "
+                f"{w['uss'] / first['rss']:.0%} | {w['uss'] / base['rss']:.0%} |"
             )
         mem.append(
             f"| {n:,} | database load (baseline) | {base['load_s']:.1f} | {base['rss'] / mb:,.0f} |"
-            f" {base['pss'] / mb:,.0f} | {base['uss'] / mb:,.0f} | |"
+            f" {base['pss'] / mb:,.0f} | {base['uss'] / mb:,.0f} | | |"
         )
         if "p99_alone_ms" in r:
             during.append(

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import cast
 
-from sqlalchemy import Table, delete, func, insert, select, text, update
+from sqlalchemy import Table, delete, func, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -21,6 +21,7 @@ from app.storage.models import (
     AuditEvent,
     Bank,
     BankThreshold,
+    Base,
     Case,
     CaseStatus,
     Change,
@@ -237,23 +238,14 @@ class SignalRepository:
         return their new ids in the order given."""
         if not entries:
             return []
+        ids = self._new_ids(len(entries))
+        when, bank, noted = _bound(self.s, Signal, created_at=at, bank_id=bank_id, note=note)
         rows = [
-            {
-                "case_id": None,
-                "bank_id": bank_id,
-                "type": kind,
-                "value": value,
-                "quality": quality,
-                "created_at": at,
-                "note": note,
-            }
-            for kind, value, quality in entries
+            (sid, bank, kind, value, quality, when, noted)
+            for sid, (kind, value, quality) in zip(ids, entries, strict=True)
         ]
-        ids = self._new_ids(len(rows))
-        for sid, row in zip(ids, rows, strict=True):
-            row["id"] = sid
-        # Core executemany of the table, not the ORM entity: no per-row bookkeeping
-        self.s.execute(insert(cast(Table, Signal.__table__)), rows)
+        _executemany(self.s, Signal, ("id", "bank_id", "type", "value", "quality",
+                                      "created_at", "note"), rows)  # fmt: skip
         return ids
 
     def _new_ids(self, n: int) -> list[int]:
@@ -671,20 +663,15 @@ class ChangeRepository:
         if not ids:
             return
         self._serialize()
+        when, code, bank, state = _bound(
+            self.s, Change, at=at, op=op, bank_id=bank_id, status=status
+        )
         rows = [
-            {
-                "at": at,
-                "op": op,
-                "signal_id": sid,
-                "case_id": None,
-                "bank_id": bank_id,
-                "signal_type": kind,
-                "value": value,
-                "status": status,
-            }
+            (when, code, sid, bank, kind, value, state)
             for sid, (kind, value, _) in zip(ids, entries, strict=True)
         ]
-        self.s.execute(insert(cast(Table, Change.__table__)), rows)
+        _executemany(self.s, Change, ("at", "op", "signal_id", "bank_id", "signal_type",
+                                      "value", "status"), rows)  # fmt: skip
         if self.s.get_bind().dialect.name == "postgresql":
             self.s.execute(text(f"NOTIFY {CHANGES_CHANNEL}"))
 
@@ -1040,3 +1027,32 @@ class DashboardRepository:
     def audit_actions(self) -> list[str]:
         stmt = select(AuditEvent.action).distinct().order_by(AuditEvent.action)
         return [str(a) for a in self.s.scalars(stmt).all()]
+
+
+def _bound(session: Session, model: type[Base], **values: object) -> list[object]:
+    """``values`` of ``model``'s columns as the driver takes them, by SQLAlchemy's own
+    bind processors (UTC conversion, SQLite's date text, enum values): once for a whole
+    bulk insert instead of once per row."""
+    dialect = session.get_bind().dialect
+    table = cast(Table, model.__table__)
+    out: list[object] = []
+    for name, value in values.items():
+        # a TypeDecorator's dialect_impl processes as the decorator, then as its impl
+        process = table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
+        out.append(process(value) if process is not None and value is not None else value)
+    return out
+
+
+def _executemany(
+    session: Session, model: type[Base], columns: Sequence[str], rows: Sequence[tuple[object, ...]]
+) -> None:
+    """One INSERT of plain tuples through the driver's executemany: no per-row parameter
+    processing (the values must already be bound: :func:`_bound`)."""
+    connection = session.connection()
+    marker = "?" if connection.dialect.paramstyle == "qmark" else "%s"
+    table = cast(Table, model.__table__)
+    sql = (
+        f"INSERT INTO {table.name} ({', '.join(columns)}) "  # noqa: S608  (our own names)
+        f"VALUES ({', '.join([marker] * len(columns))})"
+    )
+    connection.exec_driver_sql(sql, list(rows))
