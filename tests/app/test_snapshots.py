@@ -30,13 +30,16 @@ from app.index.snapshots import MANIFEST, Refresher, SnapshotStore
 from app.services.banks import BankEntries
 from app.services.inputs import HashInput
 from app.storage.db import Database
-from tests.servers import eventually
+from tests.servers import eventually, fresh_database_url
 
 REFUSED = "index snapshot refused"
 
 
-def _database(folder: Path) -> Database:
-    db = Database(f"sqlite:///{folder}/bank.db")
+def _database(folder: Path, *, sqlite: bool = False) -> Database:
+    """A new database: PostgreSQL when the suite runs on it (the change log's anchor and
+    head are read there), else (or with ``sqlite``: tests that copy the file) SQLite."""
+    url = f"sqlite:///{folder}/bank.db" if sqlite else fresh_database_url(folder)
+    db = Database(url)
     db.upgrade()
     return db
 
@@ -88,15 +91,20 @@ def _near(values: list[str], rng: np.random.Generator) -> list[str]:
     return out + _pdq(5, rng)
 
 
-@pytest.fixture
-def bank(tmp_path: Path) -> Iterator[tuple[Database, SnapshotStore, list[str]]]:
+def _bank(folder: Path, *, sqlite: bool = False) -> tuple[Database, SnapshotStore, list[str]]:
     rng = np.random.default_rng(7)
-    db = _database(tmp_path)
+    db = _database(folder, sqlite=sqlite)
     values = _pdq(3000, rng)
     _add(db, values)
     _add(db, [secrets.token_hex(16) for _ in range(20)], kind="md5")
-    yield db, _store(db, tmp_path), values
-    db.dispose()
+    return db, _store(db, folder), values
+
+
+@pytest.fixture
+def bank(tmp_path: Path) -> Iterator[tuple[Database, SnapshotStore, list[str]]]:
+    made = _bank(tmp_path)
+    yield made
+    made[0].dispose()
 
 
 def _copy(source: Path, target: Path) -> None:
@@ -211,10 +219,10 @@ def test_no_snapshot_is_a_full_load(bank, caplog) -> None:
     assert not store.list()
 
 
-def test_a_snapshot_ahead_of_the_database_is_refused(bank, tmp_path, caplog) -> None:
+def test_a_snapshot_ahead_of_the_database_is_refused(tmp_path, caplog) -> None:
     """A backup of the database restored under a newer snapshot: its change log ends
-    before the snapshot's sequence."""
-    db, store, values = bank
+    before the snapshot's sequence. (SQLite: the test copies the database file.)"""
+    db, store, values = _bank(tmp_path, sqlite=True)
     backup = tmp_path / "backup.db"
     _copy(tmp_path / "bank.db", backup)
     _remove(db, values[:100])  # removed after the backup: the snapshot lacks them
@@ -224,10 +232,10 @@ def test_a_snapshot_ahead_of_the_database_is_refused(bank, tmp_path, caplog) -> 
     _falls_back(db, store, caplog, "ahead of the database")
 
 
-def test_a_restored_backup_that_moved_past_the_snapshot_is_refused(bank, tmp_path, caplog) -> None:
+def test_a_restored_backup_that_moved_past_the_snapshot_is_refused(tmp_path, caplog) -> None:
     """The same, after the restored database took new changes beyond the snapshot's
     sequence: the change at that sequence is another one."""
-    db, store, values = bank
+    db, store, values = _bank(tmp_path, sqlite=True)
     backup = tmp_path / "backup.db"
     _copy(tmp_path / "bank.db", backup)
     _remove(db, values[:100])
@@ -240,7 +248,8 @@ def test_a_restored_backup_that_moved_past_the_snapshot_is_refused(bank, tmp_pat
 
 def test_a_snapshot_of_another_database_is_refused(bank, tmp_path, caplog) -> None:
     db, store, _ = bank
-    other = _database(tmp_path / "other" if (tmp_path / "other").mkdir() is None else tmp_path)
+    (tmp_path / "other").mkdir()
+    other = _database(tmp_path / "other")
     _add(other, _pdq(5, np.random.default_rng(2)))
     foreign = SnapshotStore(store.directory, other.url)
     assert foreign.write(_loaded(other)) is not None
