@@ -230,6 +230,7 @@ def test_a_snapshot_ahead_of_the_database_is_refused(tmp_path, caplog) -> None:
     db.dispose()
     _copy(backup, tmp_path / "bank.db")
     _falls_back(db, store, caplog, "ahead of the database")
+    db.dispose()
 
 
 def test_a_restored_backup_that_moved_past_the_snapshot_is_refused(tmp_path, caplog) -> None:
@@ -244,6 +245,7 @@ def test_a_restored_backup_that_moved_past_the_snapshot_is_refused(tmp_path, cap
     _copy(backup, tmp_path / "bank.db")
     _add(db, _pdq(150, np.random.default_rng(9)))
     _falls_back(db, store, caplog, "is not the one the snapshot saw")
+    db.dispose()
 
 
 def test_a_snapshot_of_another_database_is_refused(bank, tmp_path, caplog) -> None:
@@ -253,6 +255,7 @@ def test_a_snapshot_of_another_database_is_refused(bank, tmp_path, caplog) -> No
     _add(other, _pdq(5, np.random.default_rng(2)))
     foreign = SnapshotStore(store.directory, other.url)
     assert foreign.write(_loaded(other)) is not None
+    other.dispose()
     _falls_back(db, store, caplog, "another database")
 
 
@@ -315,6 +318,7 @@ def test_a_full_disk_leaves_the_older_snapshot_whole(tiny_disk, tmp_path, caplog
     # with the old one damaged too, the replica loads from the database
     _files(small.path, "table.bank").write_bytes(b"\x93NUMPY")
     _falls_back(db, store, caplog, "manifest says")
+    db.dispose()
 
 
 # -- background refresh ----------------------------------------------------------------------
