@@ -6,8 +6,9 @@ Writes a CSV of N random PDQ hashes (quality 90), then times the real command
 (`hashbank import FILE`, a subprocess: both passes, validation, weak-hash guard,
 transactions of 5,000 hashes with their change-log rows and audit event). The baseline
 in the same run is the floor of the same writes: the same N rows plus N change-log rows
-inserted into another fresh database by sqlite3's ``executemany``, nothing checked, one
-transaction per 5,000, so the ratio shows what hashbank adds on top of SQLite.
+inserted into another fresh database by sqlite3's ``executemany`` (hashbank's pragmas:
+WAL, synchronous=FULL, secure_delete), nothing checked, one transaction per 5,000, so
+the ratio shows what hashbank adds on top of SQLite.
 ``--before`` names another checkout's ``hashbank`` executable (say, the revision before
 the bulk path) to time on the same file in the same run.
 """
@@ -51,6 +52,8 @@ def floor(url_file: Path, values: list[str]) -> float:
 
     Database(f"sqlite:///{url_file}").upgrade()
     conn = sqlite3.connect(url_file)
+    for pragma in ("journal_mode=WAL", "synchronous=FULL", "secure_delete=ON"):
+        conn.execute(f"PRAGMA {pragma}")  # as hashbank's engine (app/storage/db.py)
     now = datetime.now(UTC).isoformat()
     started = time.perf_counter()
     next_id = 1

@@ -48,7 +48,7 @@ def snapshot(
         svc.close()
     assert info is not None  # a blocking write always writes
     summary = {
-        "path": str(info.path),
+        "path": str(info.path.resolve()),
         "seq": info.seq,
         "signals": info.signals,
         "bytes": info.bytes,

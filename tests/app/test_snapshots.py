@@ -30,7 +30,7 @@ from app.index.snapshots import MANIFEST, Refresher, SnapshotStore
 from app.services.banks import BankEntries
 from app.services.inputs import HashInput
 from app.storage.db import Database
-from tests.servers import eventually, fresh_database_url
+from tests.servers import Server, eventually, fresh_database_url
 
 REFUSED = "index snapshot refused"
 
@@ -439,7 +439,7 @@ def test_cli_snapshot_then_workers_map_the_same_files(server_factory, tmp_path) 
     summary = json.loads(out.stdout)
     assert summary["signals"] == 2000 and summary["seq"] > 0
     snapshot = Path(summary["path"])
-    assert snapshot.parent == server.workdir / "hashbank.db.snapshots" or snapshot.exists()
+    assert snapshot.parent == _snapshot_dir(server) and snapshot.exists()
     server.start(timeout=180)  # two workers on a loaded machine
     key = server.create_client(scopes="check")
     with server.client(key) as http:
@@ -450,6 +450,17 @@ def test_cli_snapshot_then_workers_map_the_same_files(server_factory, tmp_path) 
     eventually(lambda: len(_workers(server.proc.pid)) == 2, timeout=60)
     for pid in _workers(server.proc.pid):
         eventually(lambda pid=pid: words in Path(f"/proc/{pid}/maps").read_text(), timeout=30)
+
+
+def _snapshot_dir(server: Server) -> Path:
+    """The default snapshot directory of a test server (beside SQLite's file, else in
+    its working directory)."""
+    name = (
+        "hashbank.db.snapshots"
+        if server.database_url.startswith("sqlite")
+        else "hashbank-snapshots"
+    )
+    return server.workdir / name
 
 
 def _workers(parent: int) -> list[int]:
@@ -473,7 +484,7 @@ def test_restore_invalidates_snapshots(server_factory, tmp_path) -> None:
     source.cli("backup", str(tmp_path / "backup.jsonl.gz"))
     target = server_factory(start=False)
     target.cli("index", "snapshot")  # a snapshot of the empty database
-    snapshots = target.workdir / "hashbank.db.snapshots"
+    snapshots = _snapshot_dir(target)
     assert any(p.name.startswith("snapshot-") for p in snapshots.iterdir())
     target.cli("restore", str(tmp_path / "backup.jsonl.gz"))
     assert not any(p.name.startswith("snapshot-") for p in snapshots.iterdir())
