@@ -148,6 +148,17 @@ class Settings(BaseSettings):
         "seconds after they were reported (before that: no match), or once a moderator "
         "confirms the case; 0: at once (docs/security.md weighs the two).",
     )
+    silent_after_days: int = Field(
+        7,
+        ge=1,
+        description="The platform records flag a platform (API client) as silent when it has "
+        "checked nothing for this many days (docs/records.md).",
+    )
+    show_platform_names_to_victims: bool = Field(
+        False,
+        description="The case page a victim opens with case number and PIN names the "
+        "platforms that caught re-uploads of the case's images (false: counts only).",
+    )
     pin_attempts: int = Field(10, ge=1, description="Wrong PINs after which a case is locked.")
     pin_lock_seconds: int = Field(
         900, ge=1, description="How long a case stays locked after too many wrong PINs."
@@ -249,6 +260,50 @@ class Settings(BaseSettings):
         ge=0,
         description="Seconds between retention purges run by each server process; 0: only "
         "`hashbank purge` (from cron, say) purges.",
+    )
+
+    # -- webhooks (docs/integrations.md, "Webhooks"; docs/security.md) -------------------------
+    webhook_allow_http: bool = Field(
+        False,
+        description="Also allow http:// webhook URLs (default: https only).",
+    )
+    webhook_allowed_hosts: str = Field(
+        "",
+        description="Host names or addresses webhooks may reach although they are loopback, "
+        "private, link-local or metadata addresses (comma-separated; e.g. a receiver on "
+        "the same network). Empty: public addresses only.",
+    )
+    webhook_secret_key: SecretStr | None = Field(
+        None,
+        description="Key that encrypts webhooks' signing secrets in the database (any long "
+        "random text, kept outside the database: a leaked database then forges nothing). "
+        "Unset: a key made by the schema migration, stored in the database.",
+    )
+    webhook_timeout_seconds: float = Field(
+        5.0, gt=0, le=30, description="Timeout of one webhook POST, in seconds."
+    )
+    webhook_batch_size: int = Field(
+        100, ge=1, le=1000, description="Most changes in one webhook delivery."
+    )
+    webhook_retry_hours: float = Field(
+        24.0,
+        gt=0,
+        description="How long a failing webhook batch is retried (exponential backoff with "
+        "jitter) before it is dead-lettered and the endpoint moves on.",
+    )
+    webhook_first_retry_seconds: float = Field(
+        1.0, gt=0, description="The wait before a failed webhook batch's first retry (doubling)."
+    )
+    webhook_poll_seconds: float = Field(
+        1.0,
+        gt=0,
+        description="Seconds between the webhook worker's looks at the change log (on "
+        "PostgreSQL a committed change wakes it at once).",
+    )
+    webhook_worker: bool = Field(
+        True,
+        description="Run the webhook delivery worker in this server process (replicas share "
+        "the work under per-endpoint leases; false: this process sends none).",
     )
 
     @property

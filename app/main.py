@@ -14,8 +14,20 @@ from fastapi.openapi.utils import get_openapi
 
 import hashes
 from app import allocator, hardening, metrics
-from app.api import banks, cases, checks, compat_hma, compat_stopncii, feed, health, matches
+from app.api import (
+    banks,
+    cases,
+    checks,
+    compat_hma,
+    compat_stopncii,
+    feed,
+    health,
+    matches,
+    records,
+    webhooks,
+)
 from app.config import Settings
+from app.dashboard import records as dashboard_records
 from app.dashboard import routes as dashboard
 from app.portal import routes as portal_pages
 from app.services.container import Services
@@ -26,6 +38,8 @@ from app.web.middleware import AccessLog, BodyLimit, SecurityHeaders
 __all__ = ["create_app", "create_app_from_env"]
 
 log = logging.getLogger(__name__)
+# how often a process adds its checks per client and day to the database (records)
+CHECK_COUNT_FLUSH_SECONDS = 5
 
 
 def create_app(settings: Settings | None = None, *, services: Services | None = None) -> FastAPI:
@@ -46,15 +60,22 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         gc.collect()
         gc.freeze()
         services.replica.start()
+        webhook_worker = services.webhook_worker() if settings.webhook_worker else None
+        if webhook_worker is not None:
+            webhook_worker.start()
         flusher = asyncio.create_task(_flush_last_used(services))
+        counts = asyncio.create_task(_flush_check_counts(services))
         observer = asyncio.create_task(_observe_replica(services))
         purger = asyncio.create_task(_purge_periodically(services))
         try:
             yield
         finally:
             flusher.cancel()
+            counts.cancel()
             observer.cancel()
             purger.cancel()
+            if webhook_worker is not None:
+                webhook_worker.stop()
             await asyncio.to_thread(services.close)
             gc.unfreeze()  # an app built again in this process (tests) starts afresh
 
@@ -85,11 +106,14 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         banks.router,
         health.router,
         compat_stopncii.router,
+        webhooks.router,
+        records.router,
     ):
         app.include_router(router, dependencies=no_nul)
     app.include_router(portal_pages.router, dependencies=no_nul)
     app.include_router(docs.router, dependencies=no_nul)
     app.include_router(dashboard.router, dependencies=no_nul)
+    app.include_router(dashboard_records.router, dependencies=no_nul)
 
     # outermost last: the security headers go on every answer, the access log's 500 for an
     # unexpected error and the body limit's 413 included
@@ -114,6 +138,17 @@ async def _flush_last_used(services: Services) -> None:
             await asyncio.to_thread(services.clients.flush_last_used)
         except Exception:
             log.warning("could not write last-used times", exc_info=True)
+
+
+async def _flush_check_counts(services: Services) -> None:
+    """Add this process's checks per client and day to the database every few seconds
+    (the platform records read them; app.services.records.CheckCounter)."""
+    while True:
+        await asyncio.sleep(CHECK_COUNT_FLUSH_SECONDS)
+        try:
+            await asyncio.to_thread(services.check_counts.flush, services.db)
+        except Exception:
+            log.warning("could not write check counts", exc_info=True)
 
 
 async def _purge_periodically(services: Services) -> None:

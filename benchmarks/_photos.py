@@ -6,6 +6,9 @@
   12-megapixel phone photo is not vendored and is read from ``../shared/pdq-reference``
   when that folder sits beside the repository.
 
+``family_photos`` adds the wider set of issue 23 (``photo_set.py``: photos from
+Debian's data packages, rebuilt into a cache outside the repository), by family.
+
 Synthetic pictures (colour wheel, logo, chessboard, phantom, horse silhouette), the
 right half of the motorcycle stereo pair (a near-duplicate of the left) and reference
 images that are edits of the bridge photo are left out: an impostor must be a
@@ -66,6 +69,7 @@ class Photo:
     name: str
     data: bytes
     image: Image.Image
+    family: str = "ours"
 
 
 def _skimage_dir() -> Path:
@@ -74,11 +78,11 @@ def _skimage_dir() -> Path:
     return Path(skimage.data.__file__).parent
 
 
-def _load(name: str, path: Path) -> Photo:
+def _load(name: str, path: Path, family: str = "ours") -> Photo:
     data = path.read_bytes()
     with Image.open(io.BytesIO(data)) as img:
         rgb = ImageOps.exif_transpose(img).convert("RGB")
-    return Photo(name=name, data=data, image=rgb)
+    return Photo(name=name, data=data, image=rgb, family=family)
 
 
 def photos(limit: int | None = None) -> list[Photo]:
@@ -89,3 +93,25 @@ def photos(limit: int | None = None) -> list[Photo]:
         if path is not None:
             out.append(_load(path.stem, path))
     return out[:limit] if limit else out
+
+
+def family_photos(families: set[str] | None = None) -> list[Photo]:
+    """The wider set (``benchmarks/photo_set.py``) from its cache, by family.
+
+    Raises:
+        SystemExit: the set was not fetched yet.
+    """
+    from benchmarks.photo_set import CACHE, read_list
+
+    out = []
+    for entry in read_list():
+        if families is not None and entry.family not in families:
+            continue
+        if not entry.cached.exists():
+            raise SystemExit(
+                f"{entry.cached} is missing: run .venv/bin/python benchmarks/photo_set.py "
+                f"(it rebuilds the set in {CACHE})"
+            )
+        stem = entry.file.rsplit("/", 1)[-1].rsplit(".", 1)[0]
+        out.append(_load(f"{entry.family}/{stem}", entry.cached, entry.family))
+    return out

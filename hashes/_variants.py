@@ -148,6 +148,7 @@ class Work:
 
     def __init__(self, pixels: np.ndarray) -> None:
         self.pixels = pixels
+        self._keypoints: dict[tuple[int, float], list[tuple[float, float]]] = {}
 
     @functools.cached_property
     def plane(self) -> Plane:
@@ -163,10 +164,14 @@ class Work:
         top, bottom, left, right = box
         return float(top), float(bottom), float(left), float(right)
 
-    @functools.cache  # noqa: B019 - one Work per image, dropped with it
     def keypoints(self, n: int, scale: float = 1.0) -> list[tuple[float, float]]:
-        """The ``n`` strongest corners (``_windows.keypoints``)."""
-        return keypoints(self.plane, n, scale)
+        """The ``n`` strongest corners (``_windows.keypoints``), found once per ``n`` and
+        ``scale``. Kept on the instance, so they go with it (``functools.cache`` here kept
+        every image's ``Work`` alive for good)."""
+        found = self._keypoints.get((n, scale))
+        if found is None:
+            found = self._keypoints[(n, scale)] = keypoints(self.plane, n, scale)
+        return found
 
 
 def work_pixels(image: Image.Image) -> Work:

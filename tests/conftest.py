@@ -20,6 +20,7 @@ ENGINE_AGNOSTIC = {
     "tests/app/test_bench_cli.py": "the index benchmarks, no server",
     "tests/app/test_docs.py": "settings in the README and routes in the OpenAPI document",
     "tests/app/test_exchange_file_formats.py": "hash-file readers and writers, no database",
+    "tests/app/test_webhook_urls.py": "webhook URLs, addresses and signatures, no database",
     "tests/app/test_signal_specs.py": "the built-in signal specs' numbers in settings and services",
     "tests/browser/test_portal_hashing.py": "the page's JavaScript hashing against Python's",
 }

@@ -6,8 +6,8 @@ a threshold of 0, ``"7"`` is not a quality of 7), as the OpenAPI document says.
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated, Literal, NotRequired
+from datetime import date, datetime
+from typing import Annotated, Any, Literal, NotRequired
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator, with_config
 from typing_extensions import TypedDict  # pydantic needs this one before Python 3.12
@@ -59,6 +59,12 @@ class NewCaseOut(BaseModel):
     status: str
 
 
+class CasePlatformOut(BaseModel):
+    name: str
+    reupload_attempts: int
+    confirmed_blocked: int
+
+
 class CaseOut(BaseModel):
     case_id: str
     status: str
@@ -67,6 +73,11 @@ class CaseOut(BaseModel):
     confirmed_blocked: int = Field(description="Re-uploads platforms confirmed they blocked.")
     last_detected: datetime | None
     created_at: datetime
+    platforms: list[CasePlatformOut] | None = Field(
+        None,
+        description="The same counts per platform, by name, only where the deployment "
+        "allows it (HASHBANK_SHOW_PLATFORM_NAMES_TO_VICTIMS); null otherwise.",
+    )
 
 
 class MatchOut(BaseModel):
@@ -219,3 +230,110 @@ class ProblemOut(BaseModel):
 
 class HealthOut(BaseModel):
     status: str
+
+
+class WebhookIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+    client: (
+        Annotated[int, Field(ge=1, le=2**31 - 1)]
+        | Annotated[str, Field(min_length=1, max_length=100)]
+    ) = Field(description="The API client (platform) the endpoint belongs to: its name or id.")
+    url: str = Field(
+        min_length=1,
+        max_length=2048,
+        description="Where deliveries are POSTed: https (http only where "
+        "HASHBANK_WEBHOOK_ALLOW_HTTP is set), resolving to public addresses only unless "
+        "listed in HASHBANK_WEBHOOK_ALLOWED_HOSTS.",
+    )
+    events: list[Annotated[str, Field(max_length=32)]] | None = Field(
+        None,
+        max_length=16,
+        description="Event types to send (hash.added, hash.status_changed, hash.withdrawn, "
+        "hash.removed); left out or empty: every type.",
+    )
+
+
+class WebhookOut(BaseModel):
+    id: int
+    client: str
+    url: str
+    events: list[str]
+    created_at: datetime
+    cursor: int = Field(description="The last change-log sequence number delivered.")
+    rotating: bool = Field(description="A previous secret still signs beside the current one.")
+
+
+class NewWebhookOut(WebhookOut):
+    secret: str = Field(description="The signing secret: shown once, it cannot be read again.")
+
+
+class WebhookSecretOut(BaseModel):
+    secret: str = Field(
+        description="The new signing secret (shown once); the previous one keeps signing "
+        "beside it for 24 hours."
+    )
+
+
+class DeliveryOut(BaseModel):
+    id: int
+    first_seq: int
+    last_seq: int
+    events: int
+    status: Literal["retrying", "delivered", "dead", "redelivered"]
+    attempts: int
+    created_at: datetime
+    last_attempt_at: datetime | None
+    next_attempt_at: datetime | None
+    delivered_at: datetime | None
+    latency_ms: int | None
+    response_status: int | None
+    last_error: str
+
+
+class RecordDayOut(BaseModel):
+    day: date
+    checks: int
+    matches: int
+    reupload_attempts: int
+
+
+class RecordOut(BaseModel):
+    """One platform's record over a period (docs/records.md says how each is counted)."""
+
+    client_id: int
+    name: str
+    revoked: bool
+    period_from: date = Field(description="First day of the period (UTC), included.")
+    period_to: date = Field(description="Day after the period (UTC), excluded.")
+    made_at: datetime = Field(description="When these figures were read.")
+    checks: int = Field(description="Uploads checked in the period.")
+    matches: int = Field(description="Matches of the platform's checks in the period.")
+    reupload_attempts: int = Field(description="Uploads that matched a case (one per case).")
+    feedback: int = Field(description="Matches of the period the platform gave feedback on.")
+    feedback_by_value: dict[str, int] = Field(
+        description="Matches by feedback: blocked, not_blocked, false_positive, none."
+    )
+    feedback_shares: dict[str, float | None] = Field(
+        description="The same as shares of the matches (null without matches)."
+    )
+    due_24h: int = Field(description="Matches of the period at least 24 h old.")
+    no_feedback_24h: int = Field(description="Of those, matches with no feedback within 24 h.")
+    no_feedback_24h_share: float | None
+    due_7d: int = Field(description="Matches of the period at least 7 days old.")
+    no_feedback_7d: int = Field(description="Of those, matches with no feedback within 7 days.")
+    no_feedback_7d_share: float | None
+    median_feedback_seconds: float | None = Field(
+        description="Median seconds from a match to its feedback (null: no feedback)."
+    )
+    last_check_day: date | None
+    days_since_last_check: int | None
+    silent: bool = Field(description="No check for HASHBANK_SILENT_AFTER_DAYS days or more.")
+    not_blocked_recent_share: float | None
+    not_blocked_previous_share: float | None
+    not_blocked_rising: bool = Field(
+        description="not_blocked's share of the feedback rose (last 30 days vs the 30 before)."
+    )
+    webhooks: dict[str, Any] | None = Field(
+        description="Webhook delivery health of the platform's endpoints; null: no webhooks."
+    )
+    per_day: list[RecordDayOut]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from app.cli import admin, bench, data, index, ops, serve, submit, types
+from app.cli import admin, bench, data, index, ops, serve, submit, types, webhooks
 from app.cli import hash as hash_cmd
 
 cli = typer.Typer(
@@ -26,6 +26,7 @@ cli.add_typer(ops.rereview, name="rereview")
 cli.add_typer(admin.db, name="db")
 cli.add_typer(admin.clients, name="clients")
 cli.add_typer(admin.users, name="users")
+cli.add_typer(webhooks.webhooks, name="webhooks")
 cli.command("submit")(submit.submit)
 cli.command("types")(types.list_types)
 cli.add_typer(bench.bench, name="bench")

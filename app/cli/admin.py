@@ -64,7 +64,14 @@ def clients_create(
     finally:
         svc.close()
     if as_json:
-        emit({"name": new.client.name, "key": new.key, "scopes": sorted(new.client.scopes)})
+        emit(
+            {
+                "id": new.client.id,
+                "name": new.client.name,
+                "key": new.key,
+                "scopes": sorted(new.client.scopes),
+            }
+        )
         return
     typer.echo(
         f"client {new.client.name!r} created with scopes {','.join(sorted(new.client.scopes))}"

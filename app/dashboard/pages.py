@@ -20,7 +20,9 @@ __all__ = [
     "STATIC",
     "STATIC_HEADERS",
     "Chart",
+    "HBarChart",
     "bar_chart",
+    "hbar_chart",
     "render",
     "url_with",
 ]
@@ -151,12 +153,43 @@ def bar_chart(series: Sequence[tuple[date, int]], *, width: int = 720, height: i
             )
         )
     ticks = [Tick(round(top + plot_h - plot_h * k / 4, 2), f"{step * k:,}") for k in range(5)]
+    every = 7 if len(series) <= 70 else 7 * math.ceil(len(series) / 70)  # <= 10 labels
     labels = [
         Label(round(left + i * slot + slot / 2, 2), day.strftime("%d %b"))
         for i, (day, _) in enumerate(series)
-        if (len(series) - 1 - i) % 7 == 0
+        if (len(series) - 1 - i) % every == 0
     ]
     return Chart(width, height, left, top + plot_h, bars, ticks, labels, sum(n for _, n in series))
+
+
+@dataclass(frozen=True)
+class HBar:
+    y: float
+    width: float
+    label: str
+    text: str  # the value as printed beside the bar
+
+
+@dataclass(frozen=True)
+class HBarChart:
+    """Horizontal bars (one per item) laid out for an SVG of ``width`` x ``height``."""
+
+    width: int
+    height: int
+    left: int
+    bar_height: float
+    bars: list[HBar]
+
+
+def hbar_chart(items: Sequence[tuple[str, float, str]], *, width: int = 720) -> HBarChart:
+    """One horizontal bar per (label, value from 0 to 1, printed value): shares."""
+    left, right, row = 200, 70, 26
+    plot_w = width - left - right
+    bars = [
+        HBar(round(8 + i * row, 2), round(plot_w * max(0.0, min(1.0, v)), 2), label[:32], text)
+        for i, (label, v, text) in enumerate(items)
+    ]
+    return HBarChart(width, 16 + row * max(1, len(items)), left, row * 0.65, bars)
 
 
 def render(template: str, **context: Any) -> str:

@@ -507,6 +507,31 @@ def revoke_client(ctx: AdminPage, form: FormDep, client_id: Id32) -> Response:
     )
 
 
+@router.get("/webhooks")
+def webhooks(ctx: AdminPage) -> HTMLResponse:
+    """Platforms' webhook endpoints and each one's latest deliveries, with redelivery."""
+    service = ctx.services.webhooks
+    endpoints = service.list()
+    return ctx.render(
+        "webhooks.html",
+        title="Webhooks",
+        section="webhooks",
+        endpoints=[(e, service.deliveries(e.id, limit=10)) for e in endpoints],
+    )
+
+
+@router.post("/webhooks/{endpoint_id}/deliveries/{delivery_id}/redeliver")
+def redeliver_webhook(
+    ctx: AdminPage, form: FormDep, endpoint_id: Id32, delivery_id: Id64
+) -> Response:
+    """Send a delivery's changes, and every later one, again (audited)."""
+    ctx.services.webhooks.redeliver(endpoint_id, delivery_id, actor=_staff(ctx).actor)
+    return ctx.redirect(
+        "/dashboard/webhooks",
+        f"Delivery {delivery_id} and every change after it will be sent again, in order.",
+    )
+
+
 @router.get("/users")
 def users(ctx: AdminPage) -> HTMLResponse:
     """Dashboard users: roles, last sign-in; create, disable, enable."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 import hashes
@@ -15,6 +15,7 @@ from app.services.inputs import DEFAULT_MIN_PDQ_QUALITY, HashInput, refuse_weak
 from app.services.secrets import hash_pin, new_case_id, new_pin, normalize_case_id, verify_pin
 from app.storage.db import Database
 from app.storage.models import Case, CaseStatus, ChangeOp, Signal, utcnow
+from app.storage.records import RecordRepository
 from app.storage.repositories import (
     BankRepository,
     CaseRepository,
@@ -36,6 +37,16 @@ class NewCase:
 
 
 @dataclass(frozen=True)
+class PlatformCount:
+    """One platform's part of a case's counts, shown to its reporter only where the
+    deployment allows platform names (``HASHBANK_SHOW_PLATFORM_NAMES_TO_VICTIMS``)."""
+
+    name: str
+    reupload_attempts: int
+    confirmed_blocked: int
+
+
+@dataclass(frozen=True)
 class CaseView:
     """What a reporter may see of their own case."""
 
@@ -46,6 +57,8 @@ class CaseView:
     confirmed_blocked: int
     last_detected: datetime | None
     created_at: datetime
+    # per platform, by name; None where the deployment shows no platform names
+    platforms: tuple[PlatformCount, ...] | None = None
 
 
 def _view(case: Case) -> CaseView:
@@ -103,10 +116,12 @@ class CaseService:
         pin_lock_seconds: int = 900,
         min_pdq_quality: int = DEFAULT_MIN_PDQ_QUALITY,
         types: hashes.SignalRegistry = hashes.BUILTINS,
+        show_platform_names: bool = False,
     ) -> None:
         self.db = db
         self.replica = replica
         self.types = types
+        self.show_platform_names = show_platform_names
         self.pin_attempts = pin_attempts
         self.pin_lock = timedelta(seconds=pin_lock_seconds)
         self.min_pdq_quality = min_pdq_quality
@@ -292,7 +307,15 @@ class CaseService:
         return view
 
     def status(self, case_id: str, pin: str) -> CaseView:
-        return self.authenticate(case_id, pin)
+        """The case as its reporter sees it (with its PIN): per platform by name too where
+        the deployment allows (read only once the PIN is right)."""
+        view = self.authenticate(case_id, pin)
+        if not self.show_platform_names:
+            return view
+        with self.db.read() as session:
+            case = CaseRepository(session).by_public_id(view.case_id)
+            rows = RecordRepository(session).case_platforms(case.id) if case is not None else []
+        return replace(view, platforms=tuple(PlatformCount(*row) for row in rows))
 
     def withdraw(self, case_id: str, pin: str) -> CaseView:
         """The reporter withdraws: the case's hashes stop matching at once."""

@@ -20,6 +20,7 @@ from app.errors import InvalidInput
 from app.services.checks import CheckResult, CheckService
 from app.services.images import DecodeSlots, hash_image
 from app.services.inputs import HashInput, from_hashes, validate_hashes
+from app.services.records import CheckCounter
 
 __all__ = ["CheckLimits", "Checker"]
 
@@ -44,8 +45,11 @@ class Checker:
         decodes: DecodeSlots,
         limits: CheckLimits,
         types: hashes.SignalRegistry = hashes.BUILTINS,
+        counter: CheckCounter | None = None,
     ) -> None:
         self.checks = checks
+        # each upload checked, per client and day, for the platform records
+        self.counter = counter or CheckCounter()
         self.types = types  # the enabled signal types
         self.decodes = decodes
         self.limits = limits
@@ -101,6 +105,7 @@ class Checker:
 
     async def _check(self, items: list[HashInput], client_id: int | None) -> CheckResult | None:
         found = self.checks.find(items)  # in memory, microseconds: no thread hop
+        self.counter.add(client_id)
         if not found:
             metrics.CHECKS_NONE.inc()
             return None
@@ -125,6 +130,7 @@ class Checker:
             found = await to_thread.run_sync(self.checks.find_many, valid)
         else:
             found = self.checks.find_many(valid)
+        self.counter.add(client_id, len(found))
         if not any(found):
             metrics.CHECKS_NONE.inc(len(found))
             return None

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import hashes
 from app.config import Settings
@@ -21,6 +23,7 @@ from app.services.hma import HmaCompat
 from app.services.images import DecodeSlots
 from app.services.matches import MatchService
 from app.services.ratelimit import RateLimiter
+from app.services.records import CheckCounter, Period, RecordService
 from app.services.retention import RetentionPolicy, RetentionService
 from app.services.review import ReviewService
 from app.services.sessions import SessionService
@@ -28,6 +31,9 @@ from app.services.signal_types import default_thresholds, load_signal_types
 from app.services.stopncii import StopNCIIService
 from app.services.users import LoginPolicy, UserService
 from app.services.views import Views
+from app.services.webhook_urls import UrlPolicy
+from app.services.webhook_worker import DeliveryConfig, WebhookWorker
+from app.services.webhooks import WebhookService
 from app.storage.db import Database
 
 __all__ = ["Services", "snapshot_store"]
@@ -57,11 +63,15 @@ class Services:
     checker: Checker = field(init=False)
     stopncii: StopNCIIService = field(init=False)
     hma: HmaCompat = field(init=False)
+    webhooks: WebhookService = field(init=False)
+    check_counts: CheckCounter = field(init=False)
+    records: RecordService = field(init=False)
 
     def __post_init__(self) -> None:
         self.decodes = DecodeSlots(
             self.settings.max_concurrent_decodes, self.settings.decode_wait_seconds
         )
+        self.check_counts = CheckCounter()
         self.checker = Checker(
             self.checks,
             self.decodes,
@@ -71,6 +81,15 @@ class Services:
                 density=self.settings.pdq_variants,
             ),
             self.types,
+            self.check_counts,
+        )
+        # LEAD (issue 21 item 1): pass webhook_health=<the webhooks service's
+        # webhook_health(client_id, period)> here; until then records say "no webhooks"
+        self.records = RecordService(
+            self.db,
+            self.check_counts,
+            silent_after_days=self.settings.silent_after_days,
+            webhook_health=self._webhook_health,
         )
         self.hma = HmaCompat(self.checker, self.replica, self.feed.groups, self.types)
         self.entries = BankEntries(
@@ -87,6 +106,44 @@ class Services:
         self.admin = AdminService(self.users, self.sessions, self.clients)
         self.views = Views.build(self.db, self.replica, self.clients)
         self.stopncii = StopNCIIService(self.db, self.types, self.cases, self.feed.groups)
+        key = self.settings.webhook_secret_key
+        self.webhooks = WebhookService(
+            self.db,
+            UrlPolicy(
+                allow_http=self.settings.webhook_allow_http,
+                allowed_hosts=self.settings.webhook_allowed_hosts,
+            ),
+            key.get_secret_value() if key else None,
+        )
+
+    def _webhook_health(self, client_id: int, period: Period) -> Mapping[str, Any] | None:
+        """A platform record's webhook delivery health over ``period`` (UTC days); None
+        for a platform without webhook endpoints."""
+        start = datetime.combine(period.start, datetime.min.time(), UTC)
+        end = datetime.combine(period.end, datetime.min.time(), UTC)
+        health = self.webhooks.webhook_health(client_id, (start, end))
+        if not health["endpoints"]:
+            return None
+        at = health["last_error_at"]
+        return {**health, "last_error_at": at.isoformat() if isinstance(at, datetime) else None}
+
+    def webhook_worker(self) -> WebhookWorker:
+        """A delivery worker for this process (the server starts it; see
+        :mod:`app.services.webhook_worker`)."""
+        s = self.settings
+        return WebhookWorker(
+            self.db,
+            self.webhooks,
+            self.feed.groups,
+            DeliveryConfig(
+                batch_size=s.webhook_batch_size,
+                timeout=s.webhook_timeout_seconds,
+                retry_for=timedelta(hours=s.webhook_retry_hours),
+                first_backoff=s.webhook_first_retry_seconds,
+                poll_seconds=s.webhook_poll_seconds,
+                include_allow_list=s.feed_allow_list,
+            ),
+        )
 
     @classmethod
     def build(cls, settings: Settings, *, migrate: bool = True) -> Services:
@@ -126,6 +183,7 @@ class Services:
                 pin_lock_seconds=settings.pin_lock_seconds,
                 min_pdq_quality=settings.min_pdq_quality,
                 types=types,
+                show_platform_names=settings.show_platform_names_to_victims,
             ),
             checks=CheckService(
                 db,
@@ -163,6 +221,7 @@ class Services:
         self.replica.stop()
         try:
             self.clients.flush_last_used()
+            self.check_counts.flush(self.db)
         finally:
             self.db.dispose()
 

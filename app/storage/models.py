@@ -38,6 +38,7 @@ __all__ = [
     "CaseStatus",
     "Change",
     "ChangeOp",
+    "CheckDay",
     "Client",
     "DashboardSession",
     "DeploymentSecret",
@@ -49,6 +50,8 @@ __all__ = [
     "Signal",
     "SignalQuarantine",
     "User",
+    "WebhookDelivery",
+    "WebhookEndpoint",
     "utcnow",
 ]
 
@@ -367,3 +370,71 @@ class HashFeedback(Base):
     feedback: Mapped[str] = mapped_column(String(16))  # StopNCII's value: Blocked, NotBlocked...
     tags: Mapped[str] = mapped_column(String(2000), default="")  # a JSON list of strings
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class WebhookEndpoint(Base):
+    """Where a platform (API client) wants the change log POSTed (migration 0011).
+
+    The change log is the outbox: a change is written in the transaction that causes it,
+    and ``cursor`` is the last sequence number this endpoint got (or gave up on after
+    the retry window): delivery is at least once, in feed order, and survives a crash.
+    ``secret`` (and ``previous_secret`` while a rotation lasts) are the signing secrets,
+    encrypted (``app.services.webhook_crypto``). ``lease_until`` / ``lease_holder``: the
+    replica delivering to this endpoint right now (claimed with ``FOR UPDATE SKIP
+    LOCKED`` on PostgreSQL), so one replica at a time sends its batches.
+    """
+
+    __tablename__ = "webhook_endpoint"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    client_id: Mapped[int] = mapped_column(ForeignKey("client.id"), index=True)
+    url: Mapped[str] = mapped_column(String(2048))
+    events: Mapped[str] = mapped_column(String(200))  # comma-separated event types
+    secret: Mapped[bytes] = mapped_column(LargeBinary)
+    previous_secret: Mapped[bytes | None] = mapped_column(LargeBinary)
+    previous_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    cursor: Mapped[int] = mapped_column(BigInteger, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    lease_holder: Mapped[str | None] = mapped_column(String(64))
+
+
+class WebhookDelivery(Base):
+    """One batch of changes (``first_seq``..``last_seq``) sent to an endpoint, with its
+    attempts: ``retrying`` until the receiver answers 2xx (``delivered``) or the retry
+    window ends (``dead``: a dead letter, which an admin may redeliver)."""
+
+    __tablename__ = "webhook_delivery"
+    __table_args__ = (Index("ix_webhook_delivery_endpoint", "endpoint_id", "id"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    endpoint_id: Mapped[int] = mapped_column(ForeignKey("webhook_endpoint.id", ondelete="CASCADE"))
+    first_seq: Mapped[int] = mapped_column(BigInteger)
+    last_seq: Mapped[int] = mapped_column(BigInteger)
+    events: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16))  # retrying | delivered | dead | redelivered
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    latency_ms: Mapped[int | None] = mapped_column(Integer)
+    response_status: Mapped[int | None] = mapped_column(Integer)
+    last_error: Mapped[str] = mapped_column(String(300), default="")
+
+
+class CheckDay(Base):
+    """How many uploads one client checked on one UTC day (migration 0012).
+
+    Checks without a match touch no table (they are answered from memory), so each
+    process counts them in memory and adds its counts here every few seconds
+    (:class:`app.services.records.CheckCounter`): the platform records' checks per day.
+    ``day`` is ``YYYY-MM-DD`` (a string sorts and compares the same on every engine).
+    """
+
+    __tablename__ = "check_day"
+
+    client_id: Mapped[int] = mapped_column(ForeignKey("client.id"), primary_key=True)
+    day: Mapped[str] = mapped_column(String(10), primary_key=True)
+    checks: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), default=0)

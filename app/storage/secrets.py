@@ -7,9 +7,11 @@ from sqlalchemy.orm import Session
 
 from app.storage.models import DeploymentSecret
 
-__all__ = ["FEED_GROUP", "SecretRepository"]
+__all__ = ["FEED_GROUP", "WEBHOOK_KEY", "SecretRepository"]
 
 FEED_GROUP = "feed_group"  # keys the feed's opaque group tokens (made by migration 0007)
+# encrypts webhooks' signing secrets unless HASHBANK_WEBHOOK_SECRET_KEY is set (migration 0011)
+WEBHOOK_KEY = "webhook_key"
 
 
 class SecretRepository:

@@ -99,7 +99,8 @@ def _request(world: dict, method: str, path: str) -> dict:
     case = world["case"]
     url = path.replace("{case_id}", case["case_id"]).replace("{match_id}", str(world["match_id"]))
     asset = "docs.js" if path.startswith("/docs/") else "portal.css"
-    url = url.replace("{name}", asset).replace("{signal_id}", "1")
+    url = url.replace("{name}", asset).replace("{signal_id}", "1").replace("{client_id}", "1")
+    url = url.replace("{endpoint_id}", "1").replace("{delivery_id}", "1")
     hashes = {"hashes": [{"type": "pdq", "value": secrets.token_hex(32), "quality": 90}]}
     bodies = {
         ("POST", "/v1/cases"): hashes,
@@ -110,6 +111,10 @@ def _request(world: dict, method: str, path: str) -> dict:
         ("POST", "/v1/feed/feedback"): {"type": "pdq", "value": world["pdq"], "feedback": "seen"},
         ("POST", "/v1/banks"): {"name": f"m-{secrets.token_hex(4)}", "policy": "review"},
         ("POST", "/v1/quarantine/{signal_id}/release"): None,  # no body (admin: 404 here)
+        # a public address: no DNS needed; the platform is the admin's own client
+        ("POST", "/v1/webhooks"): {"client": 1, "url": "https://93.184.215.14/hook"},
+        ("POST", "/v1/webhooks/{endpoint_id}/rotate"): None,
+        ("POST", "/v1/webhooks/{endpoint_id}/deliveries/{delivery_id}/redeliver"): None,
         ("POST", "/compat/stopncii/v1/SubmitFeedback"): {
             "hashFeedbacks": [{"hashValue": secrets.token_hex(32), "feedbackValue": "Blocked"}]
         },

@@ -168,6 +168,13 @@ JSON_BODIES: dict[tuple[str, str], Any] = {
     ("POST", "/v1/feed/feedback"): {"type": "pdq", "value": "ab" * 32, "feedback": "seen"},
     ("POST", "/v1/banks"): {"name": "hostile", "policy": "review", "description": "d"},
     ("POST", "/v1/quarantine/{signal_id}/release"): None,
+    ("POST", "/v1/webhooks"): {
+        "client": "hostile",
+        "url": "https://93.184.215.14/hook",
+        "events": ["hash.added"],
+    },
+    ("POST", "/v1/webhooks/{endpoint_id}/rotate"): None,
+    ("POST", "/v1/webhooks/{endpoint_id}/deliveries/{delivery_id}/redeliver"): None,
     ("POST", "/compat/stopncii/v1/SubmitFeedback"): {
         "count": 1,
         "hashFeedbacks": [{"hashValue": "ab" * 32, "feedbackValue": "Blocked", "tags": ["t"]}],
@@ -183,6 +190,8 @@ QUERY_PARAMS = ("lang", "page", "q", "after", "per", "next", "signal", "signal_t
 QUERY_PARAMS += ("include_distance", "banks", "seed", "bypass_coinflip", "url")
 # StopNCII's, sent to its routes only (all of them at 5,000 characters: too long a URL)
 STOPNCII_PARAMS = ("startTimestamp", "pageSize", "nextPageToken")
+# the platform records' (API and dashboard), sent to their routes only
+RECORD_PARAMS = ("from", "to", "client", "lang", "page")
 FORM_FIELDS = [
     "back",
     "case_id",
@@ -294,6 +303,8 @@ def _fill(path: str, world: dict[str, Any], override: dict[str, str] | None = No
         "signal_id": "1",
         "client_id": "1",
         "user_id": "1",
+        "endpoint_id": "1",
+        "delivery_id": "1",
         "name": "dashboard.css" if "/static/" in path else "reports",
     }
     if path.startswith("/portal/static/"):
@@ -331,6 +342,8 @@ def _send(
         headers["Authorization"] = f"Bearer {world['key']}"
     if kind == "query":
         names = STOPNCII_PARAMS if path.startswith("/compat/stopncii/") else QUERY_PARAMS
+        if "/record" in path:
+            names = RECORD_PARAMS
         url += "?" + urlencode({k: text for k in names})
     args: dict[str, Any] = {}
     if method == "POST" and kind in ("path", "query", "body"):
@@ -461,7 +474,7 @@ def test_every_int_path_parameter_is_bounded_by_its_column():
     fails here rather than answer 500 to a large id."""
     from fastapi.routing import APIRoute
 
-    int32 = {"case_id", "client_id", "user_id", "bank_id"}
+    int32 = {"case_id", "client_id", "user_id", "bank_id", "endpoint_id"}
     checked = 0
     for route in _app_routes():
         if not isinstance(route, APIRoute):

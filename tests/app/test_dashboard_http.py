@@ -27,6 +27,8 @@ VALUES = {
     "user_id": "1",
     "name": "reports",
     "signal_id": "1",
+    "endpoint_id": "1",
+    "delivery_id": "1",
 }
 
 
@@ -89,6 +91,7 @@ def test_the_router_has_the_pages_and_actions_of_the_issue():
         "/dashboard/clients",
         "/dashboard/users",
         "/dashboard/settings",
+        "/dashboard/webhooks",
     } <= gets
     admin_only = {p for p, admin in routes("GET") + routes("POST") if admin}
     admin_pages = (
@@ -97,6 +100,7 @@ def test_the_router_has_the_pages_and_actions_of_the_issue():
         "/dashboard/users",
         "/dashboard/settings",
         "/dashboard/signals",
+        "/dashboard/webhooks",
     )
     assert {p for p in admin_only if not p.startswith(admin_pages)} == set()
     assert len(admin_only) >= 8

@@ -1,6 +1,6 @@
 """Migrations 0006 (client.exact_distances, bank.phash_block), 0007 (the deployment's
 secrets), 0008 (bank thresholds as rows) and 0009 (hash_feedback, the change log's time
-index) go up and down with data in place, on SQLite
+index) and 0011 (webhooks) go up and down with data in place, on SQLite
 and (with HASHBANK_TEST_DATABASE_URL) PostgreSQL."""
 
 from __future__ import annotations
@@ -243,3 +243,62 @@ def test_0009_adds_hash_feedback_and_the_change_log_time_index_and_back(tmp_path
     engine.dispose()
     _run(url, "upgrade", "head")
     assert "hash_feedback" in _tables(url)
+
+
+def test_0011_adds_webhooks_and_their_key_and_back(tmp_path: Path) -> None:
+    url = fresh_database_url(tmp_path)
+    _run(url, "upgrade", "0009")
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO client (name, key_hash, key_prefix, scopes, created_at) "
+                "VALUES ('platform', :h, 'hb_x', 'feed', CURRENT_TIMESTAMP)"
+            ),
+            {"h": "c" * 64},
+        )
+    engine.dispose()
+
+    _run(url, "upgrade", "0011")
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO webhook_endpoint (client_id, url, events, secret, cursor, created_at)"
+                " SELECT id, 'https://example.org/h', 'hash.added', :s, 7, CURRENT_TIMESTAMP"
+                " FROM client"
+            ),
+            {"s": b"sealed"},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO webhook_delivery (endpoint_id, first_seq, last_seq, events, status,"
+                " attempts, created_at, last_error)"
+                " SELECT id, 1, 7, 3, 'dead', 12, CURRENT_TIMESTAMP, 'HTTP 500'"
+                " FROM webhook_endpoint"
+            )
+        )
+        key = conn.execute(
+            text("SELECT value FROM deployment_secret WHERE name = 'webhook_key'")
+        ).scalar_one()
+        stored = conn.execute(
+            text(
+                "SELECT e.cursor, d.status, d.attempts FROM webhook_delivery d"
+                " JOIN webhook_endpoint e ON e.id = d.endpoint_id"
+            )
+        ).one()
+    engine.dispose()
+    assert len(bytes(key)) == 32
+    assert tuple(stored) == (7, "dead", 12)
+
+    _run(url, "downgrade", "0012")
+    assert "webhook_endpoint" not in _tables(url)
+    assert "webhook_delivery" not in _tables(url)
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        names = conn.execute(text("SELECT name FROM deployment_secret")).scalars().all()
+        assert conn.execute(text("SELECT name FROM client")).scalars().all() == ["platform"]
+    engine.dispose()
+    assert names == ["feed_group"]  # the feed's key is untouched
+    _run(url, "upgrade", "head")
+    assert {"webhook_endpoint", "webhook_delivery"} <= set(_tables(url))

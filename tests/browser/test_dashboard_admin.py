@@ -29,7 +29,13 @@ from tests.servers import Server
 admin = common.admin
 dpage = common.dpage
 
-ADMIN_PAGES = ("/dashboard/banks", "/dashboard/clients", "/dashboard/users", "/dashboard/settings")
+ADMIN_PAGES = (
+    "/dashboard/banks",
+    "/dashboard/clients",
+    "/dashboard/records",
+    "/dashboard/users",
+    "/dashboard/settings",
+)
 
 
 def test_create_a_client_key_shown_once_then_revoke_it(

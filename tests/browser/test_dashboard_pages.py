@@ -61,6 +61,7 @@ PAGES = {
     "audit": "/dashboard/audit",
     "banks": "/dashboard/banks",
     "clients": "/dashboard/clients",
+    "records": "/dashboard/records",
     "users": "/dashboard/users",
     "settings": "/dashboard/settings",
 }
@@ -147,7 +148,13 @@ def test_every_link_is_a_clean_page(
         assert r.status == 200 and r.headers["content-disposition"].startswith("attachment")
 
 
-ADMIN_PAGES = {"/dashboard/banks", "/dashboard/clients", "/dashboard/users", "/dashboard/settings"}
+ADMIN_PAGES = {
+    "/dashboard/banks",
+    "/dashboard/clients",
+    "/dashboard/records",
+    "/dashboard/users",
+    "/dashboard/settings",
+}
 
 
 def test_a_moderator_follows_only_links_they_may_open(

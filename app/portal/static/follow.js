@@ -38,6 +38,21 @@ function render(view) {
   document.getElementById("case-attempts").textContent = String(view.reupload_attempts);
   document.getElementById("case-blocked").textContent = String(view.confirmed_blocked);
   document.getElementById("case-last").textContent = formatDate(view.last_detected);
+  // per platform by name, only where the deployment allows it (null otherwise)
+  const platforms = view.platforms || [];
+  const list = document.getElementById("case-platforms");
+  list.replaceChildren(
+    ...platforms.map((p) => {
+      const item = document.createElement("li");
+      item.textContent = t("case.platform", {
+        name: p.name,
+        attempts: p.reupload_attempts,
+        blocked: p.confirmed_blocked,
+      });
+      return item;
+    }),
+  );
+  document.getElementById("case-platforms-section").hidden = platforms.length === 0;
   const open = view.status === "pending" || view.status === "active";
   document.getElementById("add-section").hidden = !open;
   document.getElementById("withdraw-section").hidden = view.status === "withdrawn";
