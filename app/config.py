@@ -203,6 +203,32 @@ class Settings(BaseSettings):
         gt=0,
         description="Seconds between change-log polls that keep the in-memory index current.",
     )
+    # -- index snapshots (docs/deploy.md) -----------------------------------------------------
+    snapshot_dir: str = Field(
+        "",
+        description="Directory of the index snapshots every process of a machine maps instead "
+        "of loading the bank from the database. Empty: beside a SQLite file "
+        "(<file>.snapshots), ./hashbank-snapshots otherwise. Holds hash values: like the "
+        "database, the service's own.",
+    )
+    snapshot_keep: int = Field(
+        2,
+        ge=0,
+        description="Index snapshots kept (the newest); 0 turns snapshots off (every process "
+        "loads the bank from the database).",
+    )
+    snapshot_delta_changes: int = Field(
+        100_000,
+        ge=1,
+        description="A process writes a new index snapshot once it has replayed this many "
+        "changes on top of the newest one (each process holds those in private memory).",
+    )
+    snapshot_max_age_seconds: float = Field(
+        3600.0,
+        gt=0,
+        description="A process also writes a new index snapshot once the newest is this old "
+        "and anything changed since (and whenever there is none).",
+    )
     key_cache_seconds: float = Field(
         2.0,
         ge=0,

@@ -1,23 +1,44 @@
-"""Service start-up: how fast a process loads N PDQ hashes from the database, and its memory.
+"""Service start-up: how fast a process loads N PDQ hashes from the database or from an
+index snapshot, and its memory.
 
-Usage: .venv/bin/python benchmarks/replica_load.py [--size N ...] [--database-url URL] [--write]
+Usage: .venv/bin/python benchmarks/replica_load.py [--size N ...] [--database-url URL]
+       [--workers K] [--no-wrk] [--write]
+       .venv/bin/python benchmarks/replica_load.py --direct N [--workers K]
 
 Seeds a fresh SQLite file (or the given database) with N bank signals by bulk insert,
 then times :meth:`app.index.replica.IndexReplica.load` in the same process and reports
 the growth of resident memory per hash (index + signal table + everything else the load
 keeps). The baseline in the same run is the raw read: the same rows fetched with one
 plain SELECT and nothing else, so the ratio shows what indexing adds on top of I/O.
+
+Index snapshots (app/index/snapshots.py), in the same run:
+
+- written: :meth:`SnapshotStore.write` of the loaded replica (seconds, bytes);
+- ready from the snapshot vs from the database: K fresh processes (``--workers``, 3)
+  each map the snapshot, replay the log and run 2,000 radius-31 searches, one after the
+  other, all alive at the end; each reports its load time and, from
+  /proc/PID/smaps_rollup, its resident set (RSS), proportional share (PSS) and private
+  memory (USS: what the process alone holds). One more process loads from the database
+  the same way (the baseline: every worker's cost without snapshots);
+- search speed: the same 2,000 queries against the mapped index and the one built in
+  memory by the database load, alternated 5 times (best of each);
+- checks during a snapshot write (unless ``--no-wrk``): ``hashbank serve`` on the bank,
+  wrk single PDQ checks for 10 s alone, then 10 s while ``hashbank index snapshot``
+  writes a snapshot beside it: p99 latency of each (the same 2 cores run both).
 """
 
 from __future__ import annotations
 
 import argparse
 import gc
+import json
 import os
+import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from sqlalchemy import insert, text
@@ -27,6 +48,102 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from app.index.replica import IndexReplica
 from app.storage.db import Database
 from app.storage.models import Signal
+
+
+def smaps(pid: int | None = None) -> dict[str, int]:
+    """A process's RSS, PSS and USS (private clean + dirty) in bytes (smem's figures)."""
+    fields: dict[str, int] = {}
+    rollup = Path(f"/proc/{pid or 'self'}/smaps_rollup").read_text()
+    for line in rollup.splitlines()[1:]:
+        name, value = line.split(":", 1)
+        fields[name] = int(value.split()[0]) * 1024
+    return {
+        "rss": fields["Rss"],
+        "pss": fields["Pss"],
+        "uss": fields["Private_Clean"] + fields["Private_Dirty"],
+    }
+
+
+def queries(n: int = 2000) -> np.ndarray:
+    return np.random.default_rng(99).integers(0, 256, (n, 32), dtype=np.uint8)
+
+
+def child(url: str, snapshot_dir: str) -> None:
+    """One worker-like process: load (from the snapshot when ``snapshot_dir``), search,
+    print its numbers, stay alive until stdin closes (so that PSS splits shared pages)."""
+    from app.index.snapshots import SnapshotStore
+
+    store = SnapshotStore(Path(snapshot_dir), url) if snapshot_dir else None
+    db = Database(url)
+    replica = IndexReplica(db, snapshots=store)
+    started = time.perf_counter()
+    replica.load()
+    load_s = time.perf_counter() - started
+    index = replica.perceptual["pdq"]
+    q = queries()
+    for i in range(0, q.shape[0], 10):
+        index.search(q[i : i + 10], 31)
+    out = {"load_s": load_s, "mapped": index.mapped, **smaps()}
+    print(json.dumps(out), flush=True)
+    sys.stdin.read()
+
+
+def spawn(url: str, snapshot_dir: str) -> tuple[subprocess.Popen[str], dict[str, float]]:
+    proc = subprocess.Popen(
+        [sys.executable, __file__, "--child", url, "--child-snapshots", snapshot_dir],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    return proc, json.loads(proc.stdout.readline())
+
+
+def search_speed(a: IndexReplica, b: IndexReplica) -> tuple[float, float]:
+    """Best of 5 alternated runs of the same queries on each (seconds)."""
+    q = queries()
+    best = [float("inf"), float("inf")]
+    for _ in range(5):
+        for side, replica in enumerate((a, b)):
+            index = replica.perceptual["pdq"]
+            started = time.perf_counter()
+            for i in range(q.shape[0]):
+                index.search(q[i : i + 1], 31)
+            best[side] = min(best[side], time.perf_counter() - started)
+    return best[0], best[1]
+
+
+def checks_during_write(url: str, workdir: Path, snapshot_dir: Path) -> dict[str, float]:
+    """p99 of single checks (wrk, 10 s) without and during `hashbank index snapshot`."""
+    from benchmarks.load import CHECK_LUA, HASHBANK, Servers, lua, wrk
+
+    servers = Servers(url, 1, 1, workdir)
+    servers.env["HASHBANK_SNAPSHOT_DIR"] = str(snapshot_dir)
+    key = servers.key("bench", "check")
+    servers.start()
+    try:
+        script = lua(CHECK_LUA, key, MODE="single")
+        wrk(servers.ports, script, 8, 3)  # warm up
+        alone = wrk(servers.ports, script, 8, 10)
+        writer = subprocess.Popen(
+            [HASHBANK, "index", "snapshot", "--json"],
+            env=servers.env,
+            cwd=workdir,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+        during = wrk(servers.ports, script, 8, 10)
+        written = json.loads(writer.communicate()[0])
+    finally:
+        servers.stop()
+    return {
+        "p99_alone_ms": alone["p99_ms"],
+        "p99_during_ms": during["p99_ms"],
+        "rps_alone": alone["rps"],
+        "rps_during": during["rps"],
+        "cli_write_s": written["seconds"],
+    }
 
 
 def rss() -> int:
@@ -52,7 +169,7 @@ def seed(db: Database, n: int) -> float:
     return time.perf_counter() - started
 
 
-def run(n: int, url: str | None) -> dict[str, float]:
+def run(n: int, url: str | None, workers: int = 3, wrk_checks: bool = True) -> dict[str, float]:
     tmp = tempfile.mkdtemp(prefix="hb-load-")
     db = Database(url or f"sqlite:///{tmp}/bank.db")
     db.upgrade()
@@ -77,7 +194,7 @@ def run(n: int, url: str | None) -> dict[str, float]:
     load_s = time.perf_counter() - started
     grown = rss() - before
     assert replica.size()["pdq"] == n
-    return {
+    result: dict[str, float] = {
         "size": n,
         "seed_s": seed_s,
         "select_s": select_s,
@@ -85,14 +202,135 @@ def run(n: int, url: str | None) -> dict[str, float]:
         "bytes_per_hash": grown / n,
         "index_bytes_per_hash": replica.perceptual["pdq"].memory_bytes() / n,
     }
+    from app.index.snapshots import SnapshotStore
+
+    snapshot_dir = Path(tmp) / "snapshots"
+    store = SnapshotStore(snapshot_dir, db.url)
+    info = store.write(replica)
+    assert info is not None
+    result.update(write_s=info.seconds, snapshot_bytes=info.bytes)
+    mapped = IndexReplica(db, snapshots=store)
+    mapped.load()
+    assert mapped.perceptual["pdq"].mapped
+    result["search_memory_s"], result["search_mapped_s"] = search_speed(replica, mapped)
+    del mapped, replica
+    gc.collect()
+    url = db.url
+    procs = []
+    try:
+        for _ in range(workers):
+            proc, numbers = spawn(url, str(snapshot_dir))
+            procs.append(proc)
+            assert numbers["mapped"]
+            result.setdefault("workers", [])  # type: ignore[arg-type]
+            result["workers"].append(numbers)  # type: ignore[attr-defined]
+        proc, numbers = spawn(url, "")
+        procs.append(proc)
+        result["database_worker"] = numbers  # type: ignore[assignment]
+        # once all are alive: shared pages split (PSS) and no longer private (USS)
+        for i, p in enumerate(procs[:-1]):
+            result["workers"][i].update(smaps(p.pid))  # type: ignore[index]
+    finally:
+        for p in procs:
+            p.communicate("")
+    if wrk_checks:
+        result.update(checks_during_write(url, Path(tmp), snapshot_dir))
+    return result
+
+
+def run_direct(n: int, workers: int) -> dict[str, object]:
+    """``--direct``: no database rows. A replica's index and table are filled straight
+    from N random hashes (an empty database behind it), written as a snapshot, mapped by
+    ``workers`` fresh processes; search speed mapped vs in memory. For sizes whose
+    seeding would take too long on a busy machine (the database load is not measured)."""
+    from app.index.snapshots import SnapshotStore
+
+    tmp = tempfile.mkdtemp(prefix="hb-direct-")
+    db = Database(f"sqlite:///{tmp}/bank.db")
+    db.upgrade()
+    replica = IndexReplica(db)
+    rng = np.random.default_rng(4)
+    ids = np.arange(1, n + 1, dtype=np.int64)
+    started = time.perf_counter()
+    replica.perceptual["pdq"].add(ids, rng.integers(0, 256, (n, 32), dtype=np.uint8))
+    replica.signals.put(ids, ["pdq"] * n, [1] * n, [None] * n, ["bank"] * n)
+    replica.loaded = True
+    build_s = time.perf_counter() - started
+    store = SnapshotStore(Path(tmp) / "snapshots", db.url)
+    info = store.write(replica)
+    assert info is not None
+    mapped = IndexReplica(db, snapshots=store)
+    mapped.load()
+    memory_s, mapped_s = search_speed(replica, mapped)
+    del mapped, replica
+    gc.collect()
+    procs, numbers = [], []
+    try:
+        for _ in range(workers):
+            proc, got = spawn(db.url, str(store.directory))
+            procs.append(proc)
+            numbers.append(got)
+        for got, proc in zip(numbers, procs, strict=True):
+            got.update(smaps(proc.pid))
+    finally:
+        for proc in procs:
+            proc.communicate("")
+    return {
+        "size": n,
+        "build_s": build_s,
+        "write_s": info.seconds,
+        "snapshot_bytes": info.bytes,
+        "search_memory_s": memory_s,
+        "search_mapped_s": mapped_s,
+        "workers": numbers,
+    }
+
+
+def direct_table(r: dict[str, Any]) -> str:
+    mb = 1e6
+    lines = [
+        "",
+        f"Without the database (`--direct`, {r['size']:,} hashes put straight into a replica,",
+        "built in memory, written as a snapshot, mapped by fresh processes one after the",
+        "other, all alive when measured):",
+        "",
+        "| hashes | built in memory s | snapshot written s | size MB | search mapped / in memory |",
+        "|---:|---:|---:|---:|---:|",
+        f"| {r['size']:,} | {r['build_s']:.1f} | {r['write_s']:.1f} | "
+        f"{r['snapshot_bytes'] / mb:,.0f} | {r['search_mapped_s'] / r['search_memory_s']:.3f} |",
+        "",
+        "| hashes | process | ready from snapshot s | RSS MB | PSS MB | USS MB |"
+        " USS / first's RSS |",
+        "|---:|---|---:|---:|---:|---:|---:|",
+    ]
+    first = r["workers"][0]
+    for i, w in enumerate(r["workers"]):
+        lines.append(
+            f"| {r['size']:,} | snapshot worker {i + 1} | {w['load_s']:.2f} | {w['rss'] / mb:,.0f}"
+            f" | {w['pss'] / mb:,.0f} | {w['uss'] / mb:,.0f} | {w['uss'] / first['rss']:.0%} |"
+        )
+    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, action="append")
     parser.add_argument("--database-url")
+    parser.add_argument("--workers", type=int, default=3)
+    parser.add_argument("--no-wrk", action="store_true", help="skip the checks under wrk")
     parser.add_argument("--write", action="store_true", help="update docs/benchmarks.md")
+    parser.add_argument("--direct", type=int, help="N hashes without the database (see run_direct)")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--child-snapshots", default="", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.child:
+        child(args.child, args.child_snapshots)
+        return 0
+    if args.direct:
+        result = run_direct(args.direct, args.workers)
+        print(json.dumps(result), flush=True)
+        print(direct_table(result))
+        return 0
     lines = [
         "Run: `.venv/bin/python benchmarks/replica_load.py --write`. A fresh SQLite file seeded",
         "with N bank PDQ hashes; `IndexReplica.load()` timed against one plain SELECT of the",
@@ -102,15 +340,71 @@ def main(argv: list[str] | None = None) -> int:
         " index arrays B/hash |",
         "|---:|---:|---:|---:|---:|---:|",
     ]
+    snap = [
+        "",
+        "From an index snapshot, same run: written by `SnapshotStore.write` of the loaded",
+        f"replica; then {args.workers} fresh processes, one after the other, each mapping it",
+        "(load = map + checksums + log replay) and running 2,000 radius-31 searches, all",
+        "alive at the end; one more loading from the database the same way (baseline).",
+        "Memory from /proc/PID/smaps_rollup with all of them alive: RSS counts the shared",
+        "file pages a process has touched, PSS splits them between the processes mapping",
+        "them, USS is what the process alone holds (what each additional worker adds).",
+        "",
+        "| hashes | snapshot written s | size MB | ready from DB s | ready from snapshot s |"
+        " speed-up | search mapped / in memory |",
+        "|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    mem = [
+        "",
+        "| hashes | process | ready s | RSS MB | PSS MB | USS MB | USS / first's RSS |"
+        " USS / DB-loaded RSS |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    during = [
+        "",
+        "Single PDQ checks under wrk (8 connections, 10 s; one `hashbank serve` worker)",
+        "alone, then while `hashbank index snapshot` writes a snapshot beside it (both on the",
+        "same 2 cores):",
+        "",
+        "| hashes | p99 alone ms | p99 during write ms | ratio | checks/s alone | during |"
+        " CLI write s |",
+        "|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    mb = 1e6
     for n in args.size or [1_000_000, 10_000_000]:
-        r = run(n, args.database_url)
-        print(r, flush=True)
+        r = run(n, args.database_url, args.workers, not args.no_wrk)
+        print(json.dumps(r), flush=True)
         lines.append(
             f"| {n:,} | {r['select_s']:.1f} | {r['load_s']:.1f} | "
             f"{r['load_s'] / r['select_s']:.1f}x | {r['bytes_per_hash']:.0f} | "
             f"{r['index_bytes_per_hash']:.0f} |"
         )
-    text_out = "\n".join(lines)
+        workers: list[dict[str, float]] = r["workers"]  # type: ignore[assignment]
+        base: dict[str, float] = r["database_worker"]  # type: ignore[assignment]
+        first = workers[0]
+        snap.append(
+            f"| {n:,} | {r['write_s']:.1f} | {r['snapshot_bytes'] / mb:,.0f} | "
+            f"{base['load_s']:.1f} | {first['load_s']:.2f} | "
+            f"{base['load_s'] / first['load_s']:.0f}x | "
+            f"{r['search_mapped_s'] / r['search_memory_s']:.3f} |"
+        )
+        for i, w in enumerate(workers):
+            mem.append(
+                f"| {n:,} | snapshot worker {i + 1} | {w['load_s']:.2f} | {w['rss'] / mb:,.0f} | "
+                f"{w['pss'] / mb:,.0f} | {w['uss'] / mb:,.0f} | "
+                f"{w['uss'] / first['rss']:.0%} | {w['uss'] / base['rss']:.0%} |"
+            )
+        mem.append(
+            f"| {n:,} | database load (baseline) | {base['load_s']:.1f} | {base['rss'] / mb:,.0f} |"
+            f" {base['pss'] / mb:,.0f} | {base['uss'] / mb:,.0f} | | |"
+        )
+        if "p99_alone_ms" in r:
+            during.append(
+                f"| {n:,} | {r['p99_alone_ms']:.1f} | {r['p99_during_ms']:.1f} | "
+                f"{r['p99_during_ms'] / r['p99_alone_ms']:.2f} | {r['rps_alone']:,.0f} | "
+                f"{r['rps_during']:,.0f} | {r['cli_write_s']:.1f} |"
+            )
+    text_out = "\n".join(lines + snap + mem + (during if len(during) > 7 else []))
     print(text_out)
     if args.write:
         from benchmarks._report import write_section

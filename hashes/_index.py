@@ -12,6 +12,12 @@ by counting sort), a small *delta* segment scanned linearly, and tombstones (an
 are merged into a new main segment. Removals mark rows dead; the main segment is
 compacted once a quarter of it is dead.
 
+Snapshots: :meth:`HashIndex.export` hands out the arrays of a compacted main segment
+holding every live row, and :meth:`HashIndex.adopt` takes such arrays back, for instance
+memory-mapped read-only from a file that every process of a machine shares. The adopted
+arrays are never written: removals flip a private ``alive`` byte, adds go to the private
+delta (allowed to grow to 1/16 of the mapped segment before a merge copies it all).
+
 Concurrency: searches read an immutable snapshot and never block; ``add``/``remove``
 serialise on a lock and publish a new snapshot. Rows are only ever appended past a
 snapshot's count or flipped dead in place, so a search concurrent with a change sees the
@@ -22,8 +28,9 @@ from __future__ import annotations
 
 import math
 import threading
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -55,6 +62,7 @@ class _Main:
     directories: npt.NDArray[np.uint32]
     entries: npt.NDArray[np.uint32]  # (m, n): row << shift | residual, bucket order
     dead: list[int] = field(default_factory=lambda: [0])  # rows marked dead (mutable cell)
+    mapped: bool = False  # adopted arrays (shared, read-only): merge into private memory late
     # radius -> (chunk budgets, whether to probe rather than scan), filled on first use
     plans: dict[int, tuple[npt.NDArray[np.int64], bool]] = field(default_factory=dict)
 
@@ -131,13 +139,98 @@ class HashIndex:
         """Compile (or load from numba's cache) every kernel now.
 
         The first use otherwise pays for it (~3 s without a cache): a service calls this
-        before it reports ready.
+        before it reports ready. Read-only (adopted, memory-mapped) arrays are a kernel
+        signature of their own, compiled here too.
         """
         for strategy in ("mih", "scan"):
             index = HashIndex(64, strategy=strategy)
             index.add(np.arange(4), np.zeros((4, 8), np.uint8))
             index.search(np.zeros((1, 8), np.uint8), 3)
             index.remove([1])
+            arrays = index.export()()
+            for array in arrays.values():
+                array.flags.writeable = False
+            index.adopt(arrays)
+            index.search(np.zeros((1, 8), np.uint8), 3)
+            index.remove([2])
+
+    # -- snapshots -----------------------------------------------------------------------
+    EXPORTED = ("words", "ids", "prefixes", "dir_offsets", "directories", "entries")
+
+    def export(self) -> Callable[[], dict[str, npt.NDArray[Any]]]:
+        """Take the index's state now; return a function that builds the arrays of a main
+        segment holding exactly the rows live at that moment, by name (:attr:`EXPORTED`),
+        for :meth:`adopt`.
+
+        Only the liveness bytes and the delta are copied now (call it under the lock that
+        keeps the index in step with whatever else is saved); the building, O(n) when
+        the index changed since it was built or adopted, happens when the function is
+        called, with changes and searches going on. Unchanged, the function returns the
+        main segment's own arrays: do not write to them.
+        """
+        with self._lock:
+            snap = self._snap
+            main_alive = snap.main.alive.view(bool).copy()
+            delta = snap.delta
+            keep = delta.alive[: delta.count].view(bool)
+            delta_words = delta.words[: delta.count][keep]
+            delta_ids = delta.ids[: delta.count][keep]
+        main = snap.main
+
+        def build() -> dict[str, npt.NDArray[Any]]:
+            built = main
+            if not main_alive.all() or delta_ids.shape[0]:
+                words = np.concatenate([main.words[main_alive], delta_words])
+                ids = np.concatenate([main.ids[main_alive], delta_ids])
+                built = self._build(words, ids)
+            return {name: getattr(built, name) for name in self.EXPORTED}
+
+        return build
+
+    def adopt(self, arrays: Mapping[str, npt.NDArray[Any]]) -> None:
+        """Replace the contents with a main segment from :meth:`export` of an index of
+        the same ``bits`` and ``chunks``: the arrays are used as they are (memory-mapped
+        read-only ones stay shared) and never written.
+
+        Raises:
+            ValueError: the arrays do not fit this index (shape, dtype, chunking).
+        """
+        words, ids = arrays["words"], arrays["ids"]
+        prefixes, dir_offsets = arrays["prefixes"], arrays["dir_offsets"]
+        directories, entries = arrays["directories"], arrays["entries"]
+        n, m = int(ids.shape[0]), self.chunks
+        expected = {
+            "words": ((n, self._words), np.uint64),
+            "ids": ((n,), np.int64),
+            "prefixes": ((m,), np.int64),
+            "dir_offsets": ((m + 1,), np.int64),
+            "entries": ((m, n), np.uint32),
+        }
+        for name, (shape, dtype) in expected.items():
+            array = arrays[name]
+            if array.shape != shape or array.dtype != dtype:
+                raise ValueError(f"{name}: {array.dtype}{array.shape}, expected {shape}")
+        if (
+            directories.dtype != np.uint32
+            or not (prefixes >= 0).all()
+            or not (prefixes <= self._lengths).all()
+            or dir_offsets[0] != 0
+            or not np.array_equal(np.diff(dir_offsets), (1 << prefixes) + 1)
+            or directories.shape != (int(dir_offsets[-1]),)
+        ):
+            raise ValueError("directories do not match the chunking")
+        main = _Main(
+            words=np.asarray(words, dtype=np.uint64),
+            ids=np.asarray(ids, dtype=np.int64),
+            alive=np.ones(n, dtype=np.uint8),  # private: removals write it
+            prefixes=np.asarray(prefixes, dtype=np.int64),
+            dir_offsets=np.asarray(dir_offsets, dtype=np.int64),
+            directories=np.asarray(directories, dtype=np.uint32),
+            entries=np.asarray(entries, dtype=np.uint32),
+            mapped=True,
+        )
+        with self._lock:
+            self._snap = _Snapshot(main, self._empty_delta(), n)
 
     # -- sizes ---------------------------------------------------------------------------
     def __len__(self) -> int:
@@ -157,6 +250,16 @@ class HashIndex:
         )  # fmt: skip
         return int(sum(a.nbytes for a in arrays))
 
+    @property
+    def mapped(self) -> bool:
+        """Whether the main segment is adopted arrays (see :meth:`adopt`)."""
+        return self._snap.main.mapped
+
+    @property
+    def delta_rows(self) -> int:
+        """Rows in the delta segment (private memory, scanned linearly)."""
+        return self._snap.delta.count
+
     # -- changes -------------------------------------------------------------------------
     def add(self, ids: npt.ArrayLike, hashes: npt.ArrayLike) -> None:
         """Add hashes (uint8 array of shape (n, bits/8)) under int64 ``ids``."""
@@ -169,12 +272,12 @@ class HashIndex:
         with self._lock:
             snap = self._snap
             delta = snap.delta
-            if delta.count + rows.shape[0] > self._delta_cap(snap.main.n):
+            if delta.count + rows.shape[0] > self._delta_cap(snap.main):
                 self._merge(snap, ids_a, rows)
                 return
             need = delta.count + rows.shape[0]
             if need > delta.ids.shape[0]:
-                delta = self._grow_delta(delta, need, snap.main.n)
+                delta = self._grow_delta(delta, need, snap.main)
             end = delta.count + rows.shape[0]
             delta.words[delta.count : end] = rows
             delta.ids[delta.count : end] = ids_a
@@ -200,7 +303,7 @@ class HashIndex:
             snap.delta.alive[delta_rows] = 0
             removed += int(delta_rows.shape[0])
             self._snap = _Snapshot(snap.main, snap.delta, snap.size - removed)
-            if snap.main.dead[0] > max(1024, snap.main.n // 4):
+            if snap.main.dead[0] > max(1024, snap.main.n // (2 if snap.main.mapped else 4)):
                 self._merge(self._snap, np.zeros(0, np.int64), self._empty_words(0))
 
     # -- search --------------------------------------------------------------------------
@@ -252,10 +355,14 @@ class HashIndex:
         ]
 
     # -- internals -----------------------------------------------------------------------
-    def _delta_cap(self, main_rows: int) -> int:
+    def _delta_cap(self, main: _Main) -> int:
         """Rows the delta may hold: ``delta_limit``, more for a big main segment (fewer
-        O(n) merges under a stream of adds, at most ~1/128 of the main scan per query)."""
-        return max(self.delta_limit, min(main_rows // 128, 8 * self.delta_limit))
+        O(n) merges under a stream of adds, at most ~1/128 of the main scan per query).
+        A mapped segment's delta may grow to 1/16 of it: a merge would copy the shared
+        arrays into this process's memory (a fresh snapshot replaces them first)."""
+        if main.mapped:
+            return max(self.delta_limit, main.n // 16)
+        return max(self.delta_limit, min(main.n // 128, 8 * self.delta_limit))
 
     def _budgets(self, radius: int) -> npt.NDArray[np.int64]:
         """Per-chunk radii with sum(r_c + 1) = radius + 1 (pigeonhole: exact)."""
@@ -303,8 +410,8 @@ class HashIndex:
             0,
         )
 
-    def _grow_delta(self, delta: _Delta, need: int, main_rows: int) -> _Delta:
-        cap = min(max(need, 2 * delta.ids.shape[0]), max(need, self._delta_cap(main_rows)))
+    def _grow_delta(self, delta: _Delta, need: int, main: _Main) -> _Delta:
+        cap = min(max(need, 2 * delta.ids.shape[0]), max(need, self._delta_cap(main)))
         grown = self._empty_delta(cap)
         grown.words[: delta.count] = delta.words[: delta.count]
         grown.ids[: delta.count] = delta.ids[: delta.count]

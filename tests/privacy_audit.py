@@ -78,8 +78,15 @@ def _server_dirs(root: Path) -> Iterator[Path]:
 
 
 def _server_files(workdir: Path) -> Iterator[Path]:
-    """What a server writes: its database files, its logs, its temp dir."""
-    yield from workdir.glob("hashbank.db*")
+    """What a server writes: its database files and index snapshots, its logs, its temp
+    dir."""
+    for path in [*workdir.glob("hashbank.db*"), *workdir.glob("hashbank-snapshots")]:
+        if (
+            path.is_dir()
+        ):  # index snapshots (<file>.snapshots, or on PostgreSQL ./hashbank-snapshots)
+            yield from (p for p in path.rglob("*") if p.is_file())
+        else:
+            yield path
     yield from workdir.glob("*.log")
     tmp = workdir / "tmp"
     if tmp.is_dir():

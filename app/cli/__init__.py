@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from app.cli import admin, bench, data, ops, serve, submit, types, webhooks
+from app.cli import admin, bench, data, index, ops, serve, submit, types, webhooks
 from app.cli import hash as hash_cmd
 
 cli = typer.Typer(
@@ -30,6 +30,7 @@ cli.add_typer(webhooks.webhooks, name="webhooks")
 cli.command("submit")(submit.submit)
 cli.command("types")(types.list_types)
 cli.add_typer(bench.bench, name="bench")
+cli.add_typer(index.index, name="index")
 
 
 def main() -> None:

@@ -44,6 +44,10 @@ def restore(
     svc = services()
     try:
         summary = BackupService(svc.db).restore(file)
+        # snapshots of the database this replaced would answer for another bank (the
+        # loader also refuses them: its change-log anchor differs or is ahead)
+        if svc.replica.snapshots is not None:
+            svc.replica.snapshots.invalidate()
     except HashbankError as exc:
         fail(exc)
     finally:

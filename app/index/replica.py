@@ -7,7 +7,9 @@ Perceptual signals live in a :class:`hashes.HashIndex` per type, exact ones in a
 and what a check needs of each signal (type, bank, case, status) in a columnar
 :class:`~app.index.signals.SignalTable`.
 Every change is idempotent (add = upsert, remove of an unknown id is a no-op), so
-replaying a change the initial load already saw is harmless.
+replaying a change the initial load already saw is harmless. With a snapshot store
+(:mod:`app.index.snapshots`) the load maps the newest valid snapshot instead and replays
+the change log after it; its :class:`~app.index.snapshots.Refresher` keeps it recent.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from app.storage.repositories import (
 )
 
 if TYPE_CHECKING:
+    from app.index.snapshots import Refresher, SnapshotInfo, SnapshotStore
     from app.storage import Session
 
 __all__ = ["BankInfo", "FrameHit", "Hit", "IndexReplica", "SignalInfo", "StoredVideo"]
@@ -92,8 +95,12 @@ class IndexReplica:
         *,
         types: hashes.SignalRegistry = hashes.BUILTINS,
         sync_interval: float = 0.5,
+        snapshots: SnapshotStore | None = None,
     ) -> None:
         self.db = db
+        self.snapshots = snapshots
+        self.snapshot: SnapshotInfo | None = None  # the snapshot the load mapped
+        self.refresher: Refresher | None = None
         self.types = types
         self.sync_interval = sync_interval
         self.perceptual: dict[str, hashes.HashIndex] = {
@@ -125,9 +132,28 @@ class IndexReplica:
 
     # -- loading and following -------------------------------------------------------
     def load(self) -> None:
-        """Read every matchable signal (batched) and the banks; remember the log head."""
+        """Map the newest valid snapshot, or else read every matchable signal (batched);
+        read the banks; replay the change log."""
         started = time.perf_counter()
         hashes.HashIndex.compile()  # before ready: no check pays for the compilation
+        if self.snapshots is not None:
+            self.snapshot = self.snapshots.restore(self)
+        if self.snapshot is None:
+            self._load_database()
+        else:
+            self._load_media()
+        self.loaded = True
+        self.sync()
+        log.info(
+            "index loaded",
+            extra={
+                "signals": len(self.signals),
+                "seconds": round(time.perf_counter() - started, 3),
+                "source": "database" if self.snapshot is None else self.snapshot.path.name,
+            },
+        )
+
+    def _load_database(self) -> None:
         staged: _Staged = {}
         with self.db.read() as session:
             head = ChangeRepository(session).head()
@@ -141,16 +167,26 @@ class IndexReplica:
                 self.perceptual[kind].add(np.concatenate(ids), np.concatenate(rows))
             self.seq = max(self.seq, head)
             self.head_seen = head
-            self.loaded = True
             self.last_sync_ok = time.monotonic()
-        self.sync()
-        log.info(
-            "index loaded",
-            extra={
-                "signals": len(self.signals),
-                "seconds": round(time.perf_counter() - started, 3),
-            },
-        )
+
+    def _load_media(self) -> None:
+        """What a snapshot does not hold: the frames of stored videos and the times of
+        frame variants, read from the few rows that have them (a partial index), for the
+        signals the snapshot holds; those added after it come with the replayed log."""
+        with self.db.read() as session:
+            for cols in SignalRepository(session).iter_matchable_columns(media_only=True):
+                with self._lock:
+                    videos: list[tuple[int, str, int | None]] = []
+                    for sid, kind, value, case, secs in zip(
+                        cols.ids, cols.types, cols.values, cols.cases, cols.seconds, strict=True
+                    ):
+                        if kind not in self.types or self.signals.get(int(sid)) is None:
+                            continue  # added after the snapshot: its replayed change adds it
+                        if secs is not None:
+                            self.seconds[int(sid)] = float(secs)
+                        if kind in self.video_types:
+                            videos.append((int(sid), value, case))
+                    self._add_videos(videos)
 
     def sync(self, limit: int = 20_000) -> int:
         """Apply every change after the last one seen; return how many were applied."""
@@ -228,8 +264,12 @@ class IndexReplica:
             if not self.db.sqlite:
                 self._listener = ChangeListener(self.db.url, self.wake)
                 self._listener.start()
+            if self.refresher is not None:
+                self.refresher.start()
 
     def stop(self) -> None:
+        if self.refresher is not None:
+            self.refresher.stop()
         self._stop.set()
         self._wake.set()
         if self._listener is not None:

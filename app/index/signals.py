@@ -2,12 +2,15 @@
 
 A check needs, for each hit, the signal's type, bank, case and case status. Holding that
 as a Python object per signal costs ~200 bytes each (2 GB at 10 million hashes); here it
-is four numpy columns indexed by signal id (14 bytes per id), grown by doubling.
+is four numpy columns indexed by signal id (14 bytes per id), grown by doubling. A
+snapshot holds the columns as they are (:meth:`SignalTable.export`); a process adopts them
+memory-mapped copy-on-write (:meth:`SignalTable.adopt`), so only the pages its own changes
+touch become private.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal, cast
 
@@ -143,6 +146,55 @@ class SignalTable:
 
     def counts(self) -> dict[str, int]:
         return {name: int(self._counts[code]) for code, name in enumerate(self.types) if code}
+
+    # -- snapshots -------------------------------------------------------------------------
+    COLUMNS = {"type": np.uint8, "status": np.uint8, "bank": np.int32, "case": np.int64}
+
+    def export(self, headroom: int = 0) -> tuple[dict[str, npt.NDArray[np.generic]], list[str]]:
+        """Copies of the columns up to the highest id held plus ``headroom`` free rows
+        (new ids then fit without growing an adopted table), and the status names by code.
+        """
+        cap = self._type.shape[0]
+        held = self._type[::-1] != 0
+        top = cap - int(held.argmax()) if held.any() else 0
+        size = top + headroom
+        columns: dict[str, npt.NDArray[np.generic]] = {}
+        for name, dtype in self.COLUMNS.items():
+            column = np.full(size, -1 if name == "case" else 0, dtype=dtype)
+            column[:top] = getattr(self, f"_{name}")[:top]
+            columns[name] = column
+        return columns, list(self._statuses)
+
+    def adopt(
+        self, columns: Mapping[str, npt.NDArray[np.generic]], statuses: Sequence[str]
+    ) -> None:
+        """Take columns from :meth:`export` (of a table of the same types) as they are:
+        they are written in place (map them copy-on-write).
+
+        Raises:
+            ValueError: the columns or codes do not fit this table.
+        """
+        sizes = {columns[name].shape for name in self.COLUMNS}
+        if len(sizes) != 1 or len(next(iter(sizes))) != 1:
+            raise ValueError("the columns differ in length")
+        for name, dtype in self.COLUMNS.items():
+            if columns[name].dtype != dtype:
+                raise ValueError(f"column {name} is {columns[name].dtype}, expected {dtype}")
+        if not statuses or statuses[0] != "" or len(statuses) > 256:
+            raise ValueError("bad status names")
+        types = np.asarray(columns["type"], dtype=np.uint8)
+        status = np.asarray(columns["status"], dtype=np.uint8)
+        counts = np.bincount(types, minlength=len(self.types))
+        counts[0] = 0  # free rows
+        if counts.shape[0] > len(self.types) or (types.size and int(status.max()) >= len(statuses)):
+            raise ValueError("a type or status code out of range")
+        self._type = types
+        self._status = status
+        self._bank = np.asarray(columns["bank"], dtype=np.int32)
+        self._case = np.asarray(columns["case"], dtype=np.int64)
+        self._statuses = [cast(SignalStatus, name) for name in statuses]
+        self._status_code = {name: code for code, name in enumerate(statuses)}
+        self._counts = counts.astype(np.int64)
 
     def memory_bytes(self) -> int:
         return int(sum(a.nbytes for a in (self._type, self._status, self._bank, self._case)))

@@ -5,11 +5,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import hashes
 from app.config import Settings
 from app.index.replica import IndexReplica
+from app.index.snapshots import Refresher, SnapshotStore, default_directory
 from app.services.admin import AdminService
 from app.services.banks import BankEntries, BankService
 from app.services.cases import CaseService
@@ -34,7 +36,7 @@ from app.services.webhook_worker import DeliveryConfig, WebhookWorker
 from app.services.webhooks import WebhookService
 from app.storage.db import Database
 
-__all__ = ["Services"]
+__all__ = ["Services", "snapshot_store"]
 
 
 @dataclass
@@ -159,7 +161,18 @@ class Services:
         db = Database(settings.database_url)
         if migrate:
             db.upgrade()
-        replica = IndexReplica(db, types=types, sync_interval=settings.sync_interval)
+        snapshots = snapshot_store(settings)
+        replica = IndexReplica(
+            db, types=types, sync_interval=settings.sync_interval, snapshots=snapshots
+        )
+        if snapshots is not None:
+            replica.refresher = Refresher(
+                snapshots,
+                replica,
+                delta_changes=settings.snapshot_delta_changes,
+                max_age=settings.snapshot_max_age_seconds,
+                period=min(10.0, settings.snapshot_max_age_seconds / 4),
+            )
         thresholds = default_thresholds(settings, types)
         return cls(
             settings=settings,
@@ -214,3 +227,17 @@ class Services:
             self.check_counts.flush(self.db)
         finally:
             self.db.dispose()
+
+
+def snapshot_store(settings: Settings) -> SnapshotStore | None:
+    """The index snapshots of this database (None: turned off, or an in-memory SQLite)."""
+    if settings.snapshot_keep == 0:
+        return None
+    directory = (
+        Path(settings.snapshot_dir)
+        if settings.snapshot_dir
+        else default_directory(settings.database_url)
+    )
+    if directory is None:
+        return None
+    return SnapshotStore(directory, settings.database_url, keep=settings.snapshot_keep)

@@ -468,10 +468,13 @@ def import_file(
     def entries(tally: Tally) -> Iterator[Entry]:
         with path.open("rb") as raw, io.TextIOWrapper(raw, "utf-8-sig", newline="") as text:
             found = read_entries(text, str(fmt), types, skip_unknown=skip_unknown)
-            for entry in importable(
-                found, types, tally, min_pdq_quality=loader.min_pdq_quality, skip_weak=skip_weak
+            for n, entry in enumerate(
+                importable(
+                    found, types, tally, min_pdq_quality=loader.min_pdq_quality, skip_weak=skip_weak
+                )
             ):
-                state.bytes_read = raw.tell()
+                if not n % 1024:  # for the progress bar: tell() costs a system call
+                    state.bytes_read = raw.tell()
                 yield entry
 
     tally = Tally()

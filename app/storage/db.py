@@ -16,7 +16,7 @@ from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-__all__ = ["Database", "is_sqlite", "safe_url"]
+__all__ = ["Database", "is_sqlite", "safe_url", "sqlite_file"]
 
 log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).with_name("migrations")
@@ -32,7 +32,8 @@ def safe_url(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
-def _sqlite_file(url: str) -> Path | None:
+def sqlite_file(url: str) -> Path | None:
+    """The file of a SQLite URL (None: in memory, or not a file)."""
     database = make_url(url).database
     if not database or database == ":memory:":
         return None
@@ -55,7 +56,7 @@ class Database:
         # carry its bound values, hashes among them
         kwargs: dict[str, Any] = {"future": True, "hide_parameters": True}
         if self.sqlite:
-            path = _sqlite_file(url)
+            path = sqlite_file(url)
             if path is not None and path.parent and not path.parent.exists():
                 path.parent.mkdir(parents=True, exist_ok=True)
             kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
@@ -104,7 +105,7 @@ class Database:
     @contextmanager
     def _migration_lock(self) -> Iterator[Any]:
         if self.sqlite:
-            path = _sqlite_file(self.url)
+            path = sqlite_file(self.url)
             if path is None:
                 with self.engine.connect() as conn:
                     yield conn

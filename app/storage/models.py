@@ -24,6 +24,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     false,
+    text,
     true,
 )
 from sqlalchemy.engine import Dialect
@@ -244,9 +245,22 @@ class Case(Base):
     last_match_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
+MEDIA_ROWS = "body IS NOT NULL OR seconds IS NOT NULL"
+"""A stored video (its frame list is a body) or a frame of one (it has a time)."""
+
+
 class Signal(Base):
     __tablename__ = "signal"
-    __table_args__ = (Index("ix_signal_type_value", "type", "value"),)
+    __table_args__ = (
+        Index("ix_signal_type_value", "type", "value"),
+        # the few rows a replica reads besides a mapped snapshot: videos and their frames
+        Index(
+            "ix_signal_media",
+            "id",
+            sqlite_where=text(MEDIA_ROWS),
+            postgresql_where=text(MEDIA_ROWS),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     case_id: Mapped[int | None] = mapped_column(ForeignKey("case_report.id"), index=True)

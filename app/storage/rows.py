@@ -25,6 +25,7 @@ from app.storage.models import (
 
 __all__ = [
     "AuditEventRow",
+    "BankEntryRow",
     "BankRow",
     "CaseRow",
     "ChangeRow",
@@ -34,6 +35,18 @@ __all__ = [
     "SignalInContext",
     "SignedIn",
 ]
+
+
+@dataclass(frozen=True, slots=True)
+class BankEntryRow:
+    """A hash a bank holds itself, as a bulk import writes it: ``value`` and ``body`` as
+    ``models.stored_value`` splits them, ``seconds`` a video frame's time or None."""
+
+    type: str
+    value: str
+    body: str | None
+    quality: int | None
+    seconds: float | None
 
 
 @dataclass(frozen=True, slots=True)

@@ -201,3 +201,82 @@ def test_concurrent_search_while_adding_and_removing() -> None:
         t.join()
     assert not failures
     assert len(index) == 20_000 + 40 * 150
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(case=banks(), data=st.data(), strategy=st.sampled_from(["mih", "scan", "auto"]))
+def test_exported_then_adopted_read_only_from_a_file_stays_exact(
+    case: tuple[int, npt.NDArray[np.uint8], npt.NDArray[np.uint8], int],
+    data: st.DataObject,
+    strategy: str,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """export() -> .npy files -> np.load(mmap_mode="r") -> adopt(): the mapped index, then
+    changed (adds, removes, re-adds, a merge), answers as brute force, and the files are
+    never written."""
+    radius, stored, queries, bits = case
+    ids = np.arange(stored.shape[0], dtype=np.int64) * 3 + 1
+    n = stored.shape[0]
+    cut = data.draw(st.integers(0, n))
+    source = HashIndex(bits, delta_limit=16)
+    source.add(ids[:cut], stored[:cut])
+    early_gone = ids[: data.draw(st.integers(0, cut))][::2]
+    source.remove(early_gone)  # dead rows and a delta: export builds a compacted segment
+    folder = tmp_path_factory.mktemp("exported")
+    build = source.export()
+    source.add(ids[cut:], stored[cut:])  # after export(): not in the exported arrays
+    for name, array in build().items():
+        np.save(folder / f"{name}.npy", array)
+    before = {p.name: p.read_bytes() for p in folder.iterdir()}
+    mapped = {p.stem: np.load(p, mmap_mode="r") for p in folder.iterdir()}
+    index = HashIndex(bits, strategy=strategy, delta_limit=16)  # type: ignore[arg-type]
+    index.adopt(mapped)
+    assert index.mapped
+    live = np.isin(ids, ids[:cut]) & ~np.isin(ids, early_gone)
+    assert len(index) == int(live.sum())
+    assert_exact(index, stored[live], ids[live], queries, radius)
+    # the rest arrives as changes; some go, some come back
+    index.add(ids[cut:], stored[cut:])
+    live |= np.arange(n) >= cut
+    gone = (
+        ids[data.draw(st.lists(st.integers(0, max(n - 1, 0)), max_size=n, unique=True))]
+        if n
+        else ids
+    )
+    index.remove(gone)
+    live &= ~np.isin(ids, gone)
+    assert_exact(index, stored[live], ids[live], queries, radius)
+    back = np.sort(gone[:3])
+    index.add(back, stored[np.isin(ids, back)])
+    live |= np.isin(ids, back)
+    assert_exact(index, stored[live], ids[live], queries, radius)
+    del mapped, index
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
+
+
+def test_adopt_refuses_arrays_of_another_chunking() -> None:
+    source = HashIndex(256)
+    source.add(np.arange(10), np.zeros((10, 32), np.uint8))
+    arrays = source.export()()
+    with pytest.raises(ValueError, match="expected"):
+        HashIndex(256, chunks=8).adopt(arrays)
+    with pytest.raises(ValueError):
+        HashIndex(64).adopt(arrays)
+    damaged = dict(arrays, dir_offsets=arrays["dir_offsets"] + 1)
+    with pytest.raises(ValueError, match="directories"):
+        HashIndex(256).adopt(damaged)
+
+
+def test_a_mapped_index_merges_only_past_a_sixteenth_of_itself() -> None:
+    rng = np.random.default_rng(5)
+    source = HashIndex(64)
+    source.add(np.arange(100_000), rng.integers(0, 256, (100_000, 8), dtype=np.uint8))
+    arrays = source.export()()
+    index = HashIndex(64)
+    index.adopt(arrays)
+    extra = rng.integers(0, 256, (6_000, 8), dtype=np.uint8)
+    index.add(np.arange(100_000, 106_000), extra)  # under 1/16: still the adopted arrays
+    assert index.mapped and index.delta_rows == 6_000
+    index.add(np.arange(106_000, 107_000), extra[:1000])
+    assert not index.mapped  # past it: merged into private memory
+    assert len(index) == 107_000

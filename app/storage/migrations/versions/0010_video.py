@@ -34,12 +34,21 @@ _BANK = (
     ("video_has_image", sa.Boolean(), sa.true()),
     ("video_image_seconds", sa.Integer(), "2"),
 )
+# a partial index of the few rows a replica reads besides a mapped snapshot (models.py)
+MEDIA_ROWS = "body IS NOT NULL OR seconds IS NOT NULL"
 
 
 def upgrade() -> None:
     with op.batch_alter_table("signal") as batch:
         batch.add_column(sa.Column("body", sa.Text(), nullable=True))
         batch.add_column(sa.Column("seconds", sa.Float(), nullable=True))
+    op.create_index(
+        "ix_signal_media",
+        "signal",
+        ["id"],
+        sqlite_where=sa.text(MEDIA_ROWS),
+        postgresql_where=sa.text(MEDIA_ROWS),
+    )
     with op.batch_alter_table("change_log") as batch:
         batch.add_column(sa.Column("seconds", sa.Float(), nullable=True))
     with op.batch_alter_table("match") as batch:
@@ -65,6 +74,7 @@ def downgrade() -> None:
         batch.drop_column("video_start")
     with op.batch_alter_table("change_log") as batch:
         batch.drop_column("seconds")
+    op.drop_index("ix_signal_media", table_name="signal")
     with op.batch_alter_table("signal") as batch:
         batch.drop_column("seconds")
         batch.drop_column("body")
