@@ -56,7 +56,7 @@ def _pct(values: list[float], q: float) -> float:
 
 def _add(server: Server, admin: str, url: str) -> None:
     name = f"bench-{secrets.token_hex(3)}"
-    server.create_client(name, scopes="check")
+    server.create_client(name, scopes="check,feed")
     with server.client(admin) as c:
         r = c.post("/v1/webhooks", json={"client": name, "url": url})
     r.raise_for_status()

@@ -329,7 +329,7 @@ class WebhookIn(BaseModel):
         None,
         max_length=16,
         description="Event types to send (hash.added, hash.status_changed, hash.withdrawn, "
-        "hash.removed); left out or empty: every type.",
+        "hash.removed, match.confirmed); left out or empty: every type.",
     )
 
 

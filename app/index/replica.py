@@ -207,7 +207,7 @@ class IndexReplica:
                 adds: list[IndexedSignal] = []
                 removes: list[int] = []
                 for change in changes:
-                    if change.op == ChangeOp.BANK or change.signal_id is None:
+                    if change.op in (ChangeOp.BANK, ChangeOp.MATCH) or change.signal_id is None:
                         continue
                     if change.op != ChangeOp.REMOVE and change.signal_type not in self.types:
                         continue  # a type not enabled here: it matches nothing

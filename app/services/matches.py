@@ -10,6 +10,7 @@ from app.storage.db import Database
 from app.storage.models import (
     BankPolicy,
     CaseStatus,
+    Change,
     ChangeOp,
     Feedback,
     Match,
@@ -203,11 +204,30 @@ class MatchService:
         return signal_id
 
     def confirm(self, match_id: int, *, actor: str) -> None:
-        """A moderator confirms a match under review as a true re-upload."""
+        """A moderator confirms a match under review as a true re-upload; the platform
+        whose match it was hears of it by webhook (``match.confirmed``): a change-log row
+        written in this transaction, which the feed never hands out."""
         with self.db.write() as session:
             match = MatchRepository(session).get(match_id, for_update=True)
             if match is None:
                 raise NotFound(f"no match {match_id}")
+            first = match.review != MatchReview.CONFIRMED
             match.review = MatchReview.CONFIRMED
             match.reviewed_by = actor
             audit.record(session, actor, "match.confirmed", "match", match_id)
+            signal = SignalRepository(session).get(match.signal_id)
+            if first and match.client_id is not None and signal is not None:
+                ChangeRepository(session).append(
+                    [
+                        Change(
+                            at=utcnow(),
+                            op=ChangeOp.MATCH,
+                            signal_id=signal.id,
+                            bank_id=match.bank_id,
+                            signal_type=match.signal_type,
+                            value=signal.value,
+                            status="confirmed",
+                            match_id=match.id,
+                        )
+                    ]
+                )

@@ -48,6 +48,7 @@ log = logging.getLogger(__name__)
 LEASE = timedelta(seconds=20)  # > the 5 s timeout plus the record: a live lease never runs out
 MAX_BACKOFF = 3600.0  # seconds between two attempts, at most
 _JITTER = secrets.SystemRandom()  # app/ uses no `random` (tests/app/test_abuse.py)
+REVOKED = "refused: the client is revoked or lacks the feed scope"
 
 
 @dataclass(frozen=True)
@@ -69,13 +70,15 @@ def event_type(change: ChangeRow) -> str | None:
         return "hash.status_changed"
     if change.op == ChangeOp.REMOVE:
         return "hash.withdrawn" if change.status == "withdrawn" else "hash.removed"
+    if change.op == ChangeOp.MATCH:
+        return "match.confirmed"
     return None
 
 
 def event_of(change: ChangeRow, kind: str, bank: str, groups: GroupTokens) -> dict[str, Any]:
     """One event of a delivery's body: hashes and opaque ids only (the case is its feed
     ``group`` token, never its id or PIN)."""
-    return {
+    event: dict[str, Any] = {
         "type": kind,
         "seq": change.seq,
         "at": change.at.replace(microsecond=0).isoformat(),
@@ -86,6 +89,9 @@ def event_of(change: ChangeRow, kind: str, bank: str, groups: GroupTokens) -> di
         "bank": bank,
         "status": change.status or "",
     }
+    if change.op == ChangeOp.MATCH:
+        event["match_id"] = change.match_id  # the id the platform's check answer gave it
+    return event
 
 
 def backoff(attempts: int, first: float) -> float:
@@ -191,11 +197,14 @@ class WebhookWorker:
                 else []
             )
             banks = {b.id: b for b in BankRepository(session).list()}
+            owners = repo.match_clients(
+                [c.match_id for c in changes if c.op == ChangeOp.MATCH and c.match_id]
+            )
         if row is None or not changes:
             with self.db.write() as session:
                 WebhookRepository(session).release(endpoint_id, self.holder)
             return None
-        events = self._events(changes, set(row.events), banks)
+        events = self._events(changes, set(row.events), banks, row.client_id, owners)
         last_seq = changes[-1].seq
         if not events:
             with self.db.write() as session:
@@ -204,18 +213,30 @@ class WebhookWorker:
                 repo.release(endpoint_id, self.holder)
             return None
         body = orjson.dumps({"events": events})
-        outcome = self._post(row.url, row, body, endpoint_id, changes[0].seq, last_seq)
+        if row.may_read:
+            outcome = self._post(row.url, row, body, endpoint_id, changes[0].seq, last_seq)
+        else:  # revoked, or its feed scope taken away since: nothing leaves, retried later
+            outcome = Outcome(
+                False, None, 0, "refused: the client is revoked or lacks the feed scope"
+            )
         self._record(endpoint_id, changes[0].seq, last_seq, len(events), outcome)
         return outcome
 
     def _events(
-        self, changes: list[ChangeRow], wanted: set[str], banks: dict[int, BankRow]
+        self,
+        changes: list[ChangeRow],
+        wanted: set[str],
+        banks: dict[int, BankRow],
+        client_id: int,
+        owners: dict[int, int | None],
     ) -> list[dict[str, Any]]:
         out = []
         for change in changes:
             kind = event_type(change)
             if kind is None or kind not in wanted:
                 continue
+            if change.op == ChangeOp.MATCH and owners.get(change.match_id or 0) != client_id:
+                continue  # another platform's match: theirs alone
             bank = banks.get(change.bank_id) if change.bank_id is not None else None
             allow = bank is not None and bank.policy == BankPolicy.ALLOW
             if allow and not self.config.include_allow_list:

@@ -39,9 +39,17 @@ __all__ = [
     "parse_events",
 ]
 
-# What a change of the log is called in a delivery (``ChangeOp`` and its status)
-EVENT_TYPES = ("hash.added", "hash.status_changed", "hash.withdrawn", "hash.removed")
+# What a change of the log is called in a delivery (``ChangeOp`` and its status);
+# ``match.confirmed`` goes only to the endpoints of the platform whose match it was
+EVENT_TYPES = (
+    "hash.added",
+    "hash.status_changed",
+    "hash.withdrawn",
+    "hash.removed",
+    "match.confirmed",
+)
 MAX_ENDPOINTS_PER_CLIENT = 10
+FEED_SCOPE = "feed"  # what a client needs to get deliveries: they carry the feed's values
 ROTATION_OVERLAP = timedelta(hours=24)  # how long the previous secret still signs
 
 
@@ -164,7 +172,9 @@ class WebhookService:
 
         Raises:
             InvalidInput: a bad URL (scheme, host, port, length), a refused address, an
-                unknown event type, or too many endpoints for the client.
+                unknown event type, too many endpoints for the client, or a client that is
+                revoked or lacks the ``feed`` scope (deliveries carry hash values, which
+                only that scope may read).
             NotFound: no such client.
         """
         kinds = parse_events(events)
@@ -176,6 +186,13 @@ class WebhookService:
             row = clients.get(client) if isinstance(client, int) else clients.by_name(client)
             if row is None:
                 raise NotFound(f"no client {client!r}")
+            if row.revoked_at is not None:
+                raise InvalidInput(f"client {row.name!r} is revoked")
+            if FEED_SCOPE not in row.scope_set:
+                raise InvalidInput(
+                    f"client {row.name!r} lacks the {FEED_SCOPE} scope: webhook deliveries "
+                    "carry hash values, which only that scope may read (docs/security.md)"
+                )
             repo = WebhookRepository(session)
             if len(repo.list(row.id)) >= MAX_ENDPOINTS_PER_CLIENT:
                 raise InvalidInput(

@@ -12,10 +12,10 @@ from sqlalchemy import and_, delete, exists, func, null, select
 from sqlalchemy.orm import Session
 
 from app.storage.models import (
+    NOT_IN_FEED,
     Bank,
     Case,
     Change,
-    ChangeOp,
     Client,
     HashFeedback,
     Signal,
@@ -120,7 +120,7 @@ class ExchangeRepository:
             return []
         page_where = [
             Change.seq > after,
-            Change.op != ChangeOp.BANK,
+            Change.op.not_in(NOT_IN_FEED),
             Change.signal_type.in_(sorted(types)),
             Change.value.is_not(None),
         ]

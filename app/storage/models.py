@@ -31,6 +31,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 __all__ = [
+    "NOT_IN_FEED",
     "VALUE_LENGTH",
     "AuditEvent",
     "Bank",
@@ -153,6 +154,11 @@ class ChangeOp(enum.StrEnum):
     UPDATE = "update"  # a signal's case status changed
     REMOVE = "remove"  # a signal stops matching (tombstone)
     BANK = "bank"  # a bank's policy or thresholds changed
+    MATCH = "match"  # a moderator confirmed a platform's match (webhooks only, not the feed)
+
+
+NOT_IN_FEED = (ChangeOp.BANK, ChangeOp.MATCH)
+"""Changes the feed and the exchanges never hand out (index and webhook events only)."""
 
 
 class Bank(Base):
@@ -366,6 +372,7 @@ class Change(Base):
     value: Mapped[str | None] = mapped_column(String(64))
     status: Mapped[str | None] = mapped_column(String(16))
     seconds: Mapped[float | None] = mapped_column(Float)  # the signal's (migration 0010)
+    match_id: Mapped[int | None] = mapped_column(BigInteger)  # op MATCH (migration 0013)
 
 
 class DashboardSession(Base):

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from app.errors import Conflict
 from app.storage.models import (
+    NOT_IN_FEED,
     AuditEvent,
     Bank,
     BankThreshold,
@@ -729,6 +730,7 @@ class ChangeRepository:
             case((Signal.body.is_not(None), Signal.body), else_=Change.value),
             Change.status,
             Change.seconds,
+            Change.match_id,
         ).where(Change.seq > seq)
         stmt = stmt.outerjoin(
             Signal,
@@ -738,13 +740,11 @@ class ChangeRepository:
             ),
         )
         if feed_only:
-            stmt = stmt.where(Change.op != ChangeOp.BANK)
+            stmt = stmt.where(Change.op.not_in(NOT_IN_FEED))
         rows = self.s.connection().execute(stmt.order_by(Change.seq).limit(limit))
         return [
-            ChangeRow(
-                seq_, at, ChangeOp(op), signal_id, case_id, bank_id, kind, value, status, secs
-            )
-            for seq_, at, op, signal_id, case_id, bank_id, kind, value, status, secs in rows
+            ChangeRow(seq_, at, ChangeOp(op), sid, case_id, bank_id, kind, value, status, secs, mid)
+            for seq_, at, op, sid, case_id, bank_id, kind, value, status, secs, mid in rows
         ]
 
 

@@ -97,6 +97,7 @@ class ChangeRow:
     value: str | None  # the full value: a long one's body (see models.stored_value)
     status: str | None
     seconds: float | None = None  # a video frame's PDQ hash: the frame's time
+    match_id: int | None = None  # op MATCH: the match confirmed
 
     @classmethod
     def of(cls, change: Change) -> ChangeRow:
@@ -111,6 +112,7 @@ class ChangeRow:
             change.value,
             change.status,
             change.seconds,
+            change.match_id,
         )
 
 

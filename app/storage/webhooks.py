@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlalchemy import Select, and_, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from app.storage.models import Change, Client, WebhookDelivery, WebhookEndpoint
+from app.storage.models import Change, Client, Match, WebhookDelivery, WebhookEndpoint
 
 __all__ = [
     "DeliveryRow",
@@ -34,6 +34,7 @@ class EndpointRow:
     cursor: int
     created_at: datetime
     next_attempt_at: datetime | None
+    may_read: bool = True  # the client is not revoked and holds the feed scope
 
 
 @dataclass(frozen=True)
@@ -68,7 +69,9 @@ class HealthRow:
     last_error_at: datetime | None
 
 
-def _endpoint(e: WebhookEndpoint, client_name: str) -> EndpointRow:
+def _endpoint(
+    e: WebhookEndpoint, client_name: str, scopes: str = "feed", revoked: datetime | None = None
+) -> EndpointRow:
     return EndpointRow(
         e.id,
         e.client_id,
@@ -81,6 +84,7 @@ def _endpoint(e: WebhookEndpoint, client_name: str) -> EndpointRow:
         e.cursor,
         e.created_at,
         e.next_attempt_at,
+        revoked is None and "feed" in scopes.split(","),
     )
 
 
@@ -118,20 +122,20 @@ class WebhookRepository:
         """The change log's last sequence number (0 when empty)."""
         return int(self.s.scalar(select(func.max(Change.seq))) or 0)
 
-    def _select(self) -> Select[WebhookEndpoint, str]:
-        return select(WebhookEndpoint, Client.name).join(
+    def _select(self) -> Select[WebhookEndpoint, str, str, datetime | None]:
+        return select(WebhookEndpoint, Client.name, Client.scopes, Client.revoked_at).join(
             Client, Client.id == WebhookEndpoint.client_id
         )
 
     def get(self, endpoint_id: int) -> EndpointRow | None:
         row = self.s.execute(self._select().where(WebhookEndpoint.id == endpoint_id)).first()
-        return _endpoint(row[0], row[1]) if row else None
+        return _endpoint(*row) if row else None
 
     def list(self, client_id: int | None = None) -> builtins.list[EndpointRow]:
         stmt = self._select().order_by(WebhookEndpoint.id)
         if client_id is not None:
             stmt = stmt.where(WebhookEndpoint.client_id == client_id)
-        return [_endpoint(e, name) for e, name in self.s.execute(stmt)]
+        return [_endpoint(*row) for row in self.s.execute(stmt)]
 
     def remove(self, endpoint_id: int) -> bool:
         self.s.execute(delete(WebhookDelivery).where(WebhookDelivery.endpoint_id == endpoint_id))
@@ -161,6 +165,16 @@ class WebhookRepository:
         )
 
     # -- the delivery worker's lease ------------------------------------------------------------
+
+    def match_clients(self, match_ids: builtins.list[int]) -> dict[int, int | None]:
+        """match id -> the client whose check made it (None: no client), for those that
+        still exist."""
+        if not match_ids:
+            return {}
+        rows = self.s.execute(
+            select(Match.id, Match.client_id).where(Match.id.in_(sorted(set(match_ids))))
+        )
+        return {int(mid): cid for mid, cid in rows}
 
     def claim(self, holder: str, now: datetime, until: datetime, limit: int) -> builtins.list[int]:
         """Lease up to ``limit`` endpoints that have changes to get and are due.

@@ -31,7 +31,7 @@ def test_the_webhook_blocks_run_against_a_live_server(server_factory: Any, tmp_p
     receiver = Receiver(tmp_path / "received.jsonl").start()
     try:
         page = Page.read(PAGE)
-        server.create_client("doc-platform", scopes="check")
+        server.create_client("doc-platform", scopes="check,feed")
         env = {**server.env, "CLIENT": "doc-platform", "RECEIVER_URL": receiver.url("/ok")}
         added = json.loads(run_block(page.block("webhook-add"), cwd=tmp_path, env=env).stdout)
         assert set(added) == {"id", "secret", "events"}

@@ -367,3 +367,43 @@ def test_0010_adds_long_values_frame_times_and_video_settings_and_back(tmp_path:
     assert values == ["ab" * 32, "ef" * 32]
     _run(url, "upgrade", "head")
     assert "body" in _columns(url, "signal")
+
+
+def test_0013_adds_match_events_to_the_change_log_and_back(tmp_path: Path) -> None:
+    url = fresh_database_url(tmp_path)
+    _run(url, "upgrade", "0010")
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO change_log (at, op, signal_id, signal_type, value, status) "
+                "VALUES (CURRENT_TIMESTAMP, 'add', 1, 'pdq', :v, 'active')"
+            ),
+            {"v": "ab" * 32},
+        )
+    engine.dispose()
+
+    _run(url, "upgrade", "0013")
+    assert "match_id" in _columns(url, "change_log")
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO change_log (at, op, signal_id, signal_type, value, status, match_id)"
+                " VALUES (CURRENT_TIMESTAMP, 'match', 1, 'pdq', :v, 'confirmed', 9)"
+            ),
+            {"v": "ab" * 32},
+        )
+        kept = conn.execute(text("SELECT op, match_id FROM change_log ORDER BY seq")).all()
+    engine.dispose()
+    assert [tuple(r) for r in kept] == [("add", None), ("match", 9)]
+
+    _run(url, "downgrade", "0010")
+    assert "match_id" not in _columns(url, "change_log")
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        ops = conn.execute(text("SELECT op FROM change_log")).scalars().all()
+    engine.dispose()
+    assert ops == ["add"]  # the confirmation is gone, the hash's change stays
+    _run(url, "upgrade", "head")
+    assert "match_id" in _columns(url, "change_log")

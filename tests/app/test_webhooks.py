@@ -160,7 +160,7 @@ REFUSED = [
 def test_bad_and_internal_urls_get_422_problems(tmp_path: Path, server_factory: Any) -> None:
     srv = server_factory()  # default settings: https only, no host allowed
     key = _key(srv, "admin")
-    _key(srv, "check", name="platform")
+    _key(srv, "check,feed", name="platform")
     with srv.client(key) as c:
         for url in [*REFUSED, "http://93.184.215.14/hook"]:
             r = c.post("/v1/webhooks", json={"client": "platform", "url": url})
@@ -243,6 +243,68 @@ def test_only_the_events_asked_for(server: Server, receiver: Receiver, admin: st
     events = eventually(lambda: receiver.events("/ok/withdrawals"), timeout=10)
     assert {e["type"] for e in events} == {"hash.withdrawn"}
     assert {e["value"] for e in events} == set(values)
+
+
+def test_a_confirmed_match_reaches_its_platform_alone(
+    server: Server, receiver: Receiver, admin: str
+) -> None:
+    """A moderator confirms a platform's match: that platform's endpoint gets
+    ``match.confirmed`` with the match id its check answer gave it; another platform's
+    endpoint gets nothing of it, and the feed never hands the confirmation out."""
+    keys = {}
+    for role in ("matcher", "bystander"):
+        name = f"{role}-{secrets.token_hex(3)}"
+        keys[role] = _key(server, "check,feed", name=name)
+        with server.client(admin) as c:
+            r = c.post("/v1/webhooks", json={"client": name, "url": receiver.url(f"/ok/{role}")})
+        assert r.status_code == 201, r.text
+    _, values = _report(server, 1)
+    with server.client(keys["matcher"]) as c:
+        r = c.post("/v1/check", json={"hashes": [{"type": "pdq", "value": values[0]}]})
+    assert r.status_code == 200, r.text
+    match_id = r.json()["matches"][0]["match_id"]
+    assert match_id is not None
+    _SERVICES[server.database_url].matches.confirm(match_id, actor="moderator-x")
+
+    def confirmed(path: str) -> list[dict[str, Any]]:
+        return [e for e in receiver.events(path) if e["type"] == "match.confirmed"]
+
+    got = eventually(lambda: confirmed("/ok/matcher"), timeout=10)
+    assert [(e["match_id"], e["value"], e["status"]) for e in got] == [
+        (match_id, values[0], "confirmed")
+    ]
+    # the bystander's endpoint has gone past that change (its hash.added came) without it
+    eventually(lambda: any(e["value"] == values[0] for e in receiver.events("/ok/bystander")))
+    time.sleep(1.0)
+    assert confirmed("/ok/bystander") == []
+    with server.client(keys["bystander"]) as c:
+        feed = c.get("/v1/feed", params={"limit": 1000}).json()
+    assert all(item["op"] != "match" for item in feed["items"])
+    assert sum(item["value"] == values[0] for item in feed["items"]) == 1  # its add alone
+
+
+def test_webhooks_need_the_feed_scope(server: Server, receiver: Receiver, admin: str) -> None:
+    """Deliveries carry hash values, which only the feed scope may read: a check-only
+    client gets no endpoint, and a client revoked after it got one gets nothing more."""
+    name = f"check-only-{secrets.token_hex(3)}"
+    _key(server, "check", name=name)
+    with server.client(admin) as c:
+        r = c.post("/v1/webhooks", json={"client": name, "url": receiver.url("/ok/nope")})
+    assert r.status_code == 422, r.text
+    assert "feed scope" in r.json()["detail"]
+
+    hook = _add(server, admin, receiver.url("/ok/revoked"), ["hash.added"])
+    _, first = _report(server, 1)
+    eventually(lambda: [e for e in receiver.events("/ok/revoked") if e["value"] == first[0]])
+    _SERVICES[server.database_url].clients.revoke(hook["client"], actor="test")
+    _, second = _report(server, 1)
+
+    def refused() -> list[dict[str, Any]]:
+        rows = _deliveries(server, admin, hook["id"])
+        return [d for d in rows if "revoked" in d["last_error"]]
+
+    eventually(refused, timeout=10)
+    assert all(e["value"] != second[0] for e in receiver.events("/ok/revoked"))
 
 
 def test_a_receiver_down_for_a_while_gets_everything_in_order(

@@ -50,7 +50,7 @@ def test_admin_sees_deliveries_and_redelivers_one(
     server = server_factory(extra_env=ENV)
     server.create_user("hooks-admin", PASSWORD, "admin")
     admin = Staffer("hooks-admin", PASSWORD, "admin")
-    server.create_client("platform-a", scopes="check")
+    server.create_client("platform-a", scopes="check,feed")
     added = server.cli("webhooks", "add", "platform-a", receiver.url("/ok"), "--json")
     ok = json.loads(added.stdout)
     server.cli("webhooks", "add", "platform-a", receiver.url("/status/500"))
