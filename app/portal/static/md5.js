@@ -2,6 +2,8 @@
 // stores MD5 only to match exact copies that other hash lists identify by MD5; it is
 // not used for any security purpose.
 
+import { BlockHash } from "./blockhash.js";
+
 // Per-round left rotations and the sine-derived constants K[i] = floor(|sin(i + 1)| 2^32).
 const SHIFTS = [7, 12, 17, 22, 5, 9, 14, 20, 4, 11, 16, 23, 6, 10, 15, 21];
 const K = new Int32Array(64);
@@ -44,16 +46,13 @@ function compress(state, words) {
 
 /**
  * Incremental MD5: `update()` with the bytes in as many pieces as wanted (a video read
- * in chunks with File.slice), then `hex()`. Only the last partial 64-byte block is kept
- * between pieces, so memory does not grow with the input.
+ * in chunks with File.slice), then `hex()` (blockhash.js).
  */
-export class Md5 {
+export class Md5 extends BlockHash {
   constructor() {
+    super(true);
     this.state = new Int32Array([0x67452301, 0xefcdab89 | 0, 0x98badcfe | 0, 0x10325476]);
     this.words = new Int32Array(16);
-    this.pending = new Uint8Array(64);
-    this.held = 0; // bytes waiting in `pending`
-    this.length = 0; // bytes seen
   }
 
   block(view, off) {
@@ -61,37 +60,7 @@ export class Md5 {
     compress(this.state, this.words);
   }
 
-  /** Add bytes (a Uint8Array); returns this. */
-  update(bytes) {
-    this.length += bytes.length;
-    let off = 0;
-    if (this.held) {
-      off = Math.min(64 - this.held, bytes.length);
-      this.pending.set(bytes.subarray(0, off), this.held);
-      this.held += off;
-      if (this.held < 64) return this;
-      this.block(new DataView(this.pending.buffer), 0);
-      this.held = 0;
-    }
-    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    for (; off + 64 <= bytes.length; off += 64) this.block(view, off);
-    this.pending.set(bytes.subarray(off));
-    this.held = bytes.length - off;
-    return this;
-  }
-
-  /** The digest as 32 lowercase hex characters (call once, after the last update). */
-  hex() {
-    // The tail: the last bytes, a 0x80 byte, zeros, then the length in bits (64-bit LE).
-    const n = this.length;
-    const tail = new Uint8Array(n % 64 < 56 ? 64 : 128);
-    tail.set(this.pending.subarray(0, this.held));
-    tail[this.held] = 0x80;
-    const tailView = new DataView(tail.buffer);
-    const bits = n * 8;
-    tailView.setUint32(tail.length - 8, bits >>> 0, true);
-    tailView.setUint32(tail.length - 4, Math.floor(bits / 4294967296), true);
-    for (let off = 0; off < tail.length; off += 64) this.block(tailView, off);
+  digest() {
     const out = new DataView(new ArrayBuffer(16));
     for (let i = 0; i < 4; i++) out.setInt32(i * 4, this.state[i], true);
     let hex = "";

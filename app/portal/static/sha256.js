@@ -1,6 +1,9 @@
 // Incremental SHA-256 (FIPS 180-4). The browser's crypto.subtle.digest takes the whole
 // input at once, so a video of 2 GB would have to be read into memory whole; this one
-// takes it in chunks (File.slice) and keeps only the last partial 64-byte block.
+// takes it in chunks (File.slice) and keeps only the last partial 64-byte block
+// (blockhash.js).
+
+import { BlockHash } from "./blockhash.js";
 
 const K = new Int32Array([
   0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
@@ -13,15 +16,13 @@ const K = new Int32Array([
   0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
 ]);
 
-export class Sha256 {
+export class Sha256 extends BlockHash {
   constructor() {
+    super(false);
     this.state = new Int32Array([
       0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19,
     ]);
     this.w = new Int32Array(64);
-    this.pending = new Uint8Array(64);
-    this.held = 0;
-    this.length = 0;
   }
 
   block(view, off) {
@@ -69,36 +70,7 @@ export class Sha256 {
     s[7] = (s[7] + h) | 0;
   }
 
-  /** Add bytes (a Uint8Array); returns this. */
-  update(bytes) {
-    this.length += bytes.length;
-    let off = 0;
-    if (this.held) {
-      off = Math.min(64 - this.held, bytes.length);
-      this.pending.set(bytes.subarray(0, off), this.held);
-      this.held += off;
-      if (this.held < 64) return this;
-      this.block(new DataView(this.pending.buffer), 0);
-      this.held = 0;
-    }
-    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    for (; off + 64 <= bytes.length; off += 64) this.block(view, off);
-    this.pending.set(bytes.subarray(off));
-    this.held = bytes.length - off;
-    return this;
-  }
-
-  /** The digest as 64 lowercase hex characters (call once, after the last update). */
-  hex() {
-    const n = this.length;
-    const tail = new Uint8Array(n % 64 < 56 ? 64 : 128);
-    tail.set(this.pending.subarray(0, this.held));
-    tail[this.held] = 0x80;
-    const view = new DataView(tail.buffer);
-    const bits = n * 8;
-    view.setUint32(tail.length - 8, Math.floor(bits / 4294967296));
-    view.setUint32(tail.length - 4, bits >>> 0);
-    for (let off = 0; off < tail.length; off += 64) this.block(view, off);
+  digest() {
     let hex = "";
     for (const word of this.state) hex += (word >>> 0).toString(16).padStart(8, "0");
     return hex;

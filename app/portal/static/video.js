@@ -29,6 +29,7 @@ export const HASH_MAX_PIXELS = 1920 * 1088; // hashes/_video.py HASH_MAX_PIXELS
 export const CHUNK_BYTES = 4 * 1024 * 1024; // read at a time for MD5 and SHA-256
 const RATE_PROBE_FRAMES = 12;
 const RATE_PROBE_MS = 4000;
+const SHOWN_MS = 1000; // the longest a seek waits for its frame to be presented
 // Frame rates cameras and encoders use; a measured rate within 1.5 % is snapped to one.
 const RATES = [
   10, 12, 15, 24000 / 1001, 24, 25, 30000 / 1001, 30, 48, 50, 60000 / 1001, 60, 90, 100, 120,
@@ -230,10 +231,27 @@ async function measureRate(video, signal) {
   return Number.isFinite(shortest) ? snapRate(1 / shortest) : 30;
 }
 
+/**
+ * Seek and wait until the frame at `seconds` is the one shown. `seeked` alone can fire
+ * before the new frame reaches the compositor (seen under load: the previous frame was
+ * grabbed, 132 bits off), so where the browser has requestVideoFrameCallback the seek
+ * also waits for that frame to be presented (at most SHOWN_MS, then goes on as before).
+ */
 async function seek(video, seconds, signal) {
   const sought = once(video, { seeked: true, error: false }, signal);
+  let shown = null;
+  if ("requestVideoFrameCallback" in video) {
+    shown = new Promise((resolve) => {
+      const timer = setTimeout(resolve, SHOWN_MS);
+      video.requestVideoFrameCallback(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
   video.currentTime = seconds;
   await sought;
+  if (shown) await shown;
 }
 
 /** The shown frame at the size the server hashes it (full size up to 1080p). */
