@@ -138,7 +138,7 @@ def test_search_exact_any_status_and_near_among_matchable(services: Services):
     services.review.review_case(case_id.id, confirm=False, staff=mod, reason="not ours")
 
     exact = services.views.search.find(value)
-    assert exact.types == ("pdq", "sha256")  # 64 hex digits: either
+    assert exact.types == ("pdq", "sha256", "video_sha256")  # 64 hex digits: any of them
     assert [(h.case_public_id, h.case_status, h.distance) for h in exact.hits] == [
         (rejected.case_id, "rejected", 0)
     ]
