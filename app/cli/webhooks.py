@@ -65,7 +65,7 @@ def list_(
         svc.close()
     if as_json:
         for r in rows:
-            emit(vars(r))
+            emit({k: v for k, v in vars(r).items() if k != "endpoint_id"})  # the one asked for
         return
     table = Table("id", "client", "url", "events", "delivered up to", "rotating")
     for r in rows:

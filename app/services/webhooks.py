@@ -32,7 +32,6 @@ from app.storage.webhooks import (
 
 __all__ = [
     "EVENT_TYPES",
-    "DeliveryView",
     "EndpointView",
     "NewEndpoint",
     "WebhookService",
@@ -91,23 +90,6 @@ class NewEndpoint:
     secret: str  # shown once
 
 
-@dataclass(frozen=True)
-class DeliveryView:
-    id: int
-    first_seq: int
-    last_seq: int
-    events: int
-    status: str
-    attempts: int
-    created_at: datetime
-    last_attempt_at: datetime | None
-    next_attempt_at: datetime | None
-    delivered_at: datetime | None
-    latency_ms: int | None
-    response_status: int | None
-    last_error: str
-
-
 def _view(row: EndpointRow, now: datetime) -> EndpointView:
     return EndpointView(
         id=row.id,
@@ -119,24 +101,6 @@ def _view(row: EndpointRow, now: datetime) -> EndpointView:
         rotating=row.previous_secret is not None
         and row.previous_until is not None
         and row.previous_until > now,
-    )
-
-
-def _delivery(row: DeliveryRow) -> DeliveryView:
-    return DeliveryView(
-        id=row.id,
-        first_seq=row.first_seq,
-        last_seq=row.last_seq,
-        events=row.events,
-        status=row.status,
-        attempts=row.attempts,
-        created_at=row.created_at,
-        last_attempt_at=row.last_attempt_at,
-        next_attempt_at=row.next_attempt_at,
-        delivered_at=row.delivered_at,
-        latency_ms=row.latency_ms,
-        response_status=row.response_status,
-        last_error=row.last_error,
     )
 
 
@@ -264,14 +228,14 @@ class WebhookService:
 
     def deliveries(
         self, endpoint_id: int, limit: int = 50, before: int | None = None
-    ) -> builtins.list[DeliveryView]:
+    ) -> builtins.list[DeliveryRow]:
         """The endpoint's latest deliveries, newest first. Raises: NotFound."""
         with self.db.read() as session:
             repo = WebhookRepository(session)
             if repo.get(endpoint_id) is None:
                 raise NotFound(f"no webhook endpoint {endpoint_id}")
             rows = repo.deliveries(endpoint_id, limit, before)
-        return [_delivery(r) for r in rows]
+        return rows
 
     def redeliver(self, endpoint_id: int, delivery_id: int, *, actor: str) -> None:
         """Send the changes of a delivery, and everything after it, again (in order: the
