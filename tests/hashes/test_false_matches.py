@@ -1,0 +1,126 @@
+"""benchmarks/false_matches.py: the faiss searches give the exact closest pairs, the
+extrapolation does what its docstring says, the member rule and the manifest."""
+
+from __future__ import annotations
+
+import csv
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from benchmarks._matching import min_distances
+from benchmarks.false_matches import (
+    BANK,
+    MANIFEST,
+    SOURCES,
+    THRESHOLD,
+    Bank,
+    extrapolate,
+    near_duplicates,
+)
+from benchmarks.photo_set import EXCLUDED
+
+
+def _near(rng: np.random.Generator, base: str, flips: int) -> str:
+    bits = np.unpackbits(np.frombuffer(bytes.fromhex(base), np.uint8))
+    bits[rng.choice(256, flips, replace=False)] ^= 1
+    return np.packbits(bits).tobytes().hex()
+
+
+@st.composite
+def _images(draw: st.DrawFn) -> list[dict[str, object]]:
+    """A few images whose hashes are random or near one another (so matches occur)."""
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    base = [rng.bytes(32).hex() for _ in range(3)]
+    out: list[dict[str, object]] = []
+    for n in range(draw(st.integers(2, 6))):
+
+        def group(k: int) -> list[str]:
+            return [
+                _near(rng, base[int(rng.integers(3))], int(rng.integers(0, 70))) for _ in range(k)
+            ]
+
+        out.append(
+            {
+                "source": "ab"[n % 2],
+                "check": group(int(rng.integers(1, 4))),
+                "stored": group(int(rng.integers(1, 6))),
+            }
+        )
+    return out
+
+
+@settings(max_examples=40, deadline=None)
+@given(_images())
+def test_faiss_searches_give_the_closest_pair_of_every_two_images(
+    images: list[dict[str, object]],
+) -> None:
+    exact = min_distances([r["check"] for r in images], [r["stored"] for r in images])  # type: ignore[misc]
+    n = len(images)
+    bank = Bank.of(images)
+    closest = bank.closest_unrelated()
+    for i in range(n):
+        assert closest[i] == min(exact[i, j] for j in range(n) if j != i)
+    radius = 60
+    found = {(i, j): d for i, j, d in bank.pairs_within(radius).tolist()}
+    expected = {
+        (i, j): int(exact[i, j])
+        for i in range(n)
+        for j in range(n)
+        if i != j and exact[i, j] <= radius
+    }
+    assert found == expected
+    dropped = near_duplicates(images, bank.pairs_within(THRESHOLD))
+    for later in dropped:  # each dropped image matches an earlier one of its own source
+        assert any(
+            min(exact[later, e], exact[e, later]) <= THRESHOLD
+            and images[e]["source"] == images[later]["source"]
+            for e in range(later)
+        )
+
+
+def test_the_extrapolation_scales_the_pair_rate_to_the_bank() -> None:
+    # pairs whose share at <= d grows tenfold every 10 bits from 40 pairs at 34 bits
+    cumulative = np.round(40 * 10 ** (0.1 * (np.arange(34, 61) - 34))).astype(int)
+    pair_min = np.repeat(np.arange(34, 61), np.diff(cumulative, prepend=0))
+    pairs = 1000 * 999
+    out = extrapolate(pair_min, 1000, 45.0)
+    assert out["matched pairs"] == 0
+    assert out["fit from"] == 34
+    assert abs(out["F(31) fitted"] / (40 * 10**-0.3 / pairs) - 1) < 0.05
+    assert out["F(31) measured bound"] == 3 / pairs
+    m = BANK / 45.0
+    assert abs(out["P bound"] / (1 - (1 - 3 / pairs) ** m) - 1) < 1e-9
+    assert abs(out["P fitted"] / (1 - (1 - out["F(31) fitted"]) ** m) - 1) < 1e-9
+    more = extrapolate(np.concatenate([pair_min, [30, 28]]), 1000, 45.0)
+    assert more["matched pairs"] == 2
+    assert more["F(31) measured bound"] == 2 / pairs
+
+
+def test_member_rule_drops_maps_icons_and_the_held_out_packages() -> None:
+    for source in SOURCES:
+        assert not any(x in source.package for x in EXCLUDED)
+    nexuiz = next(s for s in SOURCES if s.name == "nexuiz")
+    pk3 = "usr/share/games/nexuiz/data/textures.pk3:textures/"
+    assert nexuiz.wanted(f"{pk3}rock/rock01.jpg")
+    assert not nexuiz.wanted(f"{pk3}rock/rock01_norm.tga")
+    assert not nexuiz.wanted(f"{pk3}rock/rock01_gloss.tga")
+    assert not nexuiz.wanted(f"{pk3}gui/button.tga")
+    oad = next(s for s in SOURCES if s.name == "0ad")
+    zipped = "usr/share/games/0ad/mods/public/public.zip:art/textures/terrain/types/"
+    assert oad.wanted(f"{zipped}grass_02.png.cached.dds")
+    assert not oad.wanted(f"{zipped}mud_flats_spec.png.cached.dds")
+
+
+def test_the_manifest_lists_every_source_once_with_a_digest() -> None:
+    with MANIFEST.open(encoding="utf-8", newline="") as f:
+        rows = list(csv.DictReader(f, delimiter="\t"))
+    assert [r["source"] for r in rows] == sorted(
+        {r["source"] for r in rows}, key=[r["source"] for r in rows].index
+    )
+    names = {"photo-set"} | {s.name for s in SOURCES}
+    assert {r["source"] for r in rows} <= names
+    assert sum(int(r["images"]) for r in rows) >= 5000
+    for r in rows:
+        assert len(r["sha256"]) == 64 and int(r["sha256"], 16) >= 0
