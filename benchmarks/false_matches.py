@@ -70,6 +70,8 @@ CACHE = Path(
 HASHES = CACHE / "hashes.jsonl"
 HISTOGRAM = REPO / "docs" / "false_matches.png"
 THRESHOLD = 31
+REPORT_MIN_QUALITY = 50
+"""The service refuses reports under this PDQ quality (``Settings.min_pdq_quality``)."""
 BANK = 10_000_000
 
 _SUFFIXES = (".jpg", ".jpeg", ".png", ".tga", ".dds", ".bmp", ".webp", ".pgm", ".ppm")
@@ -220,11 +222,12 @@ def _hash(data: bytes) -> tuple[str | None, dict[str, object]]:
         return "extreme aspect ratio", {}
     rgb = image.convert("RGB")
     plan = DENSITIES["default"]
-    pdq, _ = pdq_with_quality(np.asarray(rgb))
+    pdq, quality = pdq_with_quality(np.asarray(rgb))
     work = work_pixels(rgb)
     return None, {
         "w": rgb.width,
         "h": rgb.height,
+        "q": quality,
         "check": list(check_variants(pdq, work, plan)),
         "stored": list(stored_variants(pdq, work, plan)),
     }
@@ -282,6 +285,41 @@ def select(limit_minutes: float | None = None, write: bool = True) -> None:
         check_manifest(rows)
 
 
+QUALITY = CACHE / "quality.json"
+REVIEW = Path(__file__).resolve().with_name("false_matches_review.tsv")
+
+
+def review() -> dict[tuple[str, str], str]:
+    """Every match looked at by eye: ``(check sha256, stored sha256) -> verdict``
+    (``copy``: the same picture in two packages, maybe recoloured or re-encoded;
+    ``different``: a false match)."""
+    with REVIEW.open(encoding="utf-8", newline="") as f:
+        rows = csv.DictReader(f, delimiter="\t")
+        return {(r["check_sha256"], r["stored_sha256"]): r["verdict"] for r in rows}
+
+
+def qualities(images: list[dict[str, object]]) -> dict[str, int]:
+    """PDQ quality of every image (rows hashed before it was recorded: from the cached
+    file, once; kept in ``quality.json``)."""
+    from hashes._pdq import pdq_with_quality
+
+    known: dict[str, int] = json.loads(QUALITY.read_text()) if QUALITY.exists() else {}
+    for r in images:
+        if "q" in r:
+            known[str(r["sha256"])] = int(r["q"])  # type: ignore[call-overload]
+    missing = [r for r in images if str(r["sha256"]) not in known]
+    for n, r in enumerate(missing):
+        with Image.open(_cached(r)) as img:
+            img.load()
+            rgb = ImageOps.exif_transpose(img).convert("RGB")
+        known[str(r["sha256"])] = pdq_with_quality(np.asarray(rgb))[1]
+        if n % 500 == 499:
+            QUALITY.write_text(json.dumps(known))
+            print(f"quality: {n + 1} of {len(missing)}", flush=True)
+    QUALITY.write_text(json.dumps(known))
+    return known
+
+
 def _kept(rows: dict[str, dict[str, object]]) -> list[dict[str, object]]:
     return [r for r in rows.values() if r["reason"] is None]
 
@@ -322,8 +360,13 @@ class Bank:
     checked_owner: np.ndarray
 
     @classmethod
-    def of(cls, images: list[dict[str, object]]) -> Bank:
-        s = [list(r["stored"]) for r in images]  # type: ignore[call-overload]
+    def of(cls, images: list[dict[str, object]], storable: np.ndarray | None = None) -> Bank:
+        """``storable[i]`` False: image ``i`` stores nothing (the service refuses to bank
+        it) but is still checked."""
+        s = [
+            list(r["stored"]) if storable is None or storable[i] else []  # type: ignore[call-overload]
+            for i, r in enumerate(images)
+        ]
         c = [list(r["check"]) for r in images]  # type: ignore[call-overload]
         return cls(
             images,
@@ -384,11 +427,21 @@ def current_images() -> tuple[list[dict[str, object]], dict[str, int]]:
     return images, dropped
 
 
+SHARED_TEXTURES = {"nexuiz": "quake", "openarena": "quake", "ufoai": "quake"}
+"""Sources deduplicated as one: Nexuiz, OpenArena and UFO:AI ship the same free texture
+sets (a first run found 223 pairs of them at distance 0, the same texture each)."""
+
+
+def _group(r: dict[str, object]) -> str:
+    return SHARED_TEXTURES.get(str(r["source"]), str(r["source"]))
+
+
 def near_duplicates(images: list[dict[str, object]], pairs: np.ndarray) -> set[int]:
-    """Images matching (either way, <= 31 bits) an earlier image of their own source."""
+    """Images matching (either way, <= 31 bits) an earlier image of their own source
+    (or source group, :data:`SHARED_TEXTURES`)."""
     links: dict[int, set[int]] = {}
     for i, j, _ in pairs[pairs[:, 2] <= THRESHOLD].tolist():
-        if images[i]["source"] == images[j]["source"]:
+        if _group(images[i]) == _group(images[j]):
             links.setdefault(max(i, j), set()).add(min(i, j))
     dropped: set[int] = set()
     for later in sorted(links):
@@ -406,30 +459,41 @@ def _which(check: dict[str, object], stored: dict[str, object]) -> tuple[int, in
     return int(i), int(j)
 
 
-def extrapolate(pair_min: np.ndarray, n_images: int, stored_mean: float) -> dict[str, float]:
+def extrapolate(
+    pair_min: np.ndarray,
+    n_images: int,
+    stored_mean: float,
+    n_stored: int | None = None,
+    n_pairs: int | None = None,
+) -> dict[str, float]:
     """The false-match probability per check against a bank of :data:`BANK` hashes.
 
     Method: every ordered pair (check image, other image) has a *pair distance*, the
     smallest distance between one of the check's hashes and one of the other's stored
-    hashes: a match is a pair distance <= 31. ``F(d)``, the share of the
-    ``n (n - 1)`` pairs at distance <= d, is counted for every d up to the range
-    searched (``pair_min``: the pair distances found). Its lower tail falls off
-    exponentially or faster, so ``log10 F(d)`` is fitted by a straight line through the
+    hashes: a match is a pair distance <= 31. ``F(d)``, the share of the ``m (n - 1)``
+    pairs (``n`` images checked, ``m`` of them banked) at distance <= d, is counted for
+    every d up to the range searched (``pair_min``: the pair distances found). Its lower
+    tail falls off exponentially or faster, so ``log10 F(d)`` is fitted by a straight
+    line through the
     lowest distances that hold at least 30 pairs and up to 20 bits more, and read at
     d = 31 (a straight line over-states a tail that falls faster: the estimate is high,
     not low). A bank of ``B`` hashes holds ``B / s`` images (``s``: stored hashes per
     image), so a check meets ``B / s`` pairs: ``P = 1 - (1 - F(31)) ** (B / s)``.
-    The rule of three gives the measured bound as well: with no match among ``N``
-    pairs, ``F(31) < 3 / N`` at 95 %.
+    The measured rate gives it too: ``F(31)`` = matched pairs / ``N`` pairs, or, with
+    no match among them, the rule of three's 95 % bound ``3 / N``.
     """
-    pairs = n_images * (n_images - 1)
+    n_stored = n_images if n_stored is None else n_stored
+    pairs = n_stored * (n_images - 1) if n_pairs is None else n_pairs
     counts = np.array([(pair_min <= d).sum() for d in range(257)], np.float64)
     cdf = counts / pairs
-    lo = int(np.argmax(counts >= 30))
-    hi = min(lo + 20, int(pair_min.max()) if pair_min.size else lo)
-    ds = np.arange(lo, hi + 1)
-    slope, intercept = np.polyfit(ds, np.log10(cdf[ds]), 1)
-    f31 = float(10 ** (intercept + slope * THRESHOLD))
+    lo = int(np.argmax(counts >= min(30, counts[-1])))
+    ds = np.arange(lo, min(lo + 20, 256) + 1)
+    ds = ds[(counts[ds] > 0) & (ds <= (pair_min.max() if pair_min.size else 0))]
+    slope, intercept, f31 = float("nan"), float("nan"), float("nan")
+    if len(ds) >= 2:
+        slope, intercept = np.polyfit(ds, np.log10(cdf[ds]), 1)
+        f31 = float(10 ** (intercept + slope * THRESHOLD))
+
     matched = float(counts[THRESHOLD])
     bound = 3 / pairs if matched == 0 else matched / pairs
     per_check = BANK / stored_mean
@@ -437,10 +501,10 @@ def extrapolate(pair_min: np.ndarray, n_images: int, stored_mean: float) -> dict
         "pairs": float(pairs),
         "matched pairs": matched,
         "fit from": float(lo),
-        "fit to": float(hi),
+        "fit to": float(ds[-1]) if len(ds) else float("nan"),
         "fit slope (log10 per bit)": float(slope),
         "F(31) fitted": f31,
-        "F(31) measured bound": bound,
+        "F(31) measured": bound,
         "images per 10M-hash bank": per_check,
         "P fitted": float(-np.expm1(per_check * np.log1p(-f31))),
         "P bound": float(-np.expm1(per_check * np.log1p(-bound))),
@@ -459,7 +523,11 @@ def analyse(radius: int) -> None:
     pairs = pairs[keep[pairs[:, 0]] & keep[pairs[:, 1]]]
     pairs[:, 0], pairs[:, 1] = renumber[pairs[:, 0]], renumber[pairs[:, 1]]
     images = [r for n, r in enumerate(images) if n not in near]
-    bank = Bank.of(images)
+    quality = qualities(images)
+    storable = np.array([quality[str(r["sha256"])] >= REPORT_MIN_QUALITY for r in images])
+    dropped["stores nothing (PDQ quality under 50: a report is refused)"] = int((~storable).sum())
+    pairs = pairs[storable[pairs[:, 1]]]
+    bank = Bank.of(images, storable)
     n = len(images)
     print(f"{n} images, {len(bank.stored)} stored hashes, {len(bank.checked)} check hashes")
     print(f"dropped: {dropped}")
@@ -470,8 +538,31 @@ def analyse(radius: int) -> None:
     closest = bank.closest_unrelated()
     print(f"knn: {time.monotonic() - t:.0f} s")
     matches = sorted((d, i, j) for i, j, d in pairs[pairs[:, 2] <= THRESHOLD].tolist())
-    stored_mean = len(bank.stored) / n
-    est = extrapolate(pairs[:, 2], n, stored_mean)
+    verdicts = review()
+    sha = [str(r["sha256"]) for r in images]
+    copies = np.array([verdicts.get((sha[i], sha[j])) == "copy" for i, j, _ in pairs.tolist()])
+    copies = copies.astype(bool) if len(pairs) else np.zeros(0, bool)
+    unrelated = pairs[~copies]  # the copies seen by eye are no false match
+    stored_mean = len(bank.stored) / int(storable.sum())
+    est = extrapolate(unrelated[:, 2], n, stored_mean, int(storable.sum()))
+    # across source groups only: within one, variants of a texture just past 31 bits
+    # (the dropped near-duplicates' siblings) are related, not unrelated, pictures
+    group = np.array([_group(r) for r in images])
+    across = unrelated[group[unrelated[:, 0]] != group[unrelated[:, 1]]]
+    banked_in = {g: int((storable & (group == g)).sum()) for g in set(group.tolist())}
+    across_pairs = sum(int(storable.sum()) - banked_in[g] for g in group.tolist())
+    est_across = extrapolate(across[:, 2], n, stored_mean, n_pairs=across_pairs)
+    photos = np.array([r["family"] == "photos" for r in images])
+    both = photos[unrelated[:, 0]] & photos[unrelated[:, 1]]
+    stored_photos = sum(
+        len(r["stored"])  # type: ignore[arg-type]
+        for r, ok in zip(images, storable, strict=True)
+        if ok and r["family"] == "photos"
+    )
+    banked = int((photos & storable).sum())
+    est_photos = extrapolate(
+        unrelated[both, 2], int(photos.sum()), stored_photos / max(1, banked), banked
+    )
     result = {
         "images": n,
         "stored": len(bank.stored),
@@ -496,10 +587,13 @@ def analyse(radius: int) -> None:
              "stored": images[j]["source"] + ":" + str(images[j]["path"]),
              "check_sha": images[i]["sha256"], "stored_sha": images[j]["sha256"],
              "positions": _which(images[i], images[j]),
+             "verdict": verdicts.get((sha[i], sha[j]), "not reviewed"),
              "stored count": len(images[j]["stored"])}  # type: ignore[arg-type]
             for d, i, j in matches
         ],
         "extrapolation": est,
+        "extrapolation, across sources": est_across,
+        "extrapolation, photos only": est_photos,
     }  # fmt: skip
     (CACHE / "result.json").write_text(json.dumps(result, indent=1))
     _plot(closest, by_source, images)

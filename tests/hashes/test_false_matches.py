@@ -89,13 +89,13 @@ def test_the_extrapolation_scales_the_pair_rate_to_the_bank() -> None:
     assert out["matched pairs"] == 0
     assert out["fit from"] == 34
     assert abs(out["F(31) fitted"] / (40 * 10**-0.3 / pairs) - 1) < 0.05
-    assert out["F(31) measured bound"] == 3 / pairs
+    assert out["F(31) measured"] == 3 / pairs
     m = BANK / 45.0
     assert abs(out["P bound"] / (1 - (1 - 3 / pairs) ** m) - 1) < 1e-9
     assert abs(out["P fitted"] / (1 - (1 - out["F(31) fitted"]) ** m) - 1) < 1e-9
     more = extrapolate(np.concatenate([pair_min, [30, 28]]), 1000, 45.0)
     assert more["matched pairs"] == 2
-    assert more["F(31) measured bound"] == 2 / pairs
+    assert more["F(31) measured"] == 2 / pairs
 
 
 def test_member_rule_drops_maps_icons_and_the_held_out_packages() -> None:
