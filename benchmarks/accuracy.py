@@ -71,7 +71,10 @@ How hashbank gets there (`hashes/_variants.py`, `hashes/_windows.py`, `hashes/_t
   256 px is magnified, and at the report's own settings its strongest corners are ones
   the report never ranked. That took random 75 % windows 0.59 -> 0.78, inner-cut
   turns 0.74 -> 0.78, 20 % crops 0.74 -> 0.85 (random amounts 0.894 -> 0.931, even
-  photos 0.908 -> 0.939, odd 0.879 -> 0.923), and costs less (a smaller grid). Its
+  photos 0.908 -> 0.939, odd 0.879 -> 0.923), and costs less (a smaller grid). Since
+  issue 23 it looks a second time as if the copy kept 75 % of each side and takes the
+  pair windows of both looks in turn (in place of a 96 % centred crop that matched no
+  copy alone); see "Accuracy beyond our own photos". Its
   price: retina (a disc on black, matched by pair windows alone) loses its uncropped
   edits (crop 5 %, rotate 5 / 15, resize+JPEG+crop 3 %, one black-cornered turn).
 * What is left: random 75 % windows (the copy keeps 56 % of the photo and with it only
