@@ -203,6 +203,15 @@ class Settings(BaseSettings):
         gt=0,
         description="Seconds between change-log polls that keep the in-memory index current.",
     )
+    worker_healthcheck_seconds: int = Field(
+        60,
+        ge=1,
+        description="How long `hashbank serve --workers N` waits for a worker to answer its "
+        "health check (a new one while it starts, a running one every half second) before it "
+        "replaces it. A worker answers only once its interpreter has imported the service, "
+        "which takes seconds on a loaded machine: uvicorn's own default of 5 s restarted "
+        "every worker forever there.",
+    )
     # -- index snapshots (docs/deploy.md) -----------------------------------------------------
     snapshot_dir: str = Field(
         "",
