@@ -251,6 +251,11 @@ export function toHex(coefficients) {
   return hex;
 }
 
+/** PDQ of a 64 x 64 block of filtered, decimated luma (float32): { hash, quality }. */
+export function pdqOfBlock(block) {
+  return { hash: toHex(dct16(block)), quality: quality(block) };
+}
+
 /**
  * PDQ of a float32 luma plane (rows x cols, row-major; it is overwritten).
  * Returns { hash: 64 lowercase hex characters, quality: 0-100 }.
@@ -424,7 +429,11 @@ function longestRun(flat) {
  * null when there is nothing worth trimming (as hashes/_trim.py `content_box`).
  */
 export function contentBox(rgba, width, height) {
-  const grey = greyOf(rgba, width, height);
+  return contentBoxOfGrey(greyOf(rgba, width, height), width, height);
+}
+
+/** contentBox of a grey (luma) plane, row-major, `width` x `height`. */
+export function contentBoxOfGrey(grey, width, height) {
   let [top, bottom, left, right] = [0, height, 0, width];
   for (let round = 0; round < 2; round++) {
     const rows = longestRun(flatLines(grey, width, top, bottom, left, right, false));
