@@ -398,11 +398,13 @@ function flatLines(grey, width, top, bottom, left, right, alongCols) {
   for (let line = 0; line < lines; line++) {
     for (let i = 0, s = 0; i < length; i += 4, s++) sample[s] = at(line, i);
     const median = medianOf(sample);
-    let close = 0;
-    for (let i = 0; i < length; i++) {
-      if (Math.abs(fround(at(line, i) - median)) <= TRIM_TOLERANCE) close++;
+    // flat when at most `allowed` pixels are far from the median: stop counting past it
+    const allowed = length - Math.ceil(FLAT_SHARE * length - 1e-9);
+    let far = 0;
+    for (let i = 0; i < length && far <= allowed; i++) {
+      if (!(Math.abs(fround(at(line, i) - median)) <= TRIM_TOLERANCE)) far++;
     }
-    flags[line] = close / length >= FLAT_SHARE ? 1 : 0;
+    flags[line] = far <= allowed && (length - far) / length >= FLAT_SHARE ? 1 : 0;
   }
   return flags;
 }

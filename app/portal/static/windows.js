@@ -226,8 +226,11 @@ function turned(block, at) {
 // [1, 2, 1] / 4 along rows (axis 0) then columns, edges repeated; `passes` times.
 // The same sums in the same order as hashes/_windows.py (bit-identical), in two buffers
 // reused from pass to pass, the edges apart from the inner loops.
+let scratch = new Float64Array(0);
+
 function smooth(a, rows, cols, passes) {
-  const v = new Float64Array(rows * cols);
+  if (scratch.length < rows * cols) scratch = new Float64Array(rows * cols);
+  const v = scratch;
   const out = new Float64Array(rows * cols);
   let cur = a;
   for (let p = 0; p < passes; p++) {
