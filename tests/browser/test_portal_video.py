@@ -7,9 +7,9 @@ browser picks files from disk, as a person does) and chosen in the real page:
 * MD5 and SHA-256 equal Python's (``hashes.hash_video``), the file read in chunks;
 * the frames are Meta's vPDQ sampling (the same times as ``hash_video``, at 30 and at
   29.97 frames a second, with B-frames), each PDQ within a few bits of the server's for
-  MP4/H.264 and WebM/VP9, both ways the page reads them: WebCodecs after demuxing
-  (demux.js, webm.js, decode.js) and the <video> element's seeks (the fallback: a
-  fragmented MP4, or ``way: "player"``);
+  MP4/H.264 (fragmented too) and WebM/VP9, both ways the page reads them: WebCodecs
+  after demuxing (demux.js, webm.js, decode.js) and the <video> element's seeks (the
+  fallback, asked for with ``way: "player"``);
 * the pieces of the WebCodecs way agree with the server's own: H.264 packets skipped as
   non-reference exactly when hashes/_video.py skips them, PDQ at the kept pixels alone
   (framepdq.js) as PDQ of the whole filtered plane;
@@ -163,18 +163,21 @@ def hash_in_page(page: Page, path: Path, way: str = "any") -> dict[str, Any]:
     return page.evaluate(HASH_IN_PAGE, ["#test-file", way])  # type: ignore[no-any-return]
 
 
-def test_the_player_reads_a_webm_as_the_server_does(
-    live_server: Server, page: Page, tmp_path: Path
+@pytest.mark.parametrize(("codec", "suffix"), [("h264", "mp4"), ("vp9", "webm")])
+def test_the_player_fallback_reads_as_the_server_does(
+    live_server: Server, page: Page, tmp_path: Path, codec: str, suffix: str
 ) -> None:
-    """The fallback way (a <video> element sought to each sampled frame), asked for."""
-    data = photo_clip("vp9")
-    path = write(tmp_path, "clip.webm", data)
+    """The fallback way (a <video> element sought to each sampled frame, the frame rate
+    measured by playing), asked for: what the page does without WebCodecs, or when a
+    file cannot be demuxed or decoded that way."""
+    data = photo_clip(codec)
+    path = write(tmp_path, f"clip.{suffix}", data)
     py = hashes.hash_video(data, variants="stored")
     open_page(page, live_server)
     js = hash_in_page(page, path, way="player")
     assert js["way"] == "player" and js["rate"] == 30
     assert (js["md5"], js["sha256"]) == (py.md5, py.sha256)
-    assert_agrees(js, py, "vp9, player")
+    assert_agrees(js, py, f"{codec}, player")
 
 
 def _fragmented(data: bytes) -> bytes:
@@ -195,20 +198,18 @@ def _fragmented(data: bytes) -> bytes:
     return out.getvalue()
 
 
-def test_a_file_webcodecs_cannot_demux_is_read_by_the_player(
-    live_server: Server, page: Page, tmp_path: Path
-) -> None:
-    """A fragmented MP4 (not demuxed here) falls back to the <video> element, and its
-    frames still agree with the server's."""
+def test_a_fragmented_mp4_is_demuxed_too(live_server: Server, page: Page, tmp_path: Path) -> None:
+    """A fragmented MP4 (moof boxes: a browser's MediaRecorder, screen recorders), its
+    index spread through the file and B-frames in it, read the WebCodecs way."""
     data = _fragmented(photo_clip("h264"))
     path = write(tmp_path, "recorded.mp4", data)
     py = hashes.hash_video(data, variants="stored")
     open_page(page, live_server)
     js = pick_video(page, path)
     assert js["state"] == "ready", js["text"]
-    assert js["way"] == "player"
+    assert js["way"] == "webcodecs"
     assert (js["md5"], js["sha256"]) == (py.md5, py.sha256)
-    assert_agrees(js, py, "fragmented h264, player")
+    assert_agrees(js, py, "fragmented h264, WebCodecs")
 
 
 def test_meta_frame_numbers_at_29_97_frames_a_second_with_b_frames(
@@ -320,6 +321,24 @@ def test_pdq_at_the_kept_pixels_equals_pdq_of_the_filtered_plane(
     whole, kept = page.evaluate(FRAME_PDQ_IN_PAGE, [rows, cols, seed, flat])
     assert hashes.hamming(whole["hash"], kept["hash"]) <= 2
     assert abs(whole["quality"] - kept["quality"]) <= 1
+
+
+@pytest.mark.parametrize("limit", ["HASHBANK_MAX_VIDEO_SECONDS", "HASHBANK_MAX_VIDEO_FRAMES"])
+def test_a_video_over_the_limits_is_refused_before_its_frames_are_read(
+    server_factory: Any, page: Page, tmp_path: Path, limit: str
+) -> None:
+    """The WebCodecs way reads the duration and the frame count from the container and
+    stops before decoding: the page says the video is too long and sends nothing."""
+    server = server_factory(extra_env={limit: "6"})
+    path = write(tmp_path, "clip.mp4", photo_clip("h264"))  # 12 s, 12 sampled frames
+    open_page(page, server)
+    requests: list[str] = []
+    page.on("request", lambda r: requests.append(r.method))
+    js = pick_video(page, path)
+    assert js["state"] == "error" and js["frames"] == [], js
+    hours = round((6 if limit.endswith("SECONDS") else 36_000) / 3600)  # the page's wording
+    assert js["text"] == t("en", "js.video.too_long", hours=hours)
+    assert [m for m in requests if m != "GET"] == []
 
 
 def _chromium_rss() -> int:

@@ -5,9 +5,10 @@
 //
 //   MP4/MOV: mp4box.js (vendored, mp4box.js) parses the `moov` box, which is read on its
 //     own with File.slice wherever it lies (start or end of the file): the 'mdat' box,
-//     i.e. the video itself, is never handed to the parser nor read whole. Fragmented
-//     MP4 (`moof` boxes, as a browser's MediaRecorder writes) is not read here: the page
-//     falls back to its <video> element.
+//     i.e. the video itself, is never handed to the parser nor read whole. A fragmented
+//     MP4 (`moof` boxes, as a browser's MediaRecorder writes) has its index spread
+//     through the file: it is handed to the parser 4 MB at a time, which drops the
+//     frames' data as it goes.
 //   WebM/Matroska: webm.js (ours: an EBML walk over the clusters' block headers).
 //
 // A track is { codec, description, codedWidth, codedHeight, rate, duration, count,
@@ -19,6 +20,7 @@
 // Nothing is written anywhere and nothing leaves the device.
 
 const HEAD_BYTES = 16;
+const READ_BYTES = 4 * 1024 * 1024;
 
 /** The kind of container a file starts with (hashes/_video.py sniff_video), or null. */
 export function sniff(head) {
@@ -75,21 +77,31 @@ export function ranks(times) {
 
 async function demuxMp4(file) {
   const boxes = await topBoxes(file);
-  if (boxes.some((b) => b.type === "moof")) return { unsupported: "fragmented MP4" };
   const moov = boxes.find((b) => b.type === "moov");
   if (!moov) return { unsupported: "no moov box" };
+  const fragmented = boxes.some((b) => b.type === "moof");
   const { createFile, DataStream, Endianness, MP4BoxBuffer } = await import("./mp4box.js");
-  const mp4 = createFile(false);
+  const mp4 = createFile(false); // the mdat boxes' data is dropped as it is parsed
   let parseError = null;
   mp4.onError = (e) => {
     parseError = e;
   };
-  // ftyp and moov handed over as one buffer, as if they were the whole file: the sample
-  // offsets the moov box holds are the file's own, wherever the box lies
-  const ftyp = boxes.find((b) => b.type === "ftyp");
-  const parts = await Promise.all((ftyp ? [ftyp, moov] : [moov]).map((b) => file.slice(b.start, b.end).arrayBuffer()));
-  const buf = await new Blob(parts).arrayBuffer();
-  mp4.appendBuffer(MP4BoxBuffer.fromArrayBuffer(buf, 0), true);
+  if (fragmented) {
+    // the index is spread over the moof boxes: the whole file goes through the parser,
+    // READ_BYTES at a time (a browser's MediaRecorder, a screen recorder)
+    for (let pos = 0; pos < file.size && !parseError; pos += READ_BYTES) {
+      const buf = await file.slice(pos, pos + READ_BYTES).arrayBuffer();
+      mp4.appendBuffer(MP4BoxBuffer.fromArrayBuffer(buf, pos), pos + READ_BYTES >= file.size);
+    }
+    mp4.flush();
+  } else {
+    // ftyp and moov handed over as one buffer, as if they were the whole file: the sample
+    // offsets the moov box holds are the file's own, wherever the box lies
+    const ftyp = boxes.find((b) => b.type === "ftyp");
+    const parts = await Promise.all((ftyp ? [ftyp, moov] : [moov]).map((b) => file.slice(b.start, b.end).arrayBuffer()));
+    const buf = await new Blob(parts).arrayBuffer();
+    mp4.appendBuffer(MP4BoxBuffer.fromArrayBuffer(buf, 0), true);
+  }
   if (parseError || !mp4.moov) return { unsupported: `MP4 index unreadable (${parseError})` };
   const info = mp4.getInfo();
   const track = info.videoTracks && info.videoTracks[0];
@@ -98,12 +110,17 @@ async function demuxMp4(file) {
   const samples = trak.samples || [];
   const count = samples.length;
   if (!count) return { unsupported: "no samples" };
-  const stts = trak.mdia.minf.stbl.stts;
   let ticks = 0;
   let counted = 0;
-  for (let i = 0; i < stts.sample_counts.length; i++) {
-    ticks += stts.sample_counts[i] * stts.sample_deltas[i];
-    counted += stts.sample_counts[i];
+  if (fragmented) {
+    for (const sample of samples) ticks += sample.duration || 0;
+    counted = count;
+  } else {
+    const stts = trak.mdia.minf.stbl.stts;
+    for (let i = 0; i < stts.sample_counts.length; i++) {
+      ticks += stts.sample_counts[i] * stts.sample_deltas[i];
+      counted += stts.sample_counts[i];
+    }
   }
   const timescale = trak.mdia.mdhd.timescale;
   const offset = new Float64Array(count);
