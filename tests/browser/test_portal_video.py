@@ -448,9 +448,12 @@ def test_incremental_digests_equal_hashlib_however_the_bytes_are_cut(
 
 def test_progress_time_left_and_stop(live_server: Server, page: Page, tmp_path: Path) -> None:
     """While a video is prepared the page shows a progress bar and the time left; Stop
-    ends the work, nothing is sent, and the video can be removed."""
+    ends the work (WebCodecs' decoder with its worker), nothing is sent, and the video
+    can be removed."""
     photos = [_photo(name).resize((320, 240)) for name in PHOTOS]
-    data = clip(photos, seconds_per_shot=12.0, size=(320, 180), fps=15)  # 48 s
+    # 200 s, 200 sampled frames: long enough to stop on the WebCodecs way, whose cost is
+    # per sampled frame (PDQ, variants) more than per decoded one (tiny, 5 a second)
+    data = clip(photos, seconds_per_shot=50.0, size=(160, 96), fps=5)
     path = write(tmp_path, "minute.mp4", data)
     requests: list[str] = []
     page.on("request", lambda r: requests.append(r.method + " " + r.url))
