@@ -12,7 +12,8 @@
 //        every frame decoded once, in order, as the server does; only the sampled frames
 //        become pixels (decode.js). Frame numbers and the rate come from the container,
 //        exactly the server's;
-//      - otherwise (no WebCodecs, fragmented MP4, a failure), the browser's own player: a
+//      - otherwise (no WebCodecs, another container, a codec WebCodecs lacks, a
+//        failure), the browser's own player: a
 //        <video> element on a blob: URL of the file, never attached to the page, is
 //        sought to the middle of each sampled frame, the frame copied into an
 //        ImageBitmap at its full size (as the server converts it, up to 1080p) and
@@ -305,9 +306,10 @@ let jobs = 0;
  *
  * Returns { md5, sha256, duration, width, height, rate, frames: [{ pdq, quality, seconds }],
  * variants: [{ seconds, quality, pdq: [...] }], way } (variants not yet budgeted: see
- * budgetVariants; `way` "webcodecs" or "player", how the frames were read). `way:
- * "player"` skips WebCodecs (the benchmark's and tests' baseline). Throws VideoProblem; "unplayable" still carries `exact` (the MD5 and
- * SHA-256, made whatever the browser could play) when they could be made.
+ * budgetVariants; `way` "webcodecs" or "player", how the frames were read). The option
+ * `way: "player"` skips WebCodecs (the benchmark's and tests' baseline). Throws
+ * VideoProblem; "unplayable" still carries `exact` (the MD5 and SHA-256, made whatever
+ * the browser could play) when they could be made.
  */
 export async function hashVideo(
   blob,
