@@ -551,6 +551,7 @@ export class Picker {
       node.dataset.frames = JSON.stringify(r.frames.map(frameText));
       node.dataset.variants = JSON.stringify(r.variants);
       node.dataset.rate = String(r.rate || "");
+      node.dataset.way = r.way || "";
       const list = el("dl", { class: "hashes" });
       if (r.frames.length) {
         list.append(el("dt", { text: t("video.length") }), el("dd", { text: t("video.seconds", { n: Math.round(r.duration) }) }));
