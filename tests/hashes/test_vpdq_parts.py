@@ -27,9 +27,7 @@ def _video(n: int, rng: random.Random) -> tuple[hashes.VpdqFrame, ...]:
 
 @settings(max_examples=40, deadline=None)
 @given(st.integers(1, 12_000), st.integers(101, 400), st.randoms(use_true_random=False))
-def test_parts_in_any_order_join_into_the_whole_list(
-    n: int, size: int, rng: random.Random
-) -> None:
+def test_parts_in_any_order_join_into_the_whole_list(n: int, size: int, rng: random.Random) -> None:
     whole = _video(n, rng)
     parts = [whole[i : i + size] for i in range(0, n, size)]
     rng.shuffle(parts)
