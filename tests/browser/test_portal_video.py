@@ -478,7 +478,9 @@ def test_a_short_clip_cut_in_parts_by_the_test_hook_is_one_stored_video(
 ) -> None:
     """The same flow on a 12 s clip, parts cut at 400 bytes (a test hook lowers the
     page's 12 KB): three parts or more, one stored video with all 12 frames."""
-    data = photo_clip("h264", 30, 3.0)
+    # other photos than the other tests' clips: their cases' videos would match it too
+    others = ("motorcycle_left.png", "hubble_deep_field.jpg", "coins.png", "camera.png")
+    data = clip([_photo(name) for name in others], seconds_per_shot=3.0)
     path = write(tmp_path, "short.mp4", data)
     page.add_init_script("globalThis.hashbankTestHooks = { vpdqPartBytes: 400 };")
     requests: list[Request] = []
