@@ -228,15 +228,28 @@ def test_a_part_of_a_hash_that_is_not_a_video_is_refused(live_server: Server) ->
 def test_a_withdrawn_cases_video_takes_no_part_and_stops_matching(
     live_server: Server, api_key: str
 ) -> None:
+    """Withdrawal removes the whole video, and the frame variants (mirrored, cropped
+    frames: the hard edits a report made by hashbank stores) with it."""
     frames = _frames(300)
-    case_id, pin, sha = _report_in_parts(live_server, frames[:150])
-    whole = hashes.format_vpdq(frames[:150])
+    case_id, pin, sha = _report_in_parts(live_server, frames[:200])
+    variant = {"type": "pdq", "value": secrets.token_hex(32), "quality": 90, "seconds": 180.0}
+    with live_server.client() as c:
+        assert _add(c, (case_id, pin), [variant]).status_code == 200
+    whole = hashes.format_vpdq(frames[:200])
+
+    def variant_matches() -> bool:
+        with live_server.client(api_key) as c:
+            r = c.post("/v1/check", json={"hashes": [{"type": "pdq", "value": variant["value"]}]})
+        return bool(r.json()["match"])
+
     eventually(lambda: _videos(_check(live_server, api_key, whole)))
+    assert variant_matches()
     with live_server.client() as c:
         assert c.delete(f"/v1/cases/{case_id}", headers={"X-Case-Pin": pin}).status_code == 200
-        r = _add(c, (case_id, pin), [_part(_texts(frames[150:]), sha)])
+        r = _add(c, (case_id, pin), [_part(_texts(frames[200:]), sha)])
         _problem(r, 409, "withdrawn")
     assert not _check(live_server, api_key, whole)["match"]
+    assert not variant_matches()
 
 
 def test_the_joined_video_is_held_to_the_frame_limit(
@@ -372,3 +385,32 @@ def test_an_append_is_a_remove_and_an_add_of_the_same_signal_and_replicas_follow
             assert sorted(h.position for h in hits) == [0, 299]
     finally:
         db.dispose()
+
+
+def test_pytx_matches_the_whole_video_against_the_joined_value(
+    live_server: Server, api_key: str
+) -> None:
+    """What a pytx client (python-threatexchange's vPDQ signal, Meta's matcher) does with
+    the feed's value: the whole video matches the joined value, and no single part."""
+    vpdq = pytest.importorskip("threatexchange.extensions.vpdq.vpdq")
+    frames = _frames(320)
+    _, _, _ = _report_in_parts(live_server, frames)
+    whole = hashes.format_vpdq(frames)
+    assert whole in _feed_videos(live_server, api_key).values()
+    assert vpdq.VPDQSignal.compare_hash(whole, whole).match
+    for part in _parts(frames):
+        assert not vpdq.VPDQSignal.compare_hash(whole, json.dumps(part)).match
+
+
+def test_a_check_joins_the_parts_of_one_request(live_server: Server, api_key: str) -> None:
+    frames = _frames(300)
+    case_id, _, _ = _report_in_parts(live_server, frames)
+    assert case_id
+    video = secrets.token_hex(32)  # a check names no stored hash: any key joins its parts
+    items = [_part(p, video) for p in _parts(frames, 100)]
+    with live_server.client(api_key) as c:
+        [m] = eventually(lambda: _videos(c.post("/v1/check", json={"hashes": items}).json()))
+        assert (m["query_percent"], m["stored_percent"]) == (100.0, 100.0)
+        r = c.post("/v1/check", json={"hashes": [{"type": "md5", "value": "ab" * 16,
+                                                  "part_of": video}]})  # fmt: skip
+        _problem(r, 422, "part_of")
