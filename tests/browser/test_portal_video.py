@@ -627,8 +627,10 @@ def test_a_long_video_is_sent_in_requests_under_16_kb(
     live_server: Server, page: Page, api_key: str, tmp_path: Path
 ) -> None:
     """A video of 200 sampled frames: its vPDQ does not fit one request, so the page
-    sends it in parts (in time order), the first request creates the case and the others
-    add to it; every request stays under 16 KB and the case holds every frame."""
+    sends it in parts (in time order, each naming the video's SHA-256), the first request
+    creates the case and the others add to it; every request stays under 16 KB, and the
+    server joins the parts into one stored video holding every frame, which the whole
+    file, checked by a platform, matches."""
     photos = [_photo(name).resize((320, 240)) for name in PHOTOS]
     data = clip(photos, seconds_per_shot=50.0, size=(160, 96), fps=5)
     path = write(tmp_path, "long.mp4", data)
@@ -641,19 +643,70 @@ def test_a_long_video_is_sent_in_requests_under_16_kb(
     posts = _sent(requests, live_server)
     assert posts[0][0].endswith("/v1/cases") and len(posts) >= 2
     assert all(url.endswith(f"/v1/cases/{case_id}/hashes") for url, _ in posts[1:])
-    parts = [h["value"] for _, body in posts for h in body["hashes"] if h["type"] == "vpdq"]
+    vpdq = [h for _, body in posts for h in body["hashes"] if h["type"] == "vpdq"]
+    parts = [h["value"] for h in vpdq]
     assert len(parts) >= 2 and [f for p in parts for f in p] == js["frames"]
-    sent = sum(len(body["hashes"]) for _, body in posts)
-    assert case_status(live_server, case_id, pin)["hashes"] == sent
-    # the first part, checked as a clip of its own, finds the case's video
-    with live_server.client(api_key) as c:
+    assert {h["part_of"] for h in vpdq} == {js["sha256"]}
+    _assert_one_stored_video(live_server, api_key, case_id, pin, posts, js, data)
+
+
+def _assert_one_stored_video(
+    server: Server,
+    api_key: str,
+    case_id: str,
+    pin: str,
+    posts: list[tuple[str, dict[str, Any]]],
+    js: dict[str, Any],
+    data: bytes,
+) -> None:
+    """The case holds the parts as ONE video with every frame the page made: counted
+    once, handed out by the feed as Meta's serialisation of the whole frame list, matched
+    whole by the page's frames (100 % both ways) and by the file hashed by the server."""
+    sent = [h for _, body in posts for h in body["hashes"]]
+    n_parts = sum(h["type"] == "vpdq" for h in sent)
+    assert case_status(server, case_id, pin)["hashes"] == len(sent) - (n_parts - 1)
+    whole = hashes.format_vpdq(_frames(js["frames"]))
+    videos = [i["value"] for i in server.feed(api_key) if i["type"] == "vpdq" and i["op"] == "add"]
+    assert whole in videos
+    with server.client(api_key) as c:
         body = eventually(
             lambda: (
                 (
-                    b := c.post("/v1/check", json={"hashes": [{"type": "vpdq", "value": parts[0]}]})
+                    b := c.post("/v1/check", json={"hashes": [{"type": "vpdq", "value": whole}]})
                 ).json()["match"]
                 and b.json()
             ),
             timeout=5.0,
         )
-    assert body["matches"][0]["signal_type"] == "vpdq"
+        [m] = [m for m in body["matches"] if m["signal_type"] == "vpdq"]
+        assert (m["query_percent"], m["stored_percent"]) == (100.0, 100.0)
+        # the whole file, hashed by the server: vPDQ's 80 % of its frames (within a few
+        # bits of the page's) in the one stored video
+        r = c.post("/v1/check", files={"video": ("up.mp4", data, "video/mp4")})
+        assert r.status_code == 200, r.text
+        [m] = [m for m in r.json()["matches"] if m["signal_type"] == "vpdq"]
+        assert m["query_percent"] >= 80.0 and m["stored_percent"] >= 80.0, m
+
+
+def test_a_short_clip_cut_in_parts_by_the_test_hook_is_one_stored_video(
+    live_server: Server, page: Page, api_key: str, tmp_path: Path
+) -> None:
+    """The same flow on a 12 s clip, parts cut at 400 bytes (a test hook lowers the
+    page's 12 KB): three parts or more, one stored video with all 12 frames."""
+    # other photos than the other tests' clips: their cases' videos would match it too
+    others = ("motorcycle_left.png", "hubble_deep_field.jpg", "coins.png", "camera.png")
+    data = clip([_photo(name) for name in others], seconds_per_shot=3.0)
+    path = write(tmp_path, "short.mp4", data)
+    page.add_init_script("globalThis.hashbankTestHooks = { vpdqPartBytes: 400 };")
+    requests: list[Request] = []
+    page.on("request", lambda r: requests.append(r))
+    open_page(page, live_server)
+    js = pick_video(page, path)
+    assert js["state"] == "ready" and len(js["frames"]) == 12, js["text"]
+    case_id, pin = report(page)
+    posts = _sent(requests, live_server)
+    vpdq = [h for _, body in posts for h in body["hashes"] if h["type"] == "vpdq"]
+    assert len(vpdq) >= 3 and all(len(json.dumps(h["value"])) <= 400 for h in vpdq)
+    assert [f for h in vpdq for f in h["value"]] == js["frames"]
+    assert {h["part_of"] for h in vpdq} == {js["sha256"]}
+    _assert_one_stored_video(live_server, api_key, case_id, pin, posts, js, data)
