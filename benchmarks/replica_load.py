@@ -410,6 +410,66 @@ def direct_table(r: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def gil_pauses(n: int, rounds: int = 3) -> list[str]:
+    """``--gil N``: how long a snapshot write keeps the other threads of its process from
+    running (what a check waits for). A replica of N random hashes built in memory; its
+    snapshot written ``rounds`` times with numpy's own ``write_array`` (before: copies of
+    16 MB under the GIL) and with :func:`app.index.snapshots._write_npy`, alternated,
+    while a thread asks to wake every 1 ms: its lateness (max, p99) during each write."""
+    import app.index.snapshots as snapshots
+
+    def numpy_writer(out: Any, data: np.ndarray) -> None:
+        np.lib.format.write_array(out, np.ascontiguousarray(data), allow_pickle=False)
+
+    tmp = Path(tempfile.mkdtemp(prefix="hb-gil-"))
+    db = Database(f"sqlite:///{tmp}/bank.db")
+    db.upgrade()
+    replica = IndexReplica(db)
+    rng = np.random.default_rng(4)
+    ids = np.arange(1, n + 1, dtype=np.int64)
+    replica.perceptual["pdq"].add(ids, rng.integers(0, 256, (n, 32), dtype=np.uint8))
+    replica.signals.put(ids, ["pdq"] * n, [1] * n, [None] * n, ["bank"] * n)
+    replica.loaded = True
+    store = snapshots.SnapshotStore(tmp / "snapshots", db.url)
+    ours = snapshots._write_npy
+    rows = []
+    for r in range(1, rounds + 1):
+        for name, writer in (("numpy write_array (before)", numpy_writer), ("slices (now)", ours)):
+            snapshots._write_npy = writer  # type: ignore[assignment]
+            late: list[float] = []
+            stop = threading.Event()
+
+            def tick() -> None:
+                while not stop.is_set():
+                    asked = time.perf_counter()
+                    time.sleep(0.001)
+                    late.append(time.perf_counter() - asked - 0.001)
+
+            ticker = threading.Thread(target=tick)
+            ticker.start()
+            info = store.write(replica)
+            stop.set()
+            ticker.join()
+            assert info is not None
+            rows.append(
+                f"| {n:,} | {r} | {name} | {info.seconds:.2f} | "
+                f"{np.percentile(late, 99) * 1e3:.1f} | {max(late) * 1e3:.1f} |"
+            )
+    snapshots._write_npy = ours
+    shutil.rmtree(tmp)
+    return [
+        "",
+        f"A snapshot write's hold on its own process (`--gil {n}`, load average "
+        f"{os.getloadavg()[0]:.0f}): a thread",
+        "asking to wake every 1 ms during the write; its lateness is what a check of the",
+        "same process waits. Alternated, same replica, same run:",
+        "",
+        "| hashes | round | array writer | write s | p99 late ms | max late ms |",
+        "|---:|---:|---|---:|---:|---:|",
+        *rows,
+    ]
+
+
 def checks_table(n: int, checks: dict[str, Any]) -> list[str]:
     """Rows of the alone / during-refresh table, one per round and their medians."""
     rows = []
@@ -474,12 +534,16 @@ def main(argv: list[str] | None = None) -> int:
         "--checks-only", type=int, help="N hashes: only the checks during background writes"
     )
     parser.add_argument("--rounds", type=int, default=3, help="alternated wrk windows of each")
+    parser.add_argument("--gil", type=int, help="N hashes: only a write's GIL pauses")
     parser.add_argument("--hashbank", help="with --checks-only: another checkout's executable")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--child-snapshots", default="", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
         child(args.child, args.child_snapshots)
+        return 0
+    if args.gil:
+        print("\n".join(gil_pauses(args.gil, args.rounds)))
         return 0
     if args.checks_only:
         print("\n".join(CHECKS_HEAD + checks_only(args.checks_only, args.rounds, args.hashbank)))
