@@ -66,6 +66,7 @@ _CATEGORY_OF = {
 }
 BATCH = 50_000  # rows a transaction of the writing pass (HASHBANK_IMPORT_BATCH)
 KEEP_PARSED = 2_000_000  # hashes the checking pass keeps for the writing pass (~200 B each)
+_PROGRESS_EVERY = 5_000  # hashes between two progress reports
 _MAX_REASONS = 50  # distinct skip reasons kept apart; more are counted together
 
 
@@ -514,7 +515,7 @@ def import_file(
             kept.append(entry)
             if len(kept) > keep_parsed:
                 kept = None
-        if state.hashes % 5000 == 0:
+        if state.hashes % _PROGRESS_EVERY == 0:
             on_progress(state)
     found = state.hashes
     state.phase, state.bytes_read, state.hashes = "importing", 0, 0
@@ -524,7 +525,7 @@ def import_file(
     last = 0
     try:
         for n, entry in enumerate(kept if kept is not None else entries(Tally()), 1):
-            if kept is not None and not n % 5000:  # the bar by hashes, as in the file
+            if kept is not None and not n % _PROGRESS_EVERY:  # the bar by hashes
                 state.bytes_read = state.total_bytes * n // max(found, 1)
             if entry.line < from_line:
                 continue
