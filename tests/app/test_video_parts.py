@@ -414,3 +414,38 @@ def test_a_check_joins_the_parts_of_one_request(live_server: Server, api_key: st
         r = c.post("/v1/check", json={"hashes": [{"type": "md5", "value": "ab" * 16,
                                                   "part_of": video}]})  # fmt: skip
         _problem(r, 422, "part_of")
+
+
+def test_the_parts_of_a_named_video_spend_no_anonymous_report(server_factory: Any) -> None:
+    """A victim's hour-long video is ~25 parts: each spending one of the address's
+    anonymous reports (20 an hour), the page got 429 half-way through. A part of a
+    video the case names is bounded by the frame limit of the joined video, so it spends
+    nothing; anything else still does."""
+    server: Server = server_factory(extra_env={"HASHBANK_ANONYMOUS_CASES_PER_HOUR": "2"})
+    frames = _frames(900)  # six parts
+    first, *rest = _parts(frames)
+    sha = secrets.token_hex(32)
+    with server.client() as c:
+        r = _new(
+            c,
+            [
+                {"type": "video_sha256", "value": sha},
+                _part(first, sha),
+            ],
+        )  # spends the first report
+        assert r.status_code == 201, r.text
+        case = (r.json()["case_id"], r.json()["pin"])
+        for part in rest:
+            r = _add(c, case, [_part(part, sha)])
+            assert r.status_code == 200, r.text
+        image = {"type": "md5", "value": secrets.token_hex(16)}
+        assert _add(c, case, [image]).status_code == 200  # the second report
+        r = _add(c, case, [{"type": "md5", "value": secrets.token_hex(16)}])
+        assert r.status_code == 429, r.text
+        assert r.headers["content-type"].startswith("application/problem+json")
+        # a part mixed with another hash is not a part alone: it spends a report too
+        mixed = [_part(_texts(_frames(2, start=900)), sha), {"type": "md5", "value": "ab" * 16}]
+        assert _add(c, case, mixed).status_code == 429
+        # a part of a video this case does not name is refused, and spends nothing
+        assert _add(c, case, [_part(rest[0], secrets.token_hex(32))]).status_code == 422
+        assert c.get(f"/v1/cases/{case[0]}", headers={"X-Case-Pin": case[1]}).json()["hashes"] == 3
