@@ -25,7 +25,7 @@ def pdq_with_quality(pixels: np.ndarray) -> tuple[str, int]:
     """
     if pixels.shape[0] < kernels.MIN_HASHABLE_DIM or pixels.shape[1] < kernels.MIN_HASHABLE_DIM:
         return "0" * 64, 0
-    block = kernels.downsample(kernels.luma(pixels))
+    block = kernels.downsample(kernels.luma_contiguous(np.ascontiguousarray(pixels)))
     coefficients = kernels.dct64to16(block, kernels.DCT_MATRIX).ravel()
     return _threshold(coefficients), int(kernels.quality(block))
 

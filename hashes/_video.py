@@ -13,12 +13,17 @@ filter, up to 1080p (the hashes are Meta's bit for bit; larger frames are reduce
 :data:`HASH_MAX_PIXELS`). The conformance test holds them within 10 bits for frames of
 quality 80 or more (tests/hashes/test_vpdq_conformance.py).
 
-**Skipped work.** Frames that are not sampled are decoded only when later frames need
-them: an H.264 packet whose slices are all non-reference (``nal_ref_idc == 0``, a
-B-frame nobody predicts from) and whose time is not near a sample is not decoded at
-all; it still counts in the numbering (by its timestamp), so the numbers stay Meta's.
-When timestamps and the decoder's count ever disagree (variable frame rate), skipping
-stops for the rest of the video.
+**Skipped work.** Frames that are not sampled are decoded only when later samples need
+them. H.264 in MP4/Matroska is read a group of pictures ahead (up to the next IDR frame,
+after which no frame refers back): when the packets' times fall on whole, consecutive
+frame numbers, the number of each packet is known before it is decoded, so a
+non-reference packet (every slice ``nal_ref_idc == 0``) that is not a sample is not
+decoded, and neither is anything after the group's last sample in decode order (a group
+without a sample is not decoded at all). Elsewhere only non-reference packets away from
+a sample are skipped. Skipped packets still count in the numbering (by their time), so
+the samples, their times and hashes stay Meta's bit for bit. When timestamps and the
+decoder's count ever disagree (variable frame rate), skipping stops for the rest of the
+video.
 
 **Refused input.** The container is recognised from its first bytes and opened with
 that demuxer alone (MP4/MOV, Matroska/WebM, AVI, FLV, MPEG-TS, MPEG-PS, Ogg): FFmpeg's
@@ -31,6 +36,7 @@ from __future__ import annotations
 import bisect
 import hashlib
 import io
+import itertools
 import math
 import os
 from collections.abc import Callable, Iterator
@@ -219,22 +225,25 @@ def _read_source(
     return _BufferReader(buf), md5, sha, buf, bytes(buf[:400])
 
 
-def _nal_disposable(data: memoryview, length_size: int) -> bool:
-    """True when every slice of an AVCC H.264 packet is a non-reference picture."""
-    pos, n, slices = 0, len(data), 0
+def _nal_kinds(data: memoryview, length_size: int) -> tuple[bool, bool]:
+    """(every slice is a non-reference picture, a slice is an IDR) for an AVCC H.264 packet.
+
+    Unparsable data answers (False, False): the packet is decoded, and no boundary is
+    assumed."""
+    pos, n, slices, idr = 0, len(data), 0, False
     while pos + length_size <= n:
         size = int.from_bytes(data[pos : pos + length_size], "big")
         pos += length_size
         if size <= 0 or pos + size > n:
-            return False
+            return False, False
         header = data[pos]
         kind = header & 0x1F
-        if kind in (1, 5):
-            if kind == 5 or header & 0x60:
-                return False
-            slices += 1
+        if kind == 5:
+            idr = True
+        elif kind == 1:
+            slices += 1 if not header & 0x60 else 1 << 20
         pos += size
-    return slices > 0
+    return (slices > 0 and slices < 1 << 20 and not idr), idr
 
 
 @dataclass
@@ -260,6 +269,13 @@ class _Sampler:
         off = est % self.mod
         return 1.5 < off < self.mod - 1.5
 
+    def steady(self, pts: list[int]) -> bool:
+        """The times of a run of packets fall on whole, consecutive frame numbers."""
+        est = sorted(self.estimate(p) for p in pts)
+        return all(abs(e - round(e)) < 0.25 for e in est) and all(
+            round(b - a) == 1 for a, b in itertools.pairwise(est)
+        )
+
     def number(self, pts: int | None) -> int:
         """Meta's number of the next output frame (its presentation position)."""
         n = self.output
@@ -278,6 +294,10 @@ def _target_size(width: int, height: int) -> tuple[int, int]:
     return max(1, width // k), max(1, height // k)
 
 
+_LOOKAHEAD = 1200
+"""Most packets read ahead to find the next IDR frame (40 s at 30 frames a second)."""
+
+
 def _decoded_frames(
     container: Any, stream: Any, sampler: _Sampler, limits: VideoLimits
 ) -> Iterator[tuple[int, Any]]:
@@ -286,23 +306,87 @@ def _decoded_frames(
     extradata = ctx.extradata or b""
     avcc = ctx.name == "h264" and len(extradata) > 4 and extradata[0] == 1
     nal_len = (extradata[4] & 3) + 1 if avcc else 4
-    decoded = 0
+    counter = [0]
+    if not avcc:
+        for packet in container.demux(stream):
+            yield from _decode(ctx, packet, sampler, limits, counter, False)
+        return
+    # H.264 in MP4/MKV: read a closed group of pictures (up to the next IDR frame) ahead;
+    # what is decoded after its last possible sample feeds no sample: it is not decoded
+    run: list[tuple[Any, bool]] = []
     for packet in container.demux(stream):
-        if (
-            packet.size
-            and packet.pts is not None
-            and sampler.may_skip(packet.pts)
-            and (packet.is_disposable or (avcc and _nal_disposable(memoryview(packet), nal_len)))
-        ):
+        disposable, idr = _nal_kinds(memoryview(packet), nal_len) if packet.size else (False, False)
+        if packet.size == 0 or (idr and run) or len(run) >= _LOOKAHEAD:
+            closed = packet.size == 0 or idr
+            yield from _decode_run(ctx, run, closed, sampler, limits, counter)
+            run = []
+        if packet.size == 0:  # the last, empty packet flushes the decoder
+            yield from _decode(ctx, packet, sampler, limits, counter, False)
+        else:
+            run.append((packet, disposable))
+    yield from _decode_run(ctx, run, True, sampler, limits, counter)
+
+
+def _decode_run(
+    ctx: Any,
+    run: list[tuple[Any, bool]],
+    closed: bool,
+    sampler: _Sampler,
+    limits: VideoLimits,
+    counter: list[int],
+) -> Iterator[tuple[int, Any]]:
+    """Decode a run of packets (decode order) that starts at an IDR frame.
+
+    When the packets' times fall on whole, consecutive frame numbers, the number of each
+    is known before decoding: a non-reference packet that is not a sample is skipped,
+    and when the run ends at the next IDR frame or at the end (``closed``: nothing after
+    it refers back), so is everything decoded after its last sample. Otherwise only
+    non-reference packets away from a sample are skipped (:meth:`_Sampler.may_skip`).
+    Skipped packets are numbered by their time (``sampler.skipped``).
+    """
+    if not (sampler.skipping and sampler.start is not None and run):
+        for packet, disposable in run:
+            yield from _decode(ctx, packet, sampler, limits, counter, disposable)
+        return
+    pts = [p.pts for p, _ in run]
+    if any(t is None for t in pts) or not sampler.steady(pts):
+        sampler.skipping = False  # irregular times: decode everything from here on
+        for packet, _ in run:
+            yield from _decode(ctx, packet, sampler, limits, counter, False)
+        return
+    sample = [round(sampler.estimate(t)) % sampler.mod == 0 for t in pts]
+    last = max((i for i, s in enumerate(sample) if s), default=-1) if closed else len(run)
+    for i, (packet, disposable) in enumerate(run):
+        if (i > last or disposable or packet.is_disposable) and not sample[i]:
             bisect.insort(sampler.skipped, packet.pts)
             continue
-        for frame in ctx.decode(packet):  # the last, empty packet flushes the decoder
-            decoded += 1
-            if decoded > limits.max_decoded:
-                raise VideoTooLarge(f"the video has more than {limits.max_decoded} frames")
-            n = sampler.number(frame.pts)
-            if n % sampler.mod == 0:
-                yield n, frame
+        yield from _decode(ctx, packet, sampler, limits, counter, False)
+
+
+def _decode(
+    ctx: Any,
+    packet: Any,
+    sampler: _Sampler,
+    limits: VideoLimits,
+    counter: list[int],
+    disposable: bool,
+) -> Iterator[tuple[int, Any]]:
+    """Decode one packet, unless it is ``disposable`` (non-reference) and not near a sample."""
+    if (
+        packet.size
+        and packet.pts is not None
+        and (disposable or packet.is_disposable)
+        and sampler.may_skip(packet.pts)
+    ):
+        bisect.insort(sampler.skipped, packet.pts)
+        return
+    for frame in ctx.decode(packet):
+        counter[0] += 1
+        if counter[0] > limits.max_decoded:
+            raise VideoTooLarge(f"the video has more than {limits.max_decoded} frames")
+        n = sampler.number(frame.pts)
+        if n % sampler.mod == 0:
+            yield n, frame
 
 
 def _open(file: Any, head: bytes) -> Any:
@@ -321,9 +405,15 @@ def _open(file: Any, head: bytes) -> Any:
         raise CorruptVideo(f"the video cannot be opened ({exc.__class__.__name__})") from exc
 
 
-def _frame_hash(frame: Any, width: int, height: int) -> tuple[str, int, np.ndarray]:
+def _rgb(frame: Any, width: int, height: int) -> np.ndarray:
+    """The frame as ``(height, width, 3)`` RGB, with Meta's filter (area)."""
     rgb = frame.reformat(width=width, height=height, format="rgb24", interpolation="AREA")
-    pixels = rgb.to_ndarray()
+    pixels: np.ndarray = rgb.to_ndarray()
+    return pixels
+
+
+def _frame_hash(frame: Any, width: int, height: int) -> tuple[str, int, np.ndarray]:
+    pixels = _rgb(frame, width, height)
     pdq, quality = pdq_with_quality(pixels)
     return pdq, quality, pixels
 

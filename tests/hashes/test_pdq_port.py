@@ -136,3 +136,14 @@ def test_warm_up_compiles_every_kernel_a_check_or_report_uses() -> None:
         [sys.executable, "-c", WARM_UP_PROBE], capture_output=True, text=True, check=True
     )
     assert out.stdout.strip() == "same", out.stdout
+
+
+@pytest.mark.parametrize("shape", [(5, 5), (17, 900), (720, 1280)])
+def test_contiguous_luma_is_luma(shape: tuple[int, int]) -> None:
+    """The flat-loop luma pdq_with_quality uses equals the reference-order one, bit for bit
+    (readonly or not)."""
+    rng = np.random.default_rng(shape[0])
+    pixels = rng.integers(0, 256, (*shape, 3), dtype=np.uint8)
+    assert np.array_equal(kernels.luma_contiguous(pixels), kernels.luma(pixels))
+    pixels.flags.writeable = False
+    assert np.array_equal(kernels.luma_contiguous(pixels), kernels.luma(pixels[:, ::1]))
