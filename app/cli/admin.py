@@ -9,8 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from app.cli.common import emit, fail, services
-from app.errors import HashbankError
+from app.cli.common import emit, opened, services
 from app.services.clients import SCOPES, parse_scopes
 
 db = typer.Typer(help="Database schema.", no_args_is_help=True)
@@ -50,8 +49,7 @@ def clients_create(
     ] = False,
 ) -> None:
     """Create an API client and print its key (shown once, stored only as a SHA-256)."""
-    svc = services()
-    try:
+    with opened() as svc:
         new = svc.clients.create(
             name,
             parse_scopes(scopes),
@@ -59,10 +57,6 @@ def clients_create(
             rate_limit=rate_limit,
             exact_distances=exact_distances,
         )
-    except HashbankError as exc:
-        fail(exc)
-    finally:
-        svc.close()
     if as_json:
         emit(
             {
@@ -82,11 +76,8 @@ def clients_create(
 @clients.command("list")
 def clients_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """List API clients (never their keys)."""
-    svc = services()
-    try:
+    with opened() as svc:
         rows = svc.clients.list()
-    finally:
-        svc.close()
     if as_json:
         for c in rows:
             emit(
@@ -127,26 +118,16 @@ def clients_distances(
     ],
 ) -> None:
     """Give a client exact distances in its check answers, or take them away."""
-    svc = services()
-    try:
+    with opened() as svc:
         svc.clients.set_exact_distances(name, exact, actor=ACTOR)
-    except HashbankError as exc:
-        fail(exc)
-    finally:
-        svc.close()
     typer.echo(f"client {name!r} now gets {'exact distances' if exact else 'bands'}")
 
 
 @clients.command("revoke")
 def clients_revoke(name: Annotated[str, typer.Argument(help="The client's name.")]) -> None:
     """Revoke a client's key: it gets 401 from then on."""
-    svc = services()
-    try:
+    with opened() as svc:
         svc.clients.revoke(name, actor=ACTOR)
-    except HashbankError as exc:
-        fail(exc)
-    finally:
-        svc.close()
     typer.echo(f"client {name!r} revoked")
 
 
@@ -165,13 +146,8 @@ def users_create(
         password = sys.stdin.readline().rstrip("\r\n")
     else:
         password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
-    svc = services()
-    try:
+    with opened() as svc:
         user = svc.users.create(username, password, role, actor=ACTOR)
-    except HashbankError as exc:
-        fail(exc)
-    finally:
-        svc.close()
     if as_json:
         emit({"username": user.username, "role": user.role})
     else:
@@ -181,11 +157,8 @@ def users_create(
 @users.command("list")
 def users_list() -> None:
     """List dashboard users."""
-    svc = services()
-    try:
+    with opened() as svc:
         rows = svc.users.list()
-    finally:
-        svc.close()
     table = Table("username", "role", "state", "last login")
     for u in rows:
         table.add_row(

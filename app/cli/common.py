@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, NoReturn
 
 import typer
@@ -13,7 +15,7 @@ from app.config import Settings
 from app.errors import HashbankError
 from app.services.container import Services
 
-__all__ = ["emit", "fail", "services"]
+__all__ = ["emit", "fail", "opened", "services"]
 
 
 def services() -> Services:
@@ -25,6 +27,19 @@ def services() -> Services:
         return Services.build(Settings())
     except hashes.SignalSpecError as exc:
         fail(f"signal types: {exc}", 2)
+
+
+@contextmanager
+def opened() -> Iterator[Services]:
+    """Services for one command's work, closed afterwards; a `HashbankError` raised
+    inside stops the command with its message (exit code 1), never a traceback."""
+    svc = services()
+    try:
+        yield svc
+    except HashbankError as exc:
+        fail(exc)
+    finally:
+        svc.close()
 
 
 def emit(obj: dict[str, Any]) -> None:

@@ -7,8 +7,7 @@ from typing import Annotated
 
 import typer
 
-from app.cli.common import emit, fail, services
-from app.errors import HashbankError
+from app.cli.common import emit, opened
 from app.services.backup import BackupService
 
 
@@ -21,11 +20,8 @@ def backup(
     One consistent snapshot, taken while the service keeps running. The file holds hash
     values (sensitive): store it like the database itself.
     """
-    svc = services()
-    try:
+    with opened() as svc:
         summary = BackupService(svc.db).backup(file)
-    finally:
-        svc.close()
     if as_json:
         emit({"file": str(file), "revision": summary.revision, "rows": summary.rows})
     else:
@@ -41,17 +37,12 @@ def restore(
 ) -> None:
     """Load FILE into the database at HASHBANK_DATABASE_URL, which must be new (no cases,
     hashes, clients or users). All or nothing: a damaged file restores nothing."""
-    svc = services()
-    try:
+    with opened() as svc:
         summary = BackupService(svc.db).restore(file)
         # snapshots of the database this replaced would answer for another bank (the
         # loader also refuses them: its change-log anchor differs or is ahead)
         if svc.replica.snapshots is not None:
             svc.replica.snapshots.invalidate()
-    except HashbankError as exc:
-        fail(exc)
-    finally:
-        svc.close()
     if as_json:
         emit({"file": str(file), "revision": summary.revision, "rows": summary.rows})
     else:
@@ -64,11 +55,8 @@ def purge(
     """Apply the retention policy now (every server also does, each
     HASHBANK_PURGE_INTERVAL_SECONDS): delete matches and audit events past their retention
     and erase the hashes of cases withdrawn or rejected long enough ago. Audited."""
-    svc = services()
-    try:
+    with opened() as svc:
         result = svc.retention.purge(actor="cli")
-    finally:
-        svc.close()
     summary = {
         "matches": result.matches,
         "audit_events": result.audit_events,
@@ -103,11 +91,8 @@ def rereview_list(
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
 ) -> None:
     """Active cases due for re-review, the longest unreviewed first."""
-    svc = services()
-    try:
+    with opened() as svc:
         due = svc.retention.due(limit=limit)
-    finally:
-        svc.close()
     for case in due:
         reviewed = case.last_reviewed_at.isoformat() if case.last_reviewed_at else None
         detected = case.last_detected.isoformat() if case.last_detected else None
@@ -132,13 +117,8 @@ def rereview_list(
 
 
 def _decide(case_id: str, *, keep: bool, reason: str | None, actor: str) -> None:
-    svc = services()
-    try:
+    with opened() as svc:
         view = svc.cases.rereview(case_id, keep=keep, actor=actor, reason=reason)
-    except HashbankError as exc:
-        fail(exc)
-    finally:
-        svc.close()
     typer.echo(f"{view.case_id}: {view.status}")
 
 

@@ -8,8 +8,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from app.cli.common import emit, fail, services
-from app.errors import HashbankError
+from app.cli.common import emit, opened
 from app.services.webhooks import EVENT_TYPES
 
 webhooks = typer.Typer(
@@ -34,13 +33,8 @@ def add(
     ] = False,
 ) -> None:
     """Give a platform a webhook endpoint and print its signing secret (shown once)."""
-    svc = services()
-    try:
+    with opened() as svc:
         new = svc.webhooks.add(client, url, events, actor=ACTOR)
-    except HashbankError as exc:
-        fail(exc)
-    finally:
-        svc.close()
     if as_json:
         emit({"id": new.endpoint.id, "secret": new.secret, "events": new.endpoint.events})
         return
@@ -56,13 +50,8 @@ def list_(
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
 ) -> None:
     """List webhook endpoints (never their secrets)."""
-    svc = services()
-    try:
+    with opened() as svc:
         rows = svc.webhooks.list(client)
-    except HashbankError as exc:
-        fail(exc)
-    finally:
-        svc.close()
     if as_json:
         for r in rows:
             emit({k: v for k, v in vars(r).items() if k != "endpoint_id"})  # the one asked for
@@ -83,13 +72,8 @@ def list_(
 @webhooks.command("remove")
 def remove(endpoint: Annotated[int, typer.Argument(help="The endpoint's id.")]) -> None:
     """Remove an endpoint and its delivery history."""
-    svc = services()
-    try:
+    with opened() as svc:
         svc.webhooks.remove(endpoint, actor=ACTOR)
-    except HashbankError as exc:
-        fail(exc)
-    finally:
-        svc.close()
     typer.echo(f"webhook {endpoint} removed")
 
 
@@ -99,13 +83,8 @@ def rotate(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """A new signing secret; the current one keeps signing beside it for 24 hours."""
-    svc = services()
-    try:
+    with opened() as svc:
         secret = svc.webhooks.rotate(endpoint, actor=ACTOR)
-    except HashbankError as exc:
-        fail(exc)
-    finally:
-        svc.close()
     if as_json:
         emit({"id": endpoint, "secret": secret})
         return
@@ -119,13 +98,8 @@ def deliveries(
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
 ) -> None:
     """An endpoint's latest deliveries: status, attempts, latency, last error."""
-    svc = services()
-    try:
+    with opened() as svc:
         rows = svc.webhooks.deliveries(endpoint, limit)
-    except HashbankError as exc:
-        fail(exc)
-    finally:
-        svc.close()
     if as_json:
         for r in rows:
             emit(vars(r))
@@ -150,11 +124,6 @@ def redeliver(
     delivery: Annotated[int, typer.Argument(help="The delivery's id (see `deliveries`).")],
 ) -> None:
     """Send a delivery's changes, and every later one, again, in order."""
-    svc = services()
-    try:
+    with opened() as svc:
         svc.webhooks.redeliver(endpoint, delivery, actor=ACTOR)
-    except HashbankError as exc:
-        fail(exc)
-    finally:
-        svc.close()
     typer.echo(f"webhook {endpoint}: delivery {delivery} and everything after it queued again")
