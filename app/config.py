@@ -124,6 +124,15 @@ class Settings(BaseSettings):
         le=100,
         description="Reports of PDQ hashes below this quality (0-100) are refused with 422.",
     )
+    import_batch: int = Field(
+        50_000,
+        ge=1,
+        le=1_000_000,
+        description="Hashes `hashbank import` writes a transaction (its resume points); "
+        "reports and other writers wait for one transaction at a time (~1 s at 50,000). "
+        "Larger is faster on SQLite: each transaction rewrites every page of the hash "
+        "index it touches.",
+    )
     quarantine_matches: int = Field(
         1000,
         ge=0,
@@ -202,6 +211,15 @@ class Settings(BaseSettings):
         0.5,
         gt=0,
         description="Seconds between change-log polls that keep the in-memory index current.",
+    )
+    worker_healthcheck_seconds: int = Field(
+        60,
+        ge=1,
+        description="How long `hashbank serve --workers N` waits for a worker to answer its "
+        "health check (a new one while it starts, a running one every half second) before it "
+        "replaces it. A worker answers only once its interpreter has imported the service, "
+        "which takes seconds on a loaded machine: uvicorn's own default of 5 s restarted "
+        "every worker forever there.",
     )
     # -- index snapshots (docs/deploy.md) -----------------------------------------------------
     snapshot_dir: str = Field(

@@ -33,10 +33,14 @@ import argparse
 import gc
 import json
 import os
+import shutil
+import sqlite3
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +50,7 @@ from sqlalchemy import insert, text
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from app.index.replica import IndexReplica
-from app.storage.db import Database
+from app.storage.db import Database, sqlite_file
 from app.storage.models import Signal
 
 
@@ -113,37 +117,74 @@ def search_speed(a: IndexReplica, b: IndexReplica) -> tuple[float, float]:
     return best[0], best[1]
 
 
-def checks_during_write(url: str, workdir: Path, snapshot_dir: Path) -> dict[str, float]:
-    """p99 of single checks (wrk, 10 s) without and during `hashbank index snapshot`."""
-    from benchmarks.load import CHECK_LUA, HASHBANK, Servers, lua, wrk
+def checks_during_refresh(
+    url: str, workdir: Path, snapshot_dir: Path, rounds: int = 3, seconds: int = 10
+) -> dict[str, Any]:
+    """p99 of single checks (wrk, 8 connections) alone and while the serving process's
+    own :class:`Refresher` writes snapshots, ``rounds`` alternated windows of each.
+
+    The server runs with HASHBANK_SNAPSHOT_DELTA_CHANGES=1 and a refresher period of
+    0.5 s; during a "write" window this process adds one bank hash every 0.3 s (in
+    process: no CLI start-up on the shared cores), so the refresher writes a snapshot of
+    the whole bank and switches to it, again and again; an "alone" window has no change,
+    so no write. The writes of each window are counted from the server's log."""
+    from app.services.banks import BankEntries
+    from app.services.inputs import HashInput
+    from benchmarks.load import CHECK_LUA, Servers, lua, wrk
 
     servers = Servers(url, 1, 1, workdir)
-    servers.env["HASHBANK_SNAPSHOT_DIR"] = str(snapshot_dir)
+    servers.env.update(
+        HASHBANK_SNAPSHOT_DIR=str(snapshot_dir),
+        HASHBANK_SNAPSHOT_DELTA_CHANGES="1",
+        HASHBANK_SNAPSHOT_MAX_AGE_SECONDS="2",  # the refresher looks every 0.5 s
+    )
     key = servers.key("bench", "check")
+    log_file = workdir / "servers.log"
+    loader = BankEntries(Database(url))
+    rng = np.random.default_rng(77)
+
+    def writes() -> list[float]:
+        found = []
+        for line in log_file.read_text(errors="replace").splitlines():
+            if "index snapshot written" in line:
+                found.append(float(json.loads(line).get("seconds", 0.0)))
+        return found
+
+    def settle() -> None:  # until the refresher has written and switched for the last add
+        seen, quiet = -1, 0
+        while quiet < 4:
+            time.sleep(0.5)
+            now = len(writes())
+            quiet, seen = (quiet + 1, seen) if now == seen else (0, now)
+
     servers.start()
+    out: dict[str, Any] = {"alone": [], "during": []}
     try:
         script = lua(CHECK_LUA, key, MODE="single")
         wrk(servers.ports, script, 8, 3)  # warm up
-        alone = wrk(servers.ports, script, 8, 10)
-        writer = subprocess.Popen(
-            [HASHBANK, "index", "snapshot", "--json"],
-            env=servers.env,
-            cwd=workdir,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            text=True,
-        )
-        during = wrk(servers.ports, script, 8, 10)
-        written = json.loads(writer.communicate()[0])
+        settle()
+        for _ in range(rounds):
+            out["alone"].append(wrk(servers.ports, script, 8, seconds))
+            before = len(writes())
+            stop = threading.Event()
+
+            def add() -> None:
+                while not stop.wait(0.3):
+                    value = rng.integers(0, 256, 32, dtype=np.uint8).tobytes().hex()
+                    loader.add("reports", [HashInput("pdq", value)], actor="bench")
+
+            adder = threading.Thread(target=add)
+            adder.start()
+            during = wrk(servers.ports, script, 8, seconds)
+            stop.set()
+            adder.join()
+            done = writes()[before:]
+            during.update(writes=len(done), write_s=sum(done))
+            out["during"].append(during)
+            settle()
     finally:
         servers.stop()
-    return {
-        "p99_alone_ms": alone["p99_ms"],
-        "p99_during_ms": during["p99_ms"],
-        "rps_alone": alone["rps"],
-        "rps_during": during["rps"],
-        "cli_write_s": written["seconds"],
-    }
+    return out
 
 
 def rss() -> int:
@@ -151,7 +192,64 @@ def rss() -> int:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
+SEED_CACHE = Path(os.environ.get("HASHBANK_BENCH_CACHE", "/tmp/hashbank-bench-cache"))
+
+
 def seed(db: Database, n: int) -> float:
+    """N bank PDQ hashes into ``db`` (not timed as part of any figure). On SQLite: by
+    sqlite3's executemany in value order (every index insert an append), synchronous off
+    (a benchmark file), cached under HASHBANK_BENCH_CACHE and copied on the next run."""
+    started = time.perf_counter()
+    file = sqlite_file(db.url)
+    if file is None:
+        return _seed_orm(db, n)
+    cached = SEED_CACHE / f"replica-load-{n}-{_schema_head()}.db"
+    if not cached.exists():
+        SEED_CACHE.mkdir(parents=True, exist_ok=True)
+        partial = cached.with_suffix(".partial")
+        partial.unlink(missing_ok=True)
+        fresh = Database(f"sqlite:///{partial}")
+        fresh.upgrade()
+        fresh.engine.dispose()
+        _seed_sqlite(partial, n)
+        partial.rename(cached)
+    db.engine.dispose()
+    for suffix in ("-wal", "-shm"):
+        Path(f"{file}{suffix}").unlink(missing_ok=True)
+    shutil.copyfile(cached, file)
+    return time.perf_counter() - started
+
+
+def _schema_head() -> str:
+    versions = Path(__file__).resolve().parents[1] / "app/storage/migrations/versions"
+    return max(p.name.split("_")[0] for p in versions.glob("0*.py"))
+
+
+def _seed_sqlite(file: Path, n: int) -> None:
+    rng = np.random.default_rng(4)
+    values = rng.integers(0, 256, (n, 32), dtype=np.uint8)
+    # sorted rows: the (type, value) index grows at its end (random order at 10M is
+    # mostly B-tree page misses)
+    values = values[np.lexsort(values.T[::-1])]
+    conn = sqlite3.connect(file)
+    conn.execute("PRAGMA journal_mode=OFF")
+    conn.execute("PRAGMA synchronous=OFF")
+    conn.execute("PRAGMA cache_size=-262144")
+    bank_id = conn.execute("SELECT id FROM bank WHERE name = 'reports'").fetchone()[0]
+    now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")  # SQLAlchemy's SQLite form
+    step = 200_000
+    for lo in range(0, n, step):
+        hexes = values[lo : lo + step].tobytes().hex()
+        with conn:
+            conn.executemany(
+                "INSERT INTO signal (bank_id, type, value, created_at) VALUES (?, 'pdq', ?, ?)",
+                ((bank_id, hexes[i : i + 64], now) for i in range(0, len(hexes), 64)),
+            )
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.close()
+
+
+def _seed_orm(db: Database, n: int) -> float:
     rng = np.random.default_rng(4)
     started = time.perf_counter()
     with db.write() as s:
@@ -234,7 +332,7 @@ def run(n: int, url: str | None, workers: int = 3, wrk_checks: bool = True) -> d
         for p in procs:
             p.communicate("")
     if wrk_checks:
-        result.update(checks_during_write(url, Path(tmp), snapshot_dir))
+        result["checks"] = checks_during_refresh(url, Path(tmp), snapshot_dir)  # type: ignore[assignment]
     return result
 
 
@@ -312,6 +410,118 @@ def direct_table(r: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def gil_pauses(n: int, rounds: int = 3) -> list[str]:
+    """``--gil N``: how long a snapshot write keeps the other threads of its process from
+    running (what a check waits for). A replica of N random hashes built in memory; its
+    snapshot written ``rounds`` times with numpy's own ``write_array`` (before: copies of
+    16 MB under the GIL) and with :func:`app.index.snapshots._write_npy`, alternated,
+    while a thread asks to wake every 1 ms: its lateness (max, p99) during each write."""
+    import app.index.snapshots as snapshots
+
+    def numpy_writer(out: Any, data: np.ndarray) -> None:
+        np.lib.format.write_array(out, np.ascontiguousarray(data), allow_pickle=False)
+
+    tmp = Path(tempfile.mkdtemp(prefix="hb-gil-"))
+    db = Database(f"sqlite:///{tmp}/bank.db")
+    db.upgrade()
+    replica = IndexReplica(db)
+    rng = np.random.default_rng(4)
+    ids = np.arange(1, n + 1, dtype=np.int64)
+    replica.perceptual["pdq"].add(ids, rng.integers(0, 256, (n, 32), dtype=np.uint8))
+    replica.signals.put(ids, ["pdq"] * n, [1] * n, [None] * n, ["bank"] * n)
+    replica.loaded = True
+    store = snapshots.SnapshotStore(tmp / "snapshots", db.url)
+    ours = snapshots._write_npy
+    rows = []
+    for r in range(1, rounds + 1):
+        for name, writer in (("numpy write_array (before)", numpy_writer), ("slices (now)", ours)):
+            snapshots._write_npy = writer  # type: ignore[assignment]
+            late: list[float] = []
+            stop = threading.Event()
+
+            def tick() -> None:
+                while not stop.is_set():
+                    asked = time.perf_counter()
+                    time.sleep(0.001)
+                    late.append(time.perf_counter() - asked - 0.001)
+
+            ticker = threading.Thread(target=tick)
+            ticker.start()
+            info = store.write(replica)
+            stop.set()
+            ticker.join()
+            assert info is not None
+            rows.append(
+                f"| {n:,} | {r} | {name} | {info.seconds:.2f} | "
+                f"{np.percentile(late, 99) * 1e3:.1f} | {max(late) * 1e3:.1f} |"
+            )
+    snapshots._write_npy = ours
+    shutil.rmtree(tmp)
+    return [
+        "",
+        f"A snapshot write's hold on its own process (`--gil {n}`, load average "
+        f"{os.getloadavg()[0]:.0f}): a thread",
+        "asking to wake every 1 ms during the write; its lateness is what a check of the",
+        "same process waits. Alternated, same replica, same run:",
+        "",
+        "| hashes | round | array writer | write s | p99 late ms | max late ms |",
+        "|---:|---:|---|---:|---:|---:|",
+        *rows,
+    ]
+
+
+def checks_table(n: int, checks: dict[str, Any]) -> list[str]:
+    """Rows of the alone / during-refresh table, one per round and their medians."""
+    rows = []
+    pairs = list(zip(checks["alone"], checks["during"], strict=True))
+    for i, (a, d) in enumerate(pairs, 1):
+        rows.append(
+            f"| {n:,} | {i} | {a['p99_ms']:.1f} | {d['p99_ms']:.1f} | "
+            f"{d['p99_ms'] / a['p99_ms']:.2f} | {a['rps']:,.0f} | {d['rps']:,.0f} | "
+            f"{d['writes']} | {d['write_s']:.1f} |"
+        )
+    a99 = float(np.median([a["p99_ms"] for a, _ in pairs]))
+    d99 = float(np.median([d["p99_ms"] for _, d in pairs]))
+    rows.append(
+        f"| {n:,} | median | {a99:.1f} | {d99:.1f} | {d99 / a99:.2f} | "
+        f"{np.median([a['rps'] for a, _ in pairs]):,.0f} | "
+        f"{np.median([d['rps'] for _, d in pairs]):,.0f} | | |"
+    )
+    return rows
+
+
+CHECKS_HEAD = [
+    "",
+    "Single PDQ checks under wrk (8 connections, 10 s windows; one `hashbank serve` worker",
+    "standing on the snapshot), alternated: alone, then while that process's own background",
+    "refresher writes snapshots of the whole bank and switches to them (a bank hash added",
+    "every 0.3 s by the benchmark, HASHBANK_SNAPSHOT_DELTA_CHANGES=1: one write after",
+    "another through the window). Same 2 cores for wrk, the server and its writes:",
+    "",
+    "| hashes | round | p99 alone ms | p99 during writes ms | ratio | checks/s alone |"
+    " during | writes in window | writing s in window |",
+    "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+]
+
+
+def checks_only(n: int, rounds: int, hashbank: str | None = None) -> list[str]:
+    """``--checks-only``: the seeded bank (cached), a server that loads it and writes its
+    first snapshot, then the alternated windows; ``hashbank``: another checkout's
+    executable serves (a before/after comparison)."""
+    if hashbank:
+        import benchmarks.load
+
+        benchmarks.load.HASHBANK = hashbank
+    tmp = Path(tempfile.mkdtemp(prefix="hb-checks-"))
+    db = Database(f"sqlite:///{tmp}/bank.db")
+    db.upgrade()
+    seed(db, n)
+    db.engine.dispose()
+    checks = checks_during_refresh(db.url, tmp, tmp / "snapshots", rounds=rounds)
+    print(json.dumps(checks), flush=True)
+    return checks_table(n, checks)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, action="append")
@@ -320,11 +530,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-wrk", action="store_true", help="skip the checks under wrk")
     parser.add_argument("--write", action="store_true", help="update docs/benchmarks.md")
     parser.add_argument("--direct", type=int, help="N hashes without the database (see run_direct)")
+    parser.add_argument(
+        "--checks-only", type=int, help="N hashes: only the checks during background writes"
+    )
+    parser.add_argument("--rounds", type=int, default=3, help="alternated wrk windows of each")
+    parser.add_argument("--gil", type=int, help="N hashes: only a write's GIL pauses")
+    parser.add_argument("--hashbank", help="with --checks-only: another checkout's executable")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--child-snapshots", default="", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
         child(args.child, args.child_snapshots)
+        return 0
+    if args.gil:
+        print("\n".join(gil_pauses(args.gil, args.rounds)))
+        return 0
+    if args.checks_only:
+        print("\n".join(CHECKS_HEAD + checks_only(args.checks_only, args.rounds, args.hashbank)))
         return 0
     if args.direct:
         result = run_direct(args.direct, args.workers)
@@ -360,16 +582,7 @@ def main(argv: list[str] | None = None) -> int:
         " USS / DB-loaded RSS |",
         "|---:|---|---:|---:|---:|---:|---:|---:|",
     ]
-    during = [
-        "",
-        "Single PDQ checks under wrk (8 connections, 10 s; one `hashbank serve` worker)",
-        "alone, then while `hashbank index snapshot` writes a snapshot beside it (both on the",
-        "same 2 cores):",
-        "",
-        "| hashes | p99 alone ms | p99 during write ms | ratio | checks/s alone | during |"
-        " CLI write s |",
-        "|---:|---:|---:|---:|---:|---:|---:|",
-    ]
+    during = list(CHECKS_HEAD)
     mb = 1e6
     for n in args.size or [1_000_000, 10_000_000]:
         r = run(n, args.database_url, args.workers, not args.no_wrk)
@@ -398,13 +611,9 @@ def main(argv: list[str] | None = None) -> int:
             f"| {n:,} | database load (baseline) | {base['load_s']:.1f} | {base['rss'] / mb:,.0f} |"
             f" {base['pss'] / mb:,.0f} | {base['uss'] / mb:,.0f} | | |"
         )
-        if "p99_alone_ms" in r:
-            during.append(
-                f"| {n:,} | {r['p99_alone_ms']:.1f} | {r['p99_during_ms']:.1f} | "
-                f"{r['p99_during_ms'] / r['p99_alone_ms']:.2f} | {r['rps_alone']:,.0f} | "
-                f"{r['rps_during']:,.0f} | {r['cli_write_s']:.1f} |"
-            )
-    text_out = "\n".join(lines + snap + mem + (during if len(during) > 7 else []))
+        if "checks" in r:
+            during += checks_table(n, r["checks"])  # type: ignore[arg-type]
+    text_out = "\n".join(lines + snap + mem + (during if len(during) > len(CHECKS_HEAD) else []))
     print(text_out)
     if args.write:
         from benchmarks._report import write_section

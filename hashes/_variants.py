@@ -24,12 +24,18 @@ Report side (``stored_variants``):
 Check side (``check_variants``), at most :attr:`VariantPlan.max_check` hashes: the
 whole image, the trimmed photo, a photo turned by a few degrees turned back
 (``_trim.rotated_photo``; its corners are gone, so it is cut to the largest stored
-centred crop it still covers), the 4 edge windows, a 96 % centred crop, then pair
-windows between its 6 strongest corners. The check looks for those corners as if the
-upload were a crop keeping 85 % of each side (detector at 0.85 x the report's size,
-maxima spaced as the report spaced them): a crop sampled to the detector's fixed size
-is magnified, so at the report's own settings it finds corners the report never
-ranked (random 75 % windows: 0.59 -> 0.78 of them matched; it is also cheaper).
+centred crop it still covers), the 4 edge windows, then pair windows between its 6
+strongest corners. The check looks for those corners as if the upload were a crop
+keeping 85 % of each side (detector at 0.85 x the report's size, maxima spaced as the
+report spaced them): a crop sampled to the detector's fixed size is magnified, so at
+the report's own settings it finds corners the report never ranked (random 75 %
+windows: 0.59 -> 0.78 of them matched; it is also cheaper). It looks twice, as a crop
+keeping 85 % and one keeping 75 % (``check_scales``), and takes the pair windows of
+both in turn: a 75 % window or a photo turned and cut to its inner rectangle is that
+much smaller again, and the corners found at 0.75 are often the original's where
+those at 0.85 are not (issue 23: off-centre 75 % windows 0.88 -> 0.95, cut-in turns
+0.86 -> 0.91 on the tuned families). The slot this takes was a 96 % centred crop,
+which no copy matched by itself alone (every copy it matched, another variant did).
 
 Parts of the photo (crops, edge and pair windows) under PDQ quality 40 (flat sky, blank
 walls) are dropped on both sides: such blocks hash alike across unrelated photos. The
@@ -95,8 +101,9 @@ class VariantPlan:
     ``centre_keeps``, ``aspects``, ``grid_keep`` x ``grid_steps``: report side crops.
     ``edge_depth``: both sides, the edge windows' depth (0: none). ``check_keep``: check
     side centred crop (0: none). ``stored_keypoints`` / ``check_keypoints``: corners
-    paired into windows on each side. ``check_scale``: the check finds its corners as
-    in a crop keeping that share of each side (``_windows.keypoints``). ``max_check`` /
+    paired into windows on each side. ``check_scales``: the check finds its corners as
+    in a crop keeping each of these shares of each side (``_windows.keypoints``) and
+    takes the pair windows of each in turn. ``max_check`` /
     ``max_stored``: most hashes per check / per report (the last pair windows give way).
     ``min_quality``: windows of lower PDQ quality are dropped.
     ``frame_aspects`` x ``frame_keeps``: report side, a photo shown in a video: the
@@ -125,7 +132,7 @@ class VariantPlan:
     check_keep: float = 0.0
     stored_keypoints: int = 0
     check_keypoints: int = 0
-    check_scale: float = 1.0
+    check_scales: tuple[float, ...] = (1.0,)
     max_check: int = 12
     max_stored: int = 48
     min_quality: int = 40
@@ -143,10 +150,9 @@ _DEFAULT = VariantPlan(
     grid_keep=0.96,
     grid_steps=3,
     edge_depth=0.6,
-    check_keep=0.96,
     stored_keypoints=8,
     check_keypoints=6,
-    check_scale=0.85,
+    check_scales=(0.85, 0.75),
 )
 
 DENSITIES: dict[str, VariantPlan] = {
@@ -308,10 +314,7 @@ def check_variants(pdq: str, work: Work, plan: VariantPlan) -> tuple[str, ...]:
     out += [block_hash(plane.box(*b)) for b in _bands(h, w, plan.band_keep)]
     out += [block_hash(plane.box(*b)) for b in _check_aspects(h, w, plan.check_aspects)]
     hashes = list(_unique(out))
-    plane = work.plane
-    for cy, cx, r, theta in pair_windows(
-        work.keypoints(plan.check_keypoints, plan.check_scale), plane.height, plane.width
-    ):
+    for cy, cx, r, theta in _check_pairs(work, plan):
         if len(hashes) >= plan.max_check:
             break
         pair = _hash(plane.rotated(cy, cx, r, r, theta), plan)
@@ -330,6 +333,17 @@ def light_variants(pdq: str, work: Work, plan: VariantPlan) -> tuple[str, ...]:
         out.append(block_hash(plane.box(*work.box)))
     out += [block_hash(plane.box(*b)) for b in _bands(h, w, plan.band_keep)]
     return _unique(out)
+
+
+def _check_pairs(work: Work, plan: VariantPlan) -> Iterable[tuple[float, float, float, float]]:
+    """The check's pair windows: the first of each scale's, then the second of each..."""
+    plane = work.plane
+    lists = [
+        pair_windows(work.keypoints(plan.check_keypoints, scale), plane.height, plane.width)
+        for scale in plan.check_scales
+    ]
+    for k in range(max((len(found) for found in lists), default=0)):
+        yield from (found[k] for found in lists if k < len(found))
 
 
 def _derotated(work: Work, plan: VariantPlan) -> str | None:

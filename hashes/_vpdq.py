@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -35,6 +36,7 @@ __all__ = [
     "VideoMatch",
     "VpdqFrame",
     "VpdqSpec",
+    "append_frames",
     "format_vpdq",
     "match_percentages",
     "parse_vpdq",
@@ -114,6 +116,30 @@ def parse_vpdq(value: Any, *, max_frames: int = MAX_FRAMES) -> tuple[VpdqFrame, 
 def format_vpdq(frames: Iterable[VpdqFrame]) -> str:
     """Meta's serialisation of ``frames`` (what pytx's ``vpdq_to_json`` writes)."""
     return json.dumps([str(f) for f in frames])
+
+
+def append_frames(
+    video: Sequence[VpdqFrame], part: Sequence[VpdqFrame]
+) -> tuple[VpdqFrame, ...] | None:
+    """The frames of ``video`` with ``part`` (more frames of the same video, in time
+    order) put in their place; None when ``part`` adds nothing (each of its frames,
+    counted with repeats, is in ``video`` already: a part sent again).
+
+    A long video sent in parts (a request of the reporting page stays under 16 KB) is
+    joined with this. ``part`` goes in whole, after the last frame of ``video`` that is
+    not later than ``part``'s first frame: parts that cut one frame list in pieces join
+    back into exactly that list, whatever order they come in. (Not a sort of all frames:
+    Meta's text writes times to three significant digits, so from 1,000 s on frames ten
+    seconds apart share a time, and a sort would mix the ends of two parts.) Frames are
+    not de-duplicated one by one either: distinct frames of a static scene can be equal.
+    """
+    if not Counter(part) - Counter(video):
+        return None
+    start = part[0].seconds
+    at = len(video)
+    while at and video[at - 1].seconds > start:
+        at -= 1
+    return (*video[:at], *part, *video[at:])
 
 
 def prepare_frames(

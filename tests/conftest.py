@@ -12,7 +12,8 @@ from tests.servers import Server, fresh_database_url
 
 REPO = Path(__file__).resolve().parents[1]
 
-# Modules that never read or write a database: the PostgreSQL pass of scripts/test.sh
+# Modules whose outcome no database engine can change (most never touch one): the
+# PostgreSQL pass of scripts/test.sh
 # leaves them out (``-m "not engine_agnostic"``) to keep CI short; every other test of
 # tests/app and tests/browser (each that reports, imports or reads a case) runs on both.
 ENGINE_AGNOSTIC = {
@@ -23,6 +24,7 @@ ENGINE_AGNOSTIC = {
     "tests/app/test_webhook_urls.py": "webhook URLs, addresses and signatures, no database",
     "tests/app/test_signal_specs.py": "the built-in signal specs' numbers in settings and services",
     "tests/browser/test_portal_hashing.py": "the page's JavaScript hashing against Python's",
+    "tests/app/test_worker_startup.py": "uvicorn's supervision of slow-starting workers",
 }
 
 

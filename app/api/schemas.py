@@ -53,6 +53,21 @@ class HashIn(TypedDict):
             ),
         ]
     ]
+    part_of: NotRequired[
+        Annotated[
+            str | None,
+            Field(
+                max_length=64,
+                description="On a vpdq value: it is a part of the frame list of the video "
+                "whose file has this SHA-256 (64 hex digits; the case's video_sha256 value, "
+                "sent in the same request or before). The parts of one video, sent in one "
+                "request or several, are joined into one stored vpdq value (frames in time "
+                "order; a part sent again adds nothing). In a check, the parts of one "
+                "request are joined into one checked video.",
+                examples=["9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"],
+            ),
+        ]
+    ]
 
 
 class HashesIn(BaseModel):

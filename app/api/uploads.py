@@ -180,6 +180,7 @@ def hash_inputs(items: Sequence[HashIn]) -> list[HashInput]:
             x["value"] if isinstance(x["value"], str) else json.dumps(x["value"]),
             x.get("quality"),
             x.get("seconds"),
+            x.get("part_of"),
         )
         for x in items
     ]

@@ -105,8 +105,8 @@ def import_hashes(
     unrelated images, are refused as in reports (HASHBANK_MIN_PDQ_QUALITY, degenerate
     values), or left out with --skip-weak. StopNCII records other than Active, and
     pytx-csv rows of category NEGATIVE_CLASS, are left out and counted. Hashes are then
-    written 5,000 a transaction: should the database fail part way, the error says which
-    lines are in and the --from-line that resumes.
+    written HASHBANK_IMPORT_BATCH (50,000) a transaction: should the database fail part
+    way, the error says which lines are in and the --from-line that resumes.
     """
     svc = services()
     loader = BankEntries(svc.db, min_pdq_quality=svc.settings.min_pdq_quality, types=svc.types)
@@ -134,6 +134,7 @@ def import_hashes(
                 from_line=from_line,
                 progress=state,
                 on_progress=show,
+                batch_size=svc.settings.import_batch,
             )
     except HashbankError as exc:
         if state.committed:

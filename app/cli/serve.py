@@ -64,6 +64,7 @@ def serve(
         proxy_headers=False,
         server_header=False,
         timeout_graceful_shutdown=10,
+        timeout_worker_healthcheck=settings.worker_healthcheck_seconds,
     )
 
 

@@ -3,9 +3,12 @@
 For organisations reporting on someone's behalf: the files are hashed here with
 :mod:`hashes` (read into memory or decoded in place, never copied or uploaded), and each
 case gets the hashes a report stores: for an image the PDQ variants, pHash, MD5 and
-SHA-256; for a video ``vpdq`` (Meta's list), ``video_md5``, ``video_sha256`` and each
-stored frame variant as ``{"type": "pdq", "value": hex, "seconds": s}`` (a PDQ hash that
-is a frame of the video at that time; ``hashes.hash_video(variants="stored")``). A
+SHA-256; for a video ``video_md5``, ``video_sha256``, ``vpdq`` (Meta's list; a long one
+in parts of ``--vpdq-part-frames`` frames, each naming the video by ``part_of``, its
+SHA-256, which the server joins into one stored video) and each stored frame variant as
+``{"type": "pdq", "value": hex, "seconds": s}`` (a PDQ hash that is a frame of the video
+at that time; ``hashes.hash_video(variants="stored")``). Requests hold at most 1,000
+hashes and 1 MiB of JSON (a reverse proxy's usual body limit, nginx's default). A
 video whose frame variants exceed the case limit keeps an even spread of them. Every command-line
 PATH becomes one case (a folder: every image in it and its subfolders), or one case
 per image, or one for everything (``--group``). A case that would hold more hashes than
@@ -40,6 +43,8 @@ __all__ = ["Group", "plan_cases", "submit"]
 ANONYMOUS_LIMIT = 600  # the server's default HASHBANK_MAX_HASHES_ANONYMOUS
 KEYED_LIMIT = 10_000  # the server's default HASHBANK_MAX_HASHES_PER_CASE
 HASHES_PER_REQUEST = 1_000
+REQUEST_BYTES = 1024 * 1024  # nginx's default client_max_body_size
+VPDQ_PART_FRAMES = 3_600  # an hour at one frame a second: about 290 KB of JSON
 _LIMIT_DETAIL = re.compile(r"at most (\d+) hashes")
 
 
@@ -92,13 +97,26 @@ def _entries(result: dict[str, Any]) -> list[dict[str, Any]]:
     return items
 
 
-def _video_entries(result: dict[str, Any]) -> list[dict[str, Any]]:
-    """The hash entries of one ``hash_video_path`` result (variants="stored"): vpdq and
-    the exact hashes, every distinct frame's plain PDQ, then the frames' variants."""
+def vpdq_parts(frames: list[str], sha256: str, size: int) -> list[dict[str, Any]]:
+    """A video's vpdq entries: its frame list in parts of at most ``size`` frames, in
+    time order, each naming the video (``part_of``: its SHA-256; the server joins the
+    parts of one video into one stored value)."""
+    return [
+        {"type": "vpdq", "value": frames[i : i + size], "part_of": sha256}
+        for i in range(0, len(frames), size)
+    ]
+
+
+def _video_entries(
+    result: dict[str, Any], part_frames: int = VPDQ_PART_FRAMES
+) -> list[dict[str, Any]]:
+    """The hash entries of one ``hash_video_path`` result (variants="stored"): the exact
+    hashes and the vpdq parts, every distinct frame's plain PDQ, then the frames'
+    variants."""
     items: list[dict[str, Any]] = [
-        {"type": "vpdq", "value": result["vpdq"]},
         {"type": "video_md5", "value": result["video_md5"]},
         {"type": "video_sha256", "value": result["video_sha256"]},
+        *vpdq_parts(result["vpdq"], result["video_sha256"], part_frames),
     ]
     frames = result["frame_variants"]
     seen: set[str] = set()
@@ -135,7 +153,9 @@ def fit_video(image: Image, limit: int) -> Image:
     it does not fit whole."""
     if not image.video or len(image.hashes) <= limit:
         return image
-    head, rest = image.hashes[:3], image.hashes[3:]
+    # the exact hashes and the vpdq parts: every entry before the first frame's
+    n_head = next((i for i, h in enumerate(image.hashes) if "seconds" in h), len(image.hashes))
+    head, rest = image.hashes[:n_head], image.hashes[n_head:]
     room = max(0, limit - len(head))
     n_plain = 1  # the plain PDQs come first, their times rising
     while n_plain < len(rest) and rest[n_plain]["seconds"] > rest[n_plain - 1]["seconds"]:
@@ -213,12 +233,35 @@ class Server:
 
     def report(self, hashes: list[dict[str, Any]]) -> tuple[str, str, str]:
         """Create a case holding ``hashes``; returns (case id, PIN, status)."""
-        first, rest = hashes[:HASHES_PER_REQUEST], hashes[HASHES_PER_REQUEST:]
+        first, *rest = requests(hashes)
         body = self._post("/v1/cases", first)
         case_id, pin, status = body["case_id"], body["pin"], body["status"]
-        for start in range(0, len(rest), HASHES_PER_REQUEST):
-            self._post(f"/v1/cases/{case_id}/hashes", rest[start : start + HASHES_PER_REQUEST], pin)
+        for more in rest:
+            self._post(f"/v1/cases/{case_id}/hashes", more, pin)
         return case_id, pin, status
+
+
+def requests(
+    hashes: list[dict[str, Any]],
+    max_hashes: int = HASHES_PER_REQUEST,
+    max_bytes: int = REQUEST_BYTES,
+) -> list[list[dict[str, Any]]]:
+    """``hashes`` in order, cut into requests of at most ``max_hashes`` entries and about
+    ``max_bytes`` of JSON (an entry larger than that goes alone). The order is kept: a
+    video's ``video_sha256`` reaches the server before or with the parts naming it."""
+    out: list[list[dict[str, Any]]] = []
+    part: list[dict[str, Any]] = []
+    size = 0
+    for h in hashes:
+        n = len(json.dumps(h)) + 2
+        if part and (len(part) >= max_hashes or size + n > max_bytes):
+            out.append(part)
+            part, size = [], 0
+        part.append(h)
+        size += n
+    if part:
+        out.append(part)
+    return out
 
 
 def _groups(paths: list[Path], group: Group) -> Iterator[tuple[str, list[str]]]:
@@ -254,7 +297,10 @@ def _hash_video(file: str, console: Console) -> dict[str, Any]:
 
 
 def _hash_all(
-    groups: list[tuple[str, list[str]]], console: Console, skip: Callable[[str, str], None]
+    groups: list[tuple[str, list[str]]],
+    console: Console,
+    skip: Callable[[str, str], None],
+    part_frames: int = VPDQ_PART_FRAMES,
 ) -> list[tuple[str, list[Image]]]:
     total = sum(len(files) for _, files in groups)
     out = []
@@ -269,7 +315,8 @@ def _hash_all(
                 if "error" in result:
                     skip(file, str(result["error"]))
                 elif video:
-                    images.append(Image(file, _video_entries(result), video=True))
+                    entries = _video_entries(result, part_frames)
+                    images.append(Image(file, entries, video=True))
                 else:
                     images.append(Image(file, _entries(result)))
             out.append((source, images))
@@ -298,7 +345,10 @@ def _report_all(
                     pending = plan_cases(batch, limit) + pending
                     continue
                 progress.advance(task, len(batch))
-                yield Case(case_id, pin, status, source, [i.path for i in batch], len(hashes))
+                # the parts of one video are one stored hash
+                parts = [h["part_of"] for h in hashes if "part_of" in h]
+                stored = len(hashes) - len(parts) + len(set(parts))
+                yield Case(case_id, pin, status, source, [i.path for i in batch], stored)
 
 
 def _line(case: Case, *, as_json: bool) -> str:
@@ -352,6 +402,15 @@ def submit(
         ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per case.")] = False,
+    vpdq_part_frames: Annotated[
+        int,
+        typer.Option(
+            "--vpdq-part-frames",
+            min=1,
+            help="Send a video's vPDQ in parts of at most this many frames (each request "
+            "stays small; the server joins the parts into one video).",
+        ),
+    ] = VPDQ_PART_FRAMES,
 ) -> None:
     """Hash images and videos locally and report only their hashes; prints case numbers
     and PINs."""
@@ -363,7 +422,11 @@ def submit(
         console.print(f"skipped {file}: {reason}", markup=False, highlight=False)
 
     groups = list(_groups(paths, group))
-    hashed = [(source, images) for source, images in _hash_all(groups, console, skip) if images]
+    hashed = [
+        (source, images)
+        for source, images in _hash_all(groups, console, skip, vpdq_part_frames)
+        if images
+    ]
     if not hashed:
         console.print("no image could be hashed: nothing reported")
         raise typer.Exit(code=1 if skipped else 2)

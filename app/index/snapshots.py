@@ -80,6 +80,7 @@ MANIFEST = "manifest.json"
 PREFIX = "snapshot-"
 _TMP = ".tmp-"
 _CHUNK = 8 * 1024 * 1024
+WRITER_NICE = 10  # the refresher thread's niceness (see Refresher._run)
 
 Arrays = dict[str, npt.NDArray[Any]]
 Progress = Callable[[int, int], None]  # (bytes done, bytes in all)
@@ -283,7 +284,7 @@ class SnapshotStore:
             with path.open("xb") as fh:
                 os.fchmod(fh.fileno(), 0o600)  # hash values: the owner's only
                 out = _Hashing(fh, digest)
-                np.lib.format.write_array(out, np.ascontiguousarray(data), allow_pickle=False)
+                _write_npy(out, data)
                 fh.flush()
                 os.fsync(fh.fileno())
             files[filename] = {"bytes": out.count, "xxh3_128": digest.hexdigest()}
@@ -433,6 +434,23 @@ class _Hashing:
             raise
 
 
+def _write_npy(out: _Hashing, data: npt.NDArray[Any]) -> None:
+    """``data`` as a .npy file (what ``numpy.save`` writes), its bytes handed to ``out``
+    in slices of the array itself: ``numpy.lib.format.write_array`` copies 16 MB at a
+    time with ``tobytes()``, holding the GIL all the while (~50 ms a copy on a busy
+    machine, every check of the process waiting); a slice is written and checksummed
+    with the GIL released."""
+    array = np.ascontiguousarray(data)
+    header = np.lib.format.header_data_from_array_1_0(array)
+    try:
+        np.lib.format.write_array_header_1_0(out, header)
+    except ValueError:  # a header past 64 KiB (not ours): the 2.0 format
+        np.lib.format.write_array_header_2_0(out, header)
+    raw = memoryview(array.reshape(-1).view(np.uint8).data) if array.size else memoryview(b"")
+    for at in range(0, len(raw), _CHUNK):
+        out.write(raw[at : at + _CHUNK])
+
+
 def _seq_of(path: Path) -> int:
     try:
         return int(path.name[len(PREFIX) :].split("-")[0])
@@ -569,6 +587,12 @@ class Refresher:
             self._thread.join(timeout=30)
 
     def _run(self) -> None:
+        # a lower CPU priority for this thread alone (Linux: a thread id is a process id
+        # to setpriority): a write or a switch builds, copies and checksums a whole
+        # bank; the checks of this process come first. Not the lowest (19): on a machine
+        # busy with other processes the writes would then hardly run at all
+        with contextlib.suppress(OSError, AttributeError):
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), WRITER_NICE)
         while not self._stop.wait(self.period):
             try:
                 self.step()

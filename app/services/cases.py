@@ -15,9 +15,11 @@ from app.services.inputs import (
     DEFAULT_MIN_PDQ_QUALITY,
     HashInput,
     inherit_frame_quality,
+    join_parts,
     refuse_weak,
 )
 from app.services.secrets import hash_pin, new_case_id, new_pin, normalize_case_id, verify_pin
+from app.services.video_parts import plan_parts
 from app.storage.db import Database
 from app.storage.models import Case, CaseStatus, ChangeOp, Signal, stored_value, utcnow
 from app.storage.records import RecordRepository
@@ -79,9 +81,10 @@ def _view(case: Case) -> CaseView:
 
 
 def _dedupe(items: Sequence[HashInput]) -> list[HashInput]:
-    seen: dict[tuple[str, str], HashInput] = {}
-    for item in inherit_frame_quality(items):
-        seen.setdefault((item.type, item.value), item)
+    """``items`` each once, the parts of one video joined (:func:`join_parts`)."""
+    seen: dict[tuple[str, str | None, str], HashInput] = {}
+    for item in inherit_frame_quality(join_parts(items)):
+        seen.setdefault((item.type, item.part_of, item.value), item)
     return list(seen.values())
 
 
@@ -98,6 +101,7 @@ def _signals(case_id: int, bank_id: int, items: Sequence[HashInput], now: dateti
                 body=body,
                 quality=i.quality,
                 seconds=i.seconds,
+                video_key=i.part_of,
                 created_at=now,
             )
         )
@@ -127,8 +131,11 @@ class CaseService:
         min_pdq_quality: int = DEFAULT_MIN_PDQ_QUALITY,
         types: hashes.SignalRegistry = hashes.BUILTINS,
         show_platform_names: bool = False,
+        max_video_frames: int = hashes.MAX_FRAMES,
     ) -> None:
+        """``max_video_frames``: the most frames of a video sent in parts, joined."""
         self.db = db
+        self.max_video_frames = max_video_frames
         self.replica = replica
         self.types = types
         self.show_platform_names = show_platform_names
@@ -158,6 +165,8 @@ class CaseService:
             quality_required=quality_required,
             types=self.types,
         )
+        if not adding:  # a new case: its videos' parts are all in this request
+            plan_parts(items, [], max_frames=self.max_video_frames)
         return items
 
     def report(
@@ -174,8 +183,9 @@ class CaseService:
         reports; a ``report`` key's client is trusted to omit it).
 
         Raises:
-            InvalidInput: no hashes, or weak ones that would match unrelated images
-                (see :func:`app.services.inputs.weakness`).
+            InvalidInput: no hashes, weak ones that would match unrelated images
+                (see :func:`app.services.inputs.weakness`), or a video part naming no
+                video of the request (:func:`app.services.video_parts.check_links`).
         """
         items = _dedupe(items)
         if not items:
@@ -186,6 +196,7 @@ class CaseService:
             quality_required=quality_required,
             types=self.types,
         )
+        items = plan_parts(items, [], max_frames=self.max_video_frames).new
         pin = new_pin()
         pin_hash = hash_pin(pin)  # argon2 outside the write transaction
         now = utcnow()
@@ -231,10 +242,19 @@ class CaseService:
         checked there, once (one argon2 run): the API checks it before it reads the body,
         so a wrong PIN never gets as far as decoding images.
 
+        A ``vpdq`` value with ``part_of`` is a part of the case's video of that
+        ``video_sha256``: appended to it when the case holds that video already
+        (:mod:`app.services.video_parts`). The stored signal keeps its id and takes the
+        joined value; the change log says so as a ``remove`` of the old value and an
+        ``add`` of the joined one (so replicas, feed readers and webhooks replace it).
+        Two parts sent at once are serialized by the case's row lock (taken first), so
+        neither append is lost.
+
         Raises:
             Unauthorized: the case is gone.
             Conflict: the case is closed.
-            InvalidInput: no hashes, weak ones, or more than ``limit`` in the case.
+            InvalidInput: no hashes, weak ones, more than ``limit`` in the case, a part
+                naming no video of the case, or a video over the frame limit.
         """
         items = _dedupe(items)
         if not items:
@@ -253,18 +273,24 @@ class CaseService:
             if row.status not in (CaseStatus.PENDING, CaseStatus.ACTIVE):
                 raise Conflict(f"a {row.status} case cannot take more hashes")
             signals_repo = SignalRepository(session)
-            have = {(s.type, s.full_value) for s in signals_repo.for_case(row.id)}
-            new = [i for i in items if (i.type, i.value) not in have]
-            if row.signal_count + len(new) > limit:
+            held = [s for s in signals_repo.for_case(row.id) if s.deleted_at is None]
+            plan = plan_parts(items, held, max_frames=self.max_video_frames)
+            if row.signal_count + len(plan.new) > limit:
                 raise InvalidInput(f"a case may hold at most {limit} hashes")
             bank = BankRepository(session).by_name(REPORTS_BANK)
             assert bank is not None
-            signals = _signals(row.id, bank.id, new, now)
+            signals = _signals(row.id, bank.id, plan.new, now)
             signals_repo.add_many(signals)
             row.signal_count += len(signals)
             row.updated_at = now
+            status = str(row.status)
             changes = ChangeRepository(session)
-            changes.append(changes.for_signals(ChangeOp.ADD, signals, str(row.status), now))
+            joined = [video for video, _ in plan.appends]
+            log = changes.for_signals(ChangeOp.REMOVE, joined, status, now)  # old values
+            for video, value in plan.appends:
+                video.value, video.body = stored_value(value)
+            log += changes.for_signals(ChangeOp.ADD, [*joined, *signals], status, now)
+            changes.append(log)
             audit.record(
                 session,
                 "reporter",
@@ -272,6 +298,7 @@ class CaseService:
                 "case",
                 row.public_id,
                 hashes=len(signals),
+                **({"video_frames": plan.frames_added} if plan.frames_added else {}),
             )
             view = _view(row)
         self.replica.sync()

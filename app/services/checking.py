@@ -19,7 +19,7 @@ from app import metrics
 from app.errors import InvalidInput
 from app.services.checks import Candidate, CheckResult, CheckService
 from app.services.images import DecodeSlots, hash_image
-from app.services.inputs import HashInput, from_hashes, validate_hashes
+from app.services.inputs import HashInput, from_hashes, join_parts, validate_hashes
 from app.services.records import CheckCounter
 from app.services.video_uploads import hash_video_upload, video_items
 
@@ -73,7 +73,7 @@ class Checker:
             raise InvalidInput(
                 f"a check holds at most {self.limits.max_hashes} hashes (one upload)"
             )
-        valid = validate_hashes(items, self.types)
+        valid = join_parts(validate_hashes(items, self.types))
         frames = self._frames([valid])
         if framed > self.limits.frame_variants * frames:
             raise InvalidInput(
@@ -188,7 +188,7 @@ class Checker:
             InvalidInput: an invalid hash.
             RateLimited: the client is probing.
         """
-        valid = [validate_hashes(items, self.types) for items in batch]
+        valid = [join_parts(validate_hashes(items, self.types)) for items in batch]
         frames = self._frames(valid)
         # one index search per signal type; a big batch searches off the event loop (the
         # kernels release the GIL), so that single checks on this process keep flowing

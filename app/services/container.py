@@ -187,6 +187,7 @@ class Services:
                 min_pdq_quality=settings.min_pdq_quality,
                 types=types,
                 show_platform_names=settings.show_platform_names_to_victims,
+                max_video_frames=settings.max_video_frames,
             ),
             checks=CheckService(
                 db,

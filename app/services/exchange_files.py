@@ -64,7 +64,9 @@ _CATEGORY_OF = {
     BankPolicy.REVIEW: "INVESTIGATION_SEED",
     BankPolicy.ALLOW: "NEGATIVE_CLASS",
 }
-BATCH = 5_000  # rows a transaction of the writing pass
+BATCH = 50_000  # rows a transaction of the writing pass (HASHBANK_IMPORT_BATCH)
+KEEP_PARSED = 2_000_000  # hashes the checking pass keeps for the writing pass (~200 B each)
+_PROGRESS_EVERY = 5_000  # hashes between two progress reports
 _MAX_REASONS = 50  # distinct skip reasons kept apart; more are counted together
 
 
@@ -156,10 +158,31 @@ def _csv_rows(source: TextIO) -> Iterator[tuple[int, dict[str | None, Any]]]:
 
 
 def _read_csv(source: TextIO, types: hashes.SignalRegistry, skip: bool) -> Iterator[Entry]:
-    for n, row in _csv_rows(source):
-        if "type" not in row or "value" not in row:
-            raise InvalidInput("line 1: the header must name the columns type,value[,quality]")
-        yield _own(n, row["type"], row["value"], row.get("quality"), types, skip)
+    # csv.reader and the header's positions, not DictReader: a dict a line was a tenth
+    # of a bulk import's time (benchmarks/bulk_import.py)
+    reader = csv.reader(source)
+    try:
+        header = next(reader, [])
+        named = "type" in header and "value" in header
+        at_type = header.index("type") if named else 0
+        at_value = header.index("value") if named else 0
+        at_quality = header.index("quality") if "quality" in header else len(header)
+        for row in reader:
+            if not row:
+                continue  # a blank line (DictReader skipped them too)
+            if not named:
+                raise InvalidInput("line 1: the header must name the columns type,value[,quality]")
+            width = len(row)
+            yield _own(
+                reader.line_num,
+                row[at_type] if at_type < width else None,
+                row[at_value] if at_value < width else None,
+                row[at_quality] if at_quality < width else None,
+                types,
+                skip,
+            )
+    except csv.Error as exc:
+        raise InvalidInput(f"line {reader.line_num}: not CSV ({exc})") from None
 
 
 def _read_jsonl(source: TextIO, types: hashes.SignalRegistry, skip: bool) -> Iterator[Entry]:
@@ -444,14 +467,18 @@ def import_file(
     from_line: int = 1,
     progress: ImportProgress | None = None,
     on_progress: Callable[[ImportProgress], None] = lambda p: None,
+    batch_size: int = BATCH,
+    keep_parsed: int = KEEP_PARSED,
 ) -> Tally:
     """Import a hash file into ``bank``: check all of it, then write it.
 
     The first pass reads the whole file and writes nothing: a bad line stops the import
-    before any hash is in. The second writes in transactions of :data:`BATCH` hashes
-    (one long transaction would hold the change log's lock, and so every report, for
-    the whole import); should the database fail part way, ``progress`` says how far it
-    got (``line``, ``committed``) and ``from_line=line + 1`` resumes.
+    before any hash is in. It keeps the hashes it parsed (up to ``keep_parsed``; past
+    that the second pass reads the file again). The second writes them in transactions
+    of ``batch_size`` hashes (one long transaction would hold the change log's lock, and
+    so every report, for the whole import; short ones rewrite the same pages of the hash
+    index again and again); should the database fail part way, ``progress`` says how far
+    it got (``line``, ``committed``) and ``from_line=line + 1`` resumes.
 
     Raises:
         InvalidInput: a bad or weak line, an unknown format (nothing written).
@@ -477,24 +504,35 @@ def import_file(
                     state.bytes_read = raw.tell()
                 yield entry
 
+    # the checking pass keeps what it parsed (a hash ~200 B) so that the writing pass
+    # does not parse and check every line again; a file of more than KEEP_PARSED hashes
+    # is read twice instead, holding one batch at a time
     tally = Tally()
-    for _ in entries(tally):
+    kept: list[Entry] | None = []
+    for entry in entries(tally):
         state.hashes += 1
-        if state.hashes % BATCH == 0:
+        if kept is not None:
+            kept.append(entry)
+            if len(kept) > keep_parsed:
+                kept = None
+        if state.hashes % _PROGRESS_EVERY == 0:
             on_progress(state)
+    found = state.hashes
     state.phase, state.bytes_read, state.hashes = "importing", 0, 0
     state.line = from_line - 1
     on_progress(state)
     batch: list[HashInput] = []
     last = 0
     try:
-        for entry in entries(Tally()):
+        for n, entry in enumerate(kept if kept is not None else entries(Tally()), 1):
+            if kept is not None and not n % _PROGRESS_EVERY:  # the bar by hashes
+                state.bytes_read = state.total_bytes * n // max(found, 1)
             if entry.line < from_line:
                 continue
             assert entry.item is not None  # importable() yields hashes only
             batch.append(entry.item)
             last = entry.line
-            if len(batch) >= BATCH:
+            if len(batch) >= batch_size:
                 _write(loader, bank, batch, path, state, last)
                 batch = []
                 on_progress(state)

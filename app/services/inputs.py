@@ -5,7 +5,7 @@ from __future__ import annotations
 import bisect
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import hashes
 from app.errors import InvalidInput
@@ -15,6 +15,7 @@ __all__ = [
     "HashInput",
     "from_hashes",
     "inherit_frame_quality",
+    "join_parts",
     "refuse_weak",
     "validate_hashes",
     "weakness",
@@ -29,12 +30,15 @@ _NO_QUALITY = "hash needs its quality (0-100, at least {}); one sent without cou
 class HashInput:
     """One hash of one signal type, lowercase hex (a vPDQ value: Meta's serialisation),
     with an optional PDQ quality; ``seconds``: a PDQ hash of one frame of the video the
-    same request reports, at that time in the video (a frame variant)."""
+    same request reports, at that time in the video (a frame variant); ``part_of``: a
+    vPDQ value that is a part of the video whose file has this SHA-256 (the case's
+    ``video_sha256``): the parts of one video are joined into one stored value."""
 
     type: str
     value: str
     quality: int | None = None
     seconds: float | None = None
+    part_of: str | None = None
 
 
 def inherit_frame_quality(items: Sequence[HashInput]) -> list[HashInput]:
@@ -83,8 +87,45 @@ def validate_hashes(
                 )
             if not math.isfinite(item.seconds) or not 0 <= item.seconds <= MAX_SECONDS:
                 raise InvalidInput(f"hashes[{i}]: seconds must be between 0 and {MAX_SECONDS}")
+        part_of = None
+        if item.part_of is not None:
+            if types.get(item.type).bits is not None:
+                raise InvalidInput(
+                    f"hashes[{i}]: part_of belongs to a vpdq value (a part of a video's "
+                    f"frame list), not to {item.type}"
+                )
+            try:
+                part_of = hashes.VIDEO_SHA256.parse(item.part_of)
+            except hashes.InvalidHash as exc:
+                raise InvalidInput(
+                    f"hashes[{i}]: part_of is the video's SHA-256 (its video_sha256): {exc}"
+                ) from exc
         # valid: a type name
-        out.append(HashInput(str(item.type), value, item.quality, item.seconds))
+        out.append(HashInput(str(item.type), value, item.quality, item.seconds, part_of))
+    return out
+
+
+def join_parts(items: Sequence[HashInput]) -> list[HashInput]:
+    """``items`` with the vPDQ parts of one video (the same ``part_of``) joined into one
+    value, in the place of its first part (:func:`hashes.append_frames`: time order, a
+    repeated part once). ``items`` must be valid."""
+    first: dict[str, int] = {}
+    frames: dict[str, tuple[hashes.VpdqFrame, ...]] = {}
+    out: list[HashInput] = []
+    for item in items:
+        key = item.part_of
+        if key is None:
+            out.append(item)
+            continue
+        part = hashes.parse_vpdq(item.value)
+        if key not in first:
+            first[key] = len(out)
+            frames[key] = part
+            out.append(item)
+            continue
+        frames[key] = hashes.append_frames(frames[key], part) or frames[key]
+    for key, at in first.items():
+        out[at] = replace(out[at], value=hashes.format_vpdq(frames[key]))
     return out
 
 

@@ -253,6 +253,8 @@ class Case(Base):
 
 MEDIA_ROWS = "body IS NOT NULL OR seconds IS NOT NULL"
 """A stored video (its frame list is a body) or a frame of one (it has a time)."""
+VIDEO_PARTS = "video_key IS NOT NULL AND deleted_at IS NULL"
+"""A live video that came in parts (``part_of``): one per case and video file."""
 
 
 class Signal(Base):
@@ -265,6 +267,15 @@ class Signal(Base):
             "id",
             sqlite_where=text(MEDIA_ROWS),
             postgresql_where=text(MEDIA_ROWS),
+        ),
+        # migration 0014: one stored video per (case, video) however many parts it came in
+        Index(
+            "ux_signal_case_video",
+            "case_id",
+            "video_key",
+            unique=True,
+            sqlite_where=text(VIDEO_PARTS),
+            postgresql_where=text(VIDEO_PARTS),
         ),
     )
 
@@ -282,6 +293,9 @@ class Signal(Base):
     # one frame of its case's video, that frame's time in the video
     body: Mapped[str | None] = mapped_column(Text)
     seconds: Mapped[float | None] = mapped_column(Float)
+    # migration 0014: a vpdq value sent in parts (``part_of``): the SHA-256 of the video
+    # file (its case's video_sha256 value); later parts of that video are appended to it
+    video_key: Mapped[str | None] = mapped_column(String(VALUE_LENGTH))
 
     @property
     def full_value(self) -> str:

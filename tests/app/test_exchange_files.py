@@ -101,7 +101,7 @@ def test_hashbank_export_loads_through_pytx_local_file_exchange(server_factory, 
 
 
 def test_a_bad_line_imports_nothing_and_from_line_resumes(server_factory, tmp_path: Path):
-    server: Server = server_factory(start=False)
+    server: Server = server_factory(start=False, extra_env={"HASHBANK_IMPORT_BATCH": "5000"})
     values = [pdq() for _ in range(12_000)]
     lines = [f"pdq {v}\n" for v in values]
     lines[10_999] = "pdq 0123\n"  # past two 5,000-hash transactions of the writing pass
@@ -203,7 +203,7 @@ def _repair(database_url: str) -> None:
 
 
 def test_a_database_failure_part_way_says_where_to_resume(server_factory, tmp_path: Path):
-    server: Server = server_factory(start=False)
+    server: Server = server_factory(start=False, extra_env={"HASHBANK_IMPORT_BATCH": "5000"})
     server.cli("db", "upgrade")
     values = [pdq() for _ in range(12_000)]
     path = tmp_path / "list.txt"

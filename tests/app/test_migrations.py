@@ -1,15 +1,18 @@
 """Migrations 0006 (client.exact_distances, bank.phash_block), 0007 (the deployment's
 secrets), 0008 (bank thresholds as rows) and 0009 (hash_feedback, the change log's time
-index), 0011 (webhooks) and 0010 (videos) go up and down with data in place, on SQLite
+index), 0011 (webhooks), 0010 (videos), 0013 (match events) and 0014 (videos in parts)
+go up and down with data in place, on SQLite
 and (with HASHBANK_TEST_DATABASE_URL) PostgreSQL."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import create_engine, inspect, text
+from sqlalchemy.exc import IntegrityError
 
 from app.storage.db import MIGRATIONS
 from tests.servers import fresh_database_url
@@ -407,3 +410,52 @@ def test_0013_adds_match_events_to_the_change_log_and_back(tmp_path: Path) -> No
     assert ops == ["add"]  # the confirmation is gone, the hash's change stays
     _run(url, "upgrade", "head")
     assert "match_id" in _columns(url, "change_log")
+
+
+def test_0014_adds_the_video_key_of_parts_and_back(tmp_path: Path) -> None:
+    url = fresh_database_url(tmp_path)
+    _run(url, "upgrade", "0013")
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO bank (name, policy, description, created_at) "
+                "VALUES ('parts-bank', 'block', '', CURRENT_TIMESTAMP)"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO case_report (public_id, pin_hash, status, created_at, updated_at, "
+                "failed_pins, signal_count, match_count, blocked_count) "
+                "VALUES ('HB-TEST', 'x', 'pending', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP, "
+                "0, 1, 0, 0)"
+            )
+        )
+    engine.dispose()
+
+    _run(url, "upgrade", "0014")
+    assert "video_key" in _columns(url, "signal")
+    insert = text(
+        "INSERT INTO signal (case_id, bank_id, type, value, body, video_key, created_at) "
+        "SELECT c.id, b.id, 'vpdq', :d, :b, :k, CURRENT_TIMESTAMP "
+        "FROM case_report c, bank b WHERE b.name = 'parts-bank'"
+    )
+    body = '["' + "ab" * 32 + ',100,0"]'
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(insert, {"d": "cd" * 32, "b": body, "k": "ef" * 32})
+    with pytest.raises(IntegrityError), engine.begin() as conn:  # one per case and video
+        conn.execute(insert, {"d": "01" * 32, "b": body, "k": "ef" * 32})
+    with engine.begin() as conn:  # another video of the case
+        conn.execute(insert, {"d": "02" * 32, "b": body, "k": "12" * 32})
+    engine.dispose()
+
+    _run(url, "downgrade", "0013")
+    assert "video_key" not in _columns(url, "signal")
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        kept = conn.execute(text("SELECT value, body FROM signal ORDER BY id")).all()
+    engine.dispose()
+    assert [tuple(r) for r in kept] == [("cd" * 32, body), ("02" * 32, body)]  # videos stay
+    _run(url, "upgrade", "head")
+    assert "video_key" in _columns(url, "signal")

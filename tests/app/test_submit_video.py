@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 import hashes
-from app.cli.submit import Image, fit_video
+from app.cli.submit import Image, fit_video, requests, vpdq_parts
 from tests.hashes._videos import photo_clip
-from tests.servers import HASHBANK, Server
+from tests.servers import HASHBANK, Server, eventually
 
 _VIDEO_TYPES = any(spec.name == "vpdq" for spec in hashes.BUILTINS)
 
@@ -68,3 +68,49 @@ def test_fitting_keeps_exact_hashes_then_frames_then_variants() -> None:
     assert sum(v.startswith("p") for v in values) == 100 and len(values) == 600
     assert {v.split("-")[0] for v in values if v.startswith("v")} == {f"v{i}" for i in range(100)}
     assert fit_video(Image("a.jpg", video.hashes), 10).hashes == video.hashes  # images untouched
+
+
+def test_a_video_sent_in_parts_is_one_stored_video_that_matches_whole(
+    server_factory: Callable[..., Server], tmp_path: Path
+) -> None:
+    """``--vpdq-part-frames 5``: a 12 s clip's vPDQ goes in three parts naming the video;
+    the server stores one video of all 12 frames, which the whole clip matches."""
+    server = server_factory()
+    key = server.create_client("platform", "check,feed")
+    video = tmp_path / "clip.mp4"
+    data = photo_clip("h264", 30, 3.0)
+    video.write_bytes(data)
+    result = _run(str(video), "--server", server.url, "--json", "--vpdq-part-frames", "5")
+    assert result.returncode == 0, result.stderr
+    (case,) = [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
+    with server.client() as c:
+        r = c.get(f"/v1/cases/{case['case_id']}", headers={"X-Case-Pin": case["pin"]})
+    assert r.status_code == 200 and r.json()["hashes"] == case["hashes"]
+    local = hashes.hash_video(data)
+    assert len(local.frames) == 12
+    whole = hashes.format_vpdq(local.frames)
+    stored = [i["value"] for i in server.feed(key) if i["type"] == "vpdq" and i["op"] == "add"]
+    assert set(stored) == {whole}  # one video, every frame, Meta's serialisation
+    with server.client(key) as c:
+        body = eventually(
+            lambda: (
+                (b := c.post("/v1/check", files={"video": ("v.mp4", data, "video/mp4")})).json()[
+                    "match"
+                ]
+                and b.json()
+            )
+        )
+    [m] = [m for m in body["matches"] if m["signal_type"] == "vpdq"]
+    assert (m["query_percent"], m["stored_percent"]) == (100.0, 100.0)
+
+
+def test_requests_keep_order_and_size() -> None:
+    frames = [f"{i:064x},90,{i}" for i in range(100)]
+    parts = vpdq_parts(frames, "ab" * 32, 30)
+    assert [len(p["value"]) for p in parts] == [30, 30, 30, 10]
+    assert {p["part_of"] for p in parts} == {"ab" * 32}
+    entries = [{"type": "video_sha256", "value": "ab" * 32}, *parts]
+    cut = requests(entries, max_hashes=1000, max_bytes=3000)
+    assert [h for r in cut for h in r] == entries  # the order kept
+    assert len(cut) == 4 and all(len(json.dumps(r)) <= 3000 for r in cut)
+    assert [len(r) for r in requests(entries, max_hashes=2)] == [2, 2, 1]

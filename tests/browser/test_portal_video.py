@@ -5,8 +5,14 @@ motion and hard cuts (benchmarks/_clips.py, PyAV), written to pytest's tmp_path 
 browser picks files from disk, as a person does) and chosen in the real page:
 
 * MD5 and SHA-256 equal Python's (``hashes.hash_video``), the file read in chunks;
-* the frames are Meta's vPDQ sampling (the same times as ``hash_video``), each PDQ
-  within a few bits of the server's for MP4/H.264 and WebM/VP9;
+* the frames are Meta's vPDQ sampling (the same times as ``hash_video``, at 30 and at
+  29.97 frames a second, with B-frames), each PDQ within a few bits of the server's for
+  MP4/H.264 (fragmented too) and WebM/VP9, both ways the page reads them: WebCodecs
+  after demuxing (demux.js, webm.js, decode.js) and the <video> element's seeks (the
+  fallback, asked for with ``way: "player"``);
+* the pieces of the WebCodecs way agree with the server's own: H.264 packets skipped as
+  non-reference exactly when hashes/_video.py skips them, PDQ at the kept pixels alone
+  (framepdq.js) as PDQ of the whole filtered plane;
 * the frame variants follow the server's plan and budget;
 * a video the browser cannot play keeps its exact hashes, and gets the opt-in;
 * the progress bar, the time left and the stop button work.
@@ -16,6 +22,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import io
 import json
 import os
 import re
@@ -86,6 +93,7 @@ def shown(page: Page, picker: str = "report") -> list[dict[str, Any]]:
             md5: n.dataset.md5 || null,
             sha256: n.dataset.sha256 || null,
             rate: n.dataset.rate ? Number(n.dataset.rate) : null,
+            way: n.dataset.way || null,
             frames: n.dataset.frames ? JSON.parse(n.dataset.frames) : [],
             variants: n.dataset.variants ? JSON.parse(n.dataset.variants) : [],
         }))""",
@@ -96,24 +104,14 @@ def _frames(values: list[str]) -> tuple[hashes.VpdqFrame, ...]:
     return hashes.parse_vpdq(json.dumps(values))
 
 
-@pytest.mark.parametrize(("codec", "suffix"), [("h264", "mp4"), ("vp9", "webm")])
-def test_video_frames_agree_with_the_server(
-    live_server: Server, page: Page, tmp_path: Path, codec: str, suffix: str
-) -> None:
-    data = photo_clip(codec)
-    path = write(tmp_path, f"clip.{suffix}", data)
-    py = hashes.hash_video(data, variants="stored")
-    open_page(page, live_server)
-    js = pick_video(page, path)
-    assert js["state"] == "ready", js["text"]
-    assert (js["md5"], js["sha256"]) == (py.md5, py.sha256)
-    assert js["rate"] == 30
+def assert_agrees(js: dict[str, Any], py: hashes.VideoHashes, label: str) -> None:
+    """The page's frames and frame variants are the server's, within a few bits."""
     frames = _frames(js["frames"])
     # Meta's sampling: the same frames at the same times
     assert [f.seconds for f in frames] == [float(f"{f.seconds:.3}") for f in py.frames]
     bits = [hashes.hamming(a.pdq, b.pdq) for a, b in zip(frames, py.frames, strict=True)]
     quality = [abs(a.quality - b.quality) for a, b in zip(frames, py.frames, strict=True)]
-    print(f"\n{codec}: {len(bits)} frames, PDQ bits {statistics.mean(bits):.2f} / {max(bits)}")
+    print(f"\n{label}: {len(bits)} frames, PDQ bits {statistics.mean(bits):.2f} / {max(bits)}")
     assert max(bits) <= FRAME_BITS and statistics.mean(bits) <= MEAN_BITS, bits
     assert max(quality) <= 10, quality
     # the frame variants: one set per distinct frame, the server's plan
@@ -123,6 +121,224 @@ def test_video_frames_agree_with_the_server(
         near = [min(hashes.hamming(a, b) for b in pv.pdq) for a in jv["pdq"]]
         assert len(jv["pdq"]) <= 24
         assert statistics.median(near) <= FRAME_BITS, near
+
+
+@pytest.mark.parametrize(("codec", "suffix"), [("h264", "mp4"), ("vp9", "webm")])
+def test_video_frames_agree_with_the_server(
+    live_server: Server, page: Page, tmp_path: Path, codec: str, suffix: str
+) -> None:
+    """Chosen on the page, the video is demuxed and decoded with WebCodecs."""
+    data = photo_clip(codec)
+    path = write(tmp_path, f"clip.{suffix}", data)
+    py = hashes.hash_video(data, variants="stored")
+    open_page(page, live_server)
+    js = pick_video(page, path)
+    assert js["state"] == "ready", js["text"]
+    assert js["way"] == "webcodecs"
+    assert (js["md5"], js["sha256"]) == (py.md5, py.sha256)
+    assert js["rate"] == 30
+    assert_agrees(js, py, f"{codec}, WebCodecs")
+
+
+HASH_IN_PAGE = """async ([selector, way]) => {
+  const { hashVideo } = await import("/portal/static/video.js");
+  const file = document.querySelector(selector).files[0];
+  const limits = { maxVideoSeconds: 36000, maxVideoFrames: 36000 };
+  const r = await hashVideo(file, limits, { way });
+  const { frameText } = await import("/portal/static/video.js");
+  return { ...r, frames: r.frames.map(frameText) };
+}"""
+
+
+def hash_in_page(page: Page, path: Path, way: str = "any") -> dict[str, Any]:
+    """The page's hashVideo on a file chosen in the report picker's input (not added)."""
+    page.evaluate(
+        """() => {
+          const input = document.createElement("input");
+          Object.assign(input, { type: "file", id: "test-file", hidden: true });
+          document.body.append(input);
+        }"""
+    )
+    page.set_input_files("#test-file", str(path))
+    return page.evaluate(HASH_IN_PAGE, ["#test-file", way])  # type: ignore[no-any-return]
+
+
+@pytest.mark.parametrize(("codec", "suffix"), [("h264", "mp4"), ("vp9", "webm")])
+def test_the_player_fallback_reads_as_the_server_does(
+    live_server: Server, page: Page, tmp_path: Path, codec: str, suffix: str
+) -> None:
+    """The fallback way (a <video> element sought to each sampled frame, the frame rate
+    measured by playing), asked for: what the page does without WebCodecs, or when a
+    file cannot be demuxed or decoded that way."""
+    data = photo_clip(codec)
+    path = write(tmp_path, f"clip.{suffix}", data)
+    py = hashes.hash_video(data, variants="stored")
+    open_page(page, live_server)
+    js = hash_in_page(page, path, way="player")
+    assert js["way"] == "player" and js["rate"] == 30
+    assert (js["md5"], js["sha256"]) == (py.md5, py.sha256)
+    assert_agrees(js, py, f"{codec}, player")
+
+
+def _fragmented(data: bytes) -> bytes:
+    """The same clip remuxed as a fragmented MP4 (moof boxes, as MediaRecorder writes)."""
+    import av
+
+    out = io.BytesIO()
+    with (
+        av.open(io.BytesIO(data)) as src,
+        av.open(out, "w", format="mp4", options={"movflags": "frag_keyframe+empty_moov"}) as dst,
+    ):
+        stream = dst.add_stream_from_template(src.streams.video[0])
+        for packet in src.demux(src.streams.video[0]):
+            if packet.dts is None:
+                continue
+            packet.stream = stream
+            dst.mux(packet)
+    return out.getvalue()
+
+
+def test_a_fragmented_mp4_is_demuxed_too(live_server: Server, page: Page, tmp_path: Path) -> None:
+    """A fragmented MP4 (moof boxes: a browser's MediaRecorder, screen recorders), its
+    index spread through the file and B-frames in it, read the WebCodecs way."""
+    data = _fragmented(photo_clip("h264"))
+    path = write(tmp_path, "recorded.mp4", data)
+    py = hashes.hash_video(data, variants="stored")
+    open_page(page, live_server)
+    js = pick_video(page, path)
+    assert js["state"] == "ready", js["text"]
+    assert js["way"] == "webcodecs"
+    assert (js["md5"], js["sha256"]) == (py.md5, py.sha256)
+    assert_agrees(js, py, "fragmented h264, WebCodecs")
+
+
+def test_meta_frame_numbers_at_29_97_frames_a_second_with_b_frames(
+    live_server: Server, page: Page, tmp_path: Path
+) -> None:
+    """NTSC's 30000/1001 rate: one frame in 29 sampled (not 30), at float32(n) /
+    float32(rate), in presentation order though B-frames are decoded out of it; the
+    rate is the container's, as the server reads it."""
+    from fractions import Fraction
+
+    import av
+
+    from benchmarks._clips import encode, frames_of, shots_from
+
+    photos = [_photo(name).resize((320, 240)) for name in PHOTOS[:2]]
+    rate = Fraction(30000, 1001)
+    data = encode(frames_of(shots_from(photos, 4.0), 320, 180, float(rate)), rate)  # type: ignore[arg-type]
+    with av.open(io.BytesIO(data)) as container:
+        assert container.streams.video[0].codec_context.has_b_frames
+    path = write(tmp_path, "ntsc.mp4", data)
+    py = hashes.hash_video(data, variants="stored")
+    open_page(page, live_server)
+    js = hash_in_page(page, path)
+    assert js["way"] == "webcodecs"
+    assert js["rate"] == pytest.approx(float(rate), abs=1e-9)
+    frames = _frames(js["frames"])
+    assert [f.seconds for f in frames] == [float(f"{f.seconds:.3}") for f in py.frames]
+    assert len(frames) == len(py.frames) >= 8
+    bits = [hashes.hamming(a.pdq, b.pdq) for a, b in zip(frames, py.frames, strict=True)]
+    assert max(bits) <= FRAME_BITS, bits
+
+
+DISPOSABLE_IN_PAGE = """async ([packets, nalLength]) => {
+  const { disposable } = await import("/portal/static/decode.js");
+  const bytes = (b64) => Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+  return packets.map((b64) => disposable(bytes(b64), nalLength));
+}"""
+
+_nal = st.tuples(
+    st.integers(0, 255),  # the NAL header byte: forbidden bit, nal_ref_idc, type
+    st.binary(max_size=6),
+).map(lambda t: bytes([t[0]]) + t[1])
+
+
+@settings(
+    max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    packets=st.lists(
+        st.tuples(st.lists(_nal, max_size=4), st.integers(-2, 2)), min_size=1, max_size=30
+    ),
+    nal_length=st.sampled_from([1, 2, 4]),
+)
+def test_skipped_h264_packets_are_those_the_server_skips(
+    live_server: Server, page: Page, packets: list[tuple[list[bytes], int]], nal_length: int
+) -> None:
+    """decode.js `disposable` (a packet whose slices are all non-reference pictures, not
+    decoded unless sampled) equals hashes/_video.py `_nal_disposable` on any bytes,
+    length prefixes right, short or long by a few bytes."""
+    from hashes._video import _nal_disposable
+
+    if page.url == "about:blank":
+        open_page(page, live_server)
+    raw = []
+    for nals, slack in packets:
+        body = b"".join(
+            max(0, min(len(n) + slack, 256**nal_length - 1)).to_bytes(nal_length, "big") + n
+            for n in nals
+        )
+        raw.append(body)
+    js = page.evaluate(
+        DISPOSABLE_IN_PAGE, [[base64.b64encode(b).decode() for b in raw], nal_length]
+    )
+    assert js == [_nal_disposable(memoryview(b), nal_length) for b in raw]
+
+
+FRAME_PDQ_IN_PAGE = """async ([rows, cols, seed, flat]) => {
+  const { pdqOfLuma } = await import("/portal/static/pdq.js");
+  const { pdqOfFrameLuma } = await import("/portal/static/framepdq.js");
+  let s = seed;
+  const rnd = () => (s = (s * 1103515245 + 12345) % 2147483648) / 2147483648;
+  const luma = new Float32Array(rows * cols);
+  const fx = 3 + rnd() * 40, fy = 3 + rnd() * 40;
+  for (let y = 0; y < rows; y++) for (let x = 0; x < cols; x++) {
+    const v = 128 + 90 * Math.sin(x / fx) * Math.cos(y / fy) + 30 * rnd();
+    luma[y * cols + x] = flat ? Math.round(v / 64) * 64 : Math.min(255, Math.max(0, v));
+  }
+  return [pdqOfLuma(luma.slice(), rows, cols), pdqOfFrameLuma(luma, rows, cols)];
+}"""
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    rows=st.integers(5, 1100),
+    cols=st.integers(5, 1100),
+    seed=st.integers(1, 2**30),
+    flat=st.booleans(),
+)
+def test_pdq_at_the_kept_pixels_equals_pdq_of_the_filtered_plane(
+    live_server: Server, page: Page, rows: int, cols: int, seed: int, flat: bool
+) -> None:
+    """framepdq.js filters only where PDQ's decimation reads (float64 prefix sums): the
+    same hash as pdq.js filtering every pixel, but for a coefficient within rounding of
+    the median, and the same quality but for a gradient within rounding of a step."""
+    if page.url == "about:blank":
+        open_page(page, live_server)
+    whole, kept = page.evaluate(FRAME_PDQ_IN_PAGE, [rows, cols, seed, flat])
+    assert hashes.hamming(whole["hash"], kept["hash"]) <= 2
+    assert abs(whole["quality"] - kept["quality"]) <= 1
+
+
+@pytest.mark.parametrize("limit", ["HASHBANK_MAX_VIDEO_SECONDS", "HASHBANK_MAX_VIDEO_FRAMES"])
+def test_a_video_over_the_limits_is_refused_before_its_frames_are_read(
+    server_factory: Any, page: Page, tmp_path: Path, limit: str
+) -> None:
+    """The WebCodecs way reads the duration and the frame count from the container and
+    stops before decoding: the page says the video is too long and sends nothing."""
+    server = server_factory(extra_env={limit: "6"})
+    path = write(tmp_path, "clip.mp4", photo_clip("h264"))  # 12 s, 12 sampled frames
+    open_page(page, server)
+    requests: list[str] = []
+    page.on("request", lambda r: requests.append(r.method))
+    js = pick_video(page, path)
+    assert js["state"] == "error" and js["frames"] == [], js
+    hours = round((6 if limit.endswith("SECONDS") else 36_000) / 3600)  # the page's wording
+    assert js["text"] == t("en", "js.video.too_long", hours=hours)
+    assert [m for m in requests if m != "GET"] == []
 
 
 def _chromium_rss() -> int:
@@ -232,9 +448,12 @@ def test_incremental_digests_equal_hashlib_however_the_bytes_are_cut(
 
 def test_progress_time_left_and_stop(live_server: Server, page: Page, tmp_path: Path) -> None:
     """While a video is prepared the page shows a progress bar and the time left; Stop
-    ends the work, nothing is sent, and the video can be removed."""
+    ends the work (WebCodecs' decoder with its worker), nothing is sent, and the video
+    can be removed."""
     photos = [_photo(name).resize((320, 240)) for name in PHOTOS]
-    data = clip(photos, seconds_per_shot=12.0, size=(320, 180), fps=15)  # 48 s
+    # 200 s, 200 sampled frames: long enough to stop on the WebCodecs way, whose cost is
+    # per sampled frame (PDQ, variants) more than per decoded one (tiny, 5 a second)
+    data = clip(photos, seconds_per_shot=50.0, size=(160, 96), fps=5)
     path = write(tmp_path, "minute.mp4", data)
     requests: list[str] = []
     page.on("request", lambda r: requests.append(r.method + " " + r.url))
@@ -263,8 +482,6 @@ def test_progress_time_left_and_stop(live_server: Server, page: Page, tmp_path: 
 
 def _avi(seconds: float = 3.0) -> bytes:
     """An AVI (MPEG-4 Part 2) clip: a format Chromium does not play, hashbank's server does."""
-    import io
-
     import av
     import numpy as np
 
@@ -397,8 +614,6 @@ def test_reporting_a_video_sends_only_hashes_and_a_platform_finds_it(
 
 def _still(data: bytes, seconds: float) -> Any:
     """The frame of a clip at ``seconds``, as an image (a screenshot of the video)."""
-    import io
-
     import av
 
     with av.open(io.BytesIO(data)) as container:
@@ -412,8 +627,10 @@ def test_a_long_video_is_sent_in_requests_under_16_kb(
     live_server: Server, page: Page, api_key: str, tmp_path: Path
 ) -> None:
     """A video of 200 sampled frames: its vPDQ does not fit one request, so the page
-    sends it in parts (in time order), the first request creates the case and the others
-    add to it; every request stays under 16 KB and the case holds every frame."""
+    sends it in parts (in time order, each naming the video's SHA-256), the first request
+    creates the case and the others add to it; every request stays under 16 KB, and the
+    server joins the parts into one stored video holding every frame, which the whole
+    file, checked by a platform, matches."""
     photos = [_photo(name).resize((320, 240)) for name in PHOTOS]
     data = clip(photos, seconds_per_shot=50.0, size=(160, 96), fps=5)
     path = write(tmp_path, "long.mp4", data)
@@ -426,19 +643,70 @@ def test_a_long_video_is_sent_in_requests_under_16_kb(
     posts = _sent(requests, live_server)
     assert posts[0][0].endswith("/v1/cases") and len(posts) >= 2
     assert all(url.endswith(f"/v1/cases/{case_id}/hashes") for url, _ in posts[1:])
-    parts = [h["value"] for _, body in posts for h in body["hashes"] if h["type"] == "vpdq"]
+    vpdq = [h for _, body in posts for h in body["hashes"] if h["type"] == "vpdq"]
+    parts = [h["value"] for h in vpdq]
     assert len(parts) >= 2 and [f for p in parts for f in p] == js["frames"]
-    sent = sum(len(body["hashes"]) for _, body in posts)
-    assert case_status(live_server, case_id, pin)["hashes"] == sent
-    # the first part, checked as a clip of its own, finds the case's video
-    with live_server.client(api_key) as c:
+    assert {h["part_of"] for h in vpdq} == {js["sha256"]}
+    _assert_one_stored_video(live_server, api_key, case_id, pin, posts, js, data)
+
+
+def _assert_one_stored_video(
+    server: Server,
+    api_key: str,
+    case_id: str,
+    pin: str,
+    posts: list[tuple[str, dict[str, Any]]],
+    js: dict[str, Any],
+    data: bytes,
+) -> None:
+    """The case holds the parts as ONE video with every frame the page made: counted
+    once, handed out by the feed as Meta's serialisation of the whole frame list, matched
+    whole by the page's frames (100 % both ways) and by the file hashed by the server."""
+    sent = [h for _, body in posts for h in body["hashes"]]
+    n_parts = sum(h["type"] == "vpdq" for h in sent)
+    assert case_status(server, case_id, pin)["hashes"] == len(sent) - (n_parts - 1)
+    whole = hashes.format_vpdq(_frames(js["frames"]))
+    videos = [i["value"] for i in server.feed(api_key) if i["type"] == "vpdq" and i["op"] == "add"]
+    assert whole in videos
+    with server.client(api_key) as c:
         body = eventually(
             lambda: (
                 (
-                    b := c.post("/v1/check", json={"hashes": [{"type": "vpdq", "value": parts[0]}]})
+                    b := c.post("/v1/check", json={"hashes": [{"type": "vpdq", "value": whole}]})
                 ).json()["match"]
                 and b.json()
             ),
             timeout=5.0,
         )
-    assert body["matches"][0]["signal_type"] == "vpdq"
+        [m] = [m for m in body["matches"] if m["signal_type"] == "vpdq"]
+        assert (m["query_percent"], m["stored_percent"]) == (100.0, 100.0)
+        # the whole file, hashed by the server: vPDQ's 80 % of its frames (within a few
+        # bits of the page's) in the one stored video
+        r = c.post("/v1/check", files={"video": ("up.mp4", data, "video/mp4")})
+        assert r.status_code == 200, r.text
+        [m] = [m for m in r.json()["matches"] if m["signal_type"] == "vpdq"]
+        assert m["query_percent"] >= 80.0 and m["stored_percent"] >= 80.0, m
+
+
+def test_a_short_clip_cut_in_parts_by_the_test_hook_is_one_stored_video(
+    live_server: Server, page: Page, api_key: str, tmp_path: Path
+) -> None:
+    """The same flow on a 12 s clip, parts cut at 400 bytes (a test hook lowers the
+    page's 12 KB): three parts or more, one stored video with all 12 frames."""
+    # other photos than the other tests' clips: their cases' videos would match it too
+    others = ("motorcycle_left.png", "hubble_deep_field.jpg", "coins.png", "camera.png")
+    data = clip([_photo(name) for name in others], seconds_per_shot=3.0)
+    path = write(tmp_path, "short.mp4", data)
+    page.add_init_script("globalThis.hashbankTestHooks = { vpdqPartBytes: 400 };")
+    requests: list[Request] = []
+    page.on("request", lambda r: requests.append(r))
+    open_page(page, live_server)
+    js = pick_video(page, path)
+    assert js["state"] == "ready" and len(js["frames"]) == 12, js["text"]
+    case_id, pin = report(page)
+    posts = _sent(requests, live_server)
+    vpdq = [h for _, body in posts for h in body["hashes"] if h["type"] == "vpdq"]
+    assert len(vpdq) >= 3 and all(len(json.dumps(h["value"])) <= 400 for h in vpdq)
+    assert [f for h in vpdq for f in h["value"]] == js["frames"]
+    assert {h["part_of"] for h in vpdq} == {js["sha256"]}
+    _assert_one_stored_video(live_server, api_key, case_id, pin, posts, js, data)

@@ -18,10 +18,12 @@ GOLDEN = {
 }
 # The variant lists of seed 0: their first hashes, their lengths and a digest of all of
 # them ("pdq" first; the others are window hashes, see hashes/_variants.py).
+# Issue 23 changed the check side on purpose (the 96 % centred crop gave way to pair
+# windows found at a second scale); the stored set, and so every bank, is unchanged.
 GOLDEN_VARIANTS_0 = (
-    9,
+    8,
     "b5525aa96db7d54ae03fe05e522de49fb5564ea95a2db5420a950abdb542b016",
-    "7efa182a7d93726b6f3f61939202c54f1603e28d400c93df2bcb61198c25816d",
+    "43dfefc212ec11e0ed2cce57344133eb4f2517ce29c62835f985809066dea732",
 )
 GOLDEN_STORED_0 = (
     35,

@@ -251,6 +251,11 @@ export function toHex(coefficients) {
   return hex;
 }
 
+/** PDQ of a 64 x 64 block of filtered, decimated luma (float32): { hash, quality }. */
+export function pdqOfBlock(block) {
+  return { hash: toHex(dct16(block)), quality: quality(block) };
+}
+
 /**
  * PDQ of a float32 luma plane (rows x cols, row-major; it is overwritten).
  * Returns { hash: 64 lowercase hex characters, quality: 0-100 }.
@@ -393,11 +398,13 @@ function flatLines(grey, width, top, bottom, left, right, alongCols) {
   for (let line = 0; line < lines; line++) {
     for (let i = 0, s = 0; i < length; i += 4, s++) sample[s] = at(line, i);
     const median = medianOf(sample);
-    let close = 0;
-    for (let i = 0; i < length; i++) {
-      if (Math.abs(fround(at(line, i) - median)) <= TRIM_TOLERANCE) close++;
+    // flat when at most `allowed` pixels are far from the median: stop counting past it
+    const allowed = length - Math.ceil(FLAT_SHARE * length - 1e-9);
+    let far = 0;
+    for (let i = 0; i < length && far <= allowed; i++) {
+      if (!(Math.abs(fround(at(line, i) - median)) <= TRIM_TOLERANCE)) far++;
     }
-    flags[line] = close / length >= FLAT_SHARE ? 1 : 0;
+    flags[line] = far <= allowed && (length - far) / length >= FLAT_SHARE ? 1 : 0;
   }
   return flags;
 }
@@ -424,7 +431,11 @@ function longestRun(flat) {
  * null when there is nothing worth trimming (as hashes/_trim.py `content_box`).
  */
 export function contentBox(rgba, width, height) {
-  const grey = greyOf(rgba, width, height);
+  return contentBoxOfGrey(greyOf(rgba, width, height), width, height);
+}
+
+/** contentBox of a grey (luma) plane, row-major, `width` x `height`. */
+export function contentBoxOfGrey(grey, width, height) {
   let [top, bottom, left, right] = [0, height, 0, width];
   for (let round = 0; round < 2; round++) {
     const rows = longestRun(flatLines(grey, width, top, bottom, left, right, false));

@@ -31,6 +31,15 @@ export const MAX_HASHES_PER_REQUEST = 100;
 export const MAX_REQUEST_BYTES = 15 * 1024; // JSON of one request's hashes: under 16 KB
 const VPDQ_SEGMENT_BYTES = 12 * 1024; // one vpdq value's frames, at most (~150 frames)
 
+/** The most bytes of one vpdq part: VPDQ_SEGMENT_BYTES, or less where a test asks for it
+ * (`globalThis.hashbankTestHooks.vpdqPartBytes`, set by tests/browser before the page
+ * loads, so that a short clip needs several parts; never more than the default). */
+function partBytes() {
+  const hooks = globalThis.hashbankTestHooks;
+  const asked = hooks && Number(hooks.vpdqPartBytes);
+  return asked > 0 ? Math.min(asked, VPDQ_SEGMENT_BYTES) : VPDQ_SEGMENT_BYTES;
+}
+
 function isVideo(file) {
   return (file.type || "").startsWith("video/") || VIDEO_NAME.test(file.name || "");
 }
@@ -54,17 +63,19 @@ function balanced(hex) {
 
 /**
  * A video's frames as vpdq values of at most VPDQ_SEGMENT_BYTES each (a request must
- * stay under 16 KB: a long video's frame list is split in time order). Each frame
- * carries its quality; a part without one frame of the server's quality floor would be
- * refused: it is left out.
+ * stay under 16 KB: a long video's frame list is split in time order). Each is sent with
+ * `part_of`, the video's SHA-256: the server joins the parts into one stored video.
+ * Each frame carries its quality; a part without one frame of the server's quality floor
+ * would be refused: it is left out (vPDQ ignores such frames when matching anyway).
  */
 export function vpdqParts(frames, minQuality) {
+  const limit = partBytes();
   const parts = [];
   let part = [];
   let size = 0;
   for (const frame of frames) {
     const text = frameText(frame);
-    if (part.length && size + text.length + 4 > VPDQ_SEGMENT_BYTES) {
+    if (part.length && size + text.length + 4 > limit) {
       parts.push(part);
       part = [];
       size = 0;
@@ -140,7 +151,8 @@ const hasher = new Hasher();
 /**
  * The hashes to send for `results` (hashed images and videos), at most `capacity` of
  * them. First what identifies each one: an image's PDQ, MD5 and SHA-256; a video's MD5,
- * SHA-256 and vPDQ (Meta's frame list, split in parts that fit a request). Then the
+ * SHA-256 and vPDQ (Meta's frame list, split in parts that fit a request, each naming
+ * the video's SHA-256, which comes before them: requests keep this order). Then the
  * extra hashes: a video's frame variants (budgeted per video as the server does,
  * within half of the room left when there are images too), and each image's stored PDQ
  * variants in turns, so that every image is covered before any gets extra variants.
@@ -166,7 +178,10 @@ export function chooseHashes(results, capacity) {
   for (const r of videos) {
     add({ type: "video_md5", value: r.md5 });
     add({ type: "video_sha256", value: r.sha256 });
-    for (const part of vpdqParts(r.frames || [], minQuality)) add({ type: "vpdq", value: part });
+    // every part names its video (the video_sha256 just added): one stored video
+    for (const part of vpdqParts(r.frames || [], minQuality)) {
+      add({ type: "vpdq", value: part, part_of: r.sha256 });
+    }
   }
   if (out.length > capacity) return null;
   const withFrames = videos.filter((r) => r.variants && r.variants.length);
@@ -551,6 +566,7 @@ export class Picker {
       node.dataset.frames = JSON.stringify(r.frames.map(frameText));
       node.dataset.variants = JSON.stringify(r.variants);
       node.dataset.rate = String(r.rate || "");
+      node.dataset.way = r.way || "";
       const list = el("dl", { class: "hashes" });
       if (r.frames.length) {
         list.append(el("dt", { text: t("video.length") }), el("dd", { text: t("video.seconds", { n: Math.round(r.duration) }) }));

@@ -4,21 +4,31 @@
 //   1. MD5 and SHA-256 of the whole file, read in chunks with File.slice in a worker
 //      (video-worker.js; md5.js and sha256.js are incremental): a 2 GB video is never
 //      read into memory whole;
-//   2. vPDQ, Meta's sampling: frames numbered n = 0, 1, 2... at the stream's frame
-//      rate; frame n is sampled when n % int(rate / fps) == 0, at the time
-//      float32(n) / float32(rate). The browser's own player (a <video> element on a
-//      blob: URL of the file, never attached to the page) is sought to the middle of
-//      each sampled frame, the frame is copied into an ImageBitmap at its full size (as
-//      the server converts it, up to 1080p) and handed to a worker for PDQ and quality
-//      (pdq.js), and, for each distinct frame (more than 12 bits from the last one
-//      that got them), the PDQ hashes a report stores (windows.js VIDEO_PLAN);
+//   2. vPDQ, Meta's sampling: frames numbered n = 0, 1, 2... in presentation order at
+//      the stream's average frame rate; frame n is sampled when n % int(rate / fps) == 0,
+//      at the time float32(n) / float32(rate). Two ways, both in a worker:
+//      - WebCodecs (the way where the browser has it and the file is MP4 or WebM, the
+//        codec one it decodes): the file is demuxed (demux.js: mp4box.js, webm.js) and
+//        every frame decoded once, in order, as the server does; only the sampled frames
+//        become pixels (decode.js). Frame numbers and the rate come from the container,
+//        exactly the server's;
+//      - otherwise (no WebCodecs, another container, a codec WebCodecs lacks, a
+//        failure), the browser's own player: a
+//        <video> element on a blob: URL of the file, never attached to the page, is
+//        sought to the middle of each sampled frame, the frame copied into an
+//        ImageBitmap at its full size (as the server converts it, up to 1080p) and
+//        handed to the worker. The frame rate is not exposed by players: it is measured
+//        by playing the first frames muted (requestVideoFrameCallback's media times)
+//        and snapped to the usual rates. Each seek decodes from the last keyframe: this
+//        way is several times slower (docs/benchmarks.md);
+//      each sampled frame gets PDQ and quality (pdq.js), and each distinct frame (more
+//      than 12 bits from the last one that got them) the PDQ hashes a report stores
+//      (windows.js VIDEO_PLAN);
 //   3. the per-video budget of frame variants (hashes/_video.py `_variants`): each
 //      distinct frame keeps budget / frames hashes (8 to 24), and frames beyond what
 //      the budget pays at 8 are spread evenly over the video.
 //
-// The frame rate is not exposed by browsers: it is measured by playing the first
-// frames muted (requestVideoFrameCallback's media times) and snapped to the usual
-// rates. Nothing is written anywhere and nothing leaves the device.
+// Nothing is written anywhere and nothing leaves the device.
 
 export const FPS = 1.0; // frames sampled a second (vPDQ's default)
 export const DISTINCT_DISTANCE = 12; // hashes/_video.py DISTINCT_DISTANCE
@@ -265,6 +275,26 @@ function grab(video) {
   return createImageBitmap(video, options);
 }
 
+// ---- WebCodecs -------------------------------------------------------------------------------
+
+/**
+ * The frames of a video read with WebCodecs in the worker (video-worker.js "decode"), or
+ * null when this browser or this file cannot be read that way (the player then does it).
+ */
+async function decodeVideo(worker, blob, limits, job, onProgress) {
+  let r;
+  try {
+    r = await worker.call({ op: "decode", job, file: blob, fps: FPS, distinct: DISTINCT_DISTANCE, limits }, [], onProgress);
+  } catch (err) {
+    if (err.code === "cancelled") throw err;
+    return null; // a decoding failure: the player may still read it
+  }
+  if (!r.supported) return null;
+  if (r.problem) throw new VideoProblem(r.problem, r.detail);
+  const { duration, width, height, rate, frames, variants, timing } = r;
+  return { duration, width, height, rate, frames, variants, timing, way: "webcodecs" };
+}
+
 // ---- the whole video ----------------------------------------------------------------------
 
 let jobs = 0;
@@ -275,17 +305,23 @@ let jobs = 0;
  * AbortSignal) cancels.
  *
  * Returns { md5, sha256, duration, width, height, rate, frames: [{ pdq, quality, seconds }],
- * variants: [{ seconds, quality, pdq: [...] }] } (variants not yet budgeted: see
- * budgetVariants). Throws VideoProblem; "unplayable" still carries `exact` (the MD5 and
- * SHA-256, made whatever the browser could play) when they could be made.
+ * variants: [{ seconds, quality, pdq: [...] }], way } (variants not yet budgeted: see
+ * budgetVariants; `way` "webcodecs" or "player", how the frames were read). The option
+ * `way: "player"` skips WebCodecs (the benchmark's and tests' baseline). Throws
+ * VideoProblem; "unplayable" still carries `exact` (the MD5 and SHA-256, made whatever
+ * the browser could play) when they could be made.
  */
-export async function hashVideo(blob, limits, { onProgress = () => {}, signal = new AbortController().signal } = {}) {
+export async function hashVideo(
+  blob,
+  limits,
+  { onProgress = () => {}, signal = new AbortController().signal, way = "any" } = {},
+) {
   if (blob.size === 0) throw new VideoProblem("empty");
   const started = performance.now();
   const exactWorker = new WorkerCalls();
   const frameWorker = new WorkerCalls();
   const url = URL.createObjectURL(blob);
-  const job = ++jobs;
+  let job = ++jobs;
   let video = null;
   let exactShare = 0;
   let frameShare = 0;
@@ -310,6 +346,18 @@ export async function hashVideo(blob, limits, { onProgress = () => {}, signal = 
     .then(({ md5, sha256 }) => ({ md5, sha256 }));
   exact.catch(() => {}); // awaited below; a cancelled video must not leave it unhandled
   try {
+    if (way !== "player") {
+      const decoded = await decodeVideo(frameWorker, blob, limits, job, (done) => {
+        frameShare = done;
+        report();
+      });
+      if (decoded) {
+        const { md5, sha256 } = await exact;
+        return { md5, sha256, ...decoded };
+      }
+      frameShare = 0;
+      job = ++jobs; // the player's frames start a new run of distinct frames
+    }
     try {
       video = await openVideo(url, signal);
     } catch (err) {
@@ -352,6 +400,7 @@ export async function hashVideo(blob, limits, { onProgress = () => {}, signal = 
       rate,
       frames,
       variants,
+      way: "player",
     };
   } catch (err) {
     if (signal.aborted) throw new VideoProblem("cancelled");

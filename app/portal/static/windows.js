@@ -15,7 +15,7 @@
 //   windows between pairs of the 8 strongest corners, turned along the pair's line.
 //   Parts under PDQ quality 40 are left out; at most 48 hashes.
 
-import { contentBox, toHex } from "./pdq.js";
+import { contentBox, contentBoxOfGrey, toHex } from "./pdq.js";
 
 const BLOCK = 64;
 const KEYPOINT_SIDE = 256;
@@ -69,12 +69,14 @@ function roundHalfEven(x) {
 
 /** Luma (float64) of RGBA pixels and its (h+1) x (w+1) summed-area table. */
 export class Plane {
-  constructor(rgba, width, height) {
+  constructor(rgba, width, height, luma = null) {
     this.width = width;
     this.height = height;
-    const luma = new Float64Array(width * height);
-    for (let i = 0, p = 0; i < luma.length; i++, p += 4) {
-      luma[i] = rgba[p] * 0.299 + rgba[p + 1] * 0.587 + rgba[p + 2] * 0.114;
+    if (!luma) {
+      luma = new Float64Array(width * height);
+      for (let i = 0, p = 0; i < luma.length; i++, p += 4) {
+        luma[i] = rgba[p] * 0.299 + rgba[p + 1] * 0.587 + rgba[p + 2] * 0.114;
+      }
     }
     this.luma = luma;
     const W = width + 1;
@@ -229,25 +231,30 @@ function turned(block, at) {
 // ---- keypoints ------------------------------------------------------------------------
 
 // [1, 2, 1] / 4 along rows (axis 0) then columns, edges repeated; `passes` times.
+// The same sums in the same order as hashes/_windows.py (bit-identical), in two buffers
+// reused from pass to pass, the edges apart from the inner loops.
+let scratch = new Float64Array(0);
+
 function smooth(a, rows, cols, passes) {
+  if (scratch.length < rows * cols) scratch = new Float64Array(rows * cols);
+  const v = scratch;
+  const out = new Float64Array(rows * cols);
   let cur = a;
   for (let p = 0; p < passes; p++) {
-    const v = new Float64Array(rows * cols);
     for (let y = 0; y < rows; y++) {
       const up = Math.max(0, y - 1) * cols;
       const dn = Math.min(rows - 1, y + 1) * cols;
-      for (let x = 0; x < cols; x++) v[y * cols + x] = (cur[up + x] + cur[y * cols + x] * 2.0 + cur[dn + x]) * 0.25;
+      const r = y * cols;
+      for (let x = 0; x < cols; x++) v[r + x] = (cur[up + x] + cur[r + x] * 2.0 + cur[dn + x]) * 0.25;
     }
-    const h = new Float64Array(rows * cols);
     for (let y = 0; y < rows; y++) {
       const r = y * cols;
-      for (let x = 0; x < cols; x++) {
-        const l = r + Math.max(0, x - 1);
-        const rr = r + Math.min(cols - 1, x + 1);
-        h[r + x] = (v[l] + v[r + x] * 2.0 + v[rr]) * 0.25;
-      }
+      const last = r + cols - 1;
+      out[r] = (v[r] + v[r] * 2.0 + v[Math.min(last, r + 1)]) * 0.25;
+      for (let k = r + 1; k < last; k++) out[k] = (v[k - 1] + v[k] * 2.0 + v[k + 1]) * 0.25;
+      if (cols > 1) out[last] = (v[last - 1] + v[last] * 2.0 + v[last]) * 0.25;
     }
-    cur = h;
+    cur = out;
   }
   return cur;
 }
@@ -301,23 +308,34 @@ export function keypoints(plane, n) {
   }
   const radius = Math.max(2, Math.trunc(NMS * Math.max(rows, cols)));
   const margin = Math.trunc(MARGIN * Math.max(rows, cols)) + 1;
-  // the maximum over the (2r+1) square, along columns then rows (exact, any order)
-  const m0 = new Float64Array(rows * cols);
-  for (let i = 0; i < rows; i++) {
-    for (let j = 0; j < cols; j++) {
-      let m = -Infinity;
-      for (let y = Math.max(0, i - radius); y <= Math.min(rows - 1, i + radius); y++) m = Math.max(m, response[y * cols + j]);
-      m0[i * cols + j] = m;
-    }
-  }
+  // peaks: equal to the maximum over their (2r+1) square (clipped to the grid). Such a
+  // point is first of all a maximum of its 3 x 3 neighbours (margin >= 1: all inside),
+  // which few are: only those are compared with the whole square.
   const peaks = [];
   for (let i = margin; i < rows - margin; i++) {
     for (let j = margin; j < cols - margin; j++) {
       const k = i * cols + j;
-      if (!(response[k] > 0)) continue;
-      let m = -Infinity;
-      for (let x = Math.max(0, j - radius); x <= Math.min(cols - 1, j + radius); x++) m = Math.max(m, m0[i * cols + x]);
-      if (response[k] === m) peaks.push(k);
+      const here = response[k];
+      if (!(here > 0)) continue;
+      const above = k - cols;
+      const below = k + cols;
+      if (here < response[k - 1] || here < response[k + 1]) continue;
+      if (here < response[above - 1] || here < response[above] || here < response[above + 1]) continue;
+      if (here < response[below - 1] || here < response[below] || here < response[below + 1]) continue;
+      let peak = true;
+      const y1 = Math.min(rows - 1, i + radius);
+      const x0 = Math.max(0, j - radius);
+      const x1 = Math.min(cols - 1, j + radius);
+      for (let y = Math.max(0, i - radius); y <= y1 && peak; y++) {
+        const r = y * cols;
+        for (let x = x0; x <= x1; x++) {
+          if (response[r + x] > here) {
+            peak = false;
+            break;
+          }
+        }
+      }
+      if (peak) peaks.push(k);
     }
   }
   peaks.sort((a, b) => response[b] - response[a] || a - b);
@@ -405,14 +423,16 @@ function edges(h, w, depth) {
  * hashes/_variants.py `stored_variants`). `plan`: PLAN (an image) or VIDEO_PLAN.
  */
 export function storedVariants(pdq, work, plan = PLAN) {
-  const plane = new Plane(work.data, work.width, work.height);
+  // `work` is RGBA pixels ({ data, width, height }) or a luma plane ({ luma, width,
+  // height }: a video frame's, read from its Y plane, decode.js); only luma is used
+  const plane = new Plane(work.data, work.width, work.height, work.luma || null);
   const h = work.height;
   const w = work.width;
   const part = (block) => (blockQuality(block) >= plan.minQuality ? blockHash(block) : null);
   const whole = plane.box(0, h, 0, w);
   const out = [pdq, blockHash(whole)];
   for (const name of plan.turns) out.push(blockHash(turned(whole, TURNS[name])));
-  const box = contentBox(work.data, work.width, work.height);
+  const box = work.luma ? contentBoxOfGrey(work.luma, w, h) : contentBox(work.data, w, h);
   if (box) out.push(blockHash(plane.box(box[0], box[1], box[2], box[3])));
   const windows = plan.centreKeeps.map((k) => centred(h, w, k));
   for (const a of plan.aspects) {
