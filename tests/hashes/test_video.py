@@ -125,9 +125,10 @@ def _mirrored_clip() -> bytes:
     return encode(frames, 30)
 
 
-def test_mirrored_copy_matches_only_with_variants(clip: bytes) -> None:
-    stored = hashes.hash_video(clip, variants="stored")
-    query = hashes.hash_video(_mirrored_clip(), variants="check")
+def _plain_and_with_variants(
+    query: hashes.VideoHashes, stored: hashes.VideoHashes
+) -> tuple[hashes.VideoMatch, hashes.VideoMatch]:
+    """The query against the stored video by vPDQ's rule, then with both sides' variants."""
     plain = hashes.match_percentages(query.frames, stored.frames)
     both = hashes.match_with_variants(
         query.frames,
@@ -135,6 +136,13 @@ def test_mirrored_copy_matches_only_with_variants(clip: bytes) -> None:
         query_variants=query.frame_variants,
         stored_variants=stored.frame_variants,
     )
+    return plain, both
+
+
+def test_mirrored_copy_matches_only_with_variants(clip: bytes) -> None:
+    stored = hashes.hash_video(clip, variants="stored")
+    query = hashes.hash_video(_mirrored_clip(), variants="check")
+    plain, both = _plain_and_with_variants(query, stored)
     assert plain.query_percent < 20
     assert both.query_percent >= 80
 
@@ -236,13 +244,7 @@ def test_edited_copies_match_with_variants(clip: bytes, edit: str) -> None:
     and its half-step frames: each edit matches at the rule for checks with variants."""
     stored = hashes.hash_video(clip, variants="stored")
     query = hashes.hash_video(_edited_clip(edit), variants="check")
-    plain = hashes.match_percentages(query.frames, stored.frames)
-    both = hashes.match_with_variants(
-        query.frames,
-        stored.frames,
-        query_variants=query.frame_variants,
-        stored_variants=stored.frame_variants,
-    )
+    plain, both = _plain_and_with_variants(query, stored)
     assert plain.query_percent < 80
     assert both.query_percent >= hashes.variant_match_percent(hashes.QUERY_MATCH_PERCENT)
     if edit == "caption band":  # every frame, by the band windows (without them: 83 %)
