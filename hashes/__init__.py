@@ -29,7 +29,7 @@ from hashes._registry import (
 )
 from hashes._signals import SignalType, bits_of, hamming, hex_to_bytes, is_perceptual, parse_hash
 from hashes._video import FrameVariants, VideoHashes, VideoLimits, hash_video, sniff_video
-from hashes._video_match import match_with_variants
+from hashes._video_match import VARIANT_SHARE, match_with_variants, variant_match_percent
 from hashes._vpdq import (
     FRAME_DISTANCE,
     MAX_FRAMES,
@@ -56,6 +56,7 @@ __all__ = [
     "MAX_FRAMES",
     "QUALITY_FLOOR",
     "QUERY_MATCH_PERCENT",
+    "VARIANT_SHARE",
     "VIDEO_MD5",
     "VIDEO_SHA256",
     "VPDQ",
@@ -97,6 +98,7 @@ __all__ = [
     "parse_vpdq",
     "prepare_frames",
     "sniff_video",
+    "variant_match_percent",
     "warm_up",
     "wipe",
 ]

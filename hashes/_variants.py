@@ -12,6 +12,9 @@ Report side (``stored_variants``):
 * the photo inside uniform borders, bars or frames (``_trim.content_box``);
 * centred crops keeping 92 % down to 64 % of each side, the centred 1:1, 4:5 and 5:4
   crops apps make, and a 3 x 3 grid of 96 % windows (small crops anywhere);
+* *frame windows*: the photo as a video shows it, its centred 16:9 and 9:16 windows,
+  whole and keeping 93 % and 86 % (a camera zooming in), so that a reported photo filmed
+  or shown inside a video matches there (``hashes.hash_video``'s check variants);
 * *edge windows*: along each side, the full length of that side and 60 % of it deep.
   A crop that cuts only the opposite side (the commonest crop) keeps the window whole;
 * *pair windows* (``_windows.pair_windows``) between the 8 strongest corners: windows
@@ -63,6 +66,7 @@ __all__ = [
     "VariantPlan",
     "Work",
     "check_variants",
+    "light_variants",
     "stored_variants",
     "work_pixels",
 ]
@@ -102,6 +106,17 @@ class VariantPlan:
     takes the pair windows of each in turn. ``max_check`` /
     ``max_stored``: most hashes per check / per report (the last pair windows give way).
     ``min_quality``: windows of lower PDQ quality are dropped.
+    ``frame_aspects`` x ``frame_keeps``: report side, a photo shown in a video: the
+    largest centred window of each video frame aspect (16:9, 9:16) the photo does not
+    have, whole and centred crops of it keeping these shares (a camera's slow zoom).
+    ``band_keep``: both sides, *band windows*: the full width and the top, then the
+    bottom, ``band_keep`` of the height (0: none), kept whatever their quality (they are
+    most of the frame). A caption band or a corner watermark under ``1 - band_keep`` of
+    the height leaves one of them untouched, and both sides cut the same window, so no
+    detection is needed. ``check_aspects``: check side, the largest centred window of
+    each of these width/height ratios, when the image's own ratio differs by over 20 %
+    (a landscape video letterboxed in a portrait frame, found even where its dark
+    content runs into the bars and trimming stops short).
     """
 
     windows: bool = True
@@ -121,11 +136,17 @@ class VariantPlan:
     max_check: int = 12
     max_stored: int = 48
     min_quality: int = 40
+    band_keep: float = 0.0
+    check_aspects: tuple[float, ...] = ()
+    frame_aspects: tuple[float, ...] = ()
+    frame_keeps: tuple[float, ...] = ()
 
 
 _DEFAULT = VariantPlan(
     centre_keeps=(0.92, 0.84, 0.77, 0.70, 0.64),
     aspects=(1.0, 0.8, 1.25),
+    frame_aspects=(16 / 9, 9 / 16),
+    frame_keeps=(1.0, 0.93, 0.86),
     grid_keep=0.96,
     grid_steps=3,
     edge_depth=0.6,
@@ -207,6 +228,13 @@ def _aspect(h: float, w: float, aspect: float) -> Window | None:
     return (h - ch) / 2, (h + ch) / 2, 0.0, w
 
 
+def _zoomed(b: Window, keep: float) -> Window:
+    """The centred part of window ``b`` keeping ``keep`` of each side."""
+    top, bottom, left, right = b
+    dy, dx = (bottom - top) * (1 - keep) / 2, (right - left) * (1 - keep) / 2
+    return top + dy, bottom - dy, left + dx, right - dx
+
+
 def _grid(h: float, w: float, keep: float, steps: int) -> list[Window]:
     """``steps x steps`` windows keeping ``keep`` of each side, corners included."""
     out = []
@@ -227,6 +255,20 @@ def _edges(h: float, w: float, depth: float) -> list[Window]:
     d = depth * w
     if d <= 0.98 * h:
         out += [(0.0, d, 0.0, w), (h - d, h, 0.0, w)]
+    return out
+
+
+def _bands(h: float, w: float, keep: float) -> list[Window]:
+    """The full-width windows keeping the top, then the bottom, ``keep`` of the height."""
+    return [(0.0, h * keep, 0.0, w), (h * (1 - keep), h, 0.0, w)] if keep else []
+
+
+def _check_aspects(h: float, w: float, aspects: Iterable[float]) -> list[Window]:
+    """Centred windows of ``aspects`` (w / h) where the image's ratio is far from them."""
+    out = []
+    for a in aspects:
+        if max(w / h, a) / min(w / h, a) > 1.2 and (b := _aspect(h, w, a)) is not None:
+            out.append(b)
     return out
 
 
@@ -269,6 +311,8 @@ def check_variants(pdq: str, work: Work, plan: VariantPlan) -> tuple[str, ...]:
     out += [_hash(plane.box(*b), plan) for b in _edges(h, w, plan.edge_depth) if plan.edge_depth]
     if plan.check_keep:
         out.append(block_hash(plane.box(*_centred(h, w, plan.check_keep))))
+    out += [block_hash(plane.box(*b)) for b in _bands(h, w, plan.band_keep)]
+    out += [block_hash(plane.box(*b)) for b in _check_aspects(h, w, plan.check_aspects)]
     hashes = list(_unique(out))
     for cy, cx, r, theta in _check_pairs(work, plan):
         if len(hashes) >= plan.max_check:
@@ -277,6 +321,18 @@ def check_variants(pdq: str, work: Work, plan: VariantPlan) -> tuple[str, ...]:
         if pair is not None and pair not in hashes:
             hashes.append(pair)
     return tuple(hashes[: plan.max_check])
+
+
+def light_variants(pdq: str, work: Work, plan: VariantPlan) -> tuple[str, ...]:
+    """``pdq``, the trimmed photo and the band windows: the few hashes a check adds for
+    a video frame between its samples (``hashes._video.HALF_STEP_HASHES``)."""
+    plane = work.plane
+    h, w = float(plane.height), float(plane.width)
+    out: list[str | None] = [pdq]
+    if plan.trim and work.box is not None:
+        out.append(block_hash(plane.box(*work.box)))
+    out += [block_hash(plane.box(*b)) for b in _bands(h, w, plan.band_keep)]
+    return _unique(out)
 
 
 def _check_pairs(work: Work, plan: VariantPlan) -> Iterable[tuple[float, float, float, float]]:
@@ -324,6 +380,12 @@ def stored_variants(pdq: str, work: Work, plan: VariantPlan) -> tuple[str, ...]:
         out.append(block_hash(plane.box(*work.box)))
     windows = [_centred(h, w, k) for k in plan.centre_keeps]
     windows += [b for a in plan.aspects if (b := _aspect(h, w, a)) is not None]
+    windows += [
+        _zoomed(b, k)
+        for a in plan.frame_aspects
+        if (b := _aspect(h, w, a)) is not None
+        for k in plan.frame_keeps
+    ]
     if plan.grid_steps > 1:
         windows += _grid(h, w, plan.grid_keep, plan.grid_steps)
     if plan.edge_depth:
@@ -336,5 +398,6 @@ def stored_variants(pdq: str, work: Work, plan: VariantPlan) -> tuple[str, ...]:
         for b in windows
         if (block := plane.box(*b)) is not None
     ]
+    out += [block_hash(plane.box(*b)) for b in _bands(h, w, plan.band_keep)]
     out += _pairs(work, plan.stored_keypoints, plan)
     return _unique(out)[: plan.max_stored]

@@ -55,6 +55,7 @@ from hashes._variants import (
     DENSITIES,
     VariantPlan,
     check_variants,
+    light_variants,
     stored_variants,
     work_pixels,
 )
@@ -93,13 +94,32 @@ VIDEO_PLAN = replace(
     turns=("flip_x",),
     centre_keeps=(0.92, 0.84, 0.77),
     aspects=(1.0, 0.5625, 0.8),
+    frame_aspects=(),
     grid_steps=0,
     stored_keypoints=6,
     max_stored=24,
+    band_keep=0.8,
 )
 """The report-side plan of a frame: mirrored, trimmed (letterbox), centred crops, the
-portrait and square crops apps cut from landscape video, edge windows, pair windows.
+portrait and square crops apps cut from landscape video, edge windows, band windows
+(the top and bottom 80 %: a caption band or a corner watermark cut off), pair windows.
 Quarter turns and the crop grid of image reports are left out (24 hashes, not 48)."""
+
+VIDEO_CHECK_PLAN = replace(
+    DENSITIES["default"], band_keep=VIDEO_PLAN.band_keep, check_aspects=(16 / 9, 9 / 16)
+)
+"""The check-side plan of a frame: an image check's, plus the band windows the report
+stores, and the centred 16:9 window of a portrait frame (a landscape video reposted
+letterboxed) or 9:16 of a landscape one (pillarboxed)."""
+
+HALF_STEP_HASHES = 4
+"""A check of at most ``CHECK_BUDGET / (12 + 4)`` sampled frames (5 minutes at one a
+second) also samples the frame half a sample after each one (Meta's numbering
+unchanged: ``frames`` stays the vPDQ) and adds its PDQ, trimmed and band-window hashes
+(``_variants.light_variants``, at most 4 new ones) to the set of the frame before it. A copy
+trimmed at the start samples a moving camera up to half a second away from the
+report's samples; with the half step, one of the check's two samples is within a
+quarter of a second of one."""
 
 CODECS = frozenset(
     {
@@ -257,6 +277,11 @@ class _Sampler:
     skipped: list[int]
     output: int = 0
     skipping: bool = True
+    half: int = 0  # also sample frames half a sample later (numbers n % mod == half)
+
+    def wants(self, n: int) -> bool:
+        off = n % self.mod
+        return off == 0 or (self.half > 0 and off == self.half)
 
     def estimate(self, pts: int) -> float:
         assert self.start is not None
@@ -267,6 +292,8 @@ class _Sampler:
             return False
         est = self.estimate(pts)
         off = est % self.mod
+        if self.half and not 1.5 < (est - self.half) % self.mod < self.mod - 1.5:
+            return False
         return 1.5 < off < self.mod - 1.5
 
     def steady(self, pts: list[int]) -> bool:
@@ -354,7 +381,7 @@ def _decode_run(
         for packet, _ in run:
             yield from _decode(ctx, packet, sampler, limits, counter, False)
         return
-    sample = [round(sampler.estimate(t)) % sampler.mod == 0 for t in pts]
+    sample = [sampler.wants(round(sampler.estimate(t))) for t in pts]
     last = max((i for i, s in enumerate(sample) if s), default=-1) if closed else len(run)
     for i, (packet, disposable) in enumerate(run):
         if (i > last or disposable or packet.is_disposable) and not sample[i]:
@@ -385,7 +412,7 @@ def _decode(
         if counter[0] > limits.max_decoded:
             raise VideoTooLarge(f"the video has more than {limits.max_decoded} frames")
         n = sampler.number(frame.pts)
-        if n % sampler.mod == 0:
+        if sampler.wants(n):
             yield n, frame
 
 
@@ -546,6 +573,8 @@ def _hash_container(
     frames: list[VpdqFrame] = []
     expected = duration * fps if duration > 0 else limits.max_frames
     maker = _Variants(variants, expected) if variants != "none" else None
+    if maker is not None and maker.half_step and mod >= 2:
+        sampler.half = mod // 2
     last_pdq: str | None = None
     rate32 = np.float32(rate)
     for n, frame in _decoded_frames(container, stream, sampler, limits):
@@ -553,6 +582,13 @@ def _hash_container(
         if seconds > limits.max_seconds:
             raise VideoTooLarge(f"the video lasts over {limits.max_seconds:.0f} s")
         pdq, quality, pixels = _frame_hash(frame, tw, th)
+        if n % mod:  # a half-step frame of a check: more hashes of the frame before it
+            try:
+                if maker is not None and frames and quality >= QUALITY_FLOOR:
+                    maker.add_half(frames[-1].seconds, pdq, pixels)
+            finally:
+                wipe_buffer(pixels)
+            continue
         try:
             frames.append(VpdqFrame(pdq, quality, round(seconds, 6)))
             if len(frames) > limits.max_frames:
@@ -612,12 +648,14 @@ class _Variants:
             self.plan: VariantPlan = VIDEO_PLAN
             self.budget, cap, floor = STORED_BUDGET, VIDEO_PLAN.max_stored, 8
         else:
-            self.plan = DENSITIES["default"]
+            self.plan = VIDEO_CHECK_PLAN
             self.budget, cap, floor = CHECK_BUDGET, self.plan.max_check, 4
         self.side = side
         n = max(1, math.ceil(expected))
         self.per_frame = max(floor, min(cap, self.budget // n))
         self.stride = max(1, math.ceil(n * self.per_frame / self.budget))
+        # a check whose budget pays every frame its full plan and the half-step hashes
+        self.half_step = side == "check" and n * (cap + HALF_STEP_HASHES) <= self.budget
         self.distinct = 0
         self.out: list[FrameVariants] = []
 
@@ -634,6 +672,23 @@ class _Variants:
         finally:
             wipe_buffer(work.pixels)
         self.out.append(FrameVariants(seconds, hashes[: self.per_frame]))
+
+    def add_half(self, before: float, pdq: str, pixels: np.ndarray) -> None:
+        """A check's frame half a sample after the sampled frame at ``before``: its PDQ,
+        trimmed and band hashes join that frame's set, when the frame has a set of its
+        own and this one differs from it (a still scene adds nothing)."""
+        if not self.out or self.out[-1].seconds != before:
+            return
+        own = self.out[-1]
+        if hamming(pdq, own.pdq[0]) <= DISTINCT_DISTANCE:
+            return
+        work = work_pixels(Image.fromarray(pixels))
+        try:
+            extra = light_variants(pdq, work, VIDEO_CHECK_PLAN)
+        finally:
+            wipe_buffer(work.pixels)
+        added = tuple(h for h in extra if h not in own.pdq)[:HALF_STEP_HASHES]
+        self.out[-1] = FrameVariants(own.seconds, own.pdq + added)
 
     def result(self) -> list[FrameVariants]:
         total = sum(len(v.pdq) for v in self.out)

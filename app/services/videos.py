@@ -8,7 +8,9 @@ hash, never a scan of the stored videos:
   matches within the bank's ``vpdq`` threshold, a video matches when at least the bank's
   query-match percent of the query's frames match); the result equals
   :func:`hashes.match_percentages`, the brute-force reference. A stored video's frame
-  variants (PDQ hashes with ``seconds``) count as its frames;
+  variants (PDQ hashes with ``seconds``) count as its frames; a query with frame
+  variants of its own needs :func:`hashes.variant_match_percent` of the bank's percent
+  (60 % for vPDQ's 80 %), as :func:`hashes.match_with_variants`' callers do;
 - **an image inside a stored video** (:meth:`VideoMatcher.image_in_videos`): a PDQ hash
   of the image within the frame distance of a stored frame (or frame variant) of a bank
   that allows it; the answer names the frame's time;
@@ -103,6 +105,11 @@ class VideoQuery:
                 values.extend(pdqs)
                 owner.extend([nearest] * len(pdqs))
         return values, owner
+
+    def match_percent(self, percent: float) -> float:
+        """The query-match percent this query needs in a bank asking ``percent``: vPDQ's
+        for plain frames, :func:`hashes.variant_match_percent` with frame variants."""
+        return hashes.variant_match_percent(percent) if self.variants else percent
 
     def qualities(self) -> npt.NDArray[np.int16]:
         return np.fromiter((f.quality for f in self.distinct), dtype=np.int16)
@@ -206,7 +213,7 @@ class VideoMatcher:
                 quality_floor=bank.video_quality_floor,
                 distance=self.threshold("vpdq", bank),
             )
-            if not mq or qp < bank.video_match_percent:
+            if not mq or qp < query.match_percent(bank.video_match_percent):
                 continue
             stored_times = [float(video.seconds[p]) for p in ms]
             query_times = [t for qi in mq for t in query.times[qi]]

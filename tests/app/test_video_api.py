@@ -95,6 +95,34 @@ def test_a_reported_video_matches_as_video_frame_and_exact_file(
     assert variant in [i["value"] for i in items if i["type"] == "pdq"]
 
 
+def test_a_check_with_frame_variants_matches_at_three_quarters_of_the_share(
+    live_server: Server, api_key: str
+) -> None:
+    """vPDQ's 80 % for plain frames; a check carrying frame variants (pdq with seconds,
+    what hashbank's own hashing sends) needs hashes.variant_match_percent: 60 %."""
+    frames = _frames(20)
+    with live_server.client(api_key) as c:
+        r = c.post("/v1/cases", json={"hashes": [{"type": "vpdq", "value": _meta(frames)}]})
+    assert r.status_code == 201, r.text
+    assert eventually(
+        lambda: _check(live_server, api_key, [{"type": "vpdq", "value": _meta(frames)}])["match"],
+        timeout=3.0,
+    )
+
+    def query(matching: int) -> list[dict]:
+        clip = frames[:matching] + _frames(10 - matching, matching)
+        variants = [  # one more hash per frame, matching nothing stored
+            {"type": "pdq", "value": secrets.token_hex(32), "seconds": f.seconds} for f in clip
+        ]
+        return [{"type": "vpdq", "value": _meta(clip)}, *variants]
+
+    plain = query(7)[:1]
+    assert not _check(live_server, api_key, plain)["match"]  # 70 %: under vPDQ's 80 %
+    [m] = _matches(_check(live_server, api_key, query(7)), "vpdq")
+    assert m["query_percent"] == 70.0
+    assert not _check(live_server, api_key, query(5))["match"]  # 50 %: under 60 %
+
+
 def test_a_reported_image_shown_in_a_checked_video_for_two_seconds(
     live_server: Server, api_key: str
 ) -> None:

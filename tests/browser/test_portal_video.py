@@ -267,9 +267,9 @@ def test_skipped_h264_packets_are_those_the_server_skips(
     live_server: Server, page: Page, packets: list[tuple[list[bytes], int]], nal_length: int
 ) -> None:
     """decode.js `disposable` (a packet whose slices are all non-reference pictures, not
-    decoded unless sampled) equals hashes/_video.py `_nal_disposable` on any bytes,
+    decoded unless sampled) equals hashes/_video.py `_nal_kinds` (its first answer) on any bytes,
     length prefixes right, short or long by a few bytes."""
-    from hashes._video import _nal_disposable
+    from hashes._video import _nal_kinds
 
     if page.url == "about:blank":
         open_page(page, live_server)
@@ -283,7 +283,7 @@ def test_skipped_h264_packets_are_those_the_server_skips(
     js = page.evaluate(
         DISPOSABLE_IN_PAGE, [[base64.b64encode(b).decode() for b in raw], nal_length]
     )
-    assert js == [_nal_disposable(memoryview(b), nal_length) for b in raw]
+    assert js == [_nal_kinds(memoryview(b), nal_length)[0] for b in raw]
 
 
 FRAME_PDQ_IN_PAGE = """async ([rows, cols, seed, flat]) => {

@@ -10,9 +10,10 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from PIL import Image, ImageDraw
 
 import hashes
-from benchmarks._clips import encode, render, shots_from
+from benchmarks._clips import Shot, _render, encode, render, shots_from
 from tests.hashes._images import skimage_photo
 from tests.hashes._videos import PHOTOS, photo_clip
 
@@ -105,7 +106,7 @@ def test_stored_and_check_variants(clip: bytes) -> None:
     check = hashes.hash_video(clip, variants="check")
     assert stored.frames == check.frames == plain.frames
     by_time = {f.seconds: f.pdq for f in plain.frames}
-    for side, cap in ((stored, 24), (check, 12)):
+    for side, cap in ((stored, 24), (check, 12 + 4)):  # a check: + the half-step hashes
         assert 4 <= len(side.frame_variants) <= 12
         times = [v.seconds for v in side.frame_variants]
         assert times == sorted(times) and times[0] == 0.0
@@ -195,3 +196,99 @@ def test_variant_budget(clip: bytes, monkeypatch: pytest.MonkeyPatch) -> None:
     assert max(len(v.pdq) for v in tight.frame_variants) == 8
     times = [v.seconds for v in tight.frame_variants]
     assert times[0] == 0.0 and times[-1] > 9  # spread over the whole clip
+
+
+def _edited_clip(edit: str) -> bytes:
+    """The test clip (``photo_clip``'s shots) edited as reposts are, then encoded."""
+    photos = [skimage_photo(name) for name in PHOTOS]
+    shots = shots_from(photos, 3.0)
+
+    def caption(rgb: np.ndarray, t: float) -> np.ndarray:  # a black band, white text
+        out = rgb.copy()
+        out[int(out.shape[0] * 0.85) :] = 0
+        img = Image.fromarray(out)
+        ImageDraw.Draw(img).text((60, int(out.shape[0] * 0.9)), "look at this " * 3, fill="white")
+        return np.asarray(img)
+
+    def watermark(rgb: np.ndarray, t: float) -> np.ndarray:  # a corner label, see-through
+        img = Image.fromarray(rgb).convert("RGBA")
+        layer = Image.new("RGBA", img.size, (0, 0, 0, 0))
+        ImageDraw.Draw(layer).rectangle((460, 310, 620, 345), fill=(255, 255, 255, 110))
+        ImageDraw.Draw(layer).text((470, 320), "@reposter", fill=(0, 0, 0, 200))
+        return np.asarray(Image.alpha_composite(img, layer).convert("RGB"))
+
+    def letterbox(rgb: np.ndarray, t: float) -> np.ndarray:  # in a portrait 9:16 frame
+        canvas = np.zeros((640, 360, 3), np.uint8)
+        canvas[219:421] = np.asarray(Image.fromarray(rgb).resize((360, 202)))
+        return canvas
+
+    if edit == "trimmed at the start":  # 20 %: samples 0.4 s off the report's
+        return encode(render(shots, 640, 360, 30)[72:], 30)
+    fn = {"caption band": caption, "watermark": watermark, "letterboxed": letterbox}[edit]
+    return encode(render(shots, 640, 360, 30, fn), 30)
+
+
+@pytest.mark.parametrize(
+    "edit", ["caption band", "watermark", "letterboxed", "trimmed at the start"]
+)
+def test_edited_copies_match_with_variants(clip: bytes, edit: str) -> None:
+    """Band windows (captions, watermarks), the check's 16:9 window of a portrait frame
+    and its half-step frames: each edit matches at the rule for checks with variants."""
+    stored = hashes.hash_video(clip, variants="stored")
+    query = hashes.hash_video(_edited_clip(edit), variants="check")
+    plain = hashes.match_percentages(query.frames, stored.frames)
+    both = hashes.match_with_variants(
+        query.frames,
+        stored.frames,
+        query_variants=query.frame_variants,
+        stored_variants=stored.frame_variants,
+    )
+    assert plain.query_percent < 80
+    assert both.query_percent >= hashes.variant_match_percent(hashes.QUERY_MATCH_PERCENT)
+    if edit == "caption band":  # every frame, by the band windows (without them: 83 %)
+        assert both.query_percent == 100.0
+
+
+def test_a_check_adds_the_frame_half_a_sample_later(clip: bytes) -> None:
+    check = hashes.hash_video(clip, variants="check")
+    assert check.frames == hashes.hash_video(clip).frames  # Meta's vPDQ, unchanged
+    halves = {f.seconds: f.pdq for f in hashes.hash_video(clip, fps=2.0).frames}
+    added = 0
+    for v in check.frame_variants:
+        half = halves[v.seconds + 0.5]
+        if hashes.hamming(half, v.pdq[0]) > 12:  # a moving camera: the half step is there
+            assert half in v.pdq
+            added += 1
+    assert added >= 6
+    assert max(len(v.pdq) for v in check.frame_variants) <= 16  # the API's per-frame limit
+
+
+def test_the_half_step_is_within_the_check_budget() -> None:
+    import hashes._video as video
+
+    per = video.DENSITIES["default"].max_check + video.HALF_STEP_HASHES
+    longest = video.CHECK_BUDGET // per
+    assert video._Variants("check", longest).half_step
+    assert not video._Variants("check", longest + 1).half_step
+    assert not video._Variants("stored", 10).half_step
+
+
+def test_variant_match_percent() -> None:
+    assert hashes.variant_match_percent(80.0) == 60.0
+    assert hashes.variant_match_percent(100.0) == 100 * hashes.VARIANT_SHARE
+
+
+@pytest.mark.parametrize("name", ["astronaut.png", "camera.png", "coffee.png"])
+def test_a_photo_filmed_in_a_video_matches_its_report(name: str) -> None:
+    """A reported photo shown in a 16:9 video (the camera crops it and zooms in by up to
+    10 %): each sampled frame's check variants reach the photo's stored hashes."""
+    photo = skimage_photo(name)
+    buf = io.BytesIO()
+    photo.save(buf, "PNG")
+    stored = hashes.hash_bytes(buf.getvalue()).pdq_stored
+    shot = Shot(photo, 3.0, (0.5, 0.5, 1.0), (0.5, 0.5, 1.1))
+    for t in (0.0, 0.5, 1.0):
+        frame = io.BytesIO()
+        Image.fromarray(_render(shot, t, 640, 360)).save(frame, "PNG")
+        check = hashes.hash_bytes(frame.getvalue()).pdq_variants
+        assert min(hashes.hamming(a, b) for a in check for b in stored) <= 31, t

@@ -29,6 +29,9 @@ export const PLAN = {
   turns: ["rotate90", "rotate180", "rotate270", "flip_x", "flip_y", "transpose", "transverse"],
   centreKeeps: [0.92, 0.84, 0.77, 0.7, 0.64],
   aspects: [1.0, 0.8, 1.25],
+  // a photo shown in a video: its centred 16:9 and 9:16 windows, whole and zoomed in
+  frameAspects: [16 / 9, 9 / 16],
+  frameKeeps: [1.0, 0.93, 0.86],
   gridKeep: 0.96,
   gridSteps: 3,
   edgeDepth: 0.6,
@@ -40,16 +43,20 @@ export const PLAN = {
 /**
  * The plan of one sampled frame of a reported video (hashes/_video.py `VIDEO_PLAN`):
  * mirrored, trimmed (letterbox), centred crops, the portrait and square crops apps cut
- * from landscape video, edge windows, pair windows; at most 24 hashes.
+ * from landscape video, edge windows, band windows (the full width, the top and the
+ * bottom 80 % of the height: a caption band or corner watermark cut off), pair
+ * windows; at most 24 hashes.
  */
 export const VIDEO_PLAN = {
   ...PLAN,
   turns: ["flip_x"],
   centreKeeps: [0.92, 0.84, 0.77],
   aspects: [1.0, 0.5625, 0.8],
+  frameAspects: [],
   gridSteps: 0,
   storedKeypoints: 6,
   maxStored: 24,
+  bandKeep: 0.8,
 };
 
 // Python's round(): halves go to the even neighbour.
@@ -380,6 +387,13 @@ function aspectWindow(h, w, aspect) {
   return [(h - ch) / 2, (h + ch) / 2, 0.0, w];
 }
 
+// the centred part of window b keeping `keep` of each side (hashes/_variants.py _zoomed)
+function zoomed(b, keep) {
+  const dy = ((b[1] - b[0]) * (1 - keep)) / 2;
+  const dx = ((b[3] - b[2]) * (1 - keep)) / 2;
+  return [b[0] + dy, b[1] - dy, b[2] + dx, b[3] - dx];
+}
+
 function grid(h, w, keep, steps) {
   const out = [];
   for (let i = 0; i < steps; i++) {
@@ -425,12 +439,20 @@ export function storedVariants(pdq, work, plan = PLAN) {
     const b = aspectWindow(h, w, a);
     if (b) windows.push(b);
   }
+  for (const a of plan.frameAspects) {
+    const b = aspectWindow(h, w, a);
+    if (b) for (const k of plan.frameKeeps) windows.push(zoomed(b, k));
+  }
   if (plan.gridSteps > 1) windows.push(...grid(h, w, plan.gridKeep, plan.gridSteps));
   if (plan.edgeDepth) windows.push(...edges(h, w, plan.edgeDepth));
   for (const b of windows) {
     const block = plane.box(b[0], b[1], b[2], b[3]);
     const large = b[1] - b[0] >= 0.9 * h && b[3] - b[2] >= 0.9 * w;
     out.push(large ? blockHash(block) : part(block));
+  }
+  if (plan.bandKeep) {
+    out.push(blockHash(plane.box(0, h * plan.bandKeep, 0, w)));
+    out.push(blockHash(plane.box(h * (1 - plan.bandKeep), h, 0, w)));
   }
   for (const [cy, cx, r, theta] of pairWindows(keypoints(plane, plan.storedKeypoints), h, w)) {
     out.push(part(plane.rotated(cy, cx, r, r, theta)));
