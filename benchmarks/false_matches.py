@@ -251,7 +251,12 @@ def select(limit_minutes: float | None = None, write: bool = True) -> None:
 
     hashes.warm_up()  # compiles the kernels
     rows = _load_rows()
-    seen: set[str] = {str(r["sha256"]) for r in rows.values() if r.get("reason") is None}
+    # Hash data by checksum, to reuse for a file met again. Which copy of a file the set
+    # keeps is decided from the rows alone (``kept``), never from what this cache held
+    # before: a checksum first hashed for a source since dropped is not "seen".
+    hashed: dict[str, dict[str, object]] = {
+        str(r["sha256"]): r for r in rows.values() if r.get("reason") is None
+    }
     start = time.monotonic()
     CACHE.mkdir(parents=True, exist_ok=True)
     with HASHES.open("a", encoding="utf-8") as out:
@@ -265,20 +270,23 @@ def select(limit_minutes: float | None = None, write: bool = True) -> None:
             sha = hashlib.sha256(data).hexdigest()
             row: dict[str, object] = {"source": source, "family": family, "path": path}
             row["sha256"] = sha
-            reason, found = ("duplicate", {}) if sha in seen else _hash(data)
+            if sha in hashed:
+                reason, found = None, {k: hashed[sha][k] for k in _HASH_FIELDS}
+            else:
+                reason, found = _hash(data)
             if reason is None:
                 row.update(found)
                 image = CACHE / "images" / source / f"{sha[:16]}{Path(path).suffix.lower()}"
                 image.parent.mkdir(parents=True, exist_ok=True)
                 image.write_bytes(data)
-                seen.add(sha)
+                hashed.setdefault(sha, row)
             row["reason"] = reason
             out.write(json.dumps(row) + "\n")
             out.flush()
             rows[f"{source}\t{path}"] = row
             if n % 200 == 0:
-                kept = sum(1 for r in rows.values() if r["reason"] is None)
-                print(f"{n} candidates, {kept} kept, at {source}", flush=True)
+                kept_now = sum(1 for r in rows.values() if r["reason"] is None)
+                print(f"{n} candidates, {kept_now} hashed, at {source}", flush=True)
     if write:
         write_manifest(rows)
     else:
@@ -320,8 +328,47 @@ def qualities(images: list[dict[str, object]]) -> dict[str, int]:
     return known
 
 
-def _kept(rows: dict[str, dict[str, object]]) -> list[dict[str, object]]:
-    return [r for r in rows.values() if r["reason"] is None]
+_HASH_FIELDS = ("w", "h", "q", "check", "stored")
+
+
+def kept(rows: dict[str, dict[str, object]]) -> tuple[list[dict[str, object]], int]:
+    """The set's images, decided from the rows of the current sources alone: every file
+    the rules keep, in a fixed order (the sources' order, then by path), each checksum
+    once (its first file in that order). Rows of sources since dropped play no part, so
+    a fresh rebuild keeps the same files whatever an older cache held.
+
+    Rows written before this rule marked a file met again ``"duplicate"`` (whichever was
+    hashed first, possibly of a dropped source): such a row takes the hashes of a kept
+    row of the same checksum, and its picture is read from that row's file (``file``).
+
+    Returns:
+        The images and the number of exact duplicates left out.
+    """
+    order = {name: n for n, name in enumerate(["photo-set", *(s.name for s in SOURCES)])}
+    hashed = {str(r["sha256"]): r for r in rows.values() if r.get("reason") is None}
+    current = sorted(
+        (r for r in rows.values() if r["source"] in order),
+        key=lambda r: (order[str(r["source"])], str(r["path"])),
+    )
+    images: list[dict[str, object]] = []
+    seen: set[str] = set()
+    duplicates = 0
+    for r in current:
+        sha = str(r["sha256"])
+        if r["reason"] is None:
+            row = r
+        elif r["reason"] == "duplicate" and sha in hashed:
+            first = hashed[sha]
+            row = {**r, **{k: first[k] for k in _HASH_FIELDS if k in first}, "reason": None}
+            row["file"] = str(_cached(first).relative_to(CACHE / "images"))
+        else:
+            continue
+        if sha in seen:
+            duplicates += 1
+            continue
+        seen.add(sha)
+        images.append(row)
+    return images, duplicates
 
 
 def _digest(shas: list[str]) -> str:
@@ -411,20 +458,9 @@ class Bank:
 
 
 def current_images() -> tuple[list[dict[str, object]], dict[str, int]]:
-    """The kept images of the current sources, exact duplicates once, in the set's order."""
-    names = {"photo-set"} | {s.name for s in SOURCES}
-    images, seen, dropped = [], set(), {"exact duplicate": 0}
-    for r in _load_rows().values():
-        if r["reason"] is not None or r["source"] not in names:
-            continue
-        if r["sha256"] in seen:
-            dropped["exact duplicate"] += 1
-            continue
-        seen.add(r["sha256"])
-        images.append(r)
-    order = {name: n for n, name in enumerate(["photo-set", *(s.name for s in SOURCES)])}
-    images.sort(key=lambda r: order[str(r["source"])])
-    return images, dropped
+    """The kept images of the current sources (:func:`kept`)."""
+    images, duplicates = kept(_load_rows())
+    return images, {"exact duplicate": duplicates}
 
 
 SHARED_TEXTURES = {"nexuiz": "quake", "openarena": "quake", "ufoai": "quake"}
@@ -602,6 +638,8 @@ def analyse(radius: int) -> None:
 
 
 def _cached(r: dict[str, object]) -> Path:
+    if "file" in r:  # an old "duplicate" row: the picture is its first copy's file
+        return CACHE / "images" / str(r["file"])
     return (
         CACHE
         / "images"
@@ -662,10 +700,10 @@ def _plot(
 
 
 def _manifest_rows(rows: dict[str, dict[str, object]]) -> list[tuple[str, ...]]:
-    kept = _kept(rows)
+    images, _ = kept(rows)
     out = []
     for name, family, package, version, pattern in _source_rows():
-        shas = sorted({str(r["sha256"]) for r in kept if r["source"] == name})
+        shas = sorted({str(r["sha256"]) for r in images if r["source"] == name})
         if shas:
             out.append((name, family, package, version, pattern, str(len(shas)), _digest(shas)))
     return out

@@ -17,6 +17,7 @@ from benchmarks.false_matches import (
     THRESHOLD,
     Bank,
     extrapolate,
+    kept,
     near_duplicates,
 )
 from benchmarks.photo_set import EXCLUDED
@@ -124,3 +125,44 @@ def test_the_manifest_lists_every_source_once_with_a_digest() -> None:
     assert sum(int(r["images"]) for r in rows) >= 5000
     for r in rows:
         assert len(r["sha256"]) == 64 and int(r["sha256"], 16) >= 0
+
+
+def _row(source: str, path: str, sha: str, reason: str | None) -> dict[str, object]:
+    row: dict[str, object] = {"source": source, "path": path, "sha256": sha, "reason": reason}
+    if reason is None:
+        row.update({"w": 200, "h": 200, "q": 100, "check": [sha * 1], "stored": [sha * 1]})
+    return row
+
+
+def _keyed(rows: list[dict[str, object]]) -> dict[str, dict[str, object]]:
+    return {f"{r['source']}\t{r['path']}": r for r in rows}
+
+
+def test_the_kept_set_depends_on_the_current_sources_rows_alone() -> None:
+    """An old cache hashed a checksum first for a source since dropped and marked the
+    current source's copy "duplicate": the set keeps that copy, as a fresh rebuild
+    (which never met the dropped source) does, and keeps each checksum once, the first
+    in (source, path) order whatever order the rows were written in."""
+    a, b, c = "a" * 64, "b" * 64, "c" * 64
+    nexuiz, ufoai = "nexuiz", "ufoai"
+    old_cache = [
+        _row("dropped-source", "x.png", a, None),
+        _row(ufoai, "t/z.jpg", b, None),
+        _row(nexuiz, "t/a.jpg", a, "duplicate"),
+        _row(nexuiz, "t/b.jpg", b, "duplicate"),
+        _row(nexuiz, "t/c.jpg", c, "transparent"),
+    ]
+    fresh = [
+        _row(nexuiz, "t/a.jpg", a, None),
+        _row(nexuiz, "t/b.jpg", b, None),
+        _row(nexuiz, "t/c.jpg", c, "transparent"),
+        _row(ufoai, "t/z.jpg", b, None),
+    ]
+    from_old, dup_old = kept(_keyed(old_cache))
+    from_fresh, dup_fresh = kept(_keyed(fresh))
+    picked = [(r["source"], r["path"], r["sha256"]) for r in from_fresh]
+    assert [(r["source"], r["path"], r["sha256"]) for r in from_old] == picked
+    assert picked == [(nexuiz, "t/a.jpg", a), (nexuiz, "t/b.jpg", b)]
+    assert dup_old == dup_fresh == 1
+    assert from_old[0]["stored"] == [a] and from_old[0]["reason"] is None
+    assert kept(_keyed(list(reversed(fresh))))[0] == from_fresh
