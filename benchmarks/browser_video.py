@@ -151,7 +151,7 @@ def main() -> None:
         f"`benchmarks/browser_video.py`{' --quick' if args.quick else ''}: a {seconds:.0f} s "
         f"{size[1]}p H.264 clip at 30 frames a second ({len(data) / 1e6:.1f} MB, real photos "
         f"with camera motion and cuts), {rounds} round(s), Chromium {version} headless. The "
-        "whole run is pinned to **one core** (`sched_setaffinity`, as `taskset -c 0`). "
+        f"whole run is pinned to **one core** (`sched_setaffinity`, as `taskset -c {args.cpu}`). "
         "*Page, WebCodecs*: the page's `hashVideo` (MD5 and SHA-256 in 4 MB chunks; the file "
         "demuxed by mp4box.js and every frame decoded once, in order, with WebCodecs; PDQ "
         "and quality of the sampled frames from their Y plane and the stored frame variants "
