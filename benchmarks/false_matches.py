@@ -46,7 +46,6 @@ import io
 import json
 import os
 import re
-import subprocess
 import sys
 import time
 import zipfile
@@ -150,29 +149,10 @@ for _source in SOURCES:
     assert not any(x in _source.package for x in EXCLUDED), _source.package
 
 
-def _extracted(package: str, version: str) -> Path:
-    """The package unpacked under the cache (downloaded first if need be)."""
-    out = CACHE / "extract" / f"{package}_{version.replace(':', '%3a')}_all"
-    if out.exists():
-        return out
-    debs = CACHE / "debs"
-    debs.mkdir(parents=True, exist_ok=True)
-    found = list(debs.glob(f"{package}_*.deb"))
-    if not found:
-        subprocess.run(["apt-get", "download", f"{package}={version}"], cwd=debs, check=True)
-        found = list(debs.glob(f"{package}_*.deb"))
-    tmp = out.parent / f"{out.name}.tmp"
-    subprocess.run(["rm", "-rf", str(tmp)], check=True)
-    tmp.parent.mkdir(parents=True, exist_ok=True)
-    subprocess.run(["dpkg-deb", "-x", str(found[0]), str(tmp)], check=True)
-    tmp.rename(out)
-    return out
-
-
 def _files(source: Source) -> Iterator[tuple[str, Callable[[], bytes]]]:
     """``(path, read)`` of every wanted member of the package, in a stable order; members
     of ``.pk3`` / ``.zip`` archives are named ``archive:member``."""
-    root = _extracted(source.package, source.version)
+    root = photo_set.extracted(source.package, source.version, CACHE)
     for path in sorted(p for p in root.rglob("*") if p.is_file()):
         rel = str(path.relative_to(root))
         if path.suffix.lower() in (".pk3", ".zip"):

@@ -153,17 +153,19 @@ def _write_list(entries: list[Entry], path: Path = LIST) -> None:
         w.writerows((e.family, e.package, e.version, e.file, e.sha256) for e in entries)
 
 
-def _extracted(package: str, version: str) -> Path:
-    """The package unpacked under the cache (downloaded first if need be)."""
-    out = CACHE / "extract" / f"{package}_{version}"
+def extracted(package: str, version: str, cache: Path = CACHE) -> Path:
+    """The Debian package ``package=version`` unpacked under ``cache`` (downloaded with
+    ``apt-get download`` first if need be; unpacked into a temporary name, then renamed,
+    so an interrupted run leaves nothing that looks complete)."""
+    out = cache / "extract" / f"{package}_{version}"
     if out.exists():
         return out
-    debs = CACHE / "debs"
+    debs = cache / "debs"
     debs.mkdir(parents=True, exist_ok=True)
-    found = [p for p in debs.glob(f"{package}_*.deb")]
+    found = list(debs.glob(f"{package}_*.deb"))
     if not found:
         subprocess.run(["apt-get", "download", f"{package}={version}"], cwd=debs, check=True)
-        found = [p for p in debs.glob(f"{package}_*.deb")]
+        found = list(debs.glob(f"{package}_*.deb"))
     tmp = out.parent / f"{out.name}.tmp"
     if tmp.exists():
         shutil.rmtree(tmp)
@@ -221,7 +223,7 @@ def select() -> list[Entry]:
     checked: list[list[str]] = []
     reasons: dict[str, int] = {}
     for source in SOURCES:
-        root = _extracted(source.package, source.version)
+        root = extracted(source.package, source.version)
         for rel, data in _files(root):
             family = source.family(rel)
             if family is None:
@@ -258,7 +260,7 @@ def fetch(entries: list[Entry]) -> None:
     for e in entries:
         by_package.setdefault((e.package, e.version), []).append(e)
     for (package, version), rows in by_package.items():
-        root = _extracted(package, version)
+        root = extracted(package, version)
         wanted = {e.file: e for e in rows if not e.cached.exists()}
         if not wanted:
             continue
