@@ -99,12 +99,12 @@ class VariantPlan:
     the flips and quarter turns (``turns``: which of them, keys of :data:`DIHEDRAL`).
     ``trim``: both sides. ``derotate``: check side.
     ``centre_keeps``, ``aspects``, ``grid_keep`` x ``grid_steps``: report side crops.
-    ``edge_depth``: both sides, the edge windows' depth (0: none). ``check_keep``: check
-    side centred crop (0: none). ``stored_keypoints`` / ``check_keypoints``: corners
-    paired into windows on each side. ``check_scales``: the check finds its corners as
-    in a crop keeping each of these shares of each side (``_windows.keypoints``) and
-    takes the pair windows of each in turn. ``max_check`` /
-    ``max_stored``: most hashes per check / per report (the last pair windows give way).
+    ``edge_depth``: both sides, the edge windows' depth (0: none).
+    ``stored_keypoints`` / ``check_keypoints``: corners paired into windows on each side.
+    ``check_scales``: the check finds its corners as in a crop keeping each of these
+    shares of each side (``_windows.keypoints``) and takes the pair windows of each in
+    turn. ``max_check`` / ``max_stored``: most hashes per check / per report (the last
+    pair windows give way).
     ``min_quality``: windows of lower PDQ quality are dropped.
     ``frame_aspects`` x ``frame_keeps``: report side, a photo shown in a video: the
     largest centred window of each video frame aspect (16:9, 9:16) the photo does not
@@ -129,7 +129,6 @@ class VariantPlan:
     grid_keep: float = 0.0
     grid_steps: int = 0
     edge_depth: float = 0.0
-    check_keep: float = 0.0
     stored_keypoints: int = 0
     check_keypoints: int = 0
     check_scales: tuple[float, ...] = (1.0,)
@@ -309,8 +308,6 @@ def check_variants(pdq: str, work: Work, plan: VariantPlan) -> tuple[str, ...]:
     if plan.derotate:
         out.append(_derotated(work, plan))
     out += [_hash(plane.box(*b), plan) for b in _edges(h, w, plan.edge_depth) if plan.edge_depth]
-    if plan.check_keep:
-        out.append(block_hash(plane.box(*_centred(h, w, plan.check_keep))))
     out += [block_hash(plane.box(*b)) for b in _bands(h, w, plan.band_keep)]
     out += [block_hash(plane.box(*b)) for b in _check_aspects(h, w, plan.check_aspects)]
     hashes = list(_unique(out))
