@@ -247,6 +247,20 @@ class Settings(BaseSettings):
         description="A process also writes a new index snapshot once the newest is this old "
         "and anything changed since (and whenever there is none).",
     )
+    snapshot_writer_nice: int = Field(
+        19,
+        ge=0,
+        le=19,
+        description="CPU niceness of the child process that writes an index snapshot in the "
+        "background (it also takes the lowest best-effort I/O priority); 19: the checks of "
+        "the server come first.",
+    )
+    snapshot_writer_timeout_seconds: float = Field(
+        900.0,
+        gt=0,
+        description="A background index snapshot writer still running after this many seconds "
+        "is killed (the server keeps serving on what it holds and tries again later).",
+    )
     key_cache_seconds: float = Field(
         2.0,
         ge=0,

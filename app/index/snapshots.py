@@ -42,6 +42,7 @@ import json
 import logging
 import os
 import shutil
+import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -70,6 +71,7 @@ __all__ = [
     "SnapshotInfo",
     "SnapshotStore",
     "default_directory",
+    "manifest_digest",
 ]
 
 log = logging.getLogger(__name__)
@@ -81,6 +83,7 @@ PREFIX = "snapshot-"
 _TMP = ".tmp-"
 _CHUNK = 8 * 1024 * 1024
 WRITER_NICE = 10  # the refresher thread's niceness (see Refresher._run)
+_STDERR_TAIL = 2000  # characters of a failed writer child's stderr logged
 
 Arrays = dict[str, npt.NDArray[Any]]
 Progress = Callable[[int, int], None]  # (bytes done, bytes in all)
@@ -287,7 +290,15 @@ class SnapshotStore:
                 _write_npy(out, data)
                 fh.flush()
                 os.fsync(fh.fileno())
-            files[filename] = {"bytes": out.count, "xxh3_128": digest.hexdigest()}
+            # the file as written (size, time, inode): the process that asked for this
+            # snapshot may switch to it without reading it again (restore(trusted=...))
+            st = os.stat(path)
+            files[filename] = {
+                "bytes": out.count,
+                "xxh3_128": digest.hexdigest(),
+                "mtime_ns": st.st_mtime_ns,
+                "inode": st.st_ino,
+            }
             done += out.count
             if progress is not None:
                 progress(done, max(total, done))
@@ -330,6 +341,14 @@ class SnapshotStore:
         _fsync_dir(tmp)
         return done
 
+    def clean_partial(self) -> bool:
+        """Remove what a writer that died left, unless another process is writing now
+        (then it is that writer's to clean); return whether it could look."""
+        with self._writer(block=False) as held:
+            if held:
+                self._clean_partial()
+            return held
+
     def _clean_partial(self) -> None:
         """Remove what a writer that died left (under the writer lock: nobody writes)."""
         for path in self.directory.iterdir():
@@ -342,11 +361,20 @@ class SnapshotStore:
             shutil.rmtree(path, ignore_errors=True)
 
     # -- reading -------------------------------------------------------------------------
-    def restore(self, replica: IndexReplica) -> SnapshotInfo | None:
+    def restore(
+        self, replica: IndexReplica, *, trusted: tuple[Path, str] | None = None
+    ) -> SnapshotInfo | None:
         """Load ``replica`` (not yet loaded) from the newest valid snapshot; the caller
         then replays the change log after its sequence (``replica.sync()``). Returns
         None when no snapshot is usable (each refusal is logged with its reason): the
-        replica must then be loaded from the database."""
+        replica must then be loaded from the database.
+
+        ``trusted``: a snapshot this process's writer child has just written, and the
+        digest of its manifest (:func:`manifest_digest`) the child reported. Its files
+        are not read again for their checksums (the child computed them from the very
+        bytes it wrote, seconds ago) when the manifest is still that one and every file
+        still has the size, modification time and inode recorded when it was written;
+        any difference, and every other snapshot, is checked in full."""
         reason = self.untrusted()
         if reason is not None:
             log.warning("index snapshots not used", extra={"reason": reason})
@@ -354,7 +382,12 @@ class SnapshotStore:
         for path in self.list():
             started = time.perf_counter()
             try:
-                seq, signals, created = self._restore_one(path, replica)
+                verify = not (
+                    trusted is not None
+                    and path == trusted[0]
+                    and manifest_digest(path) == trusted[1]
+                )
+                seq, signals, created = self._restore_one(path, replica, verify=verify)
             except SnapshotError as exc:
                 log.warning(
                     "index snapshot refused", extra={"snapshot": path.name, "reason": str(exc)}
@@ -371,7 +404,9 @@ class SnapshotStore:
             log.info("no index snapshot", extra={"directory": str(self.directory)})
         return None
 
-    def _restore_one(self, path: Path, replica: IndexReplica) -> tuple[int, int, float]:
+    def _restore_one(
+        self, path: Path, replica: IndexReplica, *, verify: bool = True
+    ) -> tuple[int, int, float]:
         manifest = _read_manifest(path)
         if manifest.get("database") != self.database:
             raise SnapshotError("written for another database")
@@ -399,7 +434,7 @@ class SnapshotStore:
         files = manifest.get("files")
         if not isinstance(files, dict):
             raise SnapshotError("no file list")
-        arrays = {name: _open_array(path, name, meta) for name, meta in files.items()}
+        arrays = {name: _open_array(path, name, meta, verify) for name, meta in files.items()}
         try:
             state = _adopt(replica, manifest, arrays)
         except (KeyError, ValueError, TypeError) as exc:
@@ -479,19 +514,31 @@ def _read_manifest(path: Path) -> dict[str, Any]:
     return manifest
 
 
-def _open_array(path: Path, name: str, meta: Any) -> npt.NDArray[Any]:
+def manifest_digest(path: Path) -> str | None:
+    """The xxh3-128 of a snapshot's manifest (None: unreadable), which names every file's
+    size, checksum, modification time and inode."""
+    try:
+        return _checksum(path / MANIFEST)
+    except OSError:
+        return None
+
+
+def _open_array(path: Path, name: str, meta: Any, verify: bool = True) -> npt.NDArray[Any]:
     """The file mapped (read-only; the table's columns copy-on-write) after its size and
-    checksum are checked."""
+    checksum are checked (``verify`` false: its size, modification time and inode
+    instead, for a snapshot of a trusted manifest)."""
     if "/" in name or name.startswith(".") or not name.endswith(".npy"):
         raise SnapshotError(f"bad file name {name!r}")
     file = path / name
     try:
-        size = file.stat().st_size
+        st = file.stat()
     except FileNotFoundError:
         raise SnapshotError(f"{name} is missing") from None
+    size = st.st_size
     if not isinstance(meta, dict) or size != meta.get("bytes"):
         raise SnapshotError(f"{name} is {size} bytes, the manifest says {meta.get('bytes')}")
-    if _checksum(file) != meta.get("xxh3_128"):
+    unchanged = st.st_mtime_ns == meta.get("mtime_ns") and st.st_ino == meta.get("inode")
+    if (verify or not unchanged) and _checksum(file) != meta.get("xxh3_128"):
         raise SnapshotError(f"{name} is damaged (checksum)")
     mode: Literal["c", "r"] = "c" if name.startswith("table.") else "r"
     try:
@@ -555,8 +602,17 @@ class Refresher:
     Every ``period`` seconds: when a snapshot newer than the one the replica stands on
     exists, the replica switches to it; otherwise, when the changes replayed on top of
     it reach ``delta_changes`` or the snapshot is older than ``max_age`` seconds (and
-    something changed), or there is none, this process writes one unless another
-    process is writing, and switches to it.
+    something changed), or there is none, a snapshot is written unless another process
+    is writing, and the replica switches to it.
+
+    With ``command`` (what :func:`app.services.snapshot_writer.writer_command` gives a
+    server) the write is done by that child process, at a low CPU and I/O priority, so
+    that the checks of this process keep their CPU and their GIL; the child maps the
+    newest snapshot and replays the change log itself. A child that fails, is killed or
+    runs past ``timeout`` seconds is logged (and killed), what it left half-written is
+    removed, this process keeps serving on what it holds and tries again after a
+    back-off (``period`` doubled per failure in a row, at most ``max_age``). Without
+    ``command`` (a library use, tests) the write runs in this process's thread.
     """
 
     def __init__(
@@ -567,12 +623,21 @@ class Refresher:
         delta_changes: int = 100_000,
         max_age: float = 3600.0,
         period: float = 10.0,
+        command: list[str] | None = None,
+        env: dict[str, str] | None = None,
+        timeout: float = 600.0,
     ) -> None:
         self.store = store
         self.replica = replica
         self.delta_changes = delta_changes
         self.max_age = max_age
         self.period = period
+        self.command = command
+        self.env = env
+        self.timeout = timeout
+        self.failures = 0  # writer children failed in a row
+        self._retry_at = 0.0  # monotonic time before which no write is tried again
+        self._child: subprocess.Popen[str] | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -583,14 +648,24 @@ class Refresher:
 
     def stop(self) -> None:
         self._stop.set()
+        child = self._child
+        if child is not None and child.poll() is None:
+            child.kill()  # the write would be thrown away: the server is going
         if self._thread is not None:
             self._thread.join(timeout=30)
 
+    @property
+    def child_pid(self) -> int | None:
+        """The writer child's process id while one runs."""
+        child = self._child
+        return child.pid if child is not None and child.poll() is None else None
+
     def _run(self) -> None:
         # a lower CPU priority for this thread alone (Linux: a thread id is a process id
-        # to setpriority): a write or a switch builds, copies and checksums a whole
-        # bank; the checks of this process come first. Not the lowest (19): on a machine
-        # busy with other processes the writes would then hardly run at all
+        # to setpriority): a switch checksums a new snapshot (and, without a writer
+        # child, a write builds, copies and checksums a whole bank); the checks of this
+        # process come first. Not the lowest (19): on a machine busy with other
+        # processes the thread would then hardly run at all
         with contextlib.suppress(OSError, AttributeError):
             os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), WRITER_NICE)
         while not self._stop.wait(self.period):
@@ -618,17 +693,100 @@ class Refresher:
         newest = self.store.newest_seq()
         if newest is not None and (base is None or newest > base.seq) and self.switch():
             return
-        if self.due() and self.store.write(self.replica, block=False) is not None:
-            self.switch()
+        if not self.due() or time.monotonic() < self._retry_at:
+            return
+        if self.command is None:
+            if self.store.write(self.replica, block=False) is not None:
+                self.switch()
+            return
+        written = self._write_in_child()
+        if written is not None:
+            self.switch(trusted=written)
 
-    def switch(self) -> bool:
+    def _write_in_child(self) -> tuple[Path, str] | None:
+        """Run the writer child to its end; the snapshot it wrote and its manifest's
+        digest, or None (another process was writing, or it failed: logged)."""
+        assert self.command is not None
+        started = time.perf_counter()
+        try:
+            child = subprocess.Popen(  # noqa: S603 (our own interpreter and module)
+                self.command,
+                env=self.env,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+        except OSError as exc:
+            self._failed(f"cannot start: {exc}", "")
+            return None
+        self._child = child
+        try:
+            out, err = child.communicate(timeout=self.timeout)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            out, err = child.communicate()
+            self._failed(f"still writing after {self.timeout:g} s: killed", err)
+            return None
+        finally:
+            self._child = None
+        if child.returncode != 0:
+            how = (
+                f"killed by signal {-child.returncode}"
+                if child.returncode < 0
+                else f"exit code {child.returncode}"
+            )
+            self._failed(how, err)
+            return None
+        try:
+            summary = json.loads(out.strip().splitlines()[-1])
+            written = bool(summary["written"])
+            found = (Path(summary["path"]), str(summary["manifest"])) if written else None
+        except (IndexError, KeyError, TypeError, ValueError):
+            self._failed("no summary on its output", err)
+            return None
+        self.failures, self._retry_at = 0, 0.0
+        if found is None:
+            return None  # another process was writing: switch to theirs next time
+        log.info(
+            "index snapshot written",
+            extra={
+                "snapshot": found[0].name,
+                "seq": summary.get("seq"),
+                "signals": summary.get("signals"),
+                "bytes": summary.get("bytes"),
+                "seconds": summary.get("seconds"),
+                "child_seconds": round(time.perf_counter() - started, 3),
+                "writer_pid": child.pid,
+            },
+        )
+        return found
+
+    def _failed(self, how: str, stderr: str) -> None:
+        """Log a writer child that did not write, remove what it left, back off."""
+        self.failures += 1
+        delay = min(self.max_age, self.period * 2 ** min(self.failures, 16))
+        self._retry_at = time.monotonic() + delay
+        with contextlib.suppress(OSError):
+            self.store.clean_partial()
+        log.warning(
+            "index snapshot writer failed",
+            extra={
+                "error": how,
+                "stderr": stderr[-_STDERR_TAIL:].strip(),
+                "retry_seconds": round(delay, 1),
+            },
+        )
+
+    def switch(self, *, trusted: tuple[Path, str] | None = None) -> bool:
         """Move the replica onto the newest valid snapshot (its private delta then starts
-        empty); False when none is usable or it is not newer."""
+        empty); False when none is usable or it is not newer. ``trusted``: the snapshot
+        this process's writer child just wrote (see :meth:`SnapshotStore.restore`)."""
         from app.index.replica import IndexReplica
 
         replica = self.replica
         fresh = IndexReplica(replica.db, types=replica.types)
-        info = self.store.restore(fresh)
+        info = self.store.restore(fresh, trusted=trusted)
         base = replica.snapshot
         if info is None or (base is not None and info.seq <= base.seq and base.path.exists()):
             return False

@@ -28,6 +28,7 @@ from app.services.retention import RetentionPolicy, RetentionService
 from app.services.review import ReviewService
 from app.services.sessions import SessionService
 from app.services.signal_types import default_thresholds, load_signal_types
+from app.services.snapshot_writer import writer_command
 from app.services.stopncii import StopNCIIService
 from app.services.users import LoginPolicy, UserService
 from app.services.views import Views
@@ -166,12 +167,16 @@ class Services:
             db, types=types, sync_interval=settings.sync_interval, snapshots=snapshots
         )
         if snapshots is not None:
+            command, env = writer_command(settings, snapshots)
             replica.refresher = Refresher(
                 snapshots,
                 replica,
                 delta_changes=settings.snapshot_delta_changes,
                 max_age=settings.snapshot_max_age_seconds,
                 period=min(10.0, settings.snapshot_max_age_seconds / 4),
+                command=command,
+                env=env,
+                timeout=settings.snapshot_writer_timeout_seconds,
             )
         thresholds = default_thresholds(settings, types)
         return cls(
