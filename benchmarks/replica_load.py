@@ -164,7 +164,9 @@ def checks_during_refresh(
         wrk(servers.ports, script, 8, 3)  # warm up
         settle()
         for _ in range(rounds):
-            out["alone"].append(wrk(servers.ports, script, 8, seconds))
+            alone = wrk(servers.ports, script, 8, seconds)
+            alone["load"] = os.getloadavg()[0]  # 1 min, at the window's end
+            out["alone"].append(alone)
             before = len(writes())
             stop = threading.Event()
 
@@ -179,7 +181,7 @@ def checks_during_refresh(
             stop.set()
             adder.join()
             done = writes()[before:]
-            during.update(writes=len(done), write_s=sum(done))
+            during.update(writes=len(done), write_s=sum(done), load=os.getloadavg()[0])
             out["during"].append(during)
             settle()
     finally:
@@ -522,6 +524,176 @@ def checks_only(n: int, rounds: int, hashbank: str | None = None) -> list[str]:
     return checks_table(n, checks)
 
 
+def _hashbank(exe: str) -> None:
+    """Serve (and run the CLI) with ``exe``: another checkout's ``hashbank``."""
+    import benchmarks.load
+
+    benchmarks.load.HASHBANK = exe
+
+
+def compare_checks(n: int, rounds: int, before: str) -> list[str]:
+    """``--checks-only N --compare EXE``: the ``--checks-only`` windows for two codes in
+    one run, alternated round by round: ``EXE`` (before, e.g. main's checkout) then this
+    checkout's ``hashbank`` (after); each round starts its server afresh on the same
+    database (its own snapshot directory per code), one alone and one during-writes
+    window. Load average (1 min) at the end of each window."""
+    import benchmarks.load
+
+    after = benchmarks.load.HASHBANK
+    tmp = Path(tempfile.mkdtemp(prefix="hb-compare-"))
+    db = Database(f"sqlite:///{tmp}/bank.db")
+    db.upgrade()
+    seed(db, n)
+    db.engine.dispose()
+    rows: list[str] = []
+    found: dict[str, list[tuple[dict[str, Any], dict[str, Any]]]] = {"before": [], "after": []}
+    for r in range(1, rounds + 1):
+        for code, exe in (("before", before), ("after", after)):
+            _hashbank(exe)
+            work = tmp / code
+            work.mkdir(exist_ok=True)
+            got = checks_during_refresh(db.url, work, tmp / f"snapshots-{code}", rounds=1)
+            a, d = got["alone"][0], got["during"][0]
+            found[code].append((a, d))
+            print(json.dumps({"code": code, "round": r, **got}), flush=True)
+            rows.append(
+                f"| {code} | {r} | {a['p99_ms']:.1f} | {d['p99_ms']:.1f} | "
+                f"{d['p99_ms'] / a['p99_ms']:.2f} | {a['rps']:,.0f} | {d['rps']:,.0f} | "
+                f"{d['writes']} | {d['write_s']:.1f} | {a['load']:.1f} / {d['load']:.1f} |"
+            )
+    _hashbank(after)
+    for code, pairs in found.items():
+        a99 = float(np.median([a["p99_ms"] for a, _ in pairs]))
+        d99 = float(np.median([d["p99_ms"] for _, d in pairs]))
+        ratios = [d["p99_ms"] / a["p99_ms"] for a, d in pairs]
+        rows.append(
+            f"| {code} | median | {a99:.1f} | {d99:.1f} | {d99 / a99:.2f} "
+            f"(of ratios {float(np.median(ratios)):.2f}) | "
+            f"{np.median([a['rps'] for a, _ in pairs]):,.0f} | "
+            f"{np.median([d['rps'] for _, d in pairs]):,.0f} | | | |"
+        )
+    shutil.rmtree(tmp, ignore_errors=True)
+    return [
+        "",
+        f"Before (`{before}`) and after (this checkout), {n:,} hashes, alternated round by",
+        "round in one run (each round: a fresh server on the same database, one 10 s window",
+        "alone, one while its refresher writes snapshots back to back):",
+        "",
+        "| code | round | p99 alone ms | p99 during writes ms | ratio | checks/s alone |"
+        " during | writes in window | writing s in window | load avg alone / during |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+        *rows,
+    ]
+
+
+def one_write(n: int, rounds: int) -> list[str]:
+    """``--one-write N``: the issue's literal goal. N hashes (the seeded cache), a
+    snapshot written by ``hashbank index snapshot``, one ``hashbank serve`` worker
+    standing on it; wrk single checks (8 connections) in windows alone and during ONE
+    background snapshot write of the whole bank each (triggered by adding one hash:
+    HASHBANK_SNAPSHOT_DELTA_CHANGES=1), alternated ``rounds`` times. A first write,
+    not measured, gives the write's length D; each window lasts D (rounded up, at
+    least 5 s) and starts with the add, so it covers the write. The write's seconds are
+    the server's log's (the writer's own, and the child's whole life where there is
+    one); load average (1 min) at the end of each window."""
+    from app.services.banks import BankEntries
+    from app.services.inputs import HashInput
+    from benchmarks.load import CHECK_LUA, Servers, lua, wrk
+
+    tmp = Path(tempfile.mkdtemp(prefix="hb-onewrite-"))
+    db = Database(f"sqlite:///{tmp}/bank.db")
+    db.upgrade()
+    seed(db, n)
+    db.engine.dispose()
+    servers = Servers(db.url, 1, 1, tmp)
+    servers.env.update(
+        HASHBANK_SNAPSHOT_DIR=str(tmp / "snapshots"),
+        HASHBANK_SNAPSHOT_DELTA_CHANGES="1",
+        HASHBANK_SNAPSHOT_MAX_AGE_SECONDS="2",  # the refresher looks every 0.5 s
+    )
+    started = time.perf_counter()
+    first = json.loads(servers.cli("index", "snapshot", "--json"))
+    cli_s = time.perf_counter() - started
+    key = servers.key("bench", "check")
+    log_file = tmp / "servers.log"
+    loader = BankEntries(Database(db.url))
+    rng = np.random.default_rng(78)
+
+    def writes() -> list[dict[str, Any]]:
+        return [
+            json.loads(line)
+            for line in log_file.read_text(errors="replace").splitlines()
+            if "index snapshot written" in line and line.startswith("{")
+        ]
+
+    def add() -> None:
+        value = rng.integers(0, 256, 32, dtype=np.uint8).tobytes().hex()
+        loader.add("reports", [HashInput("pdq", value)], actor="bench")
+
+    def wait_write(count: int, timeout: float = 900) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            done = writes()
+            if len(done) > count:
+                time.sleep(2)  # the switch after it
+                return done[count]
+            time.sleep(0.2)
+        raise SystemExit("no snapshot written; see servers.log")
+
+    servers.start()
+    rows: list[str] = []
+    out: list[dict[str, Any]] = []
+    try:
+        script = lua(CHECK_LUA, key, MODE="single")
+        wrk(servers.ports, script, 8, 3)  # warm up
+        count = len(writes())
+        add()
+        warm = wait_write(count)
+        window = max(5, int(np.ceil(float(warm.get("child_seconds") or warm["seconds"]))))
+        for r in range(1, rounds + 1):
+            alone = wrk(servers.ports, script, 8, window)
+            alone["load"] = os.getloadavg()[0]
+            count = len(writes())
+            add()
+            during = wrk(servers.ports, script, 8, window)
+            during["load"] = os.getloadavg()[0]
+            written = wait_write(count)
+            out.append({"alone": alone, "during": during, "write": written})
+            print(json.dumps(out[-1]), flush=True)
+            whole = written.get("child_seconds")
+            rows.append(
+                f"| {n:,} | {r} | {window} | {alone['p99_ms']:.1f} | {during['p99_ms']:.1f} | "
+                f"{during['p99_ms'] / alone['p99_ms']:.2f} | {alone['rps']:,.0f} | "
+                f"{during['rps']:,.0f} | {written['seconds']:.1f} | "
+                f"{'' if whole is None else f'{whole:.1f}'} | "
+                f"{alone['load']:.1f} / {during['load']:.1f} |"
+            )
+    finally:
+        servers.stop()
+    a99 = float(np.median([o["alone"]["p99_ms"] for o in out]))
+    d99 = float(np.median([o["during"]["p99_ms"] for o in out]))
+    ratios = [o["during"]["p99_ms"] / o["alone"]["p99_ms"] for o in out]
+    rows.append(
+        f"| {n:,} | median | | {a99:.1f} | {d99:.1f} | {d99 / a99:.2f} "
+        f"(of ratios {float(np.median(ratios)):.2f}) | | | "
+        f"{float(np.median([o['write']['seconds'] for o in out])):.1f} | | |"
+    )
+    shutil.rmtree(tmp, ignore_errors=True)
+    return [
+        "",
+        f"One background write of {n:,} hashes per window (`--one-write {n}`): the first",
+        f"snapshot by `hashbank index snapshot` ({cli_s:.0f} s: a load from the database and",
+        f"a write of {first['bytes'] / 1e6:,.0f} MB); then one `hashbank serve` worker on it,",
+        "wrk single checks (8 connections) alone and while its refresher writes ONE snapshot",
+        "of the whole bank (one hash added at the window's start), alternated:",
+        "",
+        "| hashes | round | window s | p99 alone ms | p99 during the write ms | ratio |"
+        " checks/s alone | during | write s | writer process s | load avg alone / during |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+        *rows,
+    ]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, action="append")
@@ -536,6 +708,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=3, help="alternated wrk windows of each")
     parser.add_argument("--gil", type=int, help="N hashes: only a write's GIL pauses")
     parser.add_argument("--hashbank", help="with --checks-only: another checkout's executable")
+    parser.add_argument(
+        "--compare",
+        help="with --checks-only: another checkout's executable (before), alternated with "
+        "this one's (after) round by round",
+    )
+    parser.add_argument(
+        "--one-write", type=int, help="N hashes: checks alone vs during ONE background write"
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--child-snapshots", default="", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -544,6 +724,14 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.gil:
         print("\n".join(gil_pauses(args.gil, args.rounds)))
+        return 0
+    if args.hashbank:
+        _hashbank(args.hashbank)
+    if args.one_write:
+        print("\n".join(one_write(args.one_write, args.rounds)))
+        return 0
+    if args.checks_only and args.compare:
+        print("\n".join(compare_checks(args.checks_only, args.rounds, args.compare)))
         return 0
     if args.checks_only:
         print("\n".join(CHECKS_HEAD + checks_only(args.checks_only, args.rounds, args.hashbank)))
