@@ -4,6 +4,11 @@ index snapshot, and its memory.
 Usage: .venv/bin/python benchmarks/replica_load.py [--size N ...] [--database-url URL]
        [--workers K] [--no-wrk] [--write]
        .venv/bin/python benchmarks/replica_load.py --direct N [--workers K]
+       .venv/bin/python benchmarks/replica_load.py --checks-only N [--rounds R]
+           [--hashbank EXE | --compare EXE]
+       .venv/bin/python benchmarks/replica_load.py --one-write N [--rounds R] [--hashbank EXE]
+       .venv/bin/python benchmarks/replica_load.py --switch N [--rounds R]
+       .venv/bin/python benchmarks/replica_load.py --gil N [--rounds R]
 
 Seeds a fresh SQLite file (or the given database) with N bank signals by bulk insert,
 then times :meth:`app.index.replica.IndexReplica.load` in the same process and reports
@@ -21,10 +26,18 @@ Index snapshots (app/index/snapshots.py), in the same run:
   memory (USS: what the process alone holds). One more process loads from the database
   the same way (the baseline: every worker's cost without snapshots);
 - search speed: the same 2,000 queries against the mapped index and the one built in
-  memory by the database load, alternated 5 times (best of each);
+  memory by the database load, 15 passes, the two taking turns every 50 queries within
+  a pass: the median of the per-pass ratios (:func:`search_ratio`);
 - checks during a snapshot write (unless ``--no-wrk``): ``hashbank serve`` on the bank,
   wrk single PDQ checks for 10 s alone, then 10 s while ``hashbank index snapshot``
   writes a snapshot beside it: p99 latency of each (the same 2 cores run both).
+
+Checks against background writes alone (each in its own function below):
+``--checks-only`` (writes back to back; ``--compare EXE``: another checkout's
+``hashbank`` alternated with this one's round by round), ``--one-write`` (one write of
+the whole bank per window, the issue's goal at 10M), ``--switch`` (what the server itself
+still does per write: the restore of the new snapshot), ``--gil`` (a write's hold on the
+GIL of its own process).
 """
 
 from __future__ import annotations
@@ -103,18 +116,79 @@ def spawn(url: str, snapshot_dir: str) -> tuple[subprocess.Popen[str], dict[str,
     return proc, json.loads(proc.stdout.readline())
 
 
-def search_speed(a: IndexReplica, b: IndexReplica) -> tuple[float, float]:
-    """Best of 5 alternated runs of the same queries on each (seconds)."""
+def search_ratio(
+    memory: IndexReplica, mapped: IndexReplica, passes: int = 15, block: int = 50
+) -> dict[str, Any]:
+    """Mapped / in-memory search time, robust to a noisy machine: ``passes`` passes over
+    the same 2,000 radius-31 single queries; within a pass the two indexes take turns
+    every ``block`` queries (the same queries on each, the first of each pair
+    alternating), so both see the same moments of the machine's load; one ratio per
+    pass, their median (and the spread) reported."""
     q = queries()
-    best = [float("inf"), float("inf")]
-    for _ in range(5):
-        for side, replica in enumerate((a, b)):
-            index = replica.perceptual["pdq"]
-            started = time.perf_counter()
-            for i in range(q.shape[0]):
-                index.search(q[i : i + 1], 31)
-            best[side] = min(best[side], time.perf_counter() - started)
-    return best[0], best[1]
+    pair = (memory.perceptual["pdq"], mapped.perceptual["pdq"])
+    for index in pair:  # warm: the mapped pages in, the kernels compiled
+        for i in range(0, q.shape[0], 10):
+            index.search(q[i : i + 10], 31)
+    ratios, totals = [], [0.0, 0.0]
+    for p in range(passes):
+        spent = [0.0, 0.0]
+        for k, lo in enumerate(range(0, q.shape[0], block)):
+            order = (0, 1) if (k + p) % 2 == 0 else (1, 0)
+            for side in order:
+                index = pair[side]
+                started = time.perf_counter()
+                for i in range(lo, min(lo + block, q.shape[0])):
+                    index.search(q[i : i + 1], 31)
+                spent[side] += time.perf_counter() - started
+        ratios.append(spent[1] / spent[0])
+        totals[0] += spent[0]
+        totals[1] += spent[1]
+    return {
+        "median": float(np.median(ratios)),
+        "p25": float(np.percentile(ratios, 25)),
+        "p75": float(np.percentile(ratios, 75)),
+        "passes": passes,
+        "memory_s": totals[0] / passes,
+        "mapped_s": totals[1] / passes,
+        "load": os.getloadavg()[0],
+    }
+
+
+def search_only(n: int, passes: int) -> list[str]:
+    """``--search N``: only the mapped-vs-in-memory search speed (:func:`search_ratio`), a
+    replica of N random hashes built in memory (no database rows), its snapshot mapped by
+    a second replica in the same process."""
+    from app.index.snapshots import SnapshotStore
+
+    tmp = Path(tempfile.mkdtemp(prefix="hb-search-"))
+    db = Database(f"sqlite:///{tmp}/bank.db")
+    db.upgrade()
+    replica = IndexReplica(db)
+    rng = np.random.default_rng(4)
+    ids = np.arange(1, n + 1, dtype=np.int64)
+    replica.perceptual["pdq"].add(ids, rng.integers(0, 256, (n, 32), dtype=np.uint8))
+    replica.signals.put(ids, ["pdq"] * n, [1] * n, [None] * n, ["bank"] * n)
+    replica.loaded = True
+    store = SnapshotStore(tmp / "snapshots", db.url)
+    assert store.write(replica) is not None
+    mapped = IndexReplica(db, snapshots=store)
+    mapped.load()
+    assert mapped.perceptual["pdq"].mapped
+    r = search_ratio(replica, mapped, passes)
+    print(json.dumps(r), flush=True)
+    shutil.rmtree(tmp, ignore_errors=True)
+    return [
+        "",
+        f"Search speed mapped vs in memory (`--search {n}`): {r['passes']} passes of 2,000",
+        "single radius-31 queries, the two indexes taking turns every 50 queries within a",
+        "pass; one ratio per pass:",
+        "",
+        "| hashes | passes | in memory ms/pass | mapped ms/pass | mapped / in memory (median) |"
+        " quartiles | load avg |",
+        "|---:|---:|---:|---:|---:|---|---:|",
+        f"| {n:,} | {r['passes']} | {r['memory_s'] * 1e3:.0f} | {r['mapped_s'] * 1e3:.0f} | "
+        f"{r['median']:.3f} | {r['p25']:.3f}-{r['p75']:.3f} | {r['load']:.1f} |",
+    ]
 
 
 def checks_during_refresh(
@@ -138,7 +212,7 @@ def checks_during_refresh(
         HASHBANK_SNAPSHOT_DELTA_CHANGES="1",
         HASHBANK_SNAPSHOT_MAX_AGE_SECONDS="2",  # the refresher looks every 0.5 s
     )
-    key = servers.key("bench", "check")
+    key = servers.key(f"bench-{time.time_ns()}", "check")  # a database may be reused
     log_file = workdir / "servers.log"
     loader = BankEntries(Database(url))
     rng = np.random.default_rng(77)
@@ -312,7 +386,9 @@ def run(n: int, url: str | None, workers: int = 3, wrk_checks: bool = True) -> d
     mapped = IndexReplica(db, snapshots=store)
     mapped.load()
     assert mapped.perceptual["pdq"].mapped
-    result["search_memory_s"], result["search_mapped_s"] = search_speed(replica, mapped)
+    ratio = search_ratio(replica, mapped)
+    result["search_memory_s"], result["search_mapped_s"] = ratio["memory_s"], ratio["mapped_s"]
+    result["search_ratio"] = ratio["median"]
     del mapped, replica
     gc.collect()
     url = db.url
@@ -361,7 +437,7 @@ def run_direct(n: int, workers: int) -> dict[str, object]:
     assert info is not None
     mapped = IndexReplica(db, snapshots=store)
     mapped.load()
-    memory_s, mapped_s = search_speed(replica, mapped)
+    ratio = search_ratio(replica, mapped)
     del mapped, replica
     gc.collect()
     procs, numbers = [], []
@@ -380,8 +456,9 @@ def run_direct(n: int, workers: int) -> dict[str, object]:
         "build_s": build_s,
         "write_s": info.seconds,
         "snapshot_bytes": info.bytes,
-        "search_memory_s": memory_s,
-        "search_mapped_s": mapped_s,
+        "search_memory_s": ratio["memory_s"],
+        "search_mapped_s": ratio["mapped_s"],
+        "search_ratio": ratio["median"],
         "workers": numbers,
     }
 
@@ -397,7 +474,7 @@ def direct_table(r: dict[str, Any]) -> str:
         "| hashes | built in memory s | snapshot written s | size MB | search mapped / in memory |",
         "|---:|---:|---:|---:|---:|",
         f"| {r['size']:,} | {r['build_s']:.1f} | {r['write_s']:.1f} | "
-        f"{r['snapshot_bytes'] / mb:,.0f} | {r['search_mapped_s'] / r['search_memory_s']:.3f} |",
+        f"{r['snapshot_bytes'] / mb:,.0f} | {r['search_ratio']:.3f} |",
         "",
         "| hashes | process | ready from snapshot s | RSS MB | PSS MB | USS MB |"
         " USS / first's RSS |",
@@ -694,6 +771,70 @@ def one_write(n: int, rounds: int) -> list[str]:
     ]
 
 
+def switch_cost(n: int, rounds: int) -> list[str]:
+    """``--switch N``: what a server still does itself per snapshot its writer child
+    wrote: :meth:`SnapshotStore.restore` of it (map, check, adopt), once checksumming
+    every file (any other process's restore) and once trusting the child's manifest
+    (size, modification time and inode of each file), alternated ``rounds`` times on a
+    snapshot of N random hashes; a thread asking to wake every 1 ms meanwhile (its
+    lateness: what a check of that process waits)."""
+    from app.index.snapshots import SnapshotStore, manifest_digest
+
+    tmp = Path(tempfile.mkdtemp(prefix="hb-switch-"))
+    db = Database(f"sqlite:///{tmp}/bank.db")
+    db.upgrade()
+    replica = IndexReplica(db)
+    rng = np.random.default_rng(4)
+    ids = np.arange(1, n + 1, dtype=np.int64)
+    replica.perceptual["pdq"].add(ids, rng.integers(0, 256, (n, 32), dtype=np.uint8))
+    replica.signals.put(ids, ["pdq"] * n, [1] * n, [None] * n, ["bank"] * n)
+    replica.loaded = True
+    store = SnapshotStore(tmp / "snapshots", db.url)
+    info = store.write(replica)
+    assert info is not None
+    digest = manifest_digest(info.path)
+    assert digest is not None
+    del replica
+    gc.collect()
+    rows = []
+    for r in range(1, rounds + 1):
+        for name, trusted in (("every file checksummed", None), ("trusted", (info.path, digest))):
+            late: list[float] = []
+            stop = threading.Event()
+
+            def tick() -> None:
+                while not stop.is_set():
+                    asked = time.perf_counter()
+                    time.sleep(0.001)
+                    late.append(time.perf_counter() - asked - 0.001)
+
+            ticker = threading.Thread(target=tick)
+            ticker.start()
+            started = time.perf_counter()
+            fresh = IndexReplica(db)
+            assert store.restore(fresh, trusted=trusted) is not None
+            seconds = time.perf_counter() - started
+            stop.set()
+            ticker.join()
+            del fresh
+            gc.collect()
+            rows.append(
+                f"| {n:,} | {r} | {name} | {seconds:.3f} | {np.percentile(late, 99) * 1e3:.1f} |"
+                f" {max(late) * 1e3:.1f} | {os.getloadavg()[0]:.1f} |"
+            )
+    shutil.rmtree(tmp, ignore_errors=True)
+    return [
+        "",
+        f"The server's own share of a switch (`--switch {n}`): restoring the snapshot its",
+        f"writer child wrote ({info.bytes / 1e6:,.0f} MB), alternated, a thread asking to wake",
+        "every 1 ms meanwhile:",
+        "",
+        "| hashes | round | files | restore s | p99 late ms | max late ms | load avg |",
+        "|---:|---:|---|---:|---:|---:|---:|",
+        *rows,
+    ]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, action="append")
@@ -713,6 +854,9 @@ def main(argv: list[str] | None = None) -> int:
         help="with --checks-only: another checkout's executable (before), alternated with "
         "this one's (after) round by round",
     )
+    parser.add_argument("--search", type=int, help="N hashes: only mapped vs in-memory search")
+    parser.add_argument("--passes", type=int, default=15, help="with --search: passes")
+    parser.add_argument("--switch", type=int, help="N hashes: a switch's restore, trusted or not")
     parser.add_argument(
         "--one-write", type=int, help="N hashes: checks alone vs during ONE background write"
     )
@@ -727,6 +871,12 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.hashbank:
         _hashbank(args.hashbank)
+    if args.search:
+        print("\n".join(search_only(args.search, args.passes)))
+        return 0
+    if args.switch:
+        print("\n".join(switch_cost(args.switch, args.rounds)))
+        return 0
     if args.one_write:
         print("\n".join(one_write(args.one_write, args.rounds)))
         return 0
@@ -787,7 +937,7 @@ def main(argv: list[str] | None = None) -> int:
             f"| {n:,} | {r['write_s']:.1f} | {r['snapshot_bytes'] / mb:,.0f} | "
             f"{base['load_s']:.1f} | {first['load_s']:.2f} | "
             f"{base['load_s'] / first['load_s']:.0f}x | "
-            f"{r['search_mapped_s'] / r['search_memory_s']:.3f} |"
+            f"{r['search_ratio']:.3f} |"
         )
         for i, w in enumerate(workers):
             mem.append(
