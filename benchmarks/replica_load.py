@@ -663,7 +663,7 @@ def compare_checks(n: int, rounds: int, before: str) -> list[str]:
     ]
 
 
-def one_write(n: int, rounds: int) -> list[str]:
+def one_write(n: int, rounds: int, writer_nice: int | None = None) -> list[str]:
     """``--one-write N``: the issue's literal goal. N hashes (the seeded cache), a
     snapshot written by ``hashbank index snapshot``, one ``hashbank serve`` worker
     standing on it; wrk single checks (8 connections) in windows alone and during ONE
@@ -688,6 +688,8 @@ def one_write(n: int, rounds: int) -> list[str]:
         HASHBANK_SNAPSHOT_DELTA_CHANGES="1",
         HASHBANK_SNAPSHOT_MAX_AGE_SECONDS="2",  # the refresher looks every 0.5 s
     )
+    if writer_nice is not None:
+        servers.env["HASHBANK_SNAPSHOT_WRITER_NICE"] = str(writer_nice)
     started = time.perf_counter()
     first = json.loads(servers.cli("index", "snapshot", "--json"))
     cli_s = time.perf_counter() - started
@@ -856,6 +858,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--search", type=int, help="N hashes: only mapped vs in-memory search")
     parser.add_argument("--passes", type=int, default=15, help="with --search: passes")
+    parser.add_argument(
+        "--writer-nice", type=int, help="with --one-write: HASHBANK_SNAPSHOT_WRITER_NICE"
+    )
     parser.add_argument("--switch", type=int, help="N hashes: a switch's restore, trusted or not")
     parser.add_argument(
         "--one-write", type=int, help="N hashes: checks alone vs during ONE background write"
@@ -878,7 +883,7 @@ def main(argv: list[str] | None = None) -> int:
         print("\n".join(switch_cost(args.switch, args.rounds)))
         return 0
     if args.one_write:
-        print("\n".join(one_write(args.one_write, args.rounds)))
+        print("\n".join(one_write(args.one_write, args.rounds, args.writer_nice)))
         return 0
     if args.checks_only and args.compare:
         print("\n".join(compare_checks(args.checks_only, args.rounds, args.compare)))
