@@ -341,6 +341,11 @@ class SnapshotStore:
         _fsync_dir(tmp)
         return done
 
+    def busy(self) -> bool:
+        """Whether another process is writing a snapshot now (holds the writer lock)."""
+        with self._writer(block=False) as held:
+            return not held
+
     def clean_partial(self) -> bool:
         """Remove what a writer that died left, unless another process is writing now
         (then it is that writer's to clean); return whether it could look."""
@@ -636,6 +641,7 @@ class Refresher:
         self.env = env
         self.timeout = timeout
         self.failures = 0  # writer children failed in a row
+        self.children = 0  # writer children started
         self._retry_at = 0.0  # monotonic time before which no write is tried again
         self._child: subprocess.Popen[str] | None = None
         self._stop = threading.Event()
@@ -699,6 +705,8 @@ class Refresher:
             if self.store.write(self.replica, block=False) is not None:
                 self.switch()
             return
+        if self.store.busy():  # another process writes: switch to theirs next time
+            return
         written = self._write_in_child()
         if written is not None:
             self.switch(trusted=written)
@@ -721,6 +729,7 @@ class Refresher:
             self._failed(f"cannot start: {exc}", "")
             return None
         self._child = child
+        self.children += 1
         try:
             out, err = child.communicate(timeout=self.timeout)
         except subprocess.TimeoutExpired:

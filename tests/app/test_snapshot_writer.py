@@ -296,3 +296,23 @@ def test_a_server_writes_its_snapshots_through_a_child(server_factory, tmp_path)
     with server.client(key) as http:
         hit = http.post("/v1/check", json={"hashes": [{"type": "pdq", "value": values[3]}]})
         assert hit.json()["match"]
+
+
+def test_no_child_is_started_while_another_process_writes(bank, caplog) -> None:
+    import fcntl
+
+    db, store, _ = bank
+    replica = _loaded(db, store)
+    refresh = _refresher(db, store, replica)
+    store.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    fd = os.open(store.directory / ".lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)  # another writer at work
+        with caplog.at_level(logging.INFO):
+            refresh.step()
+        assert not _records(caplog, WRITTEN) and not _records(caplog, FAILED)
+        assert replica.snapshot is None and refresh.children == 0
+    finally:
+        os.close(fd)
+    refresh.step()
+    assert replica.snapshot is not None and refresh.children == 1
