@@ -329,9 +329,7 @@ def check_parts(pdq: str, work: Work, plan: VariantPlan) -> tuple[tuple[str, str
     if plan.edge_depth:
         out += [("edge", _hash(plane.box(*b), plan)) for b in _edges(h, w, plan.edge_depth)]
     out += [("band", block_hash(plane.box(*b))) for b in _bands(h, w, plan.band_keep)]
-    out += [
-        ("aspect", block_hash(plane.box(*b))) for b in _check_aspects(h, w, plan.check_aspects)
-    ]
+    out += [("aspect", block_hash(plane.box(*b))) for b in _check_aspects(h, w, plan.check_aspects)]
     parts = _unique_parts(out)
     seen = {value for _, value in parts}
     for scale, (cy, cx, r, theta) in _check_pairs(work, plan):
