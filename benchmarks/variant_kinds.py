@@ -138,6 +138,14 @@ def main() -> None:
                 c = hits.get((t.name, side, k), collections.Counter())
                 cells.append(f"{c['hits']} / {c['sole']}")
             print(f"| {t.name} | " + " | ".join(cells) + " |")
+    print("\nsole hits per kind (the edits where a kind alone matched a copy):\n")
+    print("| side | kind | hits | sole | sole hits by edit |\n|---|---|---:|---:|---|")
+    for side in ("check", "stored"):
+        for k in sorted({k for (_, s, k) in hits if s == side}):
+            per = [(t.name, hits.get((t.name, side, k), collections.Counter())) for t in transforms]
+            total, sole = sum(c["hits"] for _, c in per), sum(c["sole"] for _, c in per)
+            where = ", ".join(f"{name} {c['sole']}" for name, c in per if c["sole"])
+            print(f"| {side} | {k} | {total} | {sole} | {where or 'none'} |")
 
 
 if __name__ == "__main__":
