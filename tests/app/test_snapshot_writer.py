@@ -222,9 +222,16 @@ def _written(db: Database, store: SnapshotStore) -> tuple[Path, str]:
     return info.path, digest
 
 
-def test_a_trusted_snapshot_is_not_read_again_while_its_files_are_as_written(bank) -> None:
+@pytest.mark.parametrize("relative", [False, True])
+def test_a_trusted_snapshot_is_not_read_again_while_its_files_are_as_written(
+    bank, relative, monkeypatch
+) -> None:
     db, store, _ = bank
+    if relative:  # the server's store names its directory relatively, the child absolutely
+        monkeypatch.chdir(store.directory.parent)
+        store = SnapshotStore(Path(store.directory.name), db.url)
     path, digest = _written(db, store)
+    path = path.resolve()
     table = _files(path, "table.bank")
     meta = json.loads((path / MANIFEST).read_text())["files"][table.name]
     with table.open("r+b") as fh:  # damage that keeps size, time and inode
