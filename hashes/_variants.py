@@ -67,6 +67,8 @@ __all__ = [
     "Work",
     "check_variants",
     "light_variants",
+    "quality_floor",
+    "scored_check_variants",
     "stored_variants",
     "work_pixels",
 ]
@@ -106,6 +108,10 @@ class VariantPlan:
     turn. ``max_check`` / ``max_stored``: most hashes per check / per report (the last
     pair windows give way).
     ``min_quality``: windows of lower PDQ quality are dropped.
+    ``check_min_quality``: check side, derived windows (all but ``pdq``) of lower PDQ
+    quality are dropped *after* the check has chosen its hashes, their slots left empty
+    (0: none dropped): a floor that removes plain graphics' windows, whose hashes meet
+    by chance, without adding any hash the check would not send at a lower floor.
     ``frame_aspects`` x ``frame_keeps``: report side, a photo shown in a video: the
     largest centred window of each video frame aspect (16:9, 9:16) the photo does not
     have, whole and centred crops of it keeping these shares (a camera's slow zoom).
@@ -139,6 +145,7 @@ class VariantPlan:
     check_aspects: tuple[float, ...] = ()
     frame_aspects: tuple[float, ...] = ()
     frame_keeps: tuple[float, ...] = ()
+    check_min_quality: int = 0
 
 
 _DEFAULT = VariantPlan(
@@ -296,28 +303,54 @@ def check_variants(pdq: str, work: Work, plan: VariantPlan) -> tuple[str, ...]:
         plan: which variants to hash.
 
     Returns:
-        At most ``plan.max_check`` hashes.
+        At most ``plan.max_check`` hashes: :func:`scored_check_variants` less the
+        derived windows under ``plan.check_min_quality`` (:func:`quality_floor`).
     """
+    return quality_floor(scored_check_variants(pdq, work, plan), plan.check_min_quality)
+
+
+def quality_floor(scored: Iterable[tuple[str, int | None]], floor: int) -> tuple[str, ...]:
+    """The hashes of ``scored`` whose quality is at least ``floor`` (``None``: ``pdq``
+    itself, always kept). What is dropped leaves its slot empty: no later window takes
+    it, so the result is a subset of the hashes at any lower floor."""
+    return tuple(h for h, q in scored if q is None or q >= floor)
+
+
+def _scored(block: np.ndarray, floor: int) -> tuple[str, int] | None:
+    """A block's hash and PDQ quality, None under ``floor``."""
+    quality = block_quality(block)
+    return (block_hash(block), quality) if quality >= floor else None
+
+
+def scored_check_variants(
+    pdq: str, work: Work, plan: VariantPlan
+) -> tuple[tuple[str, int | None], ...]:
+    """The hashes a check chooses before ``plan.check_min_quality`` applies, each with
+    its window's PDQ quality (``None`` for ``pdq``), at most ``plan.max_check``."""
     if not plan.windows:
-        return (pdq,)
+        return ((pdq, None),)
     plane = work.plane
     h, w = float(plane.height), float(plane.width)
-    out: list[str | None] = [pdq, block_hash(plane.box(0, h, 0, w))]
+    out: list[tuple[str, int | None] | None] = [(pdq, None), _scored(plane.box(0, h, 0, w), 0)]
     if plan.trim and work.box is not None:
-        out.append(block_hash(plane.box(*work.box)))
+        out.append(_scored(plane.box(*work.box), 0))
     if plan.derotate:
         out.append(_derotated(work, plan))
-    out += [_hash(plane.box(*b), plan) for b in _edges(h, w, plan.edge_depth) if plan.edge_depth]
-    out += [block_hash(plane.box(*b)) for b in _bands(h, w, plan.band_keep)]
-    out += [block_hash(plane.box(*b)) for b in _check_aspects(h, w, plan.check_aspects)]
-    hashes = list(_unique(out))
+    if plan.edge_depth:
+        out += [_scored(plane.box(*b), plan.min_quality) for b in _edges(h, w, plan.edge_depth)]
+    out += [_scored(plane.box(*b), 0) for b in _bands(h, w, plan.band_keep)]
+    out += [_scored(plane.box(*b), 0) for b in _check_aspects(h, w, plan.check_aspects)]
+    scored: dict[str, int | None] = {}  # in order, without repeats
+    for found in out:
+        if found is not None:
+            scored.setdefault(*found)
     for cy, cx, r, theta in _check_pairs(work, plan):
-        if len(hashes) >= plan.max_check:
+        if len(scored) >= plan.max_check:
             break
-        pair = _hash(plane.rotated(cy, cx, r, r, theta), plan)
-        if pair is not None and pair not in hashes:
-            hashes.append(pair)
-    return tuple(hashes[: plan.max_check])
+        pair = _scored(plane.rotated(cy, cx, r, r, theta), plan.min_quality)
+        if pair is not None and pair[0] not in scored:
+            scored[pair[0]] = pair[1]
+    return tuple(scored.items())[: plan.max_check]
 
 
 def light_variants(pdq: str, work: Work, plan: VariantPlan) -> tuple[str, ...]:
@@ -343,15 +376,16 @@ def _check_pairs(work: Work, plan: VariantPlan) -> Iterable[tuple[float, float, 
         yield from (found[k] for found in lists if k < len(found))
 
 
-def _derotated(work: Work, plan: VariantPlan) -> str | None:
-    """The hash of a turned photo turned back, or None when the image is not one."""
+def _derotated(work: Work, plan: VariantPlan) -> tuple[str, int] | None:
+    """The hash and quality of a turned photo turned back, or None when the image is
+    not one."""
     turn = rotated_photo(work.plane.luma)
     if turn is None:
         return None
     plane = work.plane
     cy, cx = plane.height / 2, plane.width / 2
     if turn.expanded:  # the whole photo is there
-        return block_hash(plane.rotated(cy, cx, turn.height / 2, turn.width / 2, turn.theta))
+        return _scored(plane.rotated(cy, cx, turn.height / 2, turn.width / 2, turn.theta), 0)
     # Same canvas: the corners are cut. Hash the largest stored centred crop that the
     # turned photo still covers whole.
     c, s = abs(math.cos(turn.theta)), abs(math.sin(turn.theta))
@@ -360,7 +394,7 @@ def _derotated(work: Work, plan: VariantPlan) -> str | None:
     if keep is None:
         return None
     half_h, half_w = keep * turn.height / 2, keep * turn.width / 2
-    return _hash(plane.rotated(cy, cx, half_h, half_w, turn.theta), plan)
+    return _scored(plane.rotated(cy, cx, half_h, half_w, turn.theta), plan.min_quality)
 
 
 def stored_variants(pdq: str, work: Work, plan: VariantPlan) -> tuple[str, ...]:
