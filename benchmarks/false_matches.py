@@ -651,7 +651,74 @@ def extrapolate(
     }
 
 
-def analyse(radius: int) -> None:
+def floored(images: list[dict[str, object]], floor: int) -> list[dict[str, object]]:
+    """The images as checks at the quality floor ``floor`` sees them
+    (``VariantPlan.check_min_quality``: the check's derived windows under it dropped,
+    ``pdq`` kept; from the qualities ``select`` recorded)."""
+    from hashes._variants import quality_floor
+
+    return [
+        {**r, "check": list(quality_floor(zip(r["check"], r["check_q"]), floor))}  # type: ignore[call-overload]
+        for r in images
+    ]
+
+
+def _estimates(
+    images: list[dict[str, object]],
+    storable: np.ndarray,
+    pairs: np.ndarray,
+    verdicts: dict[tuple[str, str], str],
+) -> dict[str, object]:
+    """Matches and extrapolations of one set of pair distances (see :func:`analyse`)."""
+    n = len(images)
+    sha = [str(r["sha256"]) for r in images]
+    copies = np.array([verdicts.get((sha[i], sha[j])) == "copy" for i, j, _ in pairs.tolist()])
+    copies = copies.astype(bool) if len(pairs) else np.zeros(0, bool)
+    unrelated = pairs[~copies]  # the copies seen by eye are no false match
+    n_stored = sum(len(r["stored"]) for r, ok in zip(images, storable, strict=True) if ok)  # type: ignore[arg-type]
+    stored_mean = n_stored / int(storable.sum())
+    est = extrapolate(unrelated[:, 2], n, stored_mean, int(storable.sum()))
+    # across source groups only: within one, variants of a texture just past 31 bits
+    # (the dropped near-duplicates' siblings) are related, not unrelated, pictures
+    group = np.array([_group(r) for r in images])
+    across = unrelated[group[unrelated[:, 0]] != group[unrelated[:, 1]]]
+    banked_in = {g: int((storable & (group == g)).sum()) for g in set(group.tolist())}
+    across_pairs = sum(int(storable.sum()) - banked_in[g] for g in group.tolist())
+    est_across = extrapolate(across[:, 2], n, stored_mean, n_pairs=across_pairs)
+    photos = np.array([r["family"] == "photos" for r in images])
+    both = photos[unrelated[:, 0]] & photos[unrelated[:, 1]]
+    stored_photos = sum(
+        len(r["stored"])  # type: ignore[arg-type]
+        for r, ok in zip(images, storable, strict=True)
+        if ok and r["family"] == "photos"
+    )
+    banked = int((photos & storable).sum())
+    est_photos = extrapolate(
+        unrelated[both, 2], int(photos.sum()), stored_photos / max(1, banked), banked
+    )
+    matches = sorted((d, i, j) for i, j, d in pairs[pairs[:, 2] <= THRESHOLD].tolist())
+    return {
+        "check hashes": sum(len(r["check"]) for r in images),  # type: ignore[arg-type]
+        "matches": [
+            {"d": d, "check": images[i]["source"] + ":" + str(images[i]["path"]),
+             "stored": images[j]["source"] + ":" + str(images[j]["path"]),
+             "check_sha": images[i]["sha256"], "stored_sha": images[j]["sha256"],
+             "positions": _which(images[i], images[j]),
+             "verdict": verdicts.get((sha[i], sha[j]), "not reviewed"),
+             "stored count": len(images[j]["stored"])}  # type: ignore[arg-type]
+            for d, i, j in matches
+        ],
+        "false matches": sum(
+            1 for d, i, j in matches if verdicts.get((sha[i], sha[j])) != "copy"
+        ),
+        "extrapolation": est,
+        "extrapolation, across sources": est_across,
+        "extrapolation, photos only": est_photos,
+        "_matches": matches,
+    }  # fmt: skip
+
+
+def analyse(radius: int, floors: list[int]) -> None:
     images, dropped = current_images()
     t = time.monotonic()
     pairs = Bank.of(images).pairs_within(radius)
@@ -677,40 +744,19 @@ def analyse(radius: int) -> None:
     t = time.monotonic()
     closest = bank.closest_unrelated()
     print(f"knn: {time.monotonic() - t:.0f} s")
-    matches = sorted((d, i, j) for i, j, d in pairs[pairs[:, 2] <= THRESHOLD].tolist())
     verdicts = review()
-    sha = [str(r["sha256"]) for r in images]
-    copies = np.array([verdicts.get((sha[i], sha[j])) == "copy" for i, j, _ in pairs.tolist()])
-    copies = copies.astype(bool) if len(pairs) else np.zeros(0, bool)
-    unrelated = pairs[~copies]  # the copies seen by eye are no false match
-    stored_mean = len(bank.stored) / int(storable.sum())
-    est = extrapolate(unrelated[:, 2], n, stored_mean, int(storable.sum()))
-    # across source groups only: within one, variants of a texture just past 31 bits
-    # (the dropped near-duplicates' siblings) are related, not unrelated, pictures
-    group = np.array([_group(r) for r in images])
-    across = unrelated[group[unrelated[:, 0]] != group[unrelated[:, 1]]]
-    banked_in = {g: int((storable & (group == g)).sum()) for g in set(group.tolist())}
-    across_pairs = sum(int(storable.sum()) - banked_in[g] for g in group.tolist())
-    est_across = extrapolate(across[:, 2], n, stored_mean, n_pairs=across_pairs)
-    photos = np.array([r["family"] == "photos" for r in images])
-    both = photos[unrelated[:, 0]] & photos[unrelated[:, 1]]
-    stored_photos = sum(
-        len(r["stored"])  # type: ignore[arg-type]
-        for r, ok in zip(images, storable, strict=True)
-        if ok and r["family"] == "photos"
-    )
-    banked = int((photos & storable).sum())
-    est_photos = extrapolate(
-        unrelated[both, 2], int(photos.sum()), stored_photos / max(1, banked), banked
-    )
-    result = {
+    found = _estimates(images, storable, pairs, verdicts)
+    matches = found.pop("_matches")
+    result: dict[str, object] = {
         "images": n,
         "stored": len(bank.stored),
         "checked": len(bank.checked),
         "dropped": dropped,
         "sources": {
             s: {
+                "family": str(images[ix[0]]["family"]),
                 "images": len(ix),
+                "stored": sum(len(images[i]["stored"]) for i in ix if storable[i]),  # type: ignore[arg-type]
                 "median side": float(
                     np.median([min(int(images[i]["w"]), int(images[i]["h"])) for i in ix])  # type: ignore[call-overload]
                 ),
@@ -722,22 +768,22 @@ def analyse(radius: int) -> None:
             for s, ix in by_source.items()
         },
         "closest histogram": np.bincount(closest, minlength=258).tolist(),
-        "matches": [
-            {"d": d, "check": images[i]["source"] + ":" + str(images[i]["path"]),
-             "stored": images[j]["source"] + ":" + str(images[j]["path"]),
-             "check_sha": images[i]["sha256"], "stored_sha": images[j]["sha256"],
-             "positions": _which(images[i], images[j]),
-             "verdict": verdicts.get((sha[i], sha[j]), "not reviewed"),
-             "stored count": len(images[j]["stored"])}  # type: ignore[arg-type]
-            for d, i, j in matches
-        ],
-        "extrapolation": est,
-        "extrapolation, across sources": est_across,
-        "extrapolation, photos only": est_photos,
-    }  # fmt: skip
+        **found,
+    }
+    # The same set checked at each quality floor: the checks send a subset of their
+    # hashes, the bank is the same.
+    for floor in floors:
+        at = floored(images, floor)
+        t = time.monotonic()
+        fpairs = Bank.of(at, storable).pairs_within(radius)
+        fpairs = fpairs[storable[fpairs[:, 1]]]
+        print(f"check floor {floor}: range search {time.monotonic() - t:.0f} s")
+        est = _estimates(at, storable, fpairs, verdicts)
+        est.pop("_matches")
+        result[f"check floor {floor}"] = est
     (CACHE / "result.json").write_text(json.dumps(result, indent=1))
     _plot(closest, by_source, images)
-    _match_sheets(matches, images)
+    _match_sheets(matches, images)  # type: ignore[arg-type]
     print(json.dumps({k: v for k, v in result.items() if k != "closest histogram"}, indent=1))
 
 
@@ -828,13 +874,16 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, help="stop select after this many minutes")
     parser.add_argument("--processes", type=int, default=2, help="select's hashing processes")
     parser.add_argument("--radius", type=int, default=48, help="range searched for pair distances")
+    parser.add_argument(
+        "--floors", default="60", help="check quality floors measured on the same set (analyse)"
+    )
     args = parser.parse_args()
     if args.step == "select":
         select(args.minutes, processes=args.processes)
     elif args.step == "fetch":
         select(args.minutes, write=False, processes=args.processes)
     elif args.step == "analyse":
-        analyse(args.radius)
+        analyse(args.radius, [int(f) for f in args.floors.split(",") if f])
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 
 import numpy as np
+from PIL import Image
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -16,7 +17,9 @@ from benchmarks.false_matches import (
     SOURCES,
     THRESHOLD,
     Bank,
+    _hash,
     extrapolate,
+    floored,
     kept,
     near_duplicates,
 )
@@ -112,6 +115,48 @@ def test_member_rule_drops_maps_icons_and_the_held_out_packages() -> None:
     zipped = "usr/share/games/0ad/mods/public/public.zip:art/textures/terrain/types/"
     assert oad.wanted(f"{zipped}grass_02.png.cached.dds")
     assert not oad.wanted(f"{zipped}mud_flats_spec.png.cached.dds")
+
+
+def test_the_new_sources_take_textures_and_renders_not_masks_or_interface_art() -> None:
+    by = {s.name: s for s in SOURCES}
+    scorched = "usr/share/games/scorched3d/data/landscapes/"
+    assert by["scorched3d"].wanted(f"{scorched}sand.bmp")
+    assert not by["scorched3d"].wanted(f"{scorched}masks/sand.bmp")
+    red = "usr/share/games/redeclipse/data/"
+    assert by["redeclipse"].wanted(f"{red}trak/trak5/floor1.jpg")
+    assert not by["redeclipse"].wanted(f"{red}crosshairs/cross.png")
+    assert not by["redeclipse"].wanted(f"{red}torley/metal_nm.png")
+    skins = "usr/share/games/0ad/mods/public/public.zip:art/textures/skins/"
+    assert by["0ad-skins"].wanted(f"{skins}structural/hele_struct.png.cached.dds")
+    assert not by["0ad-skins"].wanted(f"{skins}structural/hele_struct_spec.png.cached.dds")
+    assert not by["0ad-skins"].wanted(f"{skins}structural/hele_struct_norm.png")
+    land = "usr/share/games/endless-sky/images/land/"
+    assert by["endless-sky-land"].family == "photos"
+    assert by["endless-sky-land"].wanted(f"{land}badlands0.jpg")
+
+
+def test_the_floor_the_analysis_applies_is_the_checks() -> None:
+    """``floored`` (from the qualities ``select`` records) gives what a check at that
+    floor sends: the benchmark measures the service's code, not a copy of it."""
+    from dataclasses import replace
+
+    from hashes._pdq import pdq_with_quality
+    from hashes._variants import DENSITIES, check_variants, work_pixels
+    from tests.hashes._images import encode, synthetic
+
+    for seed, flat in ((1, 0.0), (2, 0.8), (5, 0.9)):
+        img = synthetic(seed)
+        arr = np.asarray(img).copy()
+        cut = int(arr.shape[0] * flat)
+        arr[:cut] = 40  # a plain band: low-quality windows
+        img = Image.fromarray(arr)
+        reason, row = _hash(encode(img))
+        assert reason is None
+        pdq, _ = pdq_with_quality(np.asarray(img))
+        for floor in (0, 60, 80):
+            plan = replace(DENSITIES["default"], check_min_quality=floor)
+            expected = list(check_variants(pdq, work_pixels(img), plan))
+            assert floored([row], floor)[0]["check"] == expected
 
 
 def test_the_manifest_lists_every_source_once_with_a_digest() -> None:
