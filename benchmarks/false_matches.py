@@ -81,14 +81,16 @@ _PASSED_AS_IS = {"JPEG", "PNG", "WEBP"}
 _MAPS = re.compile(
     r"(_(n|nm|norm|normal|normals|bump|ddn|gloss|glow|g|s|sm|spec|specular|h|height|luma|"
     r"mask|alpha|a|shirt|pants|reflect|ref|disp|occ|ao|local|emission|em|light|lm|"
-    r"rough|metal|hm|nrm|nor|d2)|normalmap|_bumpmap|heightmap|lightmap)\.[a-z]+(\.cached\.dds)?$",
+    r"rough|metal|hm|nrm|nor|d2)|normalmap|_bumpmap|heightmap|lightmap|"
+    r"/(norm|normal|spec|specular|gloss|glow|mask|bump|height|ao|occ|disp))"
+    r"\.[a-z]+(\.cached\.dds)?$",
     re.IGNORECASE,
 )
 """File names of maps that are no picture (normals, gloss, specular, glow, masks...)."""
 _NOT_PHOTOS = re.compile(
     r"/(icons?|gui|ui|hud|fonts?|cursors?|editor|skins?/cartoon|particles?|sprites?|"
     r"selection|logos?|screenshots?|doc|help|splash|menu|loading|portraits?|gfx/2d|"
-    r"pics|lang|flags?|decals?|effects?|fx|crosshairs?|levelshots)/",
+    r"pics|lang|flags?|decals?|effects?|fx|crosshairs?|levelshots|ao)/",
     re.IGNORECASE,
 )
 """Folders of interface art, icons and sprites, in any package."""
@@ -196,6 +198,14 @@ SOURCES = (
         r"megaglest/techs/megapack/factions/",
     ),
     Source("ufoai-models", "textures", "ufoai-data", "2.5-2", r"0models\.pk3:models/"),
+    Source(
+        "flightgear-aircraft", "textures", "flightgear-data-base", "1:2020.3.16+dfsg-1",
+        r"flightgear/(Aircraft|Textures/Terrain\.winter)/",
+    ),
+    Source(
+        "supertuxkart-karts", "textures", "supertuxkart-data", "1.4+dfsg-2",
+        r"supertuxkart/data/(karts|library|models)/",
+    ),
 )  # fmt: skip
 """Read in this order; the wider photo set (``photo_set.tsv``) comes first."""
 for _source in SOURCES:
@@ -434,8 +444,14 @@ def kept(rows: dict[str, dict[str, object]]) -> tuple[list[dict[str, object]], i
     """
     order = {name: n for n, name in enumerate(["photo-set", *(s.name for s in SOURCES)])}
     hashed = {str(r["sha256"]): r for r in rows.values() if r.get("reason") is None}
+    by_name = {s.name: s for s in SOURCES}
     current = sorted(
-        (r for r in rows.values() if r["source"] in order),
+        (
+            r
+            for r in rows.values()
+            if r["source"] in order
+            and (r["source"] not in by_name or by_name[str(r["source"])].wanted(str(r["path"])))
+        ),
         key=lambda r: (order[str(r["source"])], str(r["path"])),
     )
     images: list[dict[str, object]] = []
@@ -564,6 +580,8 @@ SHARED_TEXTURES = {
     "0ad-skins": "0ad",
     "megaglest-units": "megaglest",
     "ufoai-models": "quake",
+    "flightgear-aircraft": "flightgear",
+    "supertuxkart-karts": "supertuxkart",
 }
 """Sources deduplicated as one: Nexuiz, OpenArena and UFO:AI ship the same free texture
 sets (a first run found 223 pairs of them at distance 0, the same texture each), and

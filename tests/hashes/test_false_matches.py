@@ -6,9 +6,9 @@ from __future__ import annotations
 import csv
 
 import numpy as np
-from PIL import Image
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from PIL import Image
 
 from benchmarks._matching import min_distances
 from benchmarks.false_matches import (
@@ -130,6 +130,10 @@ def test_the_new_sources_take_textures_and_renders_not_masks_or_interface_art() 
     assert by["0ad-skins"].wanted(f"{skins}structural/hele_struct.png.cached.dds")
     assert not by["0ad-skins"].wanted(f"{skins}structural/hele_struct_spec.png.cached.dds")
     assert not by["0ad-skins"].wanted(f"{skins}structural/hele_struct_norm.png")
+    assert not by["0ad-skins"].wanted(f"{skins}structural/ao/iber_corral_02.png.cached.dds")
+    assert not by["redeclipse"].wanted(f"{red}unnamed/door02/norm.png")
+    assert not by["redeclipse"].wanted(f"{red}nieb/filing_cab1/spec.png")
+    assert by["redeclipse"].wanted(f"{red}nieb/filing_cab1/diffuse.png")
     land = "usr/share/games/endless-sky/images/land/"
     assert by["endless-sky-land"].family == "photos"
     assert by["endless-sky-land"].wanted(f"{land}badlands0.jpg")
@@ -192,22 +196,28 @@ def test_the_kept_set_depends_on_the_current_sources_rows_alone() -> None:
     nexuiz, ufoai = "nexuiz", "ufoai"
     old_cache = [
         _row("dropped-source", "x.png", a, None),
-        _row(ufoai, "t/z.jpg", b, None),
-        _row(nexuiz, "t/a.jpg", a, "duplicate"),
-        _row(nexuiz, "t/b.jpg", b, "duplicate"),
-        _row(nexuiz, "t/c.jpg", c, "transparent"),
+        _row(ufoai, "0textures.pk3:textures/z.jpg", b, None),
+        _row(nexuiz, "textures.pk3:textures/a.jpg", a, "duplicate"),
+        _row(nexuiz, "textures.pk3:textures/b.jpg", b, "duplicate"),
+        _row(nexuiz, "textures.pk3:textures/c.jpg", c, "transparent"),
     ]
     fresh = [
-        _row(nexuiz, "t/a.jpg", a, None),
-        _row(nexuiz, "t/b.jpg", b, None),
-        _row(nexuiz, "t/c.jpg", c, "transparent"),
-        _row(ufoai, "t/z.jpg", b, None),
+        _row(nexuiz, "textures.pk3:textures/a.jpg", a, None),
+        _row(nexuiz, "textures.pk3:textures/b.jpg", b, None),
+        _row(nexuiz, "textures.pk3:textures/c.jpg", c, "transparent"),
+        _row(ufoai, "0textures.pk3:textures/z.jpg", b, None),
     ]
     from_old, dup_old = kept(_keyed(old_cache))
     from_fresh, dup_fresh = kept(_keyed(fresh))
     picked = [(r["source"], r["path"], r["sha256"]) for r in from_fresh]
     assert [(r["source"], r["path"], r["sha256"]) for r in from_old] == picked
-    assert picked == [(nexuiz, "t/a.jpg", a), (nexuiz, "t/b.jpg", b)]
+    assert picked == [
+        (nexuiz, "textures.pk3:textures/a.jpg", a),
+        (nexuiz, "textures.pk3:textures/b.jpg", b),
+    ]
     assert dup_old == dup_fresh == 1
     assert from_old[0]["stored"] == [a] and from_old[0]["reason"] is None
     assert kept(_keyed(list(reversed(fresh))))[0] == from_fresh
+    # a row the member rule no longer wants (a map left by an older rule) is not kept
+    normal_map = _row(nexuiz, "textures.pk3:textures/d_norm.jpg", "d" * 64, None)
+    assert kept(_keyed([*fresh, normal_map]))[0] == from_fresh
