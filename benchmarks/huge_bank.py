@@ -225,6 +225,56 @@ def brute_force(
     return [frozenset(s) for s in sets], spent / max(1, queries.shape[0])
 
 
+def chunkings(n: int, counts: list[int], n_queries: int, n_warm: int) -> list[str]:
+    """``--chunkings``: the same bank indexed in memory with each chunk count in turn
+    (one index at a time: each holds ~9 GB at 100M), CPU time per single query (this
+    thread's, so other processes' load is left out) on the same queries; the result sets
+    of every chunking must be identical (each is exact)."""
+    from hashes import HashIndex
+
+    HashIndex.compile()
+    words, queries = make_words(n, n_queries)
+    ids = np.arange(1, n + 1, dtype=np.int64)
+    warm = np.random.default_rng(5).integers(0, 256, (n_warm, 32), dtype=np.uint8)
+    rows = [
+        f"Chunk counts at {n:,} hashes (`--chunkings`), in memory, one after the other:",
+        "",
+        "| chunks | chunk bits | prefix bits | index B/hash | build s | CPU p50 µs |"
+        " CPU p99 µs | load avg | same results |",
+        "|---:|---|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    reference: list[frozenset[int]] | None = None
+    for m in counts:
+        index = HashIndex(256, chunks=m, strategy="mih")
+        started = time.perf_counter()
+        main = index._build(words, ids)
+        build_s = time.perf_counter() - started
+        index.adopt({name: getattr(main, name) for name in index.EXPORTED})
+        prefixes = sorted(set(main.prefixes.tolist()))
+        del main
+        for i in range(n_warm):
+            index.search(warm[i : i + 1], RADIUS)
+        cpu = np.empty(queries.shape[0])
+        found = []
+        for i in range(queries.shape[0]):
+            c = time.thread_time()
+            got = index.search(queries[i : i + 1], RADIUS)[0][0]
+            cpu[i] = time.thread_time() - c
+            found.append(frozenset(got.tolist()))
+        reference = reference or found
+        same = sum(a == b for a, b in zip(found, reference, strict=True))
+        rows.append(
+            f"| {m} | {'/'.join(map(str, sorted(set(index._lengths.tolist()))))} |"
+            f" {'/'.join(map(str, prefixes))} | {index.memory_bytes() / n:.1f} | {build_s:.0f} |"
+            f" {np.percentile(cpu * 1e6, 50):.0f} | {np.percentile(cpu * 1e6, 99):.0f} |"
+            f" {os.getloadavg()[0]:.1f} | {same}/{len(found)} |"
+        )
+        print(rows[-1], flush=True)
+        del index
+        gc.collect()
+    return rows
+
+
 def report(n: int, b: dict[str, Any], r: dict[str, Any]) -> str:
     gb = 1e9
     mem = r["after_queries"]
@@ -253,6 +303,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--exact", type=int, default=200, help="queries checked by brute force")
     parser.add_argument("--dir", type=Path, help="work directory (default: a new temp dir)")
     parser.add_argument("--keep", action="store_true", help="keep the snapshot")
+    parser.add_argument(
+        "--chunkings", help="comma-separated chunk counts: compare them in memory (no snapshot)"
+    )
     parser.add_argument("--phase", choices=["build", "query"], help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.phase:
@@ -262,6 +315,12 @@ def main(argv: list[str] | None = None) -> int:
             result = query(args.dir, args.warm, args.exact)
         print(json.dumps(result), flush=True)
         return 0
+    if args.chunkings:
+        counts = [int(m) for m in args.chunkings.split(",")]
+        print("\n".join(chunkings(args.size, counts, args.queries, args.warm)))
+        return 0
+    available = Path("/proc/meminfo").read_text().split("MemAvailable:")[1].split()[0]
+    print(f"memory available: {int(available) / 1e6:.1f} GB", flush=True)
     workdir = args.dir or Path(tempfile.mkdtemp(prefix="hb-huge-"))
     workdir.mkdir(parents=True, exist_ok=True)
     common = [
