@@ -96,7 +96,7 @@ def make_words(
     return words, queries[order]
 
 
-def build(n: int, n_queries: int, workdir: Path) -> dict[str, Any]:
+def build(n: int, n_queries: int, workdir: Path, chunks: int = 0) -> dict[str, Any]:
     """Phase 1: the bank, its index and signal table, written as a snapshot."""
     from app.index.replica import IndexReplica
     from app.index.signals import SignalTable
@@ -107,8 +107,8 @@ def build(n: int, n_queries: int, workdir: Path) -> dict[str, Any]:
     HashIndex.compile()
     db = Database(f"sqlite:///{workdir}/bank.db")
     db.upgrade()
-    replica = IndexReplica(db)
-    out: dict[str, Any] = {"size": n}
+    replica = IndexReplica(db, chunks={"pdq": chunks} if chunks else None)
+    out: dict[str, Any] = {"size": n, "chunks": replica.perceptual["pdq"].chunks}
     started = time.perf_counter()
     words, queries = make_words(n, n_queries)
     np.save(workdir / "queries.npy", queries)
@@ -144,7 +144,7 @@ def build(n: int, n_queries: int, workdir: Path) -> dict[str, Any]:
     return out
 
 
-def query(workdir: Path, n_warm: int, n_exact: int) -> dict[str, Any]:
+def query(workdir: Path, n_warm: int, n_exact: int, chunks: int = 0) -> dict[str, Any]:
     """Phases 2 and 3, in a fresh process: map, time single queries, check exactness."""
     from app.index.replica import IndexReplica
     from app.index.snapshots import SnapshotStore
@@ -152,7 +152,7 @@ def query(workdir: Path, n_warm: int, n_exact: int) -> dict[str, Any]:
 
     db = Database(f"sqlite:///{workdir}/bank.db")
     store = SnapshotStore(workdir / "snapshots", db.url)
-    replica = IndexReplica(db, snapshots=store)
+    replica = IndexReplica(db, snapshots=store, chunks={"pdq": chunks} if chunks else None)
     out: dict[str, Any] = {}
     started = time.perf_counter()
     replica.load()
@@ -287,11 +287,12 @@ def report(n: int, b: dict[str, Any], r: dict[str, Any]) -> str:
     mem = r["after_queries"]
     return "\n".join(
         [
-            "| hashes | build s | build peak RSS GB | snapshot written s | size GB | ready s |"
-            " RSS / PSS GB after queries | p50 µs | p99 µs | max µs | CPU p50 / p99 µs |"
+            "| hashes | chunks | build s | build peak RSS GB | snapshot written s | size GB |"
+            " ready s | RSS / PSS GB after queries | p50 µs | p99 µs | max µs | CPU p50 / p99 µs |"
             " load avg | brute force ms/query | exact |",
-            "|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---|---:|---:|---:|",
-            f"| {n:,} | {b['generate_s'] + b['index_build_s'] + b['table_build_s']:.1f} |"
+            "|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---|---:|---:|---:|",
+            f"| {n:,} | {b['chunks']} |"
+            f" {b['generate_s'] + b['index_build_s'] + b['table_build_s']:.1f} |"
             f" {b['peak_rss'] / gb:.1f} | {b['write_s']:.1f} | {b['snapshot_bytes'] / gb:.2f} |"
             f" {r['ready_s']:.1f} | {mem['rss'] / gb:.1f} / {mem['pss'] / gb:.1f} |"
             f" {r['p50_us']:.0f} | {r['p99_us']:.0f} | {r['max_us']:,.0f} |"
@@ -311,15 +312,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dir", type=Path, help="work directory (default: a new temp dir)")
     parser.add_argument("--keep", action="store_true", help="keep the snapshot")
     parser.add_argument(
+        "--chunks", type=int, default=0, help="PDQ index chunks (HASHBANK_PDQ_INDEX_CHUNKS)"
+    )
+    parser.add_argument(
         "--chunkings", help="comma-separated chunk counts: compare them in memory (no snapshot)"
     )
     parser.add_argument("--phase", choices=["build", "query"], help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.phase:
         if args.phase == "build":
-            result = build(args.size, args.queries, args.dir)
+            result = build(args.size, args.queries, args.dir, args.chunks)
         else:
-            result = query(args.dir, args.warm, args.exact)
+            result = query(args.dir, args.warm, args.exact, args.chunks)
         print(json.dumps(result), flush=True)
         return 0
     if args.chunkings:
@@ -336,6 +340,7 @@ def main(argv: list[str] | None = None) -> int:
         f"--warm={args.warm}",
         f"--exact={args.exact}",
         f"--dir={workdir}",
+        f"--chunks={args.chunks}",
     ]
     try:
         me = [sys.executable, __file__, *common]
