@@ -32,6 +32,7 @@ import argparse
 import gc
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -170,14 +171,19 @@ def query(workdir: Path, n_warm: int, n_exact: int, chunks: int = 0) -> dict[str
     cpu = np.empty(q.shape[0])
     found: list[frozenset[int]] = []
     out["load_average"] = os.getloadavg()[0]
+    before = resource.getrusage(resource.RUSAGE_SELF)
     for i in range(q.shape[0]):
         row = q[i : i + 1]
         t, c = time.perf_counter(), time.thread_time()
         ids, _ = index.search(row, RADIUS)[0]
         lat[i], cpu[i] = time.perf_counter() - t, time.thread_time() - c
         found.append(frozenset(ids.tolist()))
+    after = resource.getrusage(resource.RUSAGE_SELF)
     us = lat * 1e6
     out["load_average_after"] = os.getloadavg()[0]
+    # during the timed queries: page faults that read the disk, and preemptions
+    out["major_faults"] = after.ru_majflt - before.ru_majflt
+    out["preempted"] = after.ru_nivcsw - before.ru_nivcsw
     out.update(
         queries=int(q.shape[0]),
         cpu_p50_us=float(np.percentile(cpu * 1e6, 50)),
