@@ -65,8 +65,10 @@ __all__ = [
     "WORK_MAX_SIDE",
     "VariantPlan",
     "Work",
+    "check_parts",
     "check_variants",
     "light_variants",
+    "stored_parts",
     "stored_variants",
     "work_pixels",
 ]
@@ -287,6 +289,15 @@ def _unique(hashes: Iterable[str | None]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(h for h in hashes if h is not None))
 
 
+def _unique_parts(parts: Iterable[tuple[str, str | None]]) -> list[tuple[str, str]]:
+    """``(kind, hash)`` pairs without missing hashes or repeats (the first kind stays)."""
+    out: dict[str, str] = {}
+    for kind, value in parts:
+        if value is not None and value not in out:
+            out[value] = kind
+    return [(kind, value) for value, kind in out.items()]
+
+
 def check_variants(pdq: str, work: Work, plan: VariantPlan) -> tuple[str, ...]:
     """The PDQ hashes a check compares with the bank, ``pdq`` first, without repeats.
 
@@ -298,26 +309,37 @@ def check_variants(pdq: str, work: Work, plan: VariantPlan) -> tuple[str, ...]:
     Returns:
         At most ``plan.max_check`` hashes.
     """
+    return tuple(value for _, value in check_parts(pdq, work, plan))
+
+
+def check_parts(pdq: str, work: Work, plan: VariantPlan) -> tuple[tuple[str, str], ...]:
+    """:func:`check_variants` with the kind of each hash (``"pdq"``, ``"whole"``,
+    ``"trim"``, ``"derotate"``, ``"edge"``, ``"band"``, ``"aspect"``, ``"pair@0.85"``:
+    a pair window from the corners found at that scale), for benchmarks that count what
+    each kind matches (``benchmarks/variant_kinds.py``)."""
     if not plan.windows:
-        return (pdq,)
+        return (("pdq", pdq),)
     plane = work.plane
     h, w = float(plane.height), float(plane.width)
-    out: list[str | None] = [pdq, block_hash(plane.box(0, h, 0, w))]
+    out: list[tuple[str, str | None]] = [("pdq", pdq), ("whole", block_hash(plane.box(0, h, 0, w)))]
     if plan.trim and work.box is not None:
-        out.append(block_hash(plane.box(*work.box)))
+        out.append(("trim", block_hash(plane.box(*work.box))))
     if plan.derotate:
-        out.append(_derotated(work, plan))
-    out += [_hash(plane.box(*b), plan) for b in _edges(h, w, plan.edge_depth) if plan.edge_depth]
-    out += [block_hash(plane.box(*b)) for b in _bands(h, w, plan.band_keep)]
-    out += [block_hash(plane.box(*b)) for b in _check_aspects(h, w, plan.check_aspects)]
-    hashes = list(_unique(out))
-    for cy, cx, r, theta in _check_pairs(work, plan):
-        if len(hashes) >= plan.max_check:
+        out.append(("derotate", _derotated(work, plan)))
+    if plan.edge_depth:
+        out += [("edge", _hash(plane.box(*b), plan)) for b in _edges(h, w, plan.edge_depth)]
+    out += [("band", block_hash(plane.box(*b))) for b in _bands(h, w, plan.band_keep)]
+    out += [("aspect", block_hash(plane.box(*b))) for b in _check_aspects(h, w, plan.check_aspects)]
+    parts = _unique_parts(out)
+    seen = {value for _, value in parts}
+    for scale, (cy, cx, r, theta) in _check_pairs(work, plan):
+        if len(parts) >= plan.max_check:
             break
         pair = _hash(plane.rotated(cy, cx, r, r, theta), plan)
-        if pair is not None and pair not in hashes:
-            hashes.append(pair)
-    return tuple(hashes[: plan.max_check])
+        if pair is not None and pair not in seen:
+            parts.append((f"pair@{scale:g}", pair))
+            seen.add(pair)
+    return tuple(parts[: plan.max_check])
 
 
 def light_variants(pdq: str, work: Work, plan: VariantPlan) -> tuple[str, ...]:
@@ -332,15 +354,22 @@ def light_variants(pdq: str, work: Work, plan: VariantPlan) -> tuple[str, ...]:
     return _unique(out)
 
 
-def _check_pairs(work: Work, plan: VariantPlan) -> Iterable[tuple[float, float, float, float]]:
-    """The check's pair windows: the first of each scale's, then the second of each..."""
+def _check_pairs(
+    work: Work, plan: VariantPlan
+) -> Iterable[tuple[float, tuple[float, float, float, float]]]:
+    """The check's pair windows, each with the scale its corners were found at: the
+    first of each scale's, then the second of each..."""
     plane = work.plane
     lists = [
         pair_windows(work.keypoints(plan.check_keypoints, scale), plane.height, plane.width)
         for scale in plan.check_scales
     ]
     for k in range(max((len(found) for found in lists), default=0)):
-        yield from (found[k] for found in lists if k < len(found))
+        yield from (
+            (scale, found[k])
+            for scale, found in zip(plan.check_scales, lists, strict=True)
+            if k < len(found)
+        )
 
 
 def _derotated(work: Work, plan: VariantPlan) -> str | None:
@@ -365,36 +394,46 @@ def _derotated(work: Work, plan: VariantPlan) -> str | None:
 
 def stored_variants(pdq: str, work: Work, plan: VariantPlan) -> tuple[str, ...]:
     """The PDQ hashes a report puts in the bank, ``pdq`` first, without repeats."""
+    return tuple(value for _, value in stored_parts(pdq, work, plan))
+
+
+def stored_parts(pdq: str, work: Work, plan: VariantPlan) -> tuple[tuple[str, str], ...]:
+    """:func:`stored_variants` with the kind of each hash (``"pdq"``, ``"whole"``,
+    ``"turn"``, ``"trim"``, ``"centre"``, ``"aspect"``, ``"frame"``, ``"grid"``,
+    ``"edge"``, ``"band"``, ``"pair"``), for benchmarks (see :func:`check_parts`)."""
     if not plan.windows:
-        return (pdq,)
+        return (("pdq", pdq),)
     plane = work.plane
     h, w = float(plane.height), float(plane.width)
     whole = plane.box(0, h, 0, w)
-    out: list[str | None] = [pdq, block_hash(whole)]
+    out: list[tuple[str, str | None]] = [("pdq", pdq), ("whole", block_hash(whole))]
     if plan.dihedral:
-        out += [block_hash(np.ascontiguousarray(DIHEDRAL[t](whole))) for t in plan.turns]
+        out += [("turn", block_hash(np.ascontiguousarray(DIHEDRAL[t](whole)))) for t in plan.turns]
     if plan.trim and work.box is not None:
-        out.append(block_hash(plane.box(*work.box)))
-    windows = [_centred(h, w, k) for k in plan.centre_keeps]
-    windows += [b for a in plan.aspects if (b := _aspect(h, w, a)) is not None]
+        out.append(("trim", block_hash(plane.box(*work.box))))
+    windows = [("centre", _centred(h, w, k)) for k in plan.centre_keeps]
+    windows += [("aspect", b) for a in plan.aspects if (b := _aspect(h, w, a)) is not None]
     windows += [
-        _zoomed(b, k)
+        ("frame", _zoomed(b, k))
         for a in plan.frame_aspects
         if (b := _aspect(h, w, a)) is not None
         for k in plan.frame_keeps
     ]
     if plan.grid_steps > 1:
-        windows += _grid(h, w, plan.grid_keep, plan.grid_steps)
+        windows += [("grid", b) for b in _grid(h, w, plan.grid_keep, plan.grid_steps)]
     if plan.edge_depth:
-        windows += _edges(h, w, plan.edge_depth)
+        windows += [("edge", b) for b in _edges(h, w, plan.edge_depth)]
     # Windows of at least 90 % of each side are the photo nearly whole: kept as it is.
     out += [
-        block_hash(block)
-        if (b[1] - b[0]) >= 0.9 * h and (b[3] - b[2]) >= 0.9 * w
-        else _hash(block, plan)
-        for b in windows
+        (
+            kind,
+            block_hash(block)
+            if (b[1] - b[0]) >= 0.9 * h and (b[3] - b[2]) >= 0.9 * w
+            else _hash(block, plan),
+        )
+        for kind, b in windows
         if (block := plane.box(*b)) is not None
     ]
-    out += [block_hash(plane.box(*b)) for b in _bands(h, w, plan.band_keep)]
-    out += _pairs(work, plan.stored_keypoints, plan)
-    return _unique(out)[: plan.max_stored]
+    out += [("band", block_hash(plane.box(*b))) for b in _bands(h, w, plan.band_keep)]
+    out += [("pair", value) for value in _pairs(work, plan.stored_keypoints, plan)]
+    return tuple(_unique_parts(out)[: plan.max_stored])

@@ -15,7 +15,7 @@ import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
 import hashes
-from app.cli.common import fail, services
+from app.cli.common import fail, opened, services
 from app.errors import HashbankError, InvalidInput
 from app.files import open_private
 from app.services.banks import BankEntries
@@ -183,8 +183,7 @@ def remove_hashes(
     Removing a hash that is not there is not an error (the count says what happened).
     """
     items: list[HashInput] = []
-    svc = services()
-    try:
+    with opened() as svc:
         if file is not None:
             items += [_hash_of(n, row, svc.types) for n, row in _rows(file, _format(file))]
         items += validate_hashes((HashInput(kind, v) for v in values or []), svc.types)
@@ -193,10 +192,6 @@ def remove_hashes(
         removed = BankEntries(svc.db, types=svc.types).remove(
             bank, items, actor="cli", reason=reason
         )
-    except HashbankError as exc:
-        fail(exc)
-    finally:
-        svc.close()
     typer.echo(f"removed {removed} of {len(items)} hashes from bank {bank!r}", err=True)
 
 
