@@ -2,7 +2,8 @@
 radius-31 queries timed (issue 22's stretch goal: p99 <= 2 ms at 100M on 24 GiB).
 
 Usage: .venv/bin/python benchmarks/huge_bank.py [--size N] [--queries Q] [--exact E]
-       [--dir DIR] [--keep]
+       [--dir DIR] [--keep] [--chunks M]
+       .venv/bin/python benchmarks/huge_bank.py --chunkings 11,10 [--size N]
 
 Three processes, one after the other:
 
@@ -23,7 +24,9 @@ Three processes, one after the other:
    thread, over blocks of rows so no copy of the whole matrix is held): every result set
    must be identical. The brute force's own time per query is the baseline of the run.
 
-The snapshot directory is removed at the end unless ``--keep``.
+The snapshot directory is removed at the end unless ``--keep``. ``--chunks M``: the PDQ
+index cut into M chunks (``HASHBANK_PDQ_INDEX_CHUNKS``). ``--chunkings``: no snapshot;
+chunk counts compared in memory on one bank (see :func:`chunkings`).
 """
 
 from __future__ import annotations
