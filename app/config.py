@@ -261,6 +261,15 @@ class Settings(BaseSettings):
         description="A background index snapshot writer still running after this many seconds "
         "is killed (the server keeps serving on what it holds and tries again later).",
     )
+    pdq_index_chunks: int = Field(
+        0,
+        ge=0,
+        le=32,
+        description="Chunks the PDQ matching index cuts the 256 bits into (0: the library's "
+        "default, 11). Exact either way; 10 searched a 100M-hash bank ~27 % faster, 11 is "
+        "faster up to 10M (docs/benchmarks.md). A change makes existing index snapshots "
+        "unusable: the next start loads from the database and writes new ones.",
+    )
     key_cache_seconds: float = Field(
         2.0,
         ge=0,

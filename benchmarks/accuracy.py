@@ -25,7 +25,7 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import imagehash
@@ -465,6 +465,22 @@ class Signals:
     plain_seconds: float  # CPU: Pillow full decode + one pdqhash.compute
     check_seconds: float  # CPU: the whole hash_bytes (what a check costs)
     stored_seconds: float  # CPU: pdq_stored on top of it (what a report adds)
+    floored: dict[int, list[str]] = field(default_factory=dict)  # --check-floor: variants
+
+
+CHECK_FLOORS: list[int] = []
+"""``--check-floor``: check quality floors (``VariantPlan.check_min_quality``) measured
+beside the plan in the same run, each a method ``hashbank, check floor N``."""
+
+
+def _floored_density(density: str, floor: int) -> str:
+    """The name of ``density`` with the check floor ``floor``, registered in this
+    process's ``DENSITIES`` (a benchmark's own entry, never the service's setting)."""
+    from hashes._variants import DENSITIES
+
+    name = f"{density}+floor{floor}"
+    DENSITIES.setdefault(name, replace(DENSITIES[density], check_min_quality=floor))
+    return name
 
 
 def signals(data: bytes, density: str, *, original: bool) -> Signals:
@@ -482,7 +498,12 @@ def signals(data: bytes, density: str, *, original: bool) -> Signals:
         start = time.process_time()
         stored = list(h.pdq_stored)
     stored_seconds = time.process_time() - start if original else 0.0
+    floored = {
+        f: list(hashes.hash_bytes(data, density=_floored_density(density, f)).pdq_variants)
+        for f in CHECK_FLOORS
+    }
     return Signals(
+        floored=floored,
         plain=[plain],
         dct_dihedral=[_hex(b) for b in dih],
         phash=[str(imagehash.phash(img))],
@@ -706,7 +727,19 @@ def main() -> None:
     parser.add_argument("--edits", default="", help="comma-separated edit names (default: all)")
     parser.add_argument("--every", type=int, default=1, help="every n-th photo only")
     parser.add_argument("--write", action="store_true", help="write docs/benchmarks.md")
+    parser.add_argument(
+        "--check-floor",
+        default="",
+        help="comma-separated check quality floors to measure beside the plan (same copies)",
+    )
     args = parser.parse_args()
+    for floor in (int(f) for f in args.check_floor.split(",") if f):
+        CHECK_FLOORS.append(floor)
+        METHODS[f"hashbank, check floor {floor}"] = (
+            lambda s: s.stored,
+            lambda s, f=floor: s.floored[f],  # type: ignore[misc]
+            PDQ_THRESHOLD,
+        )
     ps = _pick_photos(args.photos, quick=args.quick)
     ps = ps[:: args.every]
     chosen = set(args.edits.split(",")) if args.edits else None

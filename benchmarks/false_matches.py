@@ -66,7 +66,10 @@ MANIFEST = Path(__file__).resolve().with_name("false_matches.tsv")
 CACHE = Path(
     os.environ.get("HASHBANK_FM_CACHE", Path.home() / ".cache" / "hashbank" / "false-matches")
 )
-HASHES = CACHE / "hashes.jsonl"
+HASHES = CACHE / "hashes-2.jsonl"
+"""The hashes of the current plan (``hashes.jsonl``: those of the plan before the frame
+windows; its rejections, which no plan changes, are carried over)."""
+_OLD_HASHES = CACHE / "hashes.jsonl"
 HISTOGRAM = REPO / "docs" / "false_matches.png"
 THRESHOLD = 31
 REPORT_MIN_QUALITY = 50
@@ -78,14 +81,16 @@ _PASSED_AS_IS = {"JPEG", "PNG", "WEBP"}
 _MAPS = re.compile(
     r"(_(n|nm|norm|normal|normals|bump|ddn|gloss|glow|g|s|sm|spec|specular|h|height|luma|"
     r"mask|alpha|a|shirt|pants|reflect|ref|disp|occ|ao|local|emission|em|light|lm|"
-    r"rough|metal|hm|nrm|nor|d2)|normalmap|_bumpmap|heightmap|lightmap)\.[a-z]+(\.cached\.dds)?$",
+    r"rough|metal|hm|nrm|nor|d2)|normalmap|_bumpmap|heightmap|lightmap|"
+    r"/(norm|normal|spec|specular|gloss|glow|mask|bump|height|ao|occ|disp))"
+    r"\.[a-z]+(\.cached\.dds)?$",
     re.IGNORECASE,
 )
 """File names of maps that are no picture (normals, gloss, specular, glow, masks...)."""
 _NOT_PHOTOS = re.compile(
     r"/(icons?|gui|ui|hud|fonts?|cursors?|editor|skins?/cartoon|particles?|sprites?|"
     r"selection|logos?|screenshots?|doc|help|splash|menu|loading|portraits?|gfx/2d|"
-    r"pics|lang|flags?|decals?|effects?|fx|crosshairs?|levelshots)/",
+    r"pics|lang|flags?|decals?|effects?|fx|crosshairs?|levelshots|ao)/",
     re.IGNORECASE,
 )
 """Folders of interface art, icons and sprites, in any package."""
@@ -143,6 +148,64 @@ SOURCES = (
         "extremetuxracer", "textures", "extremetuxracer-data", "0.8.2-1",
         r"etr/(terrains|textures|env)/",
     ),
+    # Issue 23, second pass: the packages downloaded but not read, and more.
+    Source(
+        "endless-sky-land", "photos", "endless-sky-data", "0.9.8-1.2",
+        r"endless-sky/images/land/",
+    ),
+    Source(
+        "redeclipse", "textures", "redeclipse-data", "1.6.0-1",
+        r"redeclipse/data/(wicked|trak|philipk|unnamed|torley|jojo|nieb|luckystrike|"
+        r"elyvisions|dziq|mayhem|freezurbern|mikeplus64|skyboxes|textures)/",
+    ),
+    Source("cube2", "textures", "cube2-data", "1.3-1", r"cube2/packages/"),
+    Source(
+        "flightgear-models", "textures", "flightgear-data-models", "1:2020.3.16+dfsg-1",
+        r"flightgear/Models/",
+    ),
+    Source(
+        "flightgear-ai", "textures", "flightgear-data-ai", "1:2020.3.16+dfsg-1",
+        r"flightgear/AI/",
+    ),
+    Source("berusky2", "textures", "berusky2-data", "0.12-2", r"berusky2/textures/"),
+    Source(
+        "scorched3d", "textures", "scorched3d-data", "44+dfsg-8",
+        r"scorched3d/data/(landscapes/[^/]+|textures/landscape/.*)$",
+    ),
+    Source(
+        "blobandconquer", "textures", "blobandconquer-data", "1.11-dfsg+20-2",
+        r"blobAndConquer/textures/",
+    ),
+    Source("boswars", "textures", "boswars-data", "2.7+svn160110-5", r"boswars/patches/"),
+    Source(
+        "naev", "renders", "naev-data", "0.8.2-1", r"naev/dat/gfx/(planet|bkg)/",
+    ),
+    Source(
+        "endless-sky-planets", "renders", "endless-sky-data", "0.9.8-1.2",
+        r"endless-sky/images/planet/",
+    ),
+    Source(
+        "freeorion", "renders", "freeorion-data", "0.4.10.2-1",
+        r"freeorion/default/data/art/(planets/[^/]+|hulls_design/.*|nebulae/.*|"
+        r"icons/specials_huge/.*|misc/.*)$",
+    ),
+    Source(
+        "0ad-skins", "textures", "0ad-data", "0.0.26-1",
+        r"public\.zip:art/textures/skins/(props|skeletal|structural|gaia)/",
+    ),
+    Source(
+        "megaglest-units", "textures", "megaglest-data", "3.13.0-3",
+        r"megaglest/techs/megapack/factions/",
+    ),
+    Source("ufoai-models", "textures", "ufoai-data", "2.5-2", r"0models\.pk3:models/"),
+    Source(
+        "flightgear-aircraft", "textures", "flightgear-data-base", "1:2020.3.16+dfsg-1",
+        r"flightgear/(Aircraft|Textures/Terrain\.winter)/",
+    ),
+    Source(
+        "supertuxkart-karts", "textures", "supertuxkart-data", "1.4+dfsg-2",
+        r"supertuxkart/data/(karts|library|models)/",
+    ),
 )  # fmt: skip
 """Read in this order; the wider photo set (``photo_set.tsv``) comes first."""
 for _source in SOURCES:
@@ -187,7 +250,7 @@ def _hash(data: bytes) -> tuple[str | None, dict[str, object]]:
     the picture decoded once by Pillow (TGA, DDS and PGM, formats a check refuses,
     included)."""
     from hashes._pdq import pdq_with_quality
-    from hashes._variants import DENSITIES, check_variants, stored_variants, work_pixels
+    from hashes._variants import DENSITIES, scored_check_variants, stored_variants, work_pixels
 
     try:
         with Image.open(io.BytesIO(data)) as img:
@@ -204,16 +267,51 @@ def _hash(data: bytes) -> tuple[str | None, dict[str, object]]:
     plan = DENSITIES["default"]
     pdq, quality = pdq_with_quality(np.asarray(rgb))
     work = work_pixels(rgb)
+    scored = scored_check_variants(pdq, work, plan)
     return None, {
         "w": rgb.width,
         "h": rgb.height,
         "q": quality,
-        "check": list(check_variants(pdq, work, plan)),
+        "check": [h for h, _ in scored],
+        "check_q": [q for _, q in scored],  # quality of each check window (pdq: None)
         "stored": list(stored_variants(pdq, work, plan)),
     }
 
 
+def _hash_task(item: tuple[dict[str, object], bytes | None]) -> tuple[dict[str, object], object]:
+    """``_hash`` in a worker process (``data`` None: nothing to hash)."""
+    row, data = item
+    return row, (None if data is None else _hash(data))
+
+
+def _batched_map(pool, items):  # type: ignore[no-untyped-def]
+    """``pool.map`` of :func:`_hash_task` over ``items`` 32 at a time (``imap`` would
+    read every file ahead into memory)."""
+    batch = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == 32:
+            yield from pool.map(_hash_task, batch, chunksize=1)
+            batch = []
+    yield from pool.map(_hash_task, batch, chunksize=1)
+
+
+def _carry_over_rejections() -> None:
+    """Start ``HASHES`` with the old file's rejections (the photo rule's, plan-free)."""
+    if HASHES.exists() or not _OLD_HASHES.exists():
+        return
+    with _OLD_HASHES.open(encoding="utf-8") as f, HASHES.open("w", encoding="utf-8") as out:
+        for line in f:
+            if line.endswith("\n") and json.loads(line)["reason"] not in (None, "duplicate"):
+                out.write(line)
+
+
 def _load_rows() -> dict[str, dict[str, object]]:
+    _carry_over_rejections()
+    if HASHES.exists():  # a line cut by an interruption: dropped, so appending is safe
+        text = HASHES.read_bytes()
+        if text and not text.endswith(b"\n"):
+            HASHES.write_bytes(text[: text.rfind(b"\n") + 1])
     rows: dict[str, dict[str, object]] = {}
     if HASHES.exists():
         with HASHES.open(encoding="utf-8") as f:
@@ -224,9 +322,12 @@ def _load_rows() -> dict[str, dict[str, object]]:
     return rows
 
 
-def select(limit_minutes: float | None = None, write: bool = True) -> None:
-    """Apply the rules to every candidate, hash the kept ones (resumable), write the
-    manifest (or, ``write=False``, check the set against it)."""
+def select(limit_minutes: float | None = None, write: bool = True, processes: int = 2) -> None:
+    """Apply the rules to every candidate, hash the kept ones (resumable, in
+    ``processes`` worker processes), write the manifest (or, ``write=False``, check the
+    set against it)."""
+    import multiprocessing
+
     import hashes
 
     hashes.warm_up()  # compiles the kernels
@@ -239,21 +340,36 @@ def select(limit_minutes: float | None = None, write: bool = True) -> None:
     }
     start = time.monotonic()
     CACHE.mkdir(parents=True, exist_ok=True)
-    with HASHES.open("a", encoding="utf-8") as out:
-        for n, (source, family, path, read) in enumerate(candidates()):
+
+    def todo() -> Iterator[tuple[dict[str, object], bytes | None]]:
+        for source, family, path, read in candidates():
             if f"{source}\t{path}" in rows:
                 continue
             if limit_minutes and time.monotonic() - start > 60 * limit_minutes:
                 print("time limit reached; run again to go on")
-                break
+                return
             data = read()
             sha = hashlib.sha256(data).hexdigest()
             row: dict[str, object] = {"source": source, "family": family, "path": path}
             row["sha256"] = sha
-            if sha in hashed:
-                reason, found = None, {k: hashed[sha][k] for k in _HASH_FIELDS}
-            else:
-                reason, found = _hash(data)
+            row["_data"] = data
+            yield row, (None if sha in hashed else data)
+
+    n = 0
+    with (
+        multiprocessing.get_context("fork").Pool(processes) as pool,
+        HASHES.open("a", encoding="utf-8") as out,
+    ):
+        for row, result in _batched_map(pool, todo()):
+            data = row.pop("_data")
+            assert isinstance(data, bytes)
+            source, path, sha = str(row["source"]), str(row["path"]), str(row["sha256"])
+            if result is None:
+                if sha not in hashed:  # hashed twice in flight: the first one's
+                    result = _hash(data)
+                else:
+                    result = None, {k: hashed[sha][k] for k in _HASH_FIELDS}
+            reason, found = result  # type: ignore[misc]
             if reason is None:
                 row.update(found)
                 image = CACHE / "images" / source / f"{sha[:16]}{Path(path).suffix.lower()}"
@@ -264,9 +380,11 @@ def select(limit_minutes: float | None = None, write: bool = True) -> None:
             out.write(json.dumps(row) + "\n")
             out.flush()
             rows[f"{source}\t{path}"] = row
+            n += 1
             if n % 200 == 0:
                 kept_now = sum(1 for r in rows.values() if r["reason"] is None)
-                print(f"{n} candidates, {kept_now} hashed, at {source}", flush=True)
+                rate = n / (time.monotonic() - start)
+                print(f"{n} new rows ({rate:.1f}/s), {kept_now} hashed, at {source}", flush=True)
     if write:
         write_manifest(rows)
     else:
@@ -308,7 +426,7 @@ def qualities(images: list[dict[str, object]]) -> dict[str, int]:
     return known
 
 
-_HASH_FIELDS = ("w", "h", "q", "check", "stored")
+_HASH_FIELDS = ("w", "h", "q", "check", "check_q", "stored")
 
 
 def kept(rows: dict[str, dict[str, object]]) -> tuple[list[dict[str, object]], int]:
@@ -326,8 +444,14 @@ def kept(rows: dict[str, dict[str, object]]) -> tuple[list[dict[str, object]], i
     """
     order = {name: n for n, name in enumerate(["photo-set", *(s.name for s in SOURCES)])}
     hashed = {str(r["sha256"]): r for r in rows.values() if r.get("reason") is None}
+    by_name = {s.name: s for s in SOURCES}
     current = sorted(
-        (r for r in rows.values() if r["source"] in order),
+        (
+            r
+            for r in rows.values()
+            if r["source"] in order
+            and (r["source"] not in by_name or by_name[str(r["source"])].wanted(str(r["path"])))
+        ),
         key=lambda r: (order[str(r["source"])], str(r["path"])),
     )
     images: list[dict[str, object]] = []
@@ -443,9 +567,27 @@ def current_images() -> tuple[list[dict[str, object]], dict[str, int]]:
     return images, {"exact duplicate": duplicates}
 
 
-SHARED_TEXTURES = {"nexuiz": "quake", "openarena": "quake", "ufoai": "quake"}
+SHARED_TEXTURES = {
+    "nexuiz": "quake",
+    "openarena": "quake",
+    "ufoai": "quake",
+    "redeclipse": "quake",
+    "cube2": "quake",
+    "flightgear-models": "flightgear",
+    "flightgear-ai": "flightgear",
+    "endless-sky-planets": "endless-sky",
+    "endless-sky-land": "endless-sky",
+    "0ad-skins": "0ad",
+    "megaglest-units": "megaglest",
+    "ufoai-models": "quake",
+    "flightgear-aircraft": "flightgear",
+    "supertuxkart-karts": "supertuxkart",
+}
 """Sources deduplicated as one: Nexuiz, OpenArena and UFO:AI ship the same free texture
-sets (a first run found 223 pairs of them at distance 0, the same texture each)."""
+sets (a first run found 223 pairs of them at distance 0, the same texture each), and
+Red Eclipse and Cube 2 (Sauerbraten) carry texture packs Nexuiz ships too (``trak``);
+FlightGear's three packages share liveries and textures; the second folders of Endless
+Sky, 0 A.D., MegaGlest and UFO:AI are grouped with their first."""
 
 
 def _group(r: dict[str, object]) -> str:
@@ -527,7 +669,74 @@ def extrapolate(
     }
 
 
-def analyse(radius: int) -> None:
+def floored(images: list[dict[str, object]], floor: int) -> list[dict[str, object]]:
+    """The images as checks at the quality floor ``floor`` sees them
+    (``VariantPlan.check_min_quality``: the check's derived windows under it dropped,
+    ``pdq`` kept; from the qualities ``select`` recorded)."""
+    from hashes._variants import quality_floor
+
+    return [
+        {**r, "check": list(quality_floor(zip(r["check"], r["check_q"]), floor))}  # type: ignore[call-overload]
+        for r in images
+    ]
+
+
+def _estimates(
+    images: list[dict[str, object]],
+    storable: np.ndarray,
+    pairs: np.ndarray,
+    verdicts: dict[tuple[str, str], str],
+) -> dict[str, object]:
+    """Matches and extrapolations of one set of pair distances (see :func:`analyse`)."""
+    n = len(images)
+    sha = [str(r["sha256"]) for r in images]
+    copies = np.array([verdicts.get((sha[i], sha[j])) == "copy" for i, j, _ in pairs.tolist()])
+    copies = copies.astype(bool) if len(pairs) else np.zeros(0, bool)
+    unrelated = pairs[~copies]  # the copies seen by eye are no false match
+    n_stored = sum(len(r["stored"]) for r, ok in zip(images, storable, strict=True) if ok)  # type: ignore[arg-type]
+    stored_mean = n_stored / int(storable.sum())
+    est = extrapolate(unrelated[:, 2], n, stored_mean, int(storable.sum()))
+    # across source groups only: within one, variants of a texture just past 31 bits
+    # (the dropped near-duplicates' siblings) are related, not unrelated, pictures
+    group = np.array([_group(r) for r in images])
+    across = unrelated[group[unrelated[:, 0]] != group[unrelated[:, 1]]]
+    banked_in = {g: int((storable & (group == g)).sum()) for g in set(group.tolist())}
+    across_pairs = sum(int(storable.sum()) - banked_in[g] for g in group.tolist())
+    est_across = extrapolate(across[:, 2], n, stored_mean, n_pairs=across_pairs)
+    photos = np.array([r["family"] == "photos" for r in images])
+    both = photos[unrelated[:, 0]] & photos[unrelated[:, 1]]
+    stored_photos = sum(
+        len(r["stored"])  # type: ignore[arg-type]
+        for r, ok in zip(images, storable, strict=True)
+        if ok and r["family"] == "photos"
+    )
+    banked = int((photos & storable).sum())
+    est_photos = extrapolate(
+        unrelated[both, 2], int(photos.sum()), stored_photos / max(1, banked), banked
+    )
+    matches = sorted((d, i, j) for i, j, d in pairs[pairs[:, 2] <= THRESHOLD].tolist())
+    return {
+        "check hashes": sum(len(r["check"]) for r in images),  # type: ignore[arg-type]
+        "matches": [
+            {"d": d, "check": images[i]["source"] + ":" + str(images[i]["path"]),
+             "stored": images[j]["source"] + ":" + str(images[j]["path"]),
+             "check_sha": images[i]["sha256"], "stored_sha": images[j]["sha256"],
+             "positions": _which(images[i], images[j]),
+             "verdict": verdicts.get((sha[i], sha[j]), "not reviewed"),
+             "stored count": len(images[j]["stored"])}  # type: ignore[arg-type]
+            for d, i, j in matches
+        ],
+        "false matches": sum(
+            1 for d, i, j in matches if verdicts.get((sha[i], sha[j])) != "copy"
+        ),
+        "extrapolation": est,
+        "extrapolation, across sources": est_across,
+        "extrapolation, photos only": est_photos,
+        "_matches": matches,
+    }  # fmt: skip
+
+
+def analyse(radius: int, floors: list[int]) -> None:
     images, dropped = current_images()
     t = time.monotonic()
     pairs = Bank.of(images).pairs_within(radius)
@@ -553,40 +762,19 @@ def analyse(radius: int) -> None:
     t = time.monotonic()
     closest = bank.closest_unrelated()
     print(f"knn: {time.monotonic() - t:.0f} s")
-    matches = sorted((d, i, j) for i, j, d in pairs[pairs[:, 2] <= THRESHOLD].tolist())
     verdicts = review()
-    sha = [str(r["sha256"]) for r in images]
-    copies = np.array([verdicts.get((sha[i], sha[j])) == "copy" for i, j, _ in pairs.tolist()])
-    copies = copies.astype(bool) if len(pairs) else np.zeros(0, bool)
-    unrelated = pairs[~copies]  # the copies seen by eye are no false match
-    stored_mean = len(bank.stored) / int(storable.sum())
-    est = extrapolate(unrelated[:, 2], n, stored_mean, int(storable.sum()))
-    # across source groups only: within one, variants of a texture just past 31 bits
-    # (the dropped near-duplicates' siblings) are related, not unrelated, pictures
-    group = np.array([_group(r) for r in images])
-    across = unrelated[group[unrelated[:, 0]] != group[unrelated[:, 1]]]
-    banked_in = {g: int((storable & (group == g)).sum()) for g in set(group.tolist())}
-    across_pairs = sum(int(storable.sum()) - banked_in[g] for g in group.tolist())
-    est_across = extrapolate(across[:, 2], n, stored_mean, n_pairs=across_pairs)
-    photos = np.array([r["family"] == "photos" for r in images])
-    both = photos[unrelated[:, 0]] & photos[unrelated[:, 1]]
-    stored_photos = sum(
-        len(r["stored"])  # type: ignore[arg-type]
-        for r, ok in zip(images, storable, strict=True)
-        if ok and r["family"] == "photos"
-    )
-    banked = int((photos & storable).sum())
-    est_photos = extrapolate(
-        unrelated[both, 2], int(photos.sum()), stored_photos / max(1, banked), banked
-    )
-    result = {
+    found = _estimates(images, storable, pairs, verdicts)
+    matches = found.pop("_matches")
+    result: dict[str, object] = {
         "images": n,
         "stored": len(bank.stored),
         "checked": len(bank.checked),
         "dropped": dropped,
         "sources": {
             s: {
+                "family": str(images[ix[0]]["family"]),
                 "images": len(ix),
+                "stored": sum(len(images[i]["stored"]) for i in ix if storable[i]),  # type: ignore[arg-type]
                 "median side": float(
                     np.median([min(int(images[i]["w"]), int(images[i]["h"])) for i in ix])  # type: ignore[call-overload]
                 ),
@@ -598,22 +786,22 @@ def analyse(radius: int) -> None:
             for s, ix in by_source.items()
         },
         "closest histogram": np.bincount(closest, minlength=258).tolist(),
-        "matches": [
-            {"d": d, "check": images[i]["source"] + ":" + str(images[i]["path"]),
-             "stored": images[j]["source"] + ":" + str(images[j]["path"]),
-             "check_sha": images[i]["sha256"], "stored_sha": images[j]["sha256"],
-             "positions": _which(images[i], images[j]),
-             "verdict": verdicts.get((sha[i], sha[j]), "not reviewed"),
-             "stored count": len(images[j]["stored"])}  # type: ignore[arg-type]
-            for d, i, j in matches
-        ],
-        "extrapolation": est,
-        "extrapolation, across sources": est_across,
-        "extrapolation, photos only": est_photos,
-    }  # fmt: skip
+        **found,
+    }
+    # The same set checked at each quality floor: the checks send a subset of their
+    # hashes, the bank is the same.
+    for floor in floors:
+        at = floored(images, floor)
+        t = time.monotonic()
+        fpairs = Bank.of(at, storable).pairs_within(radius)
+        fpairs = fpairs[storable[fpairs[:, 1]]]
+        print(f"check floor {floor}: range search {time.monotonic() - t:.0f} s")
+        est = _estimates(at, storable, fpairs, verdicts)
+        est.pop("_matches")
+        result[f"check floor {floor}"] = est
     (CACHE / "result.json").write_text(json.dumps(result, indent=1))
     _plot(closest, by_source, images)
-    _match_sheets(matches, images)
+    _match_sheets(matches, images)  # type: ignore[arg-type]
     print(json.dumps({k: v for k, v in result.items() if k != "closest histogram"}, indent=1))
 
 
@@ -702,14 +890,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("step", choices=("select", "fetch", "analyse"))
     parser.add_argument("--minutes", type=float, help="stop select after this many minutes")
+    parser.add_argument("--processes", type=int, default=2, help="select's hashing processes")
     parser.add_argument("--radius", type=int, default=48, help="range searched for pair distances")
+    parser.add_argument(
+        "--floors", default="60", help="check quality floors measured on the same set (analyse)"
+    )
     args = parser.parse_args()
     if args.step == "select":
-        select(args.minutes)
+        select(args.minutes, processes=args.processes)
     elif args.step == "fetch":
-        select(args.minutes, write=False)
+        select(args.minutes, write=False, processes=args.processes)
     elif args.step == "analyse":
-        analyse(args.radius)
+        analyse(args.radius, [int(f) for f in args.floors.split(",") if f])
 
 
 if __name__ == "__main__":

@@ -68,6 +68,8 @@ __all__ = [
     "check_parts",
     "check_variants",
     "light_variants",
+    "quality_floor",
+    "scored_check_variants",
     "stored_parts",
     "stored_variants",
     "work_pixels",
@@ -108,6 +110,10 @@ class VariantPlan:
     turn. ``max_check`` / ``max_stored``: most hashes per check / per report (the last
     pair windows give way).
     ``min_quality``: windows of lower PDQ quality are dropped.
+    ``check_min_quality``: check side, derived windows (all but ``pdq``) of lower PDQ
+    quality are dropped *after* the check has chosen its hashes, their slots left empty
+    (0: none dropped): a floor that removes plain graphics' windows, whose hashes meet
+    by chance, without adding any hash the check would not send at a lower floor.
     ``frame_aspects`` x ``frame_keeps``: report side, a photo shown in a video: the
     largest centred window of each video frame aspect (16:9, 9:16) the photo does not
     have, whole and centred crops of it keeping these shares (a camera's slow zoom).
@@ -141,6 +147,7 @@ class VariantPlan:
     check_aspects: tuple[float, ...] = ()
     frame_aspects: tuple[float, ...] = ()
     frame_keeps: tuple[float, ...] = ()
+    check_min_quality: int = 0
 
 
 _DEFAULT = VariantPlan(
@@ -307,7 +314,8 @@ def check_variants(pdq: str, work: Work, plan: VariantPlan) -> tuple[str, ...]:
         plan: which variants to hash.
 
     Returns:
-        At most ``plan.max_check`` hashes.
+        At most ``plan.max_check`` hashes: :func:`scored_check_variants` less the
+        derived windows under ``plan.check_min_quality`` (:func:`quality_floor`).
     """
     return tuple(value for _, value in check_parts(pdq, work, plan))
 
@@ -317,29 +325,64 @@ def check_parts(pdq: str, work: Work, plan: VariantPlan) -> tuple[tuple[str, str
     ``"trim"``, ``"derotate"``, ``"edge"``, ``"band"``, ``"aspect"``, ``"pair@0.85"``:
     a pair window from the corners found at that scale), for benchmarks that count what
     each kind matches (``benchmarks/variant_kinds.py``)."""
+    chosen = _check_choice(pdq, work, plan)
+    kept = set(quality_floor(((h, q) for _, h, q in chosen), plan.check_min_quality))
+    return tuple((kind, h) for kind, h, _ in chosen if h in kept)
+
+
+def quality_floor(scored: Iterable[tuple[str, int | None]], floor: int) -> tuple[str, ...]:
+    """The hashes of ``scored`` whose quality is at least ``floor`` (``None``: ``pdq``
+    itself, always kept). What is dropped leaves its slot empty: no later window takes
+    it, so the result is a subset of the hashes at any lower floor."""
+    return tuple(h for h, q in scored if q is None or q >= floor)
+
+
+def _scored(block: np.ndarray, floor: int) -> tuple[str, int] | None:
+    """A block's hash and PDQ quality, None under ``floor``."""
+    quality = block_quality(block)
+    return (block_hash(block), quality) if quality >= floor else None
+
+
+def scored_check_variants(
+    pdq: str, work: Work, plan: VariantPlan
+) -> tuple[tuple[str, int | None], ...]:
+    """The hashes a check chooses before ``plan.check_min_quality`` applies, each with
+    its window's PDQ quality (``None`` for ``pdq``), at most ``plan.max_check``."""
+    return tuple((h, q) for _, h, q in _check_choice(pdq, work, plan))
+
+
+def _check_choice(pdq: str, work: Work, plan: VariantPlan) -> list[tuple[str, str, int | None]]:
+    """``(kind, hash, quality)`` of the hashes a check chooses, before the floor."""
     if not plan.windows:
-        return (("pdq", pdq),)
+        return [("pdq", pdq, None)]
     plane = work.plane
     h, w = float(plane.height), float(plane.width)
-    out: list[tuple[str, str | None]] = [("pdq", pdq), ("whole", block_hash(plane.box(0, h, 0, w)))]
+    out: list[tuple[str, tuple[str, int | None] | None]] = [
+        ("pdq", (pdq, None)),
+        ("whole", _scored(plane.box(0, h, 0, w), 0)),
+    ]
     if plan.trim and work.box is not None:
-        out.append(("trim", block_hash(plane.box(*work.box))))
+        out.append(("trim", _scored(plane.box(*work.box), 0)))
     if plan.derotate:
         out.append(("derotate", _derotated(work, plan)))
     if plan.edge_depth:
-        out += [("edge", _hash(plane.box(*b), plan)) for b in _edges(h, w, plan.edge_depth)]
-    out += [("band", block_hash(plane.box(*b))) for b in _bands(h, w, plan.band_keep)]
-    out += [("aspect", block_hash(plane.box(*b))) for b in _check_aspects(h, w, plan.check_aspects)]
-    parts = _unique_parts(out)
-    seen = {value for _, value in parts}
+        out += [
+            ("edge", _scored(plane.box(*b), plan.min_quality))
+            for b in _edges(h, w, plan.edge_depth)
+        ]
+    out += [("band", _scored(plane.box(*b), 0)) for b in _bands(h, w, plan.band_keep)]
+    out += [("aspect", _scored(plane.box(*b), 0)) for b in _check_aspects(h, w, plan.check_aspects)]
+    chosen: dict[str, tuple[str, int | None]] = {}  # hash -> (kind, quality), in order
+    for kind, found in out:
+        if found is not None and found[0] not in chosen:
+            chosen[found[0]] = (kind, found[1])
     for scale, (cy, cx, r, theta) in _check_pairs(work, plan):
-        if len(parts) >= plan.max_check:
+        if len(chosen) >= plan.max_check:
             break
-        pair = _hash(plane.rotated(cy, cx, r, r, theta), plan)
-        if pair is not None and pair not in seen:
-            parts.append((f"pair@{scale:g}", pair))
-            seen.add(pair)
-    return tuple(parts[: plan.max_check])
+        pair = _scored(plane.rotated(cy, cx, r, r, theta), plan.min_quality)
+        if pair is not None and pair[0] not in chosen:
+            chosen[pair[0]] = (f"pair@{scale:g}", pair[1])
+    return [(kind, value, q) for value, (kind, q) in chosen.items()][: plan.max_check]
 
 
 def light_variants(pdq: str, work: Work, plan: VariantPlan) -> tuple[str, ...]:
@@ -372,15 +415,16 @@ def _check_pairs(
         )
 
 
-def _derotated(work: Work, plan: VariantPlan) -> str | None:
-    """The hash of a turned photo turned back, or None when the image is not one."""
+def _derotated(work: Work, plan: VariantPlan) -> tuple[str, int] | None:
+    """The hash and quality of a turned photo turned back, or None when the image is
+    not one."""
     turn = rotated_photo(work.plane.luma)
     if turn is None:
         return None
     plane = work.plane
     cy, cx = plane.height / 2, plane.width / 2
     if turn.expanded:  # the whole photo is there
-        return block_hash(plane.rotated(cy, cx, turn.height / 2, turn.width / 2, turn.theta))
+        return _scored(plane.rotated(cy, cx, turn.height / 2, turn.width / 2, turn.theta), 0)
     # Same canvas: the corners are cut. Hash the largest stored centred crop that the
     # turned photo still covers whole.
     c, s = abs(math.cos(turn.theta)), abs(math.sin(turn.theta))
@@ -389,7 +433,7 @@ def _derotated(work: Work, plan: VariantPlan) -> str | None:
     if keep is None:
         return None
     half_h, half_w = keep * turn.height / 2, keep * turn.width / 2
-    return _hash(plane.rotated(cy, cx, half_h, half_w, turn.theta), plan)
+    return _scored(plane.rotated(cy, cx, half_h, half_w, turn.theta), plan.min_quality)
 
 
 def stored_variants(pdq: str, work: Work, plan: VariantPlan) -> tuple[str, ...]:

@@ -96,6 +96,7 @@ class IndexReplica:
         types: hashes.SignalRegistry = hashes.BUILTINS,
         sync_interval: float = 0.5,
         snapshots: SnapshotStore | None = None,
+        chunks: Mapping[str, int] | None = None,
     ) -> None:
         self.db = db
         self.snapshots = snapshots
@@ -103,8 +104,9 @@ class IndexReplica:
         self.refresher: Refresher | None = None
         self.types = types
         self.sync_interval = sync_interval
+        self.chunks = dict(chunks or {})  # type -> chunk count (else the index's default)
         self.perceptual: dict[str, hashes.HashIndex] = {
-            s.name: hashes.HashIndex(bits=s.bits)
+            s.name: hashes.HashIndex(bits=s.bits, chunks=self.chunks.get(s.name))
             for s in types
             if s.perceptual and s.bits is not None
         }

@@ -794,7 +794,7 @@ class Refresher:
         from app.index.replica import IndexReplica
 
         replica = self.replica
-        fresh = IndexReplica(replica.db, types=replica.types)
+        fresh = IndexReplica(replica.db, types=replica.types, chunks=replica.chunks)
         info = self.store.restore(fresh, trusted=trusted)
         base = replica.snapshot
         if info is None or (base is not None and info.seq <= base.seq and base.path.exists()):

@@ -164,7 +164,11 @@ class Services:
             db.upgrade()
         snapshots = snapshot_store(settings)
         replica = IndexReplica(
-            db, types=types, sync_interval=settings.sync_interval, snapshots=snapshots
+            db,
+            types=types,
+            sync_interval=settings.sync_interval,
+            snapshots=snapshots,
+            chunks={"pdq": settings.pdq_index_chunks} if settings.pdq_index_chunks else None,
         )
         if snapshots is not None:
             command, env = writer_command(settings, snapshots)

@@ -55,13 +55,14 @@ def writer_command(settings: Settings, store: SnapshotStore) -> tuple[list[str],
     """The writer child's command line and environment for a process of ``settings``
     writing into ``store``: this interpreter, and the settings the child needs (the
     database, the snapshot directory as an absolute path, how many to keep, the signal
-    types) on top of this process's environment."""
+    types, the PDQ index's chunking) on top of this process's environment."""
     env = dict(os.environ)
     env.update(
         HASHBANK_DATABASE_URL=settings.database_url,
         HASHBANK_SNAPSHOT_DIR=str(store.directory.resolve()),
         HASHBANK_SNAPSHOT_KEEP=str(store.keep),
         HASHBANK_SIGNAL_TYPES=settings.signal_types,
+        HASHBANK_PDQ_INDEX_CHUNKS=str(settings.pdq_index_chunks),  # the server's chunking
     )
     command = [
         sys.executable,
@@ -124,7 +125,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     db = Database(settings.database_url)
     try:
         store = SnapshotStore(Path(directory), settings.database_url, keep=settings.snapshot_keep)
-        replica = IndexReplica(db, types=types, snapshots=store)
+        chunks = {"pdq": settings.pdq_index_chunks} if settings.pdq_index_chunks else None
+        replica = IndexReplica(db, types=types, snapshots=store, chunks=chunks)
         replica.load()
         info = store.write(replica, block=False)
     except Exception as exc:  # a full disk, the database away: the parent logs it

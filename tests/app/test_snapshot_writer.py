@@ -323,3 +323,15 @@ def test_no_child_is_started_while_another_process_writes(bank, caplog) -> None:
         os.close(fd)
     refresh.step()
     assert replica.snapshot is not None and refresh.children == 1
+
+
+def test_the_child_writes_with_the_servers_index_chunking(bank) -> None:
+    db, store, values = bank
+    replica = IndexReplica(db, snapshots=store, chunks={"pdq": 10})
+    replica.load()
+    settings = Settings(database_url=db.url, snapshot_dir=str(store.directory), pdq_index_chunks=10)
+    command, env = writer_command(settings, store)
+    refresh = Refresher(store, replica, delta_changes=1, command=command, env=env)
+    refresh.step()  # a snapshot of another chunking would be refused: no switch
+    assert replica.snapshot is not None and replica.perceptual["pdq"].chunks == 10
+    assert [h.distance for h in replica.search("pdq", [values[1]], 0)] == [0]

@@ -25,6 +25,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import hashes
 from app.index.replica import IndexReplica
 from app.index.snapshots import MANIFEST, Refresher, SnapshotStore
 from app.services.banks import BankEntries
@@ -244,6 +245,20 @@ def test_a_snapshot_of_another_format_version_is_refused(bank, caplog) -> None:
     _falls_back(db, store, caplog, "format version 2, expected 1")
 
 
+def test_a_snapshot_of_another_index_chunking_is_refused(bank, caplog) -> None:
+    """HASHBANK_PDQ_INDEX_CHUNKS changed since the snapshot was written: the arrays do not
+    fit the process's index, so a full load (with the new chunking), never a wrong match."""
+    db, store, values = bank
+    assert store.write(_loaded(db)) is not None  # the default: 11 chunks
+    with caplog.at_level(logging.INFO):
+        replica = IndexReplica(db, snapshots=store, chunks={"pdq": 10})
+        replica.load()
+    assert replica.snapshot is None and replica.perceptual["pdq"].chunks == 10
+    _refused(caplog, "the indexes differ")
+    queries = _near(values, np.random.default_rng(4))
+    assert _state(replica, queries) == _state(_loaded(db), queries)
+
+
 def test_no_snapshot_is_a_full_load(bank, caplog) -> None:
     db, store, _ = bank
     _falls_back(db, store, caplog, "")
@@ -380,6 +395,35 @@ def test_refresh_writes_when_the_delta_grows_and_others_switch(bank) -> None:
     assert b.snapshot.path == a.snapshot.path and b.perceptual["pdq"].delta_rows == 0
     queries = _near(_pdq(10, np.random.default_rng(8)), np.random.default_rng(8))
     assert _state(a, queries) == _state(b, queries) == _state(_loaded(db), queries)
+
+
+def test_refresh_keeps_the_replicas_chunking(bank) -> None:
+    """A replica of another chunk count writes its snapshot and switches to it (the
+    switch maps it into an index of the same chunking, else it would be refused)."""
+    db, store, values = bank
+    replica = IndexReplica(db, snapshots=store, chunks={"pdq": 10})
+    replica.load()
+    Refresher(store, replica, delta_changes=1, max_age=3600).step()
+    assert replica.snapshot is not None and replica.perceptual["pdq"].mapped
+    assert replica.perceptual["pdq"].chunks == 10
+    queries = _near(values, np.random.default_rng(9))
+    assert _state(replica, queries) == _state(_loaded(db), queries)
+
+
+def test_the_setting_reaches_the_pdq_index(tmp_path) -> None:
+    """HASHBANK_PDQ_INDEX_CHUNKS: the service's PDQ index (and only it) is cut that way;
+    0 keeps the library's default."""
+    from app.config import Settings
+    from app.services.container import Services
+
+    url = f"sqlite:///{tmp_path}/bank.db"
+    for setting, expected in ((10, 10), (0, hashes.HashIndex(256).chunks)):
+        services = Services.build(Settings(database_url=url, pdq_index_chunks=setting))
+        try:
+            assert services.replica.perceptual["pdq"].chunks == expected
+            assert services.replica.perceptual["phash"].chunks == hashes.HashIndex(64).chunks
+        finally:
+            services.close()
 
 
 def test_refresh_by_age(bank) -> None:

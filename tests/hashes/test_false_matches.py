@@ -8,6 +8,7 @@ import csv
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from PIL import Image
 
 from benchmarks._matching import min_distances
 from benchmarks.false_matches import (
@@ -16,7 +17,9 @@ from benchmarks.false_matches import (
     SOURCES,
     THRESHOLD,
     Bank,
+    _hash,
     extrapolate,
+    floored,
     kept,
     near_duplicates,
 )
@@ -114,6 +117,52 @@ def test_member_rule_drops_maps_icons_and_the_held_out_packages() -> None:
     assert not oad.wanted(f"{zipped}mud_flats_spec.png.cached.dds")
 
 
+def test_the_new_sources_take_textures_and_renders_not_masks_or_interface_art() -> None:
+    by = {s.name: s for s in SOURCES}
+    scorched = "usr/share/games/scorched3d/data/landscapes/"
+    assert by["scorched3d"].wanted(f"{scorched}sand.bmp")
+    assert not by["scorched3d"].wanted(f"{scorched}masks/sand.bmp")
+    red = "usr/share/games/redeclipse/data/"
+    assert by["redeclipse"].wanted(f"{red}trak/trak5/floor1.jpg")
+    assert not by["redeclipse"].wanted(f"{red}crosshairs/cross.png")
+    assert not by["redeclipse"].wanted(f"{red}torley/metal_nm.png")
+    skins = "usr/share/games/0ad/mods/public/public.zip:art/textures/skins/"
+    assert by["0ad-skins"].wanted(f"{skins}structural/hele_struct.png.cached.dds")
+    assert not by["0ad-skins"].wanted(f"{skins}structural/hele_struct_spec.png.cached.dds")
+    assert not by["0ad-skins"].wanted(f"{skins}structural/hele_struct_norm.png")
+    assert not by["0ad-skins"].wanted(f"{skins}structural/ao/iber_corral_02.png.cached.dds")
+    assert not by["redeclipse"].wanted(f"{red}unnamed/door02/norm.png")
+    assert not by["redeclipse"].wanted(f"{red}nieb/filing_cab1/spec.png")
+    assert by["redeclipse"].wanted(f"{red}nieb/filing_cab1/diffuse.png")
+    land = "usr/share/games/endless-sky/images/land/"
+    assert by["endless-sky-land"].family == "photos"
+    assert by["endless-sky-land"].wanted(f"{land}badlands0.jpg")
+
+
+def test_the_floor_the_analysis_applies_is_the_checks() -> None:
+    """``floored`` (from the qualities ``select`` records) gives what a check at that
+    floor sends: the benchmark measures the service's code, not a copy of it."""
+    from dataclasses import replace
+
+    from hashes._pdq import pdq_with_quality
+    from hashes._variants import DENSITIES, check_variants, work_pixels
+    from tests.hashes._images import encode, synthetic
+
+    for seed, flat in ((1, 0.0), (2, 0.8), (5, 0.9)):
+        img = synthetic(seed)
+        arr = np.asarray(img).copy()
+        cut = int(arr.shape[0] * flat)
+        arr[:cut] = 40  # a plain band: low-quality windows
+        img = Image.fromarray(arr)
+        reason, row = _hash(encode(img))
+        assert reason is None
+        pdq, _ = pdq_with_quality(np.asarray(img))
+        for floor in (0, 60, 80):
+            plan = replace(DENSITIES["default"], check_min_quality=floor)
+            expected = list(check_variants(pdq, work_pixels(img), plan))
+            assert floored([row], floor)[0]["check"] == expected
+
+
 def test_the_manifest_lists_every_source_once_with_a_digest() -> None:
     with MANIFEST.open(encoding="utf-8", newline="") as f:
         rows = list(csv.DictReader(f, delimiter="\t"))
@@ -147,22 +196,28 @@ def test_the_kept_set_depends_on_the_current_sources_rows_alone() -> None:
     nexuiz, ufoai = "nexuiz", "ufoai"
     old_cache = [
         _row("dropped-source", "x.png", a, None),
-        _row(ufoai, "t/z.jpg", b, None),
-        _row(nexuiz, "t/a.jpg", a, "duplicate"),
-        _row(nexuiz, "t/b.jpg", b, "duplicate"),
-        _row(nexuiz, "t/c.jpg", c, "transparent"),
+        _row(ufoai, "0textures.pk3:textures/z.jpg", b, None),
+        _row(nexuiz, "textures.pk3:textures/a.jpg", a, "duplicate"),
+        _row(nexuiz, "textures.pk3:textures/b.jpg", b, "duplicate"),
+        _row(nexuiz, "textures.pk3:textures/c.jpg", c, "transparent"),
     ]
     fresh = [
-        _row(nexuiz, "t/a.jpg", a, None),
-        _row(nexuiz, "t/b.jpg", b, None),
-        _row(nexuiz, "t/c.jpg", c, "transparent"),
-        _row(ufoai, "t/z.jpg", b, None),
+        _row(nexuiz, "textures.pk3:textures/a.jpg", a, None),
+        _row(nexuiz, "textures.pk3:textures/b.jpg", b, None),
+        _row(nexuiz, "textures.pk3:textures/c.jpg", c, "transparent"),
+        _row(ufoai, "0textures.pk3:textures/z.jpg", b, None),
     ]
     from_old, dup_old = kept(_keyed(old_cache))
     from_fresh, dup_fresh = kept(_keyed(fresh))
     picked = [(r["source"], r["path"], r["sha256"]) for r in from_fresh]
     assert [(r["source"], r["path"], r["sha256"]) for r in from_old] == picked
-    assert picked == [(nexuiz, "t/a.jpg", a), (nexuiz, "t/b.jpg", b)]
+    assert picked == [
+        (nexuiz, "textures.pk3:textures/a.jpg", a),
+        (nexuiz, "textures.pk3:textures/b.jpg", b),
+    ]
     assert dup_old == dup_fresh == 1
     assert from_old[0]["stored"] == [a] and from_old[0]["reason"] is None
     assert kept(_keyed(list(reversed(fresh))))[0] == from_fresh
+    # a row the member rule no longer wants (a map left by an older rule) is not kept
+    normal_map = _row(nexuiz, "textures.pk3:textures/d_norm.jpg", "d" * 64, None)
+    assert kept(_keyed([*fresh, normal_map]))[0] == from_fresh

@@ -80,13 +80,19 @@ def banks(draw: st.DrawFn) -> tuple[int, npt.NDArray[np.uint8], npt.NDArray[np.u
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(case=banks(), strategy=st.sampled_from(["mih", "scan", "auto"]))
+@given(
+    case=banks(),
+    strategy=st.sampled_from(["mih", "scan", "auto"]),
+    chunks=st.sampled_from([None, 9, 10, 11]),  # the default and HASHBANK_PDQ_INDEX_CHUNKS'
+)
 def test_search_equals_brute_force(
-    case: tuple[int, npt.NDArray[np.uint8], npt.NDArray[np.uint8], int], strategy: str
+    case: tuple[int, npt.NDArray[np.uint8], npt.NDArray[np.uint8], int],
+    strategy: str,
+    chunks: int | None,
 ) -> None:
     radius, stored, queries, bits = case
     ids = np.arange(stored.shape[0], dtype=np.int64) * 7 + 3
-    index = HashIndex(bits, strategy=strategy, delta_limit=64)  # type: ignore[arg-type]
+    index = HashIndex(bits, chunks=chunks, strategy=strategy, delta_limit=64)  # type: ignore[arg-type]
     # in pieces, so rows sit in the main segment and in the delta
     for part in np.array_split(np.arange(stored.shape[0]), 3):
         index.add(ids[part], stored[part])
@@ -218,7 +224,8 @@ def test_exported_then_adopted_read_only_from_a_file_stays_exact(
     ids = np.arange(stored.shape[0], dtype=np.int64) * 3 + 1
     n = stored.shape[0]
     cut = data.draw(st.integers(0, n))
-    source = HashIndex(bits, delta_limit=16)
+    chunks = data.draw(st.sampled_from([None, 10]))
+    source = HashIndex(bits, chunks=chunks, delta_limit=16)
     source.add(ids[:cut], stored[:cut])
     early_gone = ids[: data.draw(st.integers(0, cut))][::2]
     source.remove(early_gone)  # dead rows and a delta: export builds a compacted segment
@@ -229,7 +236,7 @@ def test_exported_then_adopted_read_only_from_a_file_stays_exact(
         np.save(folder / f"{name}.npy", array)
     before = {p.name: p.read_bytes() for p in folder.iterdir()}
     mapped = {p.stem: np.load(p, mmap_mode="r") for p in folder.iterdir()}
-    index = HashIndex(bits, strategy=strategy, delta_limit=16)  # type: ignore[arg-type]
+    index = HashIndex(bits, chunks=chunks, strategy=strategy, delta_limit=16)  # type: ignore[arg-type]
     index.adopt(mapped)
     assert index.mapped
     live = np.isin(ids, ids[:cut]) & ~np.isin(ids, early_gone)
