@@ -51,6 +51,8 @@ import numpy.typing as npt
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.replica_load import smaps
+
 RADIUS = 31
 BLOCK = 4_000_000  # rows generated / brute-forced at a time
 COPIES = 3  # planted near-duplicates per planted query
@@ -62,19 +64,6 @@ def status_kb(field: str) -> int:
         if line.startswith(field + ":"):
             return int(line.split()[1]) * 1024
     return 0
-
-
-def smaps() -> dict[str, int]:
-    """RSS, PSS and USS (private clean + dirty) of this process in bytes."""
-    fields: dict[str, int] = {}
-    for line in Path("/proc/self/smaps_rollup").read_text().splitlines()[1:]:
-        name, value = line.split(":", 1)
-        fields[name] = int(value.split()[0]) * 1024
-    return {
-        "rss": fields["Rss"],
-        "pss": fields["Pss"],
-        "uss": fields["Private_Clean"] + fields["Private_Dirty"],
-    }
 
 
 def make_words(

@@ -43,6 +43,7 @@ GIL of its own process).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import json
 import os
@@ -53,6 +54,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -79,6 +81,28 @@ def smaps(pid: int | None = None) -> dict[str, int]:
         "pss": fields["Pss"],
         "uss": fields["Private_Clean"] + fields["Private_Dirty"],
     }
+
+
+@contextlib.contextmanager
+def lateness() -> Iterator[list[float]]:
+    """A thread asking to wake every 1 ms while the block runs; the list it yields holds
+    how late each wake-up came (seconds): what a check of this process would wait."""
+    late: list[float] = []
+    stop = threading.Event()
+
+    def tick() -> None:
+        while not stop.is_set():
+            asked = time.perf_counter()
+            time.sleep(0.001)
+            late.append(time.perf_counter() - asked - 0.001)
+
+    ticker = threading.Thread(target=tick)
+    ticker.start()
+    try:
+        yield late
+    finally:
+        stop.set()
+        ticker.join()
 
 
 def queries(n: int = 2000) -> np.ndarray:
@@ -515,20 +539,8 @@ def gil_pauses(n: int, rounds: int = 3) -> list[str]:
     for r in range(1, rounds + 1):
         for name, writer in (("numpy write_array (before)", numpy_writer), ("slices (now)", ours)):
             snapshots._write_npy = writer  # type: ignore[assignment]
-            late: list[float] = []
-            stop = threading.Event()
-
-            def tick() -> None:
-                while not stop.is_set():
-                    asked = time.perf_counter()
-                    time.sleep(0.001)
-                    late.append(time.perf_counter() - asked - 0.001)
-
-            ticker = threading.Thread(target=tick)
-            ticker.start()
-            info = store.write(replica)
-            stop.set()
-            ticker.join()
+            with lateness() as late:
+                info = store.write(replica)
             assert info is not None
             rows.append(
                 f"| {n:,} | {r} | {name} | {info.seconds:.2f} | "
@@ -801,23 +813,11 @@ def switch_cost(n: int, rounds: int) -> list[str]:
     rows = []
     for r in range(1, rounds + 1):
         for name, trusted in (("every file checksummed", None), ("trusted", (info.path, digest))):
-            late: list[float] = []
-            stop = threading.Event()
-
-            def tick() -> None:
-                while not stop.is_set():
-                    asked = time.perf_counter()
-                    time.sleep(0.001)
-                    late.append(time.perf_counter() - asked - 0.001)
-
-            ticker = threading.Thread(target=tick)
-            ticker.start()
-            started = time.perf_counter()
-            fresh = IndexReplica(db)
-            assert store.restore(fresh, trusted=trusted) is not None
-            seconds = time.perf_counter() - started
-            stop.set()
-            ticker.join()
+            with lateness() as late:
+                started = time.perf_counter()
+                fresh = IndexReplica(db)
+                assert store.restore(fresh, trusted=trusted) is not None
+                seconds = time.perf_counter() - started
             del fresh
             gc.collect()
             rows.append(
