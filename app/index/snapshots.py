@@ -38,6 +38,7 @@ import contextlib
 import errno
 import fcntl
 import hashlib
+import hmac
 import json
 import logging
 import os
@@ -390,7 +391,7 @@ class SnapshotStore:
                 verify = not (
                     trusted is not None
                     and path.name == trusted[0].name  # the child's path is absolute
-                    and manifest_digest(path) == trusted[1]
+                    and hmac.compare_digest(manifest_digest(path) or "", trusted[1])
                 )
                 seq, signals, created = self._restore_one(path, replica, verify=verify)
             except SnapshotError as exc:
