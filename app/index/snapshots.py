@@ -41,6 +41,7 @@ import hashlib
 import hmac
 import json
 import logging
+import mmap
 import os
 import shutil
 import subprocess
@@ -368,7 +369,11 @@ class SnapshotStore:
 
     # -- reading -------------------------------------------------------------------------
     def restore(
-        self, replica: IndexReplica, *, trusted: tuple[Path, str] | None = None
+        self,
+        replica: IndexReplica,
+        *,
+        trusted: tuple[Path, str] | None = None,
+        prefault: bool = False,
     ) -> SnapshotInfo | None:
         """Load ``replica`` (not yet loaded) from the newest valid snapshot; the caller
         then replays the change log after its sequence (``replica.sync()``). Returns
@@ -393,7 +398,9 @@ class SnapshotStore:
                     and path.name == trusted[0].name  # the child's path is absolute
                     and hmac.compare_digest(manifest_digest(path) or "", trusted[1])
                 )
-                seq, signals, created = self._restore_one(path, replica, verify=verify)
+                seq, signals, created = self._restore_one(
+                    path, replica, verify=verify, prefault=prefault
+                )
             except SnapshotError as exc:
                 log.warning(
                     "index snapshot refused", extra={"snapshot": path.name, "reason": str(exc)}
@@ -411,7 +418,7 @@ class SnapshotStore:
         return None
 
     def _restore_one(
-        self, path: Path, replica: IndexReplica, *, verify: bool = True
+        self, path: Path, replica: IndexReplica, *, verify: bool = True, prefault: bool = False
     ) -> tuple[int, int, float]:
         manifest = _read_manifest(path)
         if manifest.get("database") != self.database:
@@ -441,6 +448,9 @@ class SnapshotStore:
         if not isinstance(files, dict):
             raise SnapshotError("no file list")
         arrays = {name: _open_array(path, name, meta, verify) for name, meta in files.items()}
+        if prefault:
+            for array in arrays.values():
+                _touch(array)
         try:
             state = _adopt(replica, manifest, arrays)
         except (KeyError, ValueError, TypeError) as exc:
@@ -527,6 +537,14 @@ def manifest_digest(path: Path) -> str | None:
         return _checksum(path / MANIFEST)
     except OSError:
         return None
+
+
+def _touch(array: npt.NDArray[Any]) -> None:
+    """Read one byte of every page of a mapped array (numpy's reduction releases the
+    GIL), so that checks after a switch do not fault its pages in one by one."""
+    flat = array.reshape(-1).view(np.uint8)
+    if flat.size:
+        np.bitwise_or.reduce(flat[:: mmap.PAGESIZE])
 
 
 def _open_array(path: Path, name: str, meta: Any, verify: bool = True) -> npt.NDArray[Any]:
@@ -646,6 +664,9 @@ class Refresher:
         self._retry_at = 0.0  # monotonic time before which no write is tried again
         self._child: subprocess.Popen[str] | None = None
         self._stop = threading.Event()
+        # what a switch replaced: let go of at the next step, in this thread, once no
+        # check can still be reading it (see switch)
+        self._retired: object = None
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
@@ -696,6 +717,7 @@ class Refresher:
 
     def step(self) -> None:
         """One look: switch to a newer snapshot, or write one when due."""
+        self._retired = None
         base = self.replica.snapshot
         newest = self.store.newest_seq()
         if newest is not None and (base is None or newest > base.seq) and self.switch():
@@ -796,7 +818,7 @@ class Refresher:
 
         replica = self.replica
         fresh = IndexReplica(replica.db, types=replica.types, chunks=replica.chunks)
-        info = self.store.restore(fresh, trusted=trusted)
+        info = self.store.restore(fresh, trusted=trusted, prefault=True)
         base = replica.snapshot
         if info is None or (base is not None and info.seq <= base.seq and base.path.exists()):
             return False
@@ -806,6 +828,7 @@ class Refresher:
             if fresh.seq < replica.seq:  # the same log: cannot be; never go back
                 return False
             with replica._lock:
+                self._retired = (replica.perceptual, replica.signals, replica.exact)
                 replica.perceptual = fresh.perceptual
                 replica.signals = fresh.signals
                 replica.exact = fresh.exact

@@ -8,6 +8,7 @@ Real SQLite files, real snapshot files (a real tmpfs for the full disk); no mock
 from __future__ import annotations
 
 import errno
+import gc
 import json
 import logging
 import os
@@ -16,6 +17,7 @@ import shutil
 import sqlite3
 import subprocess
 import tempfile
+import weakref
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -27,7 +29,7 @@ from hypothesis import strategies as st
 
 import hashes
 from app.index.replica import IndexReplica
-from app.index.snapshots import MANIFEST, Refresher, SnapshotStore
+from app.index.snapshots import MANIFEST, Refresher, SnapshotStore, _touch
 from app.services.banks import BankEntries
 from app.services.inputs import HashInput
 from app.storage.db import Database
@@ -395,6 +397,43 @@ def test_refresh_writes_when_the_delta_grows_and_others_switch(bank) -> None:
     assert b.snapshot.path == a.snapshot.path and b.perceptual["pdq"].delta_rows == 0
     queries = _near(_pdq(10, np.random.default_rng(8)), np.random.default_rng(8))
     assert _state(a, queries) == _state(b, queries) == _state(_loaded(db), queries)
+
+
+def test_a_switch_lets_go_of_the_old_index_at_the_next_step(bank) -> None:
+    """The state a switch replaces is dropped by the refresher's next step, in its own
+    thread, not at the swap: a check may still be reading it, and unmapping it while
+    checks first touch the new mapping stalled them (docs/benchmarks.md)."""
+    db, store, _ = bank
+    a, b = _loaded(db, store), _loaded(db, store)
+    Refresher(store, a, delta_changes=1, max_age=3600).step()  # a writes one
+    refresh = Refresher(store, b, delta_changes=10**6, max_age=3600)
+    old = weakref.ref(b.perceptual["pdq"])
+    assert refresh.switch()
+    gc.collect()
+    assert old() is not None and b.perceptual["pdq"] is not old()  # retired, not dropped
+    refresh.step()
+    gc.collect()
+    assert old() is None
+
+
+def _resident(path: Path) -> int:
+    """Resident bytes of this process's mappings of ``path`` (/proc/self/smaps)."""
+    rss, inside = 0, False
+    for line in Path("/proc/self/smaps").read_text().splitlines():
+        if line[:1].isalnum() and "-" in line.split(" ", 1)[0]:  # a mapping's header
+            inside = line.endswith(str(path))
+        elif inside and line.startswith("Rss:"):
+            rss += int(line.split()[1]) * 1024
+    return rss
+
+
+def test_touch_maps_every_page_of_a_mapped_array(tmp_path) -> None:
+    file = tmp_path / "a.npy"
+    np.save(file, np.zeros(8 << 20, dtype=np.uint8))
+    mapped = np.load(file, mmap_mode="r")
+    before = _resident(file)
+    _touch(mapped)
+    assert before < 4 << 20 and _resident(file) >= 8 << 20
 
 
 def test_refresh_keeps_the_replicas_chunking(bank) -> None:
