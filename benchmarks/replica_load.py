@@ -178,14 +178,10 @@ def search_ratio(
     }
 
 
-def search_only(n: int, passes: int) -> list[str]:
-    """``--search N``: only the mapped-vs-in-memory search speed (:func:`search_ratio`), a
-    replica of N random hashes built in memory (no database rows), its snapshot mapped by
-    a second replica in the same process."""
-    from app.index.snapshots import SnapshotStore
-
-    tmp = Path(tempfile.mkdtemp(prefix="hb-search-"))
-    db = Database(f"sqlite:///{tmp}/bank.db")
+def random_replica(n: int, folder: Path) -> tuple[Database, IndexReplica]:
+    """A loaded replica of N random PDQ hashes built in memory (seed 4), over an empty
+    SQLite database in ``folder`` (no rows: nothing is read from it)."""
+    db = Database(f"sqlite:///{folder}/bank.db")
     db.upgrade()
     replica = IndexReplica(db)
     rng = np.random.default_rng(4)
@@ -193,6 +189,17 @@ def search_only(n: int, passes: int) -> list[str]:
     replica.perceptual["pdq"].add(ids, rng.integers(0, 256, (n, 32), dtype=np.uint8))
     replica.signals.put(ids, ["pdq"] * n, [1] * n, [None] * n, ["bank"] * n)
     replica.loaded = True
+    return db, replica
+
+
+def search_only(n: int, passes: int) -> list[str]:
+    """``--search N``: only the mapped-vs-in-memory search speed (:func:`search_ratio`), a
+    replica of N random hashes built in memory (no database rows), its snapshot mapped by
+    a second replica in the same process."""
+    from app.index.snapshots import SnapshotStore
+
+    tmp = Path(tempfile.mkdtemp(prefix="hb-search-"))
+    db, replica = random_replica(n, tmp)
     store = SnapshotStore(tmp / "snapshots", db.url)
     assert store.write(replica) is not None
     mapped = IndexReplica(db, snapshots=store)
@@ -446,15 +453,8 @@ def run_direct(n: int, workers: int) -> dict[str, object]:
     from app.index.snapshots import SnapshotStore
 
     tmp = tempfile.mkdtemp(prefix="hb-direct-")
-    db = Database(f"sqlite:///{tmp}/bank.db")
-    db.upgrade()
-    replica = IndexReplica(db)
-    rng = np.random.default_rng(4)
-    ids = np.arange(1, n + 1, dtype=np.int64)
     started = time.perf_counter()
-    replica.perceptual["pdq"].add(ids, rng.integers(0, 256, (n, 32), dtype=np.uint8))
-    replica.signals.put(ids, ["pdq"] * n, [1] * n, [None] * n, ["bank"] * n)
-    replica.loaded = True
+    db, replica = random_replica(n, Path(tmp))
     build_s = time.perf_counter() - started
     store = SnapshotStore(Path(tmp) / "snapshots", db.url)
     info = store.write(replica)
@@ -525,14 +525,7 @@ def gil_pauses(n: int, rounds: int = 3) -> list[str]:
         np.lib.format.write_array(out, np.ascontiguousarray(data), allow_pickle=False)
 
     tmp = Path(tempfile.mkdtemp(prefix="hb-gil-"))
-    db = Database(f"sqlite:///{tmp}/bank.db")
-    db.upgrade()
-    replica = IndexReplica(db)
-    rng = np.random.default_rng(4)
-    ids = np.arange(1, n + 1, dtype=np.int64)
-    replica.perceptual["pdq"].add(ids, rng.integers(0, 256, (n, 32), dtype=np.uint8))
-    replica.signals.put(ids, ["pdq"] * n, [1] * n, [None] * n, ["bank"] * n)
-    replica.loaded = True
+    db, replica = random_replica(n, tmp)
     store = snapshots.SnapshotStore(tmp / "snapshots", db.url)
     ours = snapshots._write_npy
     rows = []
@@ -795,14 +788,7 @@ def switch_cost(n: int, rounds: int) -> list[str]:
     from app.index.snapshots import SnapshotStore, manifest_digest
 
     tmp = Path(tempfile.mkdtemp(prefix="hb-switch-"))
-    db = Database(f"sqlite:///{tmp}/bank.db")
-    db.upgrade()
-    replica = IndexReplica(db)
-    rng = np.random.default_rng(4)
-    ids = np.arange(1, n + 1, dtype=np.int64)
-    replica.perceptual["pdq"].add(ids, rng.integers(0, 256, (n, 32), dtype=np.uint8))
-    replica.signals.put(ids, ["pdq"] * n, [1] * n, [None] * n, ["bank"] * n)
-    replica.loaded = True
+    db, replica = random_replica(n, tmp)
     store = SnapshotStore(tmp / "snapshots", db.url)
     info = store.write(replica)
     assert info is not None
