@@ -367,6 +367,11 @@ class Settings(BaseSettings):
     )
 
     @property
+    def index_chunks(self) -> dict[str, int] | None:
+        """Chunk counts of the matching indexes by signal type (None: their defaults)."""
+        return {"pdq": self.pdq_index_chunks} if self.pdq_index_chunks else None
+
+    @property
     def enabled_signal_types(self) -> tuple[str, ...]:
         """The names in HASHBANK_SIGNAL_TYPES (empty: all installed types)."""
         return tuple(n.strip() for n in self.signal_types.split(",") if n.strip())

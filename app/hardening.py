@@ -26,7 +26,7 @@ import resource
 import sys
 from collections.abc import Callable
 
-__all__ = ["core_limit", "dumpable", "harden"]
+__all__ = ["core_limit", "dumpable", "harden", "libc_prctl"]
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +34,8 @@ _PR_SET_DUMPABLE = 4  # <linux/prctl.h>
 _PR_GET_DUMPABLE = 3
 
 
-def _prctl() -> Callable[..., int] | None:
+def libc_prctl() -> Callable[..., int] | None:
+    """The C library's ``prctl(2)`` (errno kept), or None where there is none (not Linux)."""
     if not sys.platform.startswith("linux"):
         return None
     name = ctypes.util.find_library("c")
@@ -53,7 +54,7 @@ def harden() -> bool:
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     except (ValueError, OSError):
         ok = False
-    prctl = _prctl()
+    prctl = libc_prctl()
     if prctl is None or prctl(_PR_SET_DUMPABLE, 0, 0, 0, 0) != 0:
         ok = False
     if not ok:
@@ -63,7 +64,7 @@ def harden() -> bool:
 
 def dumpable() -> bool | None:
     """Whether this process may be dumped (None where it cannot be told)."""
-    prctl = _prctl()
+    prctl = libc_prctl()
     if prctl is None:
         return None
     return bool(prctl(_PR_GET_DUMPABLE, 0, 0, 0, 0))

@@ -168,7 +168,7 @@ class Services:
             types=types,
             sync_interval=settings.sync_interval,
             snapshots=snapshots,
-            chunks={"pdq": settings.pdq_index_chunks} if settings.pdq_index_chunks else None,
+            chunks=settings.index_chunks,
         )
         if snapshots is not None:
             command, env = writer_command(settings, snapshots)

@@ -33,6 +33,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from app.config import Settings
+from app.hardening import libc_prctl
 from app.index.replica import IndexReplica
 from app.index.snapshots import SnapshotStore, manifest_digest
 from app.services.signal_types import load_signal_types
@@ -96,10 +97,9 @@ def lower_priority(nice: int) -> dict[str, int | None]:
 def _die_with(parent: int | None) -> None:
     """Ask the kernel to kill this process when the thread that started it ends (Linux
     prctl PR_SET_PDEATHSIG), so that a writer never outlives its server by long."""
-    libc_name = ctypes.util.find_library("c")
-    if libc_name:
-        libc = ctypes.CDLL(libc_name, use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    prctl = libc_prctl()
+    if prctl is not None:
+        prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
     if parent is not None and os.getppid() != parent:  # it ended before the prctl
         raise SystemExit(1)
 
@@ -125,8 +125,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     db = Database(settings.database_url)
     try:
         store = SnapshotStore(Path(directory), settings.database_url, keep=settings.snapshot_keep)
-        chunks = {"pdq": settings.pdq_index_chunks} if settings.pdq_index_chunks else None
-        replica = IndexReplica(db, types=types, snapshots=store, chunks=chunks)
+        replica = IndexReplica(db, types=types, snapshots=store, chunks=settings.index_chunks)
         replica.load()
         info = store.write(replica, block=False)
     except Exception as exc:  # a full disk, the database away: the parent logs it
