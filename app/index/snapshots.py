@@ -132,10 +132,21 @@ def _anchor(change: ChangeRow | None) -> dict[str, Any] | None:
 
 
 def _checksum(path: Path) -> str:
+    """The file's xxh3-128, read through a mapping advised for huge pages: a snapshot
+    read cold (a restart) then sits in the page cache in 2 MB folios, which the mapped
+    index's own mapping maps whole (a search over 4 KB pages is ~7 % slower, TLB misses).
+    The hashing releases the GIL, page faults included."""
     digest = xxhash.xxh3_128()
     with path.open("rb") as fh:
-        while chunk := fh.read(_CHUNK):
-            digest.update(chunk)
+        size = os.fstat(fh.fileno()).st_size
+        if not size:
+            return digest.hexdigest()
+        with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+            if hasattr(mmap, "MADV_HUGEPAGE"):
+                mm.madvise(mmap.MADV_HUGEPAGE)
+            with memoryview(mm) as view:
+                for at in range(0, size, _CHUNK):
+                    digest.update(view[at : at + _CHUNK])
     return digest.hexdigest()
 
 
@@ -498,8 +509,14 @@ def _write_npy(out: _Hashing, data: npt.NDArray[Any]) -> None:
     except ValueError:  # a header past 64 KiB (not ours): the 2.0 format
         np.lib.format.write_array_header_2_0(out, header)
     raw = memoryview(array.reshape(-1).view(np.uint8).data) if array.size else memoryview(b"")
-    for at in range(0, len(raw), _CHUNK):
-        out.write(raw[at : at + _CHUNK])
+    # every slice ends at a multiple of _CHUNK in the file, so each write after the first
+    # starts on a 2 MB boundary and the page cache keeps it in huge folios, which the
+    # serving processes' mappings then map whole (see _checksum)
+    at = 0
+    while at < len(raw):
+        end = min(len(raw), at + _CHUNK - out.count % _CHUNK)
+        out.write(raw[at:end])
+        at = end
 
 
 def _seq_of(path: Path) -> int:

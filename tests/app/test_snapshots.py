@@ -416,15 +416,90 @@ def test_a_switch_lets_go_of_the_old_index_at_the_next_step(bank) -> None:
     assert old() is None
 
 
-def _resident(path: Path) -> int:
-    """Resident bytes of this process's mappings of ``path`` (/proc/self/smaps)."""
+def _resident(path: Path, field: str = "Rss") -> int:
+    """Resident bytes of this process's mappings of ``path`` (/proc/self/smaps); with
+    ``field="FilePmdMapped"``, those mapped by 2 MB pages."""
     rss, inside = 0, False
     for line in Path("/proc/self/smaps").read_text().splitlines():
         if line[:1].isalnum() and "-" in line.split(" ", 1)[0]:  # a mapping's header
             inside = line.endswith(str(path))
-        elif inside and line.startswith("Rss:"):
+        elif inside and line.startswith(f"{field}:"):
             rss += int(line.split()[1]) * 1024
     return rss
+
+
+def _drop_cached(folder: Path) -> None:
+    """Evict ``folder``'s files from the page cache (as after a reboot)."""
+    for file in folder.rglob("*"):
+        if file.is_file():
+            fd = os.open(file, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+                os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+            finally:
+                os.close(fd)
+
+
+def _file_huge_pages(folder: Path) -> bool:
+    """Whether this kernel keeps a file of ``folder``'s file system in 2 MB page-cache
+    folios that a mapping maps whole (large folios and file THP): a file written in
+    one aligned 8 MB write, then mapped and read."""
+    probe = folder / "probe.bin"
+    probe.write_bytes(os.urandom(8 << 20))
+    mapped = np.memmap(probe, mode="r")
+    _touch(mapped)
+    huge = _resident(probe, "FilePmdMapped") > 0
+    del mapped
+    probe.unlink()
+    return huge
+
+
+def _huge_share(folder: Path) -> float:
+    """Of this process's mappings of the files of ``folder`` over 8 MB, the share mapped
+    by 2 MB pages once every page is touched."""
+    files = [f for f in folder.rglob("*.npy") if f.stat().st_size > 8 << 20]
+    assert files
+    return sum(_resident(f, "FilePmdMapped") for f in files) / sum(_resident(f) for f in files)
+
+
+@pytest.mark.skipif(
+    not Path("/sys/kernel/mm/transparent_hugepage/enabled").exists()
+    or "[never]" in Path("/sys/kernel/mm/transparent_hugepage/enabled").read_text(),
+    reason="no transparent huge pages on this kernel",
+)
+def test_a_mapped_snapshot_sits_in_huge_pages(tmp_path) -> None:
+    """The mapped index searches as fast as the in-memory one only when its files are
+    mapped by 2 MB pages (TLB misses: 4 KB pages cost ~7 %, docs/benchmarks.md). The
+    writer's slices end on 8 MB boundaries of the file (not of the array, 128 bytes
+    in: every slice began mid-page and 1/4 of each file lost its huge folios), and a
+    snapshot read cold is checksummed through a mapping advised for huge pages (read()
+    filled the cache with small folios: 0-67 % of a file mapped whole)."""
+    if not _file_huge_pages(tmp_path):
+        pytest.skip("this file system keeps no file in huge page-cache folios")
+    db = Database(f"sqlite:///{tmp_path}/bank.db")
+    db.upgrade()
+    replica = IndexReplica(db)
+    n = 600_000
+    ids = np.arange(1, n + 1, dtype=np.int64)
+    rng = np.random.default_rng(5)
+    replica.perceptual["pdq"].add(ids, rng.integers(0, 256, (n, 32), dtype=np.uint8))
+    replica.signals.put(ids, ["pdq"] * n, [1] * n, [None] * n, ["bank"] * n)
+    replica.loaded = True
+    store = SnapshotStore(tmp_path / "snapshots", db.url)
+    written = store.write(replica)
+    assert written is not None
+    for cold in (False, True):
+        if cold:
+            _drop_cached(tmp_path / "snapshots")
+        mapped = IndexReplica(db, snapshots=store)
+        mapped.load()
+        index = mapped.perceptual["pdq"]
+        assert index.mapped
+        for array in index.export()().values():  # unchanged: the mapped arrays themselves
+            _touch(array)
+        assert _huge_share(tmp_path / "snapshots") >= 0.85, "cold" if cold else "as written"
+        del mapped, index
+        gc.collect()
 
 
 def test_touch_maps_every_page_of_a_mapped_array(tmp_path) -> None:
