@@ -10,6 +10,9 @@ Report side (``stored_variants``):
 
 * the whole image, and its 7 flips and quarter turns (so a check needs none);
 * the photo inside uniform borders, bars or frames (``_trim.content_box``);
+* the *eroded* whole image (``_windows.eroded``): the luma's minimum over a square ~6 %
+  of the shorter side wide, which wipes out white text laid over the photo, so that a
+  copy under a tiled watermark, eroded alike by the check, matches it;
 * centred crops keeping 92 % down to 64 % of each side, the centred 1:1, 4:5 and 5:4
   crops apps make, and a 3 x 3 grid of 96 % windows (small crops anywhere);
 * *frame windows*: the photo as a video shows it, its centred 16:9 and 9:16 windows,
@@ -21,21 +24,21 @@ Report side (``stored_variants``):
   placed and turned by the content, found again in a crop wherever it was made, or in
   a photo turned by a few degrees and cut to its inner rectangle.
 
-Check side (``check_variants``), at most :attr:`VariantPlan.max_check` hashes: the
-whole image, the trimmed photo, a photo turned by a few degrees turned back
+Check side (``check_variants``), at most :attr:`VariantPlan.max_check` hashes: the whole
+image, the trimmed photo, a photo turned by a few degrees turned back
 (``_trim.rotated_photo``; its corners are gone, so it is cut to the largest stored
-centred crop it still covers), the 4 edge windows, then pair windows between its 6
-strongest corners. The check looks for those corners as if the upload were a crop
-keeping 85 % of each side (detector at 0.85 x the report's size, maxima spaced as the
-report spaced them): a crop sampled to the detector's fixed size is magnified, so at
-the report's own settings it finds corners the report never ranked (random 75 %
-windows: 0.59 -> 0.78 of them matched; it is also cheaper). It looks twice, as a crop
-keeping 85 % and one keeping 75 % (``check_scales``), and takes the pair windows of
-both in turn: a 75 % window or a photo turned and cut to its inner rectangle is that
-much smaller again, and the corners found at 0.75 are often the original's where
-those at 0.85 are not (issue 23: off-centre 75 % windows 0.88 -> 0.95, cut-in turns
-0.86 -> 0.91 on the tuned families). The slot this takes was a 96 % centred crop,
-which no copy matched by itself alone (every copy it matched, another variant did).
+centred crop it still covers), the eroded whole image, the 4 edge windows, then pair
+windows between its 6 strongest corners. The check looks for those corners as if the
+upload were a crop keeping 85 % of each side (detector at 0.85 x the report's size,
+maxima spaced as the report spaced them): a crop sampled to the detector's fixed size is
+magnified, so at the report's own settings it finds corners the report never ranked
+(random 75 % windows: 0.59 -> 0.78 of them matched; it is also cheaper). It looks twice,
+as a crop keeping 85 % and one keeping 75 % (``check_scales``), and takes the pair
+windows of both in turn: a 75 % window or a photo turned and cut to its inner rectangle
+is that much smaller again, and the corners found at 0.75 are often the original's where
+those at 0.85 are not (issue 23: off-centre 75 % windows 0.88 -> 0.95, cut-in turns 0.86
+-> 0.91 on the tuned families). The slot this takes was a 96 % centred crop, which no
+copy matched by itself alone (every copy it matched, another variant did).
 
 Parts of the photo (crops, edge and pair windows) under PDQ quality 40 (flat sky, blank
 walls) are dropped on both sides: such blocks hash alike across unrelated photos. The
@@ -57,7 +60,7 @@ from PIL import Image
 
 from hashes._pdq import block_hash, block_quality
 from hashes._trim import content_box, rotated_photo
-from hashes._windows import Plane, keypoints, pair_windows
+from hashes._windows import Plane, eroded, keypoints, pair_windows
 
 __all__ = [
     "DENSITIES",
@@ -125,6 +128,10 @@ class VariantPlan:
     each of these width/height ratios, when the image's own ratio differs by over 20 %
     (a landscape video letterboxed in a portrait frame, found even where its dark
     content runs into the bars and trimming stops short).
+    ``erode_share``: both sides, the *eroded* whole image: its luma's minimum over a
+    square about ``erode_share`` of the shorter side wide (``_windows.eroded``), which
+    wipes out white text laid over the photo (a tiled watermark) on the copy and leaves
+    the original's hash alike (0: none). Dropped under ``min_quality``.
     """
 
     windows: bool = True
@@ -148,6 +155,7 @@ class VariantPlan:
     frame_aspects: tuple[float, ...] = ()
     frame_keeps: tuple[float, ...] = ()
     check_min_quality: int = 0
+    erode_share: float = 0.0
 
 
 _DEFAULT = VariantPlan(
@@ -161,6 +169,7 @@ _DEFAULT = VariantPlan(
     stored_keypoints=8,
     check_keypoints=6,
     check_scales=(0.85, 0.75),
+    erode_share=0.06,
 )
 
 DENSITIES: dict[str, VariantPlan] = {
@@ -186,11 +195,19 @@ class Work:
     def __init__(self, pixels: np.ndarray) -> None:
         self.pixels = pixels
         self._keypoints: dict[tuple[int, float], list[tuple[float, float]]] = {}
+        self._eroded: dict[float, Plane] = {}
 
     @functools.cached_property
     def plane(self) -> Plane:
         """Luma and summed-area table of the working pixels."""
         return Plane(self.pixels)
+
+    def eroded(self, share: float) -> Plane:
+        """The plane of the working luma eroded at ``share`` (``_windows.eroded``)."""
+        found = self._eroded.get(share)
+        if found is None:
+            found = self._eroded[share] = Plane.of_luma(eroded(self.plane.luma, share))
+        return found
 
     @functools.cached_property
     def box(self) -> Window | None:
@@ -292,6 +309,15 @@ def _pairs(work: Work, n: int, plan: VariantPlan) -> list[str | None]:
     return [_hash(plane.rotated(cy, cx, r, r, theta), plan) for cy, cx, r, theta in windows]
 
 
+def _eroded(work: Work, plan: VariantPlan) -> tuple[str, int] | None:
+    """The hash and quality of the eroded whole image, None when the plan has none or
+    it is under ``plan.min_quality``."""
+    if not plan.erode_share:
+        return None
+    plane = work.eroded(plan.erode_share)
+    return _scored(plane.box(0, plane.height, 0, plane.width), plan.min_quality)
+
+
 def _unique(hashes: Iterable[str | None]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(h for h in hashes if h is not None))
 
@@ -322,7 +348,8 @@ def check_variants(pdq: str, work: Work, plan: VariantPlan) -> tuple[str, ...]:
 
 def check_parts(pdq: str, work: Work, plan: VariantPlan) -> tuple[tuple[str, str], ...]:
     """:func:`check_variants` with the kind of each hash (``"pdq"``, ``"whole"``,
-    ``"trim"``, ``"derotate"``, ``"edge"``, ``"band"``, ``"aspect"``, ``"pair@0.85"``:
+    ``"trim"``, ``"derotate"``, ``"eroded"``, ``"edge"``, ``"band"``, ``"aspect"``,
+    ``"pair@0.85"``:
     a pair window from the corners found at that scale), for benchmarks that count what
     each kind matches (``benchmarks/variant_kinds.py``)."""
     chosen = _check_choice(pdq, work, plan)
@@ -365,6 +392,8 @@ def _check_choice(pdq: str, work: Work, plan: VariantPlan) -> list[tuple[str, st
         out.append(("trim", _scored(plane.box(*work.box), 0)))
     if plan.derotate:
         out.append(("derotate", _derotated(work, plan)))
+    if plan.erode_share:
+        out.append(("eroded", _eroded(work, plan)))
     if plan.edge_depth:
         out += [
             ("edge", _scored(plane.box(*b), plan.min_quality))
@@ -443,7 +472,7 @@ def stored_variants(pdq: str, work: Work, plan: VariantPlan) -> tuple[str, ...]:
 
 def stored_parts(pdq: str, work: Work, plan: VariantPlan) -> tuple[tuple[str, str], ...]:
     """:func:`stored_variants` with the kind of each hash (``"pdq"``, ``"whole"``,
-    ``"turn"``, ``"trim"``, ``"centre"``, ``"aspect"``, ``"frame"``, ``"grid"``,
+    ``"turn"``, ``"trim"``, ``"eroded"``, ``"centre"``, ``"aspect"``, ``"frame"``, ``"grid"``,
     ``"edge"``, ``"band"``, ``"pair"``), for benchmarks (see :func:`check_parts`)."""
     if not plan.windows:
         return (("pdq", pdq),)
@@ -455,6 +484,8 @@ def stored_parts(pdq: str, work: Work, plan: VariantPlan) -> tuple[tuple[str, st
         out += [("turn", block_hash(np.ascontiguousarray(DIHEDRAL[t](whole)))) for t in plan.turns]
     if plan.trim and work.box is not None:
         out.append(("trim", block_hash(plane.box(*work.box))))
+    if plan.erode_share and (found := _eroded(work, plan)) is not None:
+        out.append(("eroded", found[0]))
     windows = [("centre", _centred(h, w, k)) for k in plan.centre_keeps]
     windows += [("aspect", b) for a in plan.aspects if (b := _aspect(h, w, a)) is not None]
     windows += [

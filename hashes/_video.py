@@ -99,6 +99,7 @@ VIDEO_PLAN = replace(
     stored_keypoints=6,
     max_stored=24,
     band_keep=0.8,
+    erode_share=0.0,
 )
 """The report-side plan of a frame: mirrored, trimmed (letterbox), centred crops, the
 portrait and square crops apps cut from landscape video, edge windows, band windows
@@ -106,7 +107,10 @@ portrait and square crops apps cut from landscape video, edge windows, band wind
 Quarter turns and the crop grid of image reports are left out (24 hashes, not 48)."""
 
 VIDEO_CHECK_PLAN = replace(
-    DENSITIES["default"], band_keep=VIDEO_PLAN.band_keep, check_aspects=(16 / 9, 9 / 16)
+    DENSITIES["default"],
+    band_keep=VIDEO_PLAN.band_keep,
+    check_aspects=(16 / 9, 9 / 16),
+    erode_share=0.0,
 )
 """The check-side plan of a frame: an image check's, plus the band windows the report
 stores, and the centred 16:9 window of a portrait frame (a landscape video reposted

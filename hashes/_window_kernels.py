@@ -14,7 +14,7 @@ import math
 import numpy as np
 from numba import njit
 
-__all__ = ["integral", "plane", "smooth"]
+__all__ = ["erode", "integral", "plane", "smooth", "table"]
 
 
 @njit(cache=True, nogil=True)
@@ -34,6 +34,58 @@ def plane(pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:  # pragma: no co
         for j in range(1, w + 1):
             table[i, j] += table[i, j - 1]
     return luma, table
+
+
+@njit(cache=True, nogil=True)
+def table(luma: np.ndarray) -> np.ndarray:  # pragma: no cover
+    """The summed-area table of a float64 ``(h, w)`` plane, as :func:`plane` makes it."""
+    h, w = luma.shape
+    out = np.zeros((h + 1, w + 1))
+    for i in range(h):
+        for j in range(w):
+            out[i + 1, j + 1] = out[i, j + 1] + luma[i, j]
+    for i in range(1, h + 1):
+        for j in range(1, w + 1):
+            out[i, j] += out[i, j - 1]
+    return out
+
+
+@njit(cache=True, nogil=True)
+def _min_line(
+    a: np.ndarray, r: int, out: np.ndarray, g: np.ndarray, h: np.ndarray
+) -> None:  # pragma: no cover
+    """``out[i]``: the minimum of ``a`` over ``[i - r, i + r]`` clipped to ``a`` (van
+    Herk / Gil-Werman: running minima forward and backward in blocks of ``2r + 1``)."""
+    n = a.shape[0]
+    k = 2 * r + 1
+    m = n + 2 * r  # a padded with r infinities each side
+    for j in range(m):
+        v = a[j - r] if r <= j < n + r else np.inf
+        g[j] = v if j % k == 0 else min(g[j - 1], v)
+    for j in range(m - 1, -1, -1):
+        v = a[j - r] if r <= j < n + r else np.inf
+        h[j] = v if j == m - 1 or (j + 1) % k == 0 else min(h[j + 1], v)
+    for i in range(n):
+        out[i] = min(h[i], g[i + k - 1])
+
+
+@njit(cache=True, nogil=True)
+def erode(luma: np.ndarray, r: int) -> np.ndarray:  # pragma: no cover
+    """The minimum of ``luma`` over the ``(2r + 1) x (2r + 1)`` square around each pixel,
+    clipped to the plane: along each row, then down each column (min is exact, so the
+    order of the passes does not change the result)."""
+    h, w = luma.shape
+    rows = np.empty((h, w))
+    out = np.empty((h, w))
+    n = max(h, w) + 2 * r
+    g, hh = np.empty(n), np.empty(n)
+    line = np.empty(max(h, w))
+    for i in range(h):
+        _min_line(luma[i], r, rows[i], g, hh)
+    for j in range(w):
+        _min_line(rows[:, j].copy(), r, line, g, hh)
+        out[:, j] = line[:h]
+    return out
 
 
 @njit(cache=True, nogil=True)

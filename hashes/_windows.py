@@ -30,7 +30,7 @@ import numpy as np
 
 from hashes import _window_kernels as kernels
 
-__all__ = ["BLOCK", "Plane", "keypoints", "pair_windows"]
+__all__ = ["BLOCK", "Plane", "eroded", "keypoints", "pair_windows"]
 
 BLOCK = 64
 """Side of the block every window is averaged down to (PDQ's own)."""
@@ -54,6 +54,15 @@ class Plane:
         # then axis 1), with a zero row and column in front (_window_kernels.plane)
         self.luma, self._table = kernels.plane(pixels)
         self.height, self.width = self.luma.shape
+
+    @classmethod
+    def of_luma(cls, luma: np.ndarray) -> Plane:
+        """A plane of a float64 ``(h, w)`` luma already computed (e.g. :func:`eroded`)."""
+        plane = cls.__new__(cls)
+        plane.luma = np.ascontiguousarray(luma, dtype=np.float64)
+        plane._table = kernels.table(plane.luma)
+        plane.height, plane.width = plane.luma.shape
+        return plane
 
     def _integral(self, y: np.ndarray, x: np.ndarray) -> np.ndarray:
         """The integral of the image over ``[0, y] x [0, x]`` at fractional points.
@@ -97,6 +106,20 @@ class Plane:
         )
         sums = t[0] - t[1] - t[2] + t[3]
         return np.asarray(sums / max(4.0 * dy * dx, 1e-12))
+
+
+def eroded(luma: np.ndarray, share: float) -> np.ndarray:
+    """The minimum of ``luma`` over a square around each pixel (clipped to the image),
+    ``2r + 1`` px wide, ``r = max(1, round(share * shorter side / 2))``.
+
+    A grey-level erosion: white text laid over a photo at any opacity only brightens
+    it (``p' = p + a (255 - p)``), so where the square is wider than the text's strokes
+    each minimum comes from a pixel beside the text, as in the photo without it. Both
+    sides of a match hash the eroded image, so what erosion does to the photo itself
+    is the same on both (issue 23's tiled watermarks; ``hashes._variants``).
+    """
+    r = max(1, round(share * min(luma.shape) / 2))
+    return np.asarray(kernels.erode(np.ascontiguousarray(luma, dtype=np.float64), r))
 
 
 def _smooth(a: np.ndarray, passes: int) -> np.ndarray:

@@ -10,7 +10,8 @@
 //
 // Which windows (see hashes/_variants.py for why):
 //   the whole image and its 7 flips and quarter turns; the photo inside uniform
-//   surroundings; centred crops keeping 92-64 %; centred 1:1, 4:5, 5:4 crops; a 3x3
+//   surroundings; the eroded whole image (its luma's minimum over a square ~6 % of the
+//   shorter side wide: white text laid over the photo wiped out); centred crops keeping 92-64 %; centred 1:1, 4:5, 5:4 crops; a 3x3
 //   grid of 96 % windows; windows along each side (full length, 60 % deep); square
 //   windows between pairs of the 8 strongest corners, turned along the pair's line.
 //   Parts under PDQ quality 40 are left out; at most 48 hashes.
@@ -38,6 +39,8 @@ export const PLAN = {
   storedKeypoints: 8,
   maxStored: 48,
   minQuality: 40,
+  // the eroded whole image: a minimum filter about this share of the shorter side wide
+  erodeShare: 0.06,
 };
 
 /**
@@ -57,6 +60,7 @@ export const VIDEO_PLAN = {
   storedKeypoints: 6,
   maxStored: 24,
   bandKeep: 0.8,
+  erodeShare: 0,
 };
 
 // Python's round(): halves go to the even neighbour.
@@ -160,6 +164,40 @@ export class Plane {
     }
     return out;
   }
+}
+
+// ---- erosion: the minimum over a square --------------------------------------------
+
+// out[i] = min of a[start + i * step] over [i - r, i + r] clipped to the n values (van
+// Herk / Gil-Werman, as hashes/_window_kernels.py _min_line; min is exact).
+function minLine(a, start, step, n, r, out, outStart, outStep, g, h) {
+  const k = 2 * r + 1;
+  const m = n + 2 * r;
+  for (let j = 0; j < m; j++) {
+    const v = j >= r && j < n + r ? a[start + (j - r) * step] : Infinity;
+    g[j] = j % k === 0 ? v : Math.min(g[j - 1], v);
+  }
+  for (let j = m - 1; j >= 0; j--) {
+    const v = j >= r && j < n + r ? a[start + (j - r) * step] : Infinity;
+    h[j] = j === m - 1 || (j + 1) % k === 0 ? v : Math.min(h[j + 1], v);
+  }
+  for (let i = 0; i < n; i++) out[outStart + i * outStep] = Math.min(h[i], g[i + k - 1]);
+}
+
+/**
+ * The luma's minimum over the square (2r + 1 px, r = round(share * shorter side / 2),
+ * at least 1) around each pixel, clipped to the image: hashes/_windows.py `eroded`.
+ */
+export function eroded(luma, width, height, share) {
+  const r = Math.max(1, roundHalfEven((share * Math.min(height, width)) / 2));
+  const n = Math.max(width, height) + 2 * r;
+  const g = new Float64Array(n);
+  const h = new Float64Array(n);
+  const rows = new Float64Array(width * height);
+  const out = new Float64Array(width * height);
+  for (let y = 0; y < height; y++) minLine(luma, y * width, 1, width, r, rows, y * width, 1, g, h);
+  for (let x = 0; x < width; x++) minLine(rows, x, width, height, r, out, x, width, g, h);
+  return out;
 }
 
 // ---- PDQ's last stage on a 64x64 block -------------------------------------------------
@@ -434,6 +472,10 @@ export function storedVariants(pdq, work, plan = PLAN) {
   for (const name of plan.turns) out.push(blockHash(turned(whole, TURNS[name])));
   const box = work.luma ? contentBoxOfGrey(work.luma, w, h) : contentBox(work.data, w, h);
   if (box) out.push(blockHash(plane.box(box[0], box[1], box[2], box[3])));
+  if (plan.erodeShare) {
+    const rough = new Plane(null, w, h, eroded(plane.luma, w, h, plan.erodeShare));
+    out.push(part(rough.box(0, h, 0, w)));
+  }
   const windows = plan.centreKeeps.map((k) => centred(h, w, k));
   for (const a of plan.aspects) {
     const b = aspectWindow(h, w, a);
