@@ -26,8 +26,8 @@ from hashes._variants import (
 from tests.hashes._images import skimage_photo, synthetic
 
 STORED_KINDS = {"pdq", "whole", "turn", "trim", "centre", "aspect", "frame", "grid", "edge"}
-STORED_KINDS |= {"band", "pair"}
-CHECK_KINDS = {"pdq", "whole", "trim", "derotate", "edge", "band", "aspect"}
+STORED_KINDS |= {"band", "pair", "eroded"}
+CHECK_KINDS = {"pdq", "whole", "trim", "derotate", "eroded", "edge", "band", "aspect"}
 
 
 def _hashed(img: Image.Image) -> tuple[str, Work]:
@@ -75,11 +75,11 @@ def test_parts_of_a_photo_name_every_kind_the_default_plan_uses() -> None:
     plan = DENSITIES["default"]
     stored = {k for k, _ in stored_parts(pdq, work, plan)}
     # square photo: no 1:1 crop, but 4:5 / 5:4 and the video frame windows
-    assert {"pdq", "whole", "turn", "centre", "aspect", "frame", "grid", "edge"} <= stored
+    assert {"pdq", "whole", "turn", "eroded", "centre", "aspect", "frame", "grid", "edge"} <= stored
     assert "pair" in stored
     check = [k for k, _ in check_parts(pdq, work, plan)]
     assert {"pair@0.85", "pair@0.75"} <= set(check)
-    assert check[:2] == ["pdq", "whole"] and check.count("edge") == 4
+    assert check[:3] == ["pdq", "whole", "eroded"] and check.count("edge") == 4
 
 
 def test_a_turned_photo_is_checked_turned_back_and_a_framed_one_trimmed() -> None:
