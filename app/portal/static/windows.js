@@ -168,35 +168,80 @@ export class Plane {
 
 // ---- erosion: the minimum over a square --------------------------------------------
 
-// out[i] = min of a[start + i * step] over [i - r, i + r] clipped to the n values (van
-// Herk / Gil-Werman, as hashes/_window_kernels.py _min_line; min is exact).
-function minLine(a, start, step, n, r, out, outStart, outStep, g, h) {
-  const k = 2 * r + 1;
-  const m = n + 2 * r;
-  for (let j = 0; j < m; j++) {
-    const v = j >= r && j < n + r ? a[start + (j - r) * step] : Infinity;
-    g[j] = j % k === 0 ? v : Math.min(g[j - 1], v);
-  }
-  for (let j = m - 1; j >= 0; j--) {
-    const v = j >= r && j < n + r ? a[start + (j - r) * step] : Infinity;
-    h[j] = j === m - 1 || (j + 1) % k === 0 ? v : Math.min(h[j + 1], v);
-  }
-  for (let i = 0; i < n; i++) out[outStart + i * outStep] = Math.min(h[i], g[i + k - 1]);
-}
-
 /**
  * The luma's minimum over the square (2r + 1 px, r = round(share * shorter side / 2),
  * at least 1) around each pixel, clipped to the image: hashes/_windows.py `eroded`.
+ * Van Herk / Gil-Werman (as hashes/_window_kernels.py): along a line padded with r
+ * values of +Infinity each side, running minima forward (g) and backward (h) in blocks
+ * of 2r + 1, and out[i] = min(h[i], g[i + 2r]). Along each row, then down the columns a
+ * whole row at a time (contiguous memory). Minima are exact: the same floats as Python.
  */
 export function eroded(luma, width, height, share) {
   const r = Math.max(1, roundHalfEven((share * Math.min(height, width)) / 2));
-  const n = Math.max(width, height) + 2 * r;
+  const k = 2 * r + 1;
+  const rows = new Float64Array(width * height);
+  const n = width + 2 * r;
+  const line = new Float64Array(n).fill(Infinity);
   const g = new Float64Array(n);
   const h = new Float64Array(n);
-  const rows = new Float64Array(width * height);
+  for (let y = 0; y < height; y++) {
+    line.set(luma.subarray(y * width, (y + 1) * width), r);
+    g[0] = line[0];
+    for (let j = 1; j < n; j++) {
+      const v = line[j];
+      const p = g[j - 1];
+      g[j] = j % k === 0 || v < p ? v : p;
+    }
+    h[n - 1] = line[n - 1];
+    for (let j = n - 2; j >= 0; j--) {
+      const v = line[j];
+      const p = h[j + 1];
+      h[j] = (j + 1) % k === 0 || v < p ? v : p;
+    }
+    const o = y * width;
+    for (let i = 0; i < width; i++) {
+      const a = h[i];
+      const b = g[i + k - 1];
+      rows[o + i] = a < b ? a : b;
+    }
+  }
+  const m = height + 2 * r;
+  const pad = new Float64Array(m * width).fill(Infinity);
+  pad.set(rows, r * width);
+  const gs = new Float64Array(m * width);
+  const hs = new Float64Array(m * width);
+  for (let j = 0; j < m; j++) {
+    const o = j * width;
+    if (j % k === 0) gs.set(pad.subarray(o, o + width), o);
+    else {
+      for (let x = o; x < o + width; x++) {
+        const a = gs[x - width];
+        const b = pad[x];
+        gs[x] = a < b ? a : b;
+      }
+    }
+  }
+  for (let j = m - 1; j >= 0; j--) {
+    const o = j * width;
+    if (j === m - 1 || (j + 1) % k === 0) hs.set(pad.subarray(o, o + width), o);
+    else {
+      for (let x = o; x < o + width; x++) {
+        const a = hs[x + width];
+        const b = pad[x];
+        hs[x] = a < b ? a : b;
+      }
+    }
+  }
   const out = new Float64Array(width * height);
-  for (let y = 0; y < height; y++) minLine(luma, y * width, 1, width, r, rows, y * width, 1, g, h);
-  for (let x = 0; x < width; x++) minLine(rows, x, width, height, r, out, x, width, g, h);
+  for (let i = 0; i < height; i++) {
+    const o = i * width;
+    const q = (i + k - 1) * width;
+    for (let x = 0; x < width; x++) {
+      const a = hs[o + x];
+      const b = gs[q + x];
+      out[o + x] = a < b ? a : b;
+    }
+  }
   return out;
 }
 
