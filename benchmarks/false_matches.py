@@ -14,8 +14,10 @@ Usage::
     .venv/bin/python benchmarks/false_matches.py analyse  # numbers, histogram, matches
 
 The images come from Debian packages (``apt-get download PACKAGE=VERSION``,
-``dpkg-deb -x``, files inside ``.pk3``/``.zip`` archives read in place) and from the
-wider photo set (``photo_set.py``). They are written, one file per image named by the
+``dpkg-deb -x``, files inside ``.pk3``/``.zip``/``.wz`` archives read in place; two
+sources, ``sauerbraten`` and ``alien-arena-data``, are in Debian's ``non-free``
+component, which apt's sources must list) and from the wider photo set
+(``photo_set.py``). They are written, one file per image named by the
 first 16 hex digits of its SHA-256, to ``$HASHBANK_FM_CACHE`` (default
 ``~/.cache/hashbank/false-matches``) with their hashes (``hashes.jsonl``, appended one
 image at a time, so an interrupted ``select`` resumes where it stopped). The repository
@@ -27,7 +29,9 @@ Which files are taken: those of each source's member pattern (photographs, and t
 photographic *textures* of games: terrain, walls, rock, wood, skies; never normal,
 gloss, specular, glow or mask maps, icons, sprites or interface art), then the rules of
 ``photo_set.py`` (:func:`photo_set.rejection`): decodes, shorter side >= 128 px, no
-transparent pixel, >= 64 grey levels in its 128 px grey thumbnail. Exact duplicates
+transparent pixel, >= 64 grey levels in its 128 px grey thumbnail. A source whose folders
+are clips (frames of a camera sequence, turns of a rendered model) gives the first file
+of each folder only (``Source.one_per_folder``). Exact duplicates
 (same SHA-256) are kept once over the whole set; near-duplicates within one source
 (hashbank's check of one within 31 bits of the other's stored hashes: a texture and
 its recoloured variant, two encodings of one file) are dropped at analysis, the later
@@ -90,7 +94,7 @@ _MAPS = re.compile(
 _NOT_PHOTOS = re.compile(
     r"/(icons?|gui|ui|hud|fonts?|cursors?|editor|skins?/cartoon|particles?|sprites?|"
     r"selection|logos?|screenshots?|doc|help|splash|menu|loading|portraits?|gfx/2d|"
-    r"pics|lang|flags?|decals?|effects?|fx|crosshairs?|levelshots|ao)/",
+    r"pics|lang|flags?|decals?|effects?|fx|crosshairs?|levelshots|ao|masks?)/",
     re.IGNORECASE,
 )
 """Folders of interface art, icons and sprites, in any package."""
@@ -171,9 +175,9 @@ SOURCES = (
         r"flightgear/AI/",
     ),
     Source("berusky2", "textures", "berusky2-data", "0.12-2", r"berusky2/textures/"),
-    Source(
+    Source(  # no file matched until the third pass: the data sits in globalmods/<mod>/data
         "scorched3d", "textures", "scorched3d-data", "44+dfsg-8",
-        r"scorched3d/data/(landscapes/[^/]+|textures/landscape/.*)$",
+        r"scorched3d/data/globalmods/[^/]+/data/(landscapes|textures|tanks|accessories|meshes)/",
     ),
     Source(
         "blobandconquer", "textures", "blobandconquer-data", "1.11-dfsg+20-2",
@@ -210,10 +214,6 @@ SOURCES = (
         r"supertuxkart/data/(karts|library|models)/",
     ),
     # Issue 23, third pass (the survey of Debian's image-carrying packages).
-    Source(
-        "scorched3d-3", "textures", "scorched3d-data", "44+dfsg-8",
-        r"scorched3d/data/globalmods/[^/]+/data/(landscapes|textures|tanks|accessories|meshes)/",
-    ),
     Source(
         "trigger-rally-maps", "textures", "trigger-rally-data", "0.6.6.1-3",
         r"data\.zip:(maps/[^/]+/c\.jpg|textures/sky/)",
