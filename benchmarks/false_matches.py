@@ -14,8 +14,10 @@ Usage::
     .venv/bin/python benchmarks/false_matches.py analyse  # numbers, histogram, matches
 
 The images come from Debian packages (``apt-get download PACKAGE=VERSION``,
-``dpkg-deb -x``, files inside ``.pk3``/``.zip`` archives read in place) and from the
-wider photo set (``photo_set.py``). They are written, one file per image named by the
+``dpkg-deb -x``, files inside ``.pk3``/``.zip``/``.wz`` archives read in place; two
+sources, ``sauerbraten`` and ``alien-arena-data``, are in Debian's ``non-free``
+component, which apt's sources must list) and from the wider photo set
+(``photo_set.py``). They are written, one file per image named by the
 first 16 hex digits of its SHA-256, to ``$HASHBANK_FM_CACHE`` (default
 ``~/.cache/hashbank/false-matches``) with their hashes (``hashes.jsonl``, appended one
 image at a time, so an interrupted ``select`` resumes where it stopped). The repository
@@ -27,7 +29,9 @@ Which files are taken: those of each source's member pattern (photographs, and t
 photographic *textures* of games: terrain, walls, rock, wood, skies; never normal,
 gloss, specular, glow or mask maps, icons, sprites or interface art), then the rules of
 ``photo_set.py`` (:func:`photo_set.rejection`): decodes, shorter side >= 128 px, no
-transparent pixel, >= 64 grey levels in its 128 px grey thumbnail. Exact duplicates
+transparent pixel, >= 64 grey levels in its 128 px grey thumbnail. A source whose folders
+are clips (frames of a camera sequence, turns of a rendered model) gives the first file
+of each folder only (``Source.one_per_folder``). Exact duplicates
 (same SHA-256) are kept once over the whole set; near-duplicates within one source
 (hashbank's check of one within 31 bits of the other's stored hashes: a texture and
 its recoloured variant, two encodings of one file) are dropped at analysis, the later
@@ -90,7 +94,7 @@ _MAPS = re.compile(
 _NOT_PHOTOS = re.compile(
     r"/(icons?|gui|ui|hud|fonts?|cursors?|editor|skins?/cartoon|particles?|sprites?|"
     r"selection|logos?|screenshots?|doc|help|splash|menu|loading|portraits?|gfx/2d|"
-    r"pics|lang|flags?|decals?|effects?|fx|crosshairs?|levelshots|ao)/",
+    r"pics|lang|flags?|decals?|effects?|fx|crosshairs?|levelshots|ao|masks?)/",
     re.IGNORECASE,
 )
 """Folders of interface art, icons and sprites, in any package."""
@@ -105,6 +109,9 @@ class Source:
     package: str
     version: str
     pattern: str
+    one_per_folder: bool = False
+    """The folders are clips (frames of a video, turns of a model): only the first wanted
+    file of each is taken (:func:`first_per_folder`)."""
 
     def wanted(self, path: str) -> bool:
         low = path.lower()
@@ -168,9 +175,9 @@ SOURCES = (
         r"flightgear/AI/",
     ),
     Source("berusky2", "textures", "berusky2-data", "0.12-2", r"berusky2/textures/"),
-    Source(
+    Source(  # no file matched until the third pass: the data sits in globalmods/<mod>/data
         "scorched3d", "textures", "scorched3d-data", "44+dfsg-8",
-        r"scorched3d/data/(landscapes/[^/]+|textures/landscape/.*)$",
+        r"scorched3d/data/globalmods/[^/]+/data/(landscapes|textures|tanks|accessories|meshes)/",
     ),
     Source(
         "blobandconquer", "textures", "blobandconquer-data", "1.11-dfsg+20-2",
@@ -206,19 +213,106 @@ SOURCES = (
         "supertuxkart-karts", "textures", "supertuxkart-data", "1.4+dfsg-2",
         r"supertuxkart/data/(karts|library|models)/",
     ),
+    # Issue 23, third pass (the survey of Debian's image-carrying packages).
+    Source(
+        "trigger-rally-maps", "textures", "trigger-rally-data", "0.6.6.1-3",
+        r"data\.zip:(maps/[^/]+/c\.jpg|textures/sky/)",
+    ),
+    Source(
+        "trigger-rally-shots", "renders", "trigger-rally-data", "0.6.6.1-3",
+        r"data\.zip:maps/[^/]+/ss\.jpg$",
+    ),
+    Source(  # one frame of each turning model (its 32-33 frames are a clip)
+        "freedroidrpg", "renders", "freedroidrpg-data", "1.0-1",
+        r"freedroidrpg/data/graphics/(droids|items)/.*/portrait_0001\.jpg$",
+    ),
+    Source("neverball", "renders", "neverball-data", "1.6.0+git20180603-3", r"games/neverball/"),
+    Source("games-thumbnails", "screenshots", "games-thumbnails", "20221129", r"games/thumbnails/"),
+    Source(  # image sequences of a camera: one frame per sequence
+        "visp", "photos", "visp-images-data", "3.5.0-1", r"visp-images-data/ViSP-images/", True,
+    ),
+    Source(
+        "marble-srtm", "textures", "marble-qt-data", "4:22.12.3-1",
+        r"marble/data/maps/earth/(srtm|bluemarble|citylights|clouds|precip|temp|plain)",
+    ),
+    Source("pysiogame", "drawings", "pysiogame", "4.20.01-1", r"pysiogame/res/images/"),
+    Source("warmux", "drawings", "warmux-data", "1:11.04.1+repack2-4", r"games/warmux/map/"),
+    Source("fillets", "drawings", "fillets-ng-data", "1.0.1-1.1", r"games/fillets-ng/images/"),
+    Source(
+        "supertux", "drawings", "supertux-data", "0.6.3-2",
+        r"supertux2/images/(background|tiles/background|worldmap)/",
+    ),
+    Source("assimp", "textures", "assimp-testmodels", "5.2.5~ds0-1", r"assimp/"),
+    Source(
+        "krita", "textures", "krita-data", "1:5.1.5+dfsg-2+deb12u1",
+        r"krita/(patterns|paintoppresets)/",
+    ),
+    Source("darknet", "photos", "darknet", "0.0.0+git20180914.61c9d02e-2+b4", r"darknet/data/"),
+    Source(  # portraits: photographs of paintings in their frames
+        "freecol", "photos", "freecol", "1.0.0-1",
+        r"freecol/default/resources/images/(foundingFathers|monarch|mercenaries)/",
+    ),
+    Source("pingus", "textures", "pingus-data", "0.7.6-5.1", r"pingus/data/images/textures/"),
+    Source(
+        "nexuiz-models", "textures", "nexuiz-data", "2.5.2-12",
+        r"data\.pk3:(models|env)/|data\.pk3:maps/[^/]+\.jpg$",
+    ),
+    Source(
+        "openarena-088", "textures", "openarena-088-data", "0.8.8-12",
+        r"pak6-patch088\.pk3:textures/(?!sfx/|effects/)",
+    ),
+    Source("warzone2100", "textures", "warzone2100-data", "4.3.3-3", r"base\.wz:texpages/"),
+    Source(  # the expected images of one of its three renderers (the others: the same models)
+        "openscad", "renders", "openscad-testing-data", "2021.01-6",
+        r"openscad/regression/opencsgtest/",
+    ),
+    Source("openclipart", "drawings", "openclipart-png", "1:0.18+dfsg-19", r"openclipart/png/"),
+    # Debian's non-free component (``non-free`` in the apt sources): the full Sauerbraten
+    # (cube2-data is its free part) and Alien Arena.
+    Source(
+        "sauerbraten", "textures", "sauerbraten", "0.0.20201227-1",
+        r"sauerbraten/packages/(?!base/|caustics/)",
+    ),
+    Source(  # map previews
+        "sauerbraten-shots", "renders", "sauerbraten", "0.0.20201227-1",
+        r"sauerbraten/packages/base/",
+    ),
+    Source(
+        "alien-arena", "textures", "alien-arena-data", "7.71.3+ds-1",
+        r"alien-arena/data1/(textures|maps/meshes|models|env|players)/",
+    ),
 )  # fmt: skip
 """Read in this order; the wider photo set (``photo_set.tsv``) comes first."""
 for _source in SOURCES:
     assert not any(x in _source.package for x in EXCLUDED), _source.package
 
 
+def first_per_folder(paths: list[str]) -> set[str]:
+    """The first path (in sorted order) of each folder (``archive:member`` paths: of the
+    member's folder)."""
+    first: dict[str, str] = {}
+    for path in sorted(paths):
+        first.setdefault(path.rsplit("/", 1)[0], path)
+    return set(first.values())
+
+
 def _files(source: Source) -> Iterator[tuple[str, Callable[[], bytes]]]:
     """``(path, read)`` of every wanted member of the package, in a stable order; members
     of ``.pk3`` / ``.zip`` archives are named ``archive:member``."""
+    files = _all_files(source)
+    if not source.one_per_folder:
+        yield from files
+        return
+    found = list(files)
+    firsts = first_per_folder([path for path, _ in found])
+    yield from ((path, read) for path, read in found if path in firsts)
+
+
+def _all_files(source: Source) -> Iterator[tuple[str, Callable[[], bytes]]]:
     root = photo_set.extracted(source.package, source.version, CACHE)
     for path in sorted(p for p in root.rglob("*") if p.is_file()):
         rel = str(path.relative_to(root))
-        if path.suffix.lower() in (".pk3", ".zip"):
+        if path.suffix.lower() in (".pk3", ".zip", ".wz"):  # .wz: Warzone 2100's zips
             with zipfile.ZipFile(path) as zf:
                 for name in sorted(zf.namelist()):
                     if source.wanted(f"{rel}:{name}"):
@@ -454,6 +548,12 @@ def kept(rows: dict[str, dict[str, object]]) -> tuple[list[dict[str, object]], i
         ),
         key=lambda r: (order[str(r["source"])], str(r["path"])),
     )
+    for source in SOURCES:  # clips: their first frame only
+        if source.one_per_folder:
+            firsts = first_per_folder(
+                [str(r["path"]) for r in current if r["source"] == source.name]
+            )
+            current = [r for r in current if r["source"] != source.name or r["path"] in firsts]
     images: list[dict[str, object]] = []
     seen: set[str] = set()
     duplicates = 0
@@ -582,6 +682,13 @@ SHARED_TEXTURES = {
     "ufoai-models": "quake",
     "flightgear-aircraft": "flightgear",
     "supertuxkart-karts": "supertuxkart",
+    "sauerbraten": "quake",
+    "nexuiz-models": "quake",
+    "openarena-088": "quake",
+    "sauerbraten-shots": "quake",
+    "alien-arena": "quake",
+    "trigger-rally-maps": "trigger-rally",
+    "trigger-rally-shots": "trigger-rally",
 }
 """Sources deduplicated as one: Nexuiz, OpenArena and UFO:AI ship the same free texture
 sets (a first run found 223 pairs of them at distance 0, the same texture each), and

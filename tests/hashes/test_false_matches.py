@@ -19,6 +19,7 @@ from benchmarks.false_matches import (
     Bank,
     _hash,
     extrapolate,
+    first_per_folder,
     floored,
     kept,
     near_duplicates,
@@ -119,9 +120,11 @@ def test_member_rule_drops_maps_icons_and_the_held_out_packages() -> None:
 
 def test_the_new_sources_take_textures_and_renders_not_masks_or_interface_art() -> None:
     by = {s.name: s for s in SOURCES}
-    scorched = "usr/share/games/scorched3d/data/landscapes/"
-    assert by["scorched3d"].wanted(f"{scorched}sand.bmp")
-    assert not by["scorched3d"].wanted(f"{scorched}masks/sand.bmp")
+    scorched = "usr/share/games/scorched3d/data/globalmods/none/data/"
+    assert by["scorched3d"].wanted(f"{scorched}landscapes/sand.bmp")
+    assert by["scorched3d"].wanted(f"{scorched}textures/landscape/default/grass.bmp")
+    assert not by["scorched3d"].wanted(f"{scorched}windows/help.bmp")
+    assert not by["scorched3d"].wanted(f"{scorched}textures/masks/sand.bmp")
     red = "usr/share/games/redeclipse/data/"
     assert by["redeclipse"].wanted(f"{red}trak/trak5/floor1.jpg")
     assert not by["redeclipse"].wanted(f"{red}crosshairs/cross.png")
@@ -221,3 +224,29 @@ def test_the_kept_set_depends_on_the_current_sources_rows_alone() -> None:
     # a row the member rule no longer wants (a map left by an older rule) is not kept
     normal_map = _row(nexuiz, "textures.pk3:textures/d_norm.jpg", "d" * 64, None)
     assert kept(_keyed([*fresh, normal_map]))[0] == from_fresh
+
+
+def test_a_clip_gives_its_first_frame_only() -> None:
+    """Frames of a video and turns of a model count once (issue 23: a clip contributes
+    at most one frame): ``select`` reads, and ``kept`` keeps, the first file of each
+    folder of such a source, whatever else the cache holds."""
+    paths = ["a/seq/0002.pgm", "a/seq/0001.pgm", "a/other/x.png", "a/seq/sub/1.png"]
+    assert first_per_folder(paths) == {"a/seq/0001.pgm", "a/other/x.png", "a/seq/sub/1.png"}
+    assert first_per_folder(["d.pk3:m/a.jpg", "d.pk3:m/b.jpg"]) == {"d.pk3:m/a.jpg"}
+    visp = next(s for s in SOURCES if s.name == "visp")
+    assert visp.one_per_folder
+    root = "usr/share/visp-images-data/ViSP-images/"
+    rows = [
+        _row("visp", f"{root}mire-2/image.{n:04d}.pgm", f"{n:064x}", None) for n in range(1, 5)
+    ] + [_row("visp", f"{root}cube/image.0001.pgm", "f" * 64, None)]
+    images, _ = kept(_keyed(rows))
+    assert sorted(str(r["path"]) for r in images) == [
+        f"{root}cube/image.0001.pgm",
+        f"{root}mire-2/image.0001.pgm",
+    ]
+    nexuiz = next(s for s in SOURCES if s.name == "nexuiz")
+    assert not nexuiz.one_per_folder  # a texture folder is no clip
+    freedroid = next(s for s in SOURCES if s.name == "freedroidrpg")
+    turns = "usr/share/freedroidrpg/data/graphics/droids/123/portrait_"
+    assert freedroid.wanted(f"{turns}0001.jpg")
+    assert not freedroid.wanted(f"{turns}0002.jpg")
