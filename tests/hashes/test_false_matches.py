@@ -250,3 +250,53 @@ def test_a_clip_gives_its_first_frame_only() -> None:
     turns = "usr/share/freedroidrpg/data/graphics/droids/123/portrait_"
     assert freedroid.wanted(f"{turns}0001.jpg")
     assert not freedroid.wanted(f"{turns}0002.jpg")
+
+
+def test_the_eroded_hash_the_benchmark_adds_is_the_plans() -> None:
+    """``false_matches_eroded.eroded_of`` is the eroded hash a check sends and a report
+    stores (the default plan), or none where the plan has none (a plain picture)."""
+    from benchmarks.false_matches_eroded import eroded_of
+    from hashes._pdq import pdq_with_quality
+    from hashes._variants import DENSITIES, check_parts, stored_parts, work_pixels
+    from tests.hashes._images import synthetic
+
+    plan = DENSITIES["default"]
+    plain = Image.new("RGB", (300, 200), (90, 90, 90))
+    for img in (synthetic(3), synthetic(8), plain):
+        pdq, _ = pdq_with_quality(np.asarray(img))
+        work = work_pixels(img)
+        sent = [h for kind, h in check_parts(pdq, work, plan) if kind == "eroded"]
+        stored = [h for kind, h in stored_parts(pdq, work, plan) if kind == "eroded"]
+        found = eroded_of(img)
+        assert sent == ([] if found is None else [found])
+        assert stored == sent
+    assert eroded_of(plain) is None
+    assert eroded_of(synthetic(3)) is not None
+
+
+@settings(max_examples=30, deadline=None)
+@given(_images())
+def test_the_eroded_searches_find_every_pair_within_the_radius(
+    images: list[dict[str, object]],
+) -> None:
+    """``_pairs`` (a faiss range search) gives every (query image, other image, distance)
+    within ``RADIUS`` that a brute-force comparison gives, and none of one image with
+    itself."""
+    from benchmarks.false_matches import _bits
+    from benchmarks.false_matches_eroded import RADIUS, _pairs
+
+    q = [(i, h) for i, r in enumerate(images) for h in r["check"]]  # type: ignore[attr-defined]
+    b = [(i, h) for i, r in enumerate(images) for h in r["stored"]]  # type: ignore[attr-defined]
+    found = _pairs(
+        _bits([h for _, h in q]),
+        np.array([i for i, _ in q]),
+        _bits([h for _, h in b]),
+        np.array([i for i, _ in b]),
+    )
+    expected = set()
+    for i, hq in q:
+        for j, hb in b:
+            d = bin(int(hq, 16) ^ int(hb, 16)).count("1")
+            if i != j and d <= RADIUS:
+                expected.add((i, j, d))
+    assert {tuple(row) for row in found.tolist()} == expected
