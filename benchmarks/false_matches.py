@@ -923,12 +923,16 @@ def _cached(r: dict[str, object]) -> Path:
     )
 
 
-def _match_sheets(matches: list[tuple[int, int, int]], images: list[dict[str, object]]) -> None:
+def _match_sheets(
+    matches: list[tuple[int, int, int]],
+    images: list[dict[str, object]],
+    out: Path | None = None,
+) -> None:
     """The matches for the eye: sheets of 30 pairs (check left, stored right, numbered
-    as in ``result.json``) in ``$HASHBANK_FM_CACHE/matches/``."""
+    as in ``result.json``) in ``out`` (default ``$HASHBANK_FM_CACHE/matches/``)."""
     from PIL import ImageDraw
 
-    out = CACHE / "matches"
+    out = out or CACHE / "matches"
     out.mkdir(parents=True, exist_ok=True)
     for old in out.glob("*.png"):
         old.unlink()

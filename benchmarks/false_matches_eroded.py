@@ -227,7 +227,7 @@ def main() -> None:
         "extrapolation after, across sources": est_after["extrapolation, across sources"],
     }
     (fm.CACHE / "result-eroded.json").write_text(json.dumps(result, indent=1))
-    _sheets(added, images)
+    fm._match_sheets(added, images, NEW_MATCHES)  # numbered as in result-eroded.json
     print(json.dumps(result, indent=1))
 
 
@@ -238,30 +238,6 @@ def _stats(closest: np.ndarray) -> dict[str, float]:
         "min": int(closest.min()),
         "<= 31": int((closest <= fm.THRESHOLD).sum()),
     }
-
-
-def _sheets(added: list[tuple[int, int, int]], images: list[dict[str, object]]) -> None:
-    """The added matches for the eye, as ``false_matches._match_sheets`` draws them
-    (check left, stored right, numbered as in ``result-eroded.json``)."""
-    from PIL import ImageDraw
-
-    NEW_MATCHES.mkdir(parents=True, exist_ok=True)
-    for old in NEW_MATCHES.glob("*.png"):
-        old.unlink()
-    size, per_row, rows = 150, 3, 10
-    for first in range(0, len(added), per_row * rows):
-        chunk = added[first : first + per_row * rows]
-        sheet = Image.new("RGB", (per_row * (2 * size + 40), rows * (size + 16)), "white")
-        draw = ImageDraw.Draw(sheet)
-        for k, (d, i, j) in enumerate(chunk):
-            x, y = (k % per_row) * (2 * size + 40), (k // per_row) * (size + 16)
-            draw.text((x + 2, y + size + 2), f"#{first + k} d={d}", fill="black")
-            for side, r in enumerate((images[i], images[j])):
-                with Image.open(fm._cached(r)) as img:
-                    pic = img.convert("RGB")
-                pic.thumbnail((size - 4, size - 4))
-                sheet.paste(pic, (x + side * size + 2, y + 2))
-        sheet.save(NEW_MATCHES / f"sheet-{first // (per_row * rows):02d}.png")
 
 
 if __name__ == "__main__":
