@@ -33,6 +33,7 @@ from app.index.snapshots import MANIFEST, Refresher, SnapshotStore, _touch
 from app.services.banks import BankEntries
 from app.services.inputs import HashInput
 from app.storage.db import Database
+from benchmarks.replica_load import evict
 from tests.servers import Server, eventually, fresh_database_url
 
 REFUSED = "index snapshot refused"
@@ -428,18 +429,6 @@ def _resident(path: Path, field: str = "Rss") -> int:
     return rss
 
 
-def _drop_cached(folder: Path) -> None:
-    """Evict ``folder``'s files from the page cache (as after a reboot)."""
-    for file in folder.rglob("*"):
-        if file.is_file():
-            fd = os.open(file, os.O_RDONLY)
-            try:
-                os.fsync(fd)
-                os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
-            finally:
-                os.close(fd)
-
-
 def _file_huge_pages(folder: Path) -> bool:
     """Whether this kernel keeps a file of ``folder``'s file system in 2 MB page-cache
     folios that a mapping maps whole (large folios and file THP): a file written in
@@ -490,7 +479,7 @@ def test_a_mapped_snapshot_sits_in_huge_pages(tmp_path) -> None:
     assert written is not None
     for cold in (False, True):
         if cold:
-            _drop_cached(tmp_path / "snapshots")
+            evict(tmp_path / "snapshots")  # as after a reboot
         mapped = IndexReplica(db, snapshots=store)
         mapped.load()
         index = mapped.perceptual["pdq"]
