@@ -253,7 +253,7 @@ class Settings(BaseSettings):
         le=19,
         description="CPU niceness of the child process that writes an index snapshot in the "
         "background (it also takes the lowest best-effort I/O priority); 19: the checks of "
-        "the server come first, and the child is in Linux's idle scheduling class.",
+        "the server come first.",
     )
     snapshot_writer_timeout_seconds: float = Field(
         900.0,

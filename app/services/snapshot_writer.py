@@ -77,21 +77,13 @@ def writer_command(settings: Settings, store: SnapshotStore) -> tuple[list[str],
     return command, env
 
 
-def lower_priority(nice: int) -> dict[str, int | str | None]:
+def lower_priority(nice: int) -> dict[str, int | None]:
     """This process at niceness ``nice`` and the lowest best-effort I/O priority (Linux;
-    elsewhere what cannot be set is left). At 19, the lowest, also the idle scheduling
-    class (Linux ``SCHED_IDLE``): a server thread waking up takes the core from the
-    writer at once, where a niceness-19 writer keeps it to the end of its time slice (a
-    few ms added to a check that waited behind it). Returns what was set (None: could
-    not)."""
-    done: dict[str, int | str | None] = {"nice": None, "ionice": None, "policy": None}
+    elsewhere what cannot be set is left). Returns what was set (None: could not)."""
+    done: dict[str, int | None] = {"nice": None, "ionice": None}
     with contextlib.suppress(OSError, AttributeError):
         os.setpriority(os.PRIO_PROCESS, 0, nice)
         done["nice"] = os.getpriority(os.PRIO_PROCESS, 0)
-    if nice >= 19:
-        with contextlib.suppress(OSError, AttributeError):
-            os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
-            done["policy"] = "idle" if os.sched_getscheduler(0) == os.SCHED_IDLE else None
     number = _IOPRIO_SET.get(platform.machine())
     libc_name = ctypes.util.find_library("c")
     if number is not None and libc_name:

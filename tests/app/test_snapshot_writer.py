@@ -93,7 +93,6 @@ def test_the_child_runs_at_the_niceness_and_io_priority_asked(bank) -> None:
     out = subprocess.run(command, env=env, capture_output=True, text=True, check=True)
     summary = json.loads(out.stdout)
     assert summary["written"] and summary["nice"] == 19 and summary["ionice"] == 7
-    assert summary["policy"] == "idle"  # a waking server thread takes the core at once
     assert summary["manifest"] == manifest_digest(Path(summary["path"]))
 
 
