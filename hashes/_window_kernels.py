@@ -24,16 +24,11 @@ def plane(pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:  # pragma: no co
     each row (``cumsum`` on axis 0, then on axis 1), a zero row and column in front."""
     h, w = pixels.shape[0], pixels.shape[1]
     luma = np.empty((h, w))
-    table = np.zeros((h + 1, w + 1))
     for i in range(h):
         for j in range(w):
             y = float(pixels[i, j, 0]) * 0.299 + float(pixels[i, j, 1]) * 0.587
             luma[i, j] = y + float(pixels[i, j, 2]) * 0.114
-            table[i + 1, j + 1] = table[i, j + 1] + luma[i, j]
-    for i in range(1, h + 1):
-        for j in range(1, w + 1):
-            table[i, j] += table[i, j - 1]
-    return luma, table
+    return luma, table(luma)
 
 
 @njit(cache=True, nogil=True)

@@ -11,8 +11,8 @@
 // Which windows (see hashes/_variants.py for why):
 //   the whole image and its 7 flips and quarter turns; the photo inside uniform
 //   surroundings; the eroded whole image (its luma's minimum over a square ~6 % of the
-//   shorter side wide: white text laid over the photo wiped out); centred crops keeping 92-64 %; centred 1:1, 4:5, 5:4 crops; a 3x3
-//   grid of 96 % windows; windows along each side (full length, 60 % deep); square
+//   shorter side wide: white text laid over the photo wiped out); centred crops keeping
+//   92-64 %; centred 1:1, 4:5, 5:4 crops; a 3x3 grid of 96 % windows; windows along each side (full length, 60 % deep); square
 //   windows between pairs of the 8 strongest corners, turned along the pair's line.
 //   Parts under PDQ quality 40 are left out; at most 48 hashes.
 
