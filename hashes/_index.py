@@ -6,11 +6,11 @@
 construction (see :mod:`hashes._mih_kernels`) and checked against brute force by the
 property tests.
 
-Layout, LSM-style: a *main* segment with one bucketed table per chunk (rebuilt in O(n)
-by counting sort), a small *delta* segment scanned linearly, and tombstones (an
-``alive`` byte per row). Adds go to the delta; when it outgrows ``delta_limit`` the two
-are merged into a new main segment. Removals mark rows dead; the main segment is
-compacted once a quarter of it is dead.
+Layout, LSM-style: a *main* segment with one bucketed table per chunk (built in O(n) by
+counting sort, later rows merged into its buckets), a small *delta* segment scanned
+linearly, and tombstones (an ``alive`` byte per row). Adds go to the delta; when it
+outgrows ``delta_limit`` the two are merged into a new main segment. Removals mark rows
+dead; the main segment is compacted once a quarter of it is dead.
 
 Snapshots: :meth:`HashIndex.export` hands out the arrays of a compacted main segment
 holding every live row, and :meth:`HashIndex.adopt` takes such arrays back, for instance
@@ -153,6 +153,8 @@ class HashIndex:
             index.adopt(arrays)
             index.search(np.zeros((1, 8), np.uint8), 3)
             index.remove([2])
+            index.add([5], np.ones((1, 8), np.uint8))
+            index.export()()  # merged into read-only arrays
 
     # -- snapshots -----------------------------------------------------------------------
     EXPORTED = ("words", "ids", "prefixes", "dir_offsets", "directories", "entries")
@@ -180,9 +182,7 @@ class HashIndex:
         def build() -> dict[str, npt.NDArray[Any]]:
             built = main
             if not main_alive.all() or delta_ids.shape[0]:
-                words = np.concatenate([main.words[main_alive], delta_words])
-                ids = np.concatenate([main.ids[main_alive], delta_ids])
-                built = self._build(words, ids)
+                built = self._rebuild(main, main_alive, delta_words, delta_ids)
             return {name: getattr(built, name) for name in self.EXPORTED}
 
         return build
@@ -428,10 +428,13 @@ class HashIndex:
         room = 32 - max(n - 1, 1).bit_length()
         return int(min(length, max(length - room, want)))
 
+    def _prefixes(self, n: int) -> npt.NDArray[np.int64]:
+        return np.array([self._prefix(int(ln), n) for ln in self._lengths], dtype=np.int64)
+
     def _build(self, words: npt.NDArray[np.uint64], ids: npt.NDArray[np.int64]) -> _Main:
         n = int(ids.shape[0])
         m = self.chunks
-        prefixes = np.array([self._prefix(int(ln), n) for ln in self._lengths], dtype=np.int64)
+        prefixes = self._prefixes(n)
         dir_offsets = np.zeros(m + 1, dtype=np.int64)
         dir_offsets[1:] = np.cumsum((1 << prefixes) + 1)
         directories = np.empty(int(dir_offsets[-1]), dtype=np.uint32)
@@ -455,6 +458,72 @@ class HashIndex:
             entries=entries,
         )
 
+    def _rebuild(
+        self,
+        main: _Main,
+        keep: npt.NDArray[np.bool_],
+        words: npt.NDArray[np.uint64],
+        ids: npt.NDArray[np.int64],
+    ) -> _Main:
+        """The main segment of ``main``'s rows where ``keep``, then the rows ``words`` /
+        ``ids``: exactly the arrays :meth:`_build` gives for them, by :meth:`_merged` while
+        the directories keep their sizes (the prefixes move with the row count only in
+        steps of 2x), else built anew."""
+        n = int(np.count_nonzero(keep)) + int(ids.shape[0])
+        if main.n and n and np.array_equal(self._prefixes(n), main.prefixes):
+            return self._merged(main, keep, words, ids)
+        return self._build(
+            np.concatenate([main.words[keep], words]), np.concatenate([main.ids[keep], ids])
+        )
+
+    def _merged(
+        self,
+        main: _Main,
+        keep: npt.NDArray[np.bool_],
+        words: npt.NDArray[np.uint64],
+        ids: npt.NDArray[np.int64],
+    ) -> _Main:
+        """:meth:`_rebuild` when the prefixes stay ``main``'s: each chunk's new rows are
+        merged into its old buckets (:func:`merge_chunk`: sequential copying, ~5-10x less
+        CPU at 10M rows than sorting every row again, and far less memory traffic for the
+        processes sharing the machine)."""
+        kept = int(np.count_nonzero(keep))
+        all_words = np.concatenate([main.words[keep], words])
+        all_ids = np.concatenate([main.ids[keep], ids])
+        n = int(all_ids.shape[0])
+        dead_bits = np.zeros(0, dtype=np.uint64)
+        dead_before = np.zeros(0, dtype=np.int64)
+        if kept < main.n:
+            packed = np.packbits(~keep, bitorder="little")
+            dead_bits = np.zeros((main.n + 63) // 64, dtype=np.uint64)
+            dead_bits.view(np.uint8)[: packed.shape[0]] = packed
+            dead_before = np.zeros(dead_bits.shape[0], dtype=np.int64)
+            np.cumsum(np.bitwise_count(dead_bits)[:-1], out=dead_before[1:])
+        directories = np.empty_like(main.directories)
+        entries = np.empty((self.chunks, n), dtype=np.uint32)
+        for c in range(self.chunks):
+            lo, hi = int(main.dir_offsets[c]), int(main.dir_offsets[c + 1])
+            start, length = int(self._starts[c]), int(self._lengths[c])
+            directories[lo:hi] = k.merge_chunk(
+                main.directories[lo:hi],
+                main.entries[c],
+                dead_bits,
+                dead_before,
+                k.chunk_keys(words, start, length),
+                kept,
+                length - int(main.prefixes[c]),
+                entries[c],
+            )
+        return _Main(
+            words=all_words,
+            ids=all_ids,
+            alive=np.ones(n, dtype=np.uint8),
+            prefixes=np.array(main.prefixes, dtype=np.int64),
+            dir_offsets=np.array(main.dir_offsets, dtype=np.int64),
+            directories=directories,
+            entries=entries,
+        )
+
     def _merge(
         self, snap: _Snapshot, ids: npt.NDArray[np.int64], rows: npt.NDArray[np.uint64]
     ) -> None:
@@ -465,12 +534,9 @@ class HashIndex:
         keep_main = main.alive.view(bool)
         keep_delta = delta.alive[: delta.count].view(bool)
         if main.dead[0] == 0 and not delta.count and not main.n:
-            words, all_ids = np.ascontiguousarray(rows), ids.copy()
+            built = self._build(np.ascontiguousarray(rows), ids.copy())
         else:
-            words = np.concatenate(
-                [main.words[keep_main], delta.words[: delta.count][keep_delta], rows]
-            )
-            all_ids = np.concatenate(
-                [main.ids[keep_main], delta.ids[: delta.count][keep_delta], ids]
-            )
-        self._snap = _Snapshot(self._build(words, all_ids), self._empty_delta(), all_ids.shape[0])
+            words = np.concatenate([delta.words[: delta.count][keep_delta], rows])
+            new_ids = np.concatenate([delta.ids[: delta.count][keep_delta], ids])
+            built = self._rebuild(main, keep_main, words, new_ids)
+        self._snap = _Snapshot(built, self._empty_delta(), built.n)

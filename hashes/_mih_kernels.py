@@ -31,6 +31,7 @@ __all__ = [
     "build_chunk",
     "chunk_keys",
     "find_rows",
+    "merge_chunk",
     "mih_search",
 ]
 
@@ -116,6 +117,85 @@ def build_chunk(words: Any, start: int, length: int, prefix: int) -> Any:
         fill[b] = pos + 1
         entries[pos] = (np.uint32(i) << np.uint32(shift)) | (keys[i] & rmask)
     return directory, entries
+
+
+@njit(cache=True, nogil=True)
+def merge_chunk(
+    directory: Any,
+    entries: Any,
+    dead_bits: Any,
+    dead_before: Any,
+    keys: Any,
+    base: int,
+    shift: int,
+    out: Any,
+) -> Any:
+    """What :func:`build_chunk` gives for a chunk's rows renumbered and added to, from its
+    old ``directory`` and ``entries`` instead of a new counting sort (same ``prefix``).
+
+    The rows are the old ones still live, in their old order, then ``keys.shape[0]`` new
+    ones numbered from ``base`` (``keys``: their chunk keys, :func:`chunk_keys`). The dead
+    old rows are bits of ``dead_bits`` (uint64 words, row ``r`` is bit ``r % 64`` of word
+    ``r // 64``; empty: none dead, every row keeps its number), ``dead_before[w]`` how
+    many are in the words before ``w``: a live row's new number is its old one less the
+    dead before it, found in tables of ~1/32 of a byte per row that stay in the cache.
+    Within a bucket the counting sort keeps rows in increasing order, which renumbering
+    keeps and the new rows (numbered past every old one) follow: each bucket is its old
+    entries, then its new rows. Fills ``out`` (uint32[base + len(keys)]) and returns the
+    directory; sequential copying (a memory copy when no row died) where the counting
+    sort writes every entry to a random place.
+    """
+    nb = directory.shape[0] - 1
+    count = keys.shape[0]
+    rmask = np.uint32((1 << shift) - 1)
+    # the new rows in bucket order (a counting sort of ``count`` keys: stable)
+    starts = np.zeros(nb + 1, dtype=np.int64)
+    for j in range(count):
+        starts[(keys[j] >> shift) + 1] += 1
+    for b in range(nb):
+        starts[b + 1] += starts[b]
+    order = np.empty(count, dtype=np.int64)
+    fill = starts[:-1].copy()
+    for j in range(count):
+        b = keys[j] >> shift
+        order[fill[b]] = j
+        fill[b] += 1
+    out_dir = np.empty(nb + 1, dtype=np.uint32)
+    if dead_bits.shape[0] == 0:  # no old row died: the old entries as they are, spliced
+        for b in range(nb + 1):
+            out_dir[b] = np.uint32(directory[b] + starts[b])
+        src = 0
+        pos = 0
+        for t in range(count):
+            j = order[t]
+            end = directory[(keys[j] >> shift) + 1]
+            size = end - src
+            out[pos : pos + size] = entries[src:end]
+            pos += size
+            src = end
+            out[pos] = (np.uint32(base + j) << np.uint32(shift)) | (keys[j] & rmask)
+            pos += 1
+        size = entries.shape[0] - src
+        out[pos : pos + size] = entries[src:]
+        return out_dir
+    pos = 0
+    for b in range(nb):
+        out_dir[b] = pos
+        for i in range(directory[b], directory[b + 1]):
+            e = entries[i]
+            row = np.int64(e >> np.uint32(shift))
+            word = dead_bits[row >> 6]
+            below = word & ((np.uint64(1) << np.uint64(row & 63)) - np.uint64(1))
+            if not (word >> np.uint64(row & 63)) & np.uint64(1):
+                row -= dead_before[row >> 6] + np.int64(_popcount(below))
+                out[pos] = (np.uint32(row) << np.uint32(shift)) | (e & rmask)
+                pos += 1
+        for t in range(starts[b], starts[b + 1]):
+            j = order[t]
+            out[pos] = (np.uint32(base + j) << np.uint32(shift)) | (keys[j] & rmask)
+            pos += 1
+    out_dir[nb] = pos
+    return out_dir
 
 
 @njit(cache=True, inline="always")

@@ -12,7 +12,7 @@ import threading
 import numpy as np
 import numpy.typing as npt
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from hashes import HashIndex
@@ -287,3 +287,74 @@ def test_a_mapped_index_merges_only_past_a_sixteenth_of_itself() -> None:
     index.add(np.arange(106_000, 107_000), extra[:1000])
     assert not index.mapped  # past it: merged into private memory
     assert len(index) == 107_000
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    bits=st.sampled_from([64, 256, 72]),
+    chunks=st.sampled_from([None, 3, 11]),
+    bucket_size=st.integers(1, 8),
+    n=st.integers(1, 3_000),
+    dead=st.floats(0, 1),
+    added=st.integers(0, 200),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_rows_merged_into_the_buckets_equal_a_new_build(
+    bits: int, chunks: int | None, bucket_size: int, n: int, dead: float, added: int, seed: int
+) -> None:
+    """A snapshot write or a delta merge merges the new rows into the old buckets and drops
+    the dead ones (``_merged``) instead of sorting every row again: every array must be
+    the one a build of the same rows gives, bit for bit (duplicates, all rows dead, no
+    rows added included)."""
+    rng = np.random.default_rng(seed)
+    index = HashIndex(bits, chunks=chunks if chunks and chunks * 32 >= bits else None,
+                      bucket_size=bucket_size)  # fmt: skip
+    data = rng.integers(0, 256, (n, bits // 8), dtype=np.uint8)
+    data[: n // 10] = data[0]  # duplicates share every bucket
+    main = index._build(index._to_words(data), np.arange(n, dtype=np.int64))
+    keep = rng.random(n) >= dead
+    more = index._to_words(rng.integers(0, 256, (added, bits // 8), dtype=np.uint8))
+    more_ids = np.arange(n, n + added, dtype=np.int64)
+    total = int(keep.sum()) + added
+    assume(total > 0 and np.array_equal(index._prefixes(total), main.prefixes))
+    merged = index._merged(main, keep, more, more_ids)
+    built = index._build(
+        np.concatenate([main.words[keep], more]), np.concatenate([main.ids[keep], more_ids])
+    )
+    for name in HashIndex.EXPORTED:
+        assert np.array_equal(getattr(merged, name), getattr(built, name)), name
+        assert getattr(merged, name).dtype == getattr(built, name).dtype
+
+
+def test_a_mapped_segment_merges_without_sorting_again_and_stays_exact() -> None:
+    """Adds and removes on an adopted (read-only) segment, exported: the export is the
+    merge of the new rows into the read-only buckets (the prefixes unchanged), equal to
+    a new build, and searches on it are exact."""
+    rng = np.random.default_rng(11)
+    n = 50_000
+    data = rng.integers(0, 256, (n, 32), dtype=np.uint8)
+    source = HashIndex(256)
+    source.add(np.arange(n), data)
+    arrays = source.export()()
+    for array in arrays.values():
+        array.flags.writeable = False
+    index = HashIndex(256)
+    index.adopt(arrays)
+    gone = rng.choice(n, 700, replace=False)
+    index.remove(gone)
+    extra = rng.integers(0, 256, (300, 32), dtype=np.uint8)
+    index.add(np.arange(n, n + 300), extra)
+    keep = np.ones(n, bool)
+    keep[gone] = False
+    total = int(keep.sum()) + 300
+    assert np.array_equal(index._prefixes(total), arrays["prefixes"])  # the merge path
+    exported = index.export()()
+    stored = np.concatenate([data[keep], extra])
+    ids = np.concatenate([np.arange(n)[keep], np.arange(n, n + 300)])
+    built = index._build(index._to_words(stored), ids)
+    for name in HashIndex.EXPORTED:
+        assert np.array_equal(exported[name], getattr(built, name)), name
+    again = HashIndex(256)
+    again.adopt(exported)
+    queries = np.concatenate([stored[rng.choice(stored.shape[0], 20)], data[gone[:5]]])
+    assert_exact(again, stored, ids, queries, 31)
