@@ -27,6 +27,7 @@ import argparse
 import json
 import sys
 import time
+from dataclasses import dataclass
 from multiprocessing import Pool
 from pathlib import Path
 
@@ -42,12 +43,18 @@ RADIUS = 48
 NEW_MATCHES = fm.CACHE / "matches-eroded"
 
 
-def eroded_of(rgb: Image.Image) -> str | None:
+def eroded_scored(rgb: Image.Image) -> tuple[str, int] | None:
     """The eroded hash a report stores and a check sends for the RGB picture ``rgb``
-    (the default plan's ``_variants._eroded``), None under the plan's quality floor."""
+    (the default plan's ``_variants._eroded``) and its PDQ quality, None under the plan's
+    quality floor."""
     from hashes._variants import DENSITIES, _eroded, work_pixels
 
-    found = _eroded(work_pixels(rgb), DENSITIES["default"])
+    return _eroded(work_pixels(rgb), DENSITIES["default"])
+
+
+def eroded_of(rgb: Image.Image) -> str | None:
+    """:func:`eroded_scored`'s hash alone."""
+    found = eroded_scored(rgb)
     return None if found is None else found[0]
 
 
@@ -58,24 +65,31 @@ def _read(path: str) -> Image.Image:
         return ImageOps.exif_transpose(img).convert("RGB")
 
 
-def _task(item: tuple[str, str]) -> tuple[str, str | None]:
+def _task(item: tuple[str, str]) -> tuple[str, tuple[str, int] | None]:
     sha, path = item
-    return sha, eroded_of(_read(path))
+    return sha, eroded_scored(_read(path))
 
 
-def eroded_hashes(images: list[dict[str, object]], processes: int) -> dict[str, str | None]:
-    """Per image (by SHA-256), its eroded hash, None under the plan's quality floor."""
-    known: dict[str, str | None] = {}
+Scored = tuple[str, int] | None
+
+
+def eroded_hashes(images: list[dict[str, object]], processes: int) -> dict[str, Scored]:
+    """Per image (by SHA-256), its eroded hash and PDQ quality, None under the plan's
+    quality floor. Rows written before the quality was recorded are hashed again."""
+    known: dict[str, Scored] = {}
     if ERODED.exists():
         for line in ERODED.read_text().splitlines():
             row = json.loads(line)
-            known[row["sha256"]] = row["eroded"]
+            if "quality" in row:
+                e = row["eroded"]
+                known[row["sha256"]] = None if e is None else (e, int(row["quality"]))
     todo = [(str(r["sha256"]), str(fm._cached(r))) for r in images if r["sha256"] not in known]
     t = time.monotonic()
     with ERODED.open("a") as out, Pool(processes) as pool:
         for n, (sha, found) in enumerate(pool.imap_unordered(_task, todo, chunksize=8)):
             known[sha] = found
-            out.write(json.dumps({"sha256": sha, "eroded": known[sha]}) + "\n")
+            row = {"sha256": sha, "eroded": None if found is None else found[0]}
+            out.write(json.dumps(row | {"quality": None if found is None else found[1]}) + "\n")
             if n % 500 == 499:
                 out.flush()
                 rate = (n + 1) / (time.monotonic() - t)
@@ -111,6 +125,105 @@ def _closest(
     return np.asarray(np.where(b_owner[ids] != q_owner[:, None], dist, 257).min(axis=1))
 
 
+@dataclass
+class _Sides:
+    """Which images store / send their eroded hash, and the new pairs it makes."""
+
+    stores: list[bool]
+    sends: list[bool]
+    e_check: np.ndarray
+    e_store: np.ndarray
+    e_check_bits: np.ndarray
+    e_store_bits: np.ndarray
+    new_a: np.ndarray
+    new_b: np.ndarray
+
+
+def _sides(
+    images: list[dict[str, object]], eroded: list[str | None], storable: np.ndarray, bank: fm.Bank
+) -> _Sides:
+    """(a) each eroded check hash against every stored hash (eroded ones too); (b) every
+    old check hash against the eroded stored hashes."""
+    n = len(images)
+    # A report stores it unless it repeats one of its stored hashes (``_unique_parts``).
+    stores = [
+        e is not None and bool(storable[i]) and e not in images[i]["stored"]  # type: ignore[operator]
+        for i, e in enumerate(eroded)
+    ]
+    sends = [e is not None and e not in images[i]["check"] for i, e in enumerate(eroded)]  # type: ignore[operator]
+    e_check = np.array([i for i in range(n) if sends[i]], np.int64)
+    e_store = np.array([i for i in range(n) if stores[i]], np.int64)
+    e_check_bits = fm._bits([str(eroded[i]) for i in e_check])
+    e_store_bits = fm._bits([str(eroded[i]) for i in e_store])
+    all_stored = np.concatenate([bank.stored, e_store_bits])
+    all_owner = np.concatenate([bank.stored_owner, e_store])
+    new_a = _pairs(e_check_bits, e_check, all_stored, all_owner)
+    new_b = _pairs(bank.checked, bank.checked_owner, e_store_bits, e_store)
+    return _Sides(stores, sends, e_check, e_store, e_check_bits, e_store_bits, new_a, new_b)
+
+
+def _added(
+    before: dict[tuple[int, int], int], *found: np.ndarray
+) -> tuple[dict[tuple[int, int], int], list[tuple[int, int, int]]]:
+    """Each pair's distance with the new pairs ``found``, and ``(d, i, j)`` of the pairs
+    they bring within the threshold that were not."""
+    after = dict(before)
+    for i, j, d in np.concatenate(found).tolist():
+        if d < after.get((i, j), 257):
+            after[(i, j)] = d
+    added = sorted(
+        (d, i, j)
+        for (i, j), d in after.items()
+        if d <= fm.THRESHOLD and before.get((i, j), 257) > fm.THRESHOLD
+    )
+    return after, added
+
+
+def floored(scored: list[tuple[str, int] | None], floor: int) -> list[str | None]:
+    """The eroded hashes a plan with the quality floor ``floor`` on them keeps (None:
+    dropped, or under the plan's own floor already)."""
+    return [None if e is None or e[1] < floor else e[0] for e in scored]
+
+
+def _at_floor(
+    images: list[dict[str, object]],
+    scored: list[tuple[str, int] | None],
+    storable: np.ndarray,
+    bank: fm.Bank,
+    before: dict[tuple[int, int], int],
+    verdicts: dict[tuple[str, str], str],
+    floor: int,
+) -> dict[str, object]:
+    """The added matches with the eroded hashes under PDQ quality ``floor`` dropped."""
+    eroded = floored(scored, floor)
+    sides = _sides(images, eroded, storable, bank)
+    after, added = _added(before, sides.new_a, sides.new_b)
+    sha = [str(r["sha256"]) for r in images]
+    false = [(d, i, j) for d, i, j in added if verdicts.get((sha[i], sha[j])) != "copy"]
+    new_images = [
+        {
+            **r,
+            "stored": [*r["stored"], eroded[i]] if sides.stores[i] else r["stored"],  # type: ignore[misc]
+            "check": [*r["check"], eroded[i]] if sides.sends[i] else r["check"],  # type: ignore[misc]
+        }
+        for i, r in enumerate(images)
+    ]
+    pairs = np.array([(i, j, d) for (i, j), d in after.items()], np.int64)
+    est = fm._estimates(new_images, storable, pairs, verdicts)
+    families: dict[str, int] = {}
+    for _, i, _ in false:
+        families[str(images[i]["family"])] = families.get(str(images[i]["family"]), 0) + 1
+    return {
+        "eroded hashes": sum(e is not None for e in eroded),
+        "added matches": len(added),
+        "added false matches": len(false),
+        "added false, by the check image's family": families,
+        "added false, check images": len({i for _, i, _ in false}),
+        "false matches after": est["false matches"],
+        "extrapolation after": est["extrapolation"],
+    }
+
+
 def _min_per_pair(pairs: np.ndarray) -> dict[tuple[int, int], int]:
     out: dict[tuple[int, int], int] = {}
     for i, j, d in pairs.tolist():
@@ -122,6 +235,12 @@ def _min_per_pair(pairs: np.ndarray) -> dict[tuple[int, int], int]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--processes", type=int, default=2)
+    parser.add_argument(
+        "--floors",
+        type=lambda v: [int(f) for f in v.split(",") if f],
+        default=[40, 50, 60, 70, 80],
+        help="eroded-hash quality floors to count the added matches at (comma-separated)",
+    )
     args = parser.parse_args()
 
     # The set as ``false_matches.analyse`` counts it.
@@ -142,34 +261,20 @@ def main() -> None:
     print(f"{n} images, {int(storable.sum())} banked", flush=True)
 
     found = eroded_hashes(images, args.processes)
-    eroded = [found[str(r["sha256"])] for r in images]
-    # A report stores it unless it repeats one of its stored hashes (``_unique_parts``).
-    stores = [
-        e is not None and bool(storable[i]) and e not in images[i]["stored"]  # type: ignore[operator]
-        for i, e in enumerate(eroded)
-    ]
-    sends = [e is not None and e not in images[i]["check"] for i, e in enumerate(eroded)]  # type: ignore[operator]
+    scored = [found[str(r["sha256"])] for r in images]
+    eroded = [None if e is None else e[0] for e in scored]
     bank = fm.Bank.of(images, storable)
-    e_check = np.array([i for i in range(n) if sends[i]])
-    e_store = np.array([i for i in range(n) if stores[i]])
-    e_check_bits = fm._bits([str(eroded[i]) for i in e_check])
-    e_store_bits = fm._bits([str(eroded[i]) for i in e_store])
+    t = time.monotonic()
+    sides = _sides(images, eroded, storable, bank)
+    stores, sends = sides.stores, sides.sends
+    e_check, e_store = sides.e_check, sides.e_store
+    e_check_bits, e_store_bits = sides.e_check_bits, sides.e_store_bits
     all_stored = np.concatenate([bank.stored, e_store_bits])
     all_owner = np.concatenate([bank.stored_owner, e_store])
-    t = time.monotonic()
-    new_a = _pairs(e_check_bits, e_check, all_stored, all_owner)
-    new_b = _pairs(bank.checked, bank.checked_owner, e_store_bits, e_store)
+    new_a, new_b = sides.new_a, sides.new_b
     print(f"eroded searches: {time.monotonic() - t:.0f} s", flush=True)
     before = _min_per_pair(old)
-    after = dict(before)
-    for i, j, d in np.concatenate([new_a, new_b]).tolist():
-        if d < after.get((i, j), 257):
-            after[(i, j)] = d
-    added = sorted(
-        (d, i, j)
-        for (i, j), d in after.items()
-        if d <= fm.THRESHOLD and before.get((i, j), 257) > fm.THRESHOLD
-    )
+    after, added = _added(before, new_a, new_b)
     new_pairs = {(i, j) for _, i, j in added}
     by_way = {
         f"{way}: eroded {side} hash": len(
@@ -225,6 +330,10 @@ def main() -> None:
         "extrapolation before": est_before["extrapolation"],
         "extrapolation after": est_after["extrapolation"],
         "extrapolation after, across sources": est_after["extrapolation, across sources"],
+    }
+    result["per floor"] = {
+        str(floor): _at_floor(images, scored, storable, bank, before, verdicts, floor)
+        for floor in args.floors
     }
     (fm.CACHE / "result-eroded.json").write_text(json.dumps(result, indent=1))
     fm._match_sheets(added, images, NEW_MATCHES)  # numbered as in result-eroded.json

@@ -254,10 +254,17 @@ def test_a_clip_gives_its_first_frame_only() -> None:
 
 def test_the_eroded_hash_the_benchmark_adds_is_the_plans() -> None:
     """``false_matches_eroded.eroded_of`` is the eroded hash a check sends and a report
-    stores (the default plan), or none where the plan has none (a plain picture)."""
-    from benchmarks.false_matches_eroded import eroded_of
+    stores (the default plan), or none where the plan has none (a plain picture);
+    ``eroded_scored`` adds its PDQ quality as the check scored it."""
+    from benchmarks.false_matches_eroded import eroded_of, eroded_scored
     from hashes._pdq import pdq_with_quality
-    from hashes._variants import DENSITIES, check_parts, stored_parts, work_pixels
+    from hashes._variants import (
+        DENSITIES,
+        check_parts,
+        scored_check_variants,
+        stored_parts,
+        work_pixels,
+    )
     from tests.hashes._images import synthetic
 
     plan = DENSITIES["default"]
@@ -270,6 +277,11 @@ def test_the_eroded_hash_the_benchmark_adds_is_the_plans() -> None:
         found = eroded_of(img)
         assert sent == ([] if found is None else [found])
         assert stored == sent
+        # its quality, as the plan scored it (what the floors of the benchmark drop by)
+        kinds = [kind for kind, _ in check_parts(pdq, work, plan)]
+        qualities = [q for _, q in scored_check_variants(pdq, work, plan)]
+        scored = eroded_scored(img)
+        assert scored == (None if found is None else (found, qualities[kinds.index("eroded")]))
     assert eroded_of(plain) is None
     assert eroded_of(synthetic(3)) is not None
 
@@ -300,3 +312,53 @@ def test_the_eroded_searches_find_every_pair_within_the_radius(
             if i != j and d <= RADIUS:
                 expected.add((i, j, d))
     assert {tuple(row) for row in found.tolist()} == expected
+
+
+@settings(max_examples=30, deadline=None)
+@given(_images(), st.integers(0, 2**32 - 1), st.integers(30, 101))
+def test_the_eroded_hashes_floored_add_exactly_the_pairs_they_bring_within_31(
+    images: list[dict[str, object]], seed: int, floor: int
+) -> None:
+    """At a quality floor on the eroded hashes, ``_sides`` + ``_added`` give exactly the
+    pairs of different images, never within 31 bits before, that some kept eroded hash
+    brings within 31 (an eroded check hash against the other's stored or eroded stored
+    hashes, or a check hash against its eroded stored hash; an image that stores nothing
+    stores no eroded hash either), and a higher floor only removes pairs."""
+    from benchmarks.false_matches import THRESHOLD, Bank
+    from benchmarks.false_matches_eroded import _added, _min_per_pair, _sides, floored
+
+    rng = np.random.default_rng(seed)
+    pool = [h for r in images for h in [*r["check"], *r["stored"]]]  # type: ignore[misc]
+    scored: list[tuple[str, int] | None] = [
+        None
+        if rng.random() < 0.2
+        else (_near(rng, str(rng.choice(pool)), int(rng.integers(0, 40))), int(q))
+        for q in rng.integers(40, 101, len(images))
+    ]
+    storable = rng.random(len(images)) < 0.8
+    bank = Bank.of(images, storable)
+    before = _min_per_pair(bank.pairs_within(60))
+
+    def dist(a: str, b: str) -> int:
+        return bin(int(a, 16) ^ int(b, 16)).count("1")
+
+    def added_at(f: int) -> set[tuple[int, int]]:
+        eroded = floored(scored, f)
+        sides = _sides(images, eroded, storable, bank)
+        return {(i, j) for _, i, j in _added(before, sides.new_a, sides.new_b)[1]}
+
+    eroded = floored(scored, floor)
+    expected = set()
+    for i, a in enumerate(images):
+        for j, b in enumerate(images):
+            if i == j or not storable[j]:
+                continue
+            old = min(dist(x, y) for x in a["check"] for y in b["stored"])  # type: ignore[attr-defined]
+            checks = [*a["check"], *([eroded[i]] if eroded[i] else [])]  # type: ignore[misc]
+            stored = [*b["stored"], *([eroded[j]] if eroded[j] else [])]  # type: ignore[misc]
+            new = min(dist(x, y) for x in checks for y in stored)
+            if old > THRESHOLD and new <= THRESHOLD:
+                expected.add((i, j))
+    assert added_at(floor) == expected
+    assert added_at(floor + 10) <= expected
+    assert added_at(102) == set()
