@@ -775,12 +775,15 @@ def one_write(n: int, rounds: int, writer_nice: int | None = None) -> list[str]:
             during = wrk(servers.ports, script, 8, window)
             during["load"] = os.getloadavg()[0]
             written = wait_write(count)
-            out.append({"alone": alone, "during": during, "write": written})
+            # the noise of this machine, measured: a third window with no write at all
+            again = wrk(servers.ports, script, 8, window)
+            out.append({"alone": alone, "during": during, "write": written, "again": again})
             print(json.dumps(out[-1]), flush=True)
             whole = written.get("child_seconds")
             rows.append(
                 f"| {n:,} | {r} | {window} | {alone['p99_ms']:.1f} | {during['p99_ms']:.1f} | "
-                f"{during['p99_ms'] / alone['p99_ms']:.2f} | {alone['rps']:,.0f} | "
+                f"{during['p99_ms'] / alone['p99_ms']:.2f} | {again['p99_ms']:.1f} | "
+                f"{again['p99_ms'] / alone['p99_ms']:.2f} | {alone['rps']:,.0f} | "
                 f"{during['rps']:,.0f} | {written['seconds']:.1f} | "
                 f"{'' if whole is None else f'{whole:.1f}'} | "
                 f"{alone['load']:.1f} / {during['load']:.1f} |"
@@ -790,9 +793,12 @@ def one_write(n: int, rounds: int, writer_nice: int | None = None) -> list[str]:
     a99 = float(np.median([o["alone"]["p99_ms"] for o in out]))
     d99 = float(np.median([o["during"]["p99_ms"] for o in out]))
     ratios = [o["during"]["p99_ms"] / o["alone"]["p99_ms"] for o in out]
+    nulls = [o["again"]["p99_ms"] / o["alone"]["p99_ms"] for o in out]
+    g99 = float(np.median([o["again"]["p99_ms"] for o in out]))
     rows.append(
         f"| {n:,} | median | | {a99:.1f} | {d99:.1f} | {d99 / a99:.2f} "
-        f"(of ratios {float(np.median(ratios)):.2f}) | | | "
+        f"(of ratios {float(np.median(ratios)):.2f}) | {g99:.1f} | {g99 / a99:.2f} "
+        f"(of ratios {float(np.median(nulls)):.2f}) | | | "
         f"{float(np.median([o['write']['seconds'] for o in out])):.1f} | | |"
     )
     shutil.rmtree(tmp, ignore_errors=True)
@@ -802,11 +808,13 @@ def one_write(n: int, rounds: int, writer_nice: int | None = None) -> list[str]:
         f"snapshot by `hashbank index snapshot` ({cli_s:.0f} s: a load from the database and",
         f"a write of {first['bytes'] / 1e6:,.0f} MB); then one `hashbank serve` worker on it,",
         "wrk single checks (8 connections) alone and while its refresher writes ONE snapshot",
-        "of the whole bank (one hash added at the window's start), alternated:",
+        "of the whole bank (one hash added at the window's start), then alone again (no",
+        "write: what two windows differ by on this machine anyway), alternated:",
         "",
         "| hashes | round | window s | p99 alone ms | p99 during the write ms | ratio |"
+        " p99 alone again ms | ratio (no write: the noise) |"
         " checks/s alone | during | write s | writer process s | load avg alone / during |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
         *rows,
     ]
 

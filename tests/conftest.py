@@ -25,6 +25,7 @@ ENGINE_AGNOSTIC = {
     "tests/app/test_signal_specs.py": "the built-in signal specs' numbers in settings and services",
     "tests/browser/test_portal_hashing.py": "the page's JavaScript hashing against Python's",
     "tests/app/test_worker_startup.py": "uvicorn's supervision of slow-starting workers",
+    "tests/app/test_log_writer.py": "the log's writing thread, no database work",
 }
 
 
