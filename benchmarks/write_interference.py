@@ -72,7 +72,9 @@ def cpu_ticks() -> tuple[int, int]:
     return int(fields[8]), int(fields[5])
 
 
-def run(n: int, kinds: list[str], rounds: int, window: int, log_level: str) -> list[str]:
+def run(
+    n: int, kinds: list[str], rounds: int, window: int, log_level: str, where: str | None
+) -> list[str]:
     from app.services.banks import BankEntries
     from app.services.inputs import HashInput
 
@@ -83,7 +85,9 @@ def run(n: int, kinds: list[str], rounds: int, window: int, log_level: str) -> l
     db.engine.dispose()
     servers = Servers(db.url, 1, 1, tmp)
     servers.env.update(
-        HASHBANK_SNAPSHOT_DIR=str(tmp / "snapshots"),
+        HASHBANK_SNAPSHOT_DIR=str(
+            Path(tempfile.mkdtemp(prefix="hb-snap-", dir=where)) if where else tmp / "snapshots"
+        ),
         HASHBANK_SNAPSHOT_DELTA_CHANGES=str(10**9),  # the server's refresher never writes
         HASHBANK_SNAPSHOT_MAX_AGE_SECONDS=str(10**9),
         HASHBANK_LOG_LEVEL=log_level,
@@ -130,12 +134,14 @@ def run(n: int, kinds: list[str], rounds: int, window: int, log_level: str) -> l
     finally:
         servers.stop()
         shutil.rmtree(tmp, ignore_errors=True)
+        shutil.rmtree(servers.env["HASHBANK_SNAPSHOT_DIR"], ignore_errors=True)
     for kind, values in ratios.items():
         rows.append(f"| {kind} | median | | | {float(np.median(values)):.2f} | | | | | | |")
     return [
         "",
         f"{n:,} hashes, one serving worker on its snapshot, wrk single checks (8 connections,"
-        f" {window} s windows), request log at {log_level}; each kind alone then with it, "
+        f" {window} s windows), request log at {log_level}, snapshots in "
+        f"{where or 'the bank folder'}; each kind alone then with it, "
         "alternated (`benchmarks/write_interference.py`):",
         "",
         "| with | round | p99 alone ms | p99 with ms | ratio | checks/s alone | with |"
@@ -153,6 +159,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--kinds", default="none,spin,stream,fwrite,writer", help="comma-separated")
     parser.add_argument("--window", type=int, default=9, help="seconds per wrk window")
     parser.add_argument("--log-level", default="INFO", help="the server's HASHBANK_LOG_LEVEL")
+    parser.add_argument(
+        "--snapshot-dir",
+        help="where the snapshots go (default: beside the bank; /dev/shm: no disk at all)",
+    )
     args = parser.parse_args(argv)
     kinds = [k for k in args.kinds.split(",") if k]
     unknown = set(kinds) - set(LOOPS) - {"writer"}
@@ -161,7 +171,8 @@ def main(argv: list[str] | None = None) -> int:
     if not shutil.which("wrk"):
         parser.error("needs wrk (apt-get install wrk)")
     started = time.perf_counter()
-    print("\n".join(run(args.hashes, kinds, args.rounds, args.window, args.log_level)))
+    lines = run(args.hashes, kinds, args.rounds, args.window, args.log_level, args.snapshot_dir)
+    print("\n".join(lines))
     print(f"\n({time.perf_counter() - started:.0f} s, load average {os.getloadavg()[0]:.1f})")
     return 0
 
