@@ -57,7 +57,7 @@ import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from sqlalchemy import insert, text
@@ -67,6 +67,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from app.index.replica import IndexReplica
 from app.storage.db import Database, sqlite_file
 from app.storage.models import Signal
+
+if TYPE_CHECKING:
+    from benchmarks.load import Servers
 
 
 def smaps(pid: int | None = None) -> dict[str, int]:
@@ -701,6 +704,19 @@ def compare_checks(n: int, rounds: int, before: str) -> list[str]:
     ]
 
 
+def seeded_servers(n: int, prefix: str) -> tuple[Path, Database, Servers]:
+    """A new temp folder with an N-hash SQLite bank in it (the seeded cache) and one
+    ``hashbank serve`` worker's set-up on it (not started)."""
+    from benchmarks.load import Servers
+
+    tmp = Path(tempfile.mkdtemp(prefix=prefix))
+    db = Database(f"sqlite:///{tmp}/bank.db")
+    db.upgrade()
+    seed(db, n)
+    db.engine.dispose()
+    return tmp, db, Servers(db.url, 1, 1, tmp)
+
+
 def one_write(n: int, rounds: int, writer_nice: int | None = None) -> list[str]:
     """``--one-write N``: the issue's literal goal. N hashes (the seeded cache), a
     snapshot written by ``hashbank index snapshot``, one ``hashbank serve`` worker
@@ -713,14 +729,9 @@ def one_write(n: int, rounds: int, writer_nice: int | None = None) -> list[str]:
     one); load average (1 min) at the end of each window."""
     from app.services.banks import BankEntries
     from app.services.inputs import HashInput
-    from benchmarks.load import CHECK_LUA, Servers, lua, wrk
+    from benchmarks.load import CHECK_LUA, lua, wrk
 
-    tmp = Path(tempfile.mkdtemp(prefix="hb-onewrite-"))
-    db = Database(f"sqlite:///{tmp}/bank.db")
-    db.upgrade()
-    seed(db, n)
-    db.engine.dispose()
-    servers = Servers(db.url, 1, 1, tmp)
+    tmp, db, servers = seeded_servers(n, "hb-onewrite-")
     servers.env.update(
         HASHBANK_SNAPSHOT_DIR=str(tmp / "snapshots"),
         HASHBANK_SNAPSHOT_DELTA_CHANGES="1",

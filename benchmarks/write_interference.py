@@ -40,8 +40,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from app.storage.db import Database  # noqa: E402
-from benchmarks.load import CHECK_LUA, Servers, lua, wrk  # noqa: E402
-from benchmarks.replica_load import seed  # noqa: E402
+from benchmarks.load import CHECK_LUA, lua, wrk  # noqa: E402
+from benchmarks.replica_load import seeded_servers  # noqa: E402
 
 LOOPS = {
     "none": "import time\ntime.sleep({d})",
@@ -78,12 +78,7 @@ def run(
     from app.services.banks import BankEntries
     from app.services.inputs import HashInput
 
-    tmp = Path(tempfile.mkdtemp(prefix="hb-interference-"))
-    db = Database(f"sqlite:///{tmp}/bank.db")
-    db.upgrade()
-    seed(db, n)
-    db.engine.dispose()
-    servers = Servers(db.url, 1, 1, tmp)
+    tmp, db, servers = seeded_servers(n, "hb-interference-")
     servers.env.update(
         HASHBANK_SNAPSHOT_DIR=str(
             Path(tempfile.mkdtemp(prefix="hb-snap-", dir=where)) if where else tmp / "snapshots"
