@@ -519,8 +519,11 @@ class _Hashing:
         the writeback started at the call before (Linux; elsewhere nothing)."""
         if _sync_file_range is None or self.count == self._started:
             return
+        try:
+            fd = self.fh.fileno()
+        except OSError:  # not a file of the operating system's (io.UnsupportedOperation)
+            return
         self.fh.flush()
-        fd = self.fh.fileno()
         _sync_file_range(fd, self._started, self.count - self._started, _SYNC_WRITE)
         if self._started > self._settled:
             wait = _SYNC_WAIT_BEFORE | _SYNC_WRITE | _SYNC_WAIT_AFTER

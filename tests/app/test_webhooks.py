@@ -493,6 +493,15 @@ def test_webhook_health_counts_a_clients_deliveries(
     svc = _SERVICES[server.database_url]
     ids = {c.name: c.id for c in svc.clients.list()}
     period = (datetime.now(UTC) - timedelta(hours=1), datetime.now(UTC) + timedelta(hours=1))
+    # the receiver has an attempt before the server has recorded its answer: wait for that
+    eventually(
+        lambda: svc.webhooks.webhook_health(ids[failing["client"]], period)["failed"] >= 2,
+        timeout=10,
+    )
+    eventually(
+        lambda: svc.webhooks.webhook_health(ids[ok["client"]], period)["delivered"] == 1,
+        timeout=10,
+    )
     healthy = svc.webhooks.webhook_health(ids[ok["client"]], period)
     assert healthy["endpoints"] == 1 and healthy["delivered"] == 1
     assert healthy["failed"] == 0 and healthy["dead_lettered"] == 0
